@@ -1,0 +1,28 @@
+# plastrond: one image, two services (stomp and http), mode chosen by the command.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssh-client \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /opt/plastrond
+COPY pyproject.toml README.md ./
+COPY src ./src
+RUN pip install . \
+ && rm -rf /opt/plastrond/src
+
+RUN groupadd --system plastron \
+ && useradd --system --gid plastron --home-dir /var/opt/plastron --shell /usr/sbin/nologin plastron \
+ && mkdir -p /var/opt/plastron/msg /var/opt/plastron/jobs /var/log/plastron /etc/plastron/auth \
+ && chown -R plastron:plastron /var/opt/plastron /var/log/plastron
+
+USER plastron
+VOLUME ["/var/opt/plastron/msg", "/var/opt/plastron/jobs"]
+EXPOSE 5000
+
+ENTRYPOINT ["plastrond", "-c", "/etc/plastrond.yml"]
+CMD ["stomp"]

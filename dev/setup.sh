@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what plastrond and its tests need on a Debian machine (bookworm):
+# Debian packages, the Maven artifacts for Fedora, and plastrond itself with its test and dev
+# extras in .venv/. Safe to run again: it only does what is missing.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/../services/common.sh"
+
+# activemq: the broker; openssh-server: sftp for export/import; ruby-stomp: Archelon's client;
+# Java 17 and Maven: Fedora and its download; python3-venv: the virtual environment.
+need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven python3-venv
+
+maven_fetch "org.fcrepo:fcrepo-webapp:$FCREPO_VERSION:war" "fcrepo-webapp-$FCREPO_VERSION.war" >/dev/null
+maven_fetch "org.eclipse.jetty:jetty-runner:$JETTY_RUNNER_VERSION" \
+  "jetty-runner-$JETTY_RUNNER_VERSION.jar" >/dev/null
+
+PYTHON="${PYTHON:-python3}"
+"$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+  || die "plastrond needs Python 3.11 or newer; $PYTHON is $("$PYTHON" -V 2>&1)"
+VENV="$REPO_DIR/.venv"
+if [ ! -x "$VENV/bin/python" ]; then
+  log "creating $VENV"
+  "$PYTHON" -m venv "$VENV"
+fi
+stamp="$VENV/.installed-$(cat "$REPO_DIR/pyproject.toml" | sha1sum | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  log "installing plastrond with its test and dev extras into $VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+  "$VENV/bin/python" -m pip install -q -e "$REPO_DIR[test,dev,bench]"
+  rm -f "$VENV"/.installed-* && touch "$stamp"
+fi

@@ -1,0 +1,113 @@
+"""The `plastrond` command: `plastrond -c CONFIG [-v] {stomp,http}`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from . import __version__
+from .config import Config, ConfigError, load_config
+from .logs import configure_logging
+
+log = logging.getLogger("plastrond")
+
+MODES = ("stomp", "http")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        choice = re.search(r"invalid choice: '([^']*)'", message)
+        if choice and "stomp" in message:
+            message = f"unknown mode {choice.group(1)!r} (choose stomp or http)"
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="plastrond",
+        description=(
+            "Run Fedora repository batch jobs received over STOMP (stomp mode), or serve the "
+            "HTTP API about import jobs (http mode)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "-c", "--config", required=True, metavar="CONFIG", help="the YAML configuration file"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
+    modes = parser.add_subparsers(dest="mode", metavar="{stomp,http}", parser_class=_Parser)
+    modes.required = True
+    modes.add_parser("stomp", help="receive jobs from the message broker and run them")
+    modes.add_parser("http", help="serve the HTTP API about import jobs")
+    return parser
+
+
+def _run_stomp(config: Config) -> int:
+    config.require_broker()
+    log.error("stomp mode is not built yet")
+    return 1
+
+
+def _run_http(config: Config) -> int:
+    config.require_jobs_dir()
+    log.error("http mode is not built yet")
+    return 1
+
+
+RUNNERS: dict[str, Callable[[Config], int]] = {"stomp": _run_stomp, "http": _run_http}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_config(args.config)
+        # Mode-specific requirements are checked before anything starts.
+        if args.mode == "stomp":
+            config.require_broker()
+        else:
+            config.require_jobs_dir()
+    except ConfigError as e:
+        print(f"plastrond: {e}", file=sys.stderr)
+        return 1
+    try:
+        log_file = configure_logging(
+            args.mode,
+            config.repository.log_dir,
+            verbose=args.verbose,
+            secrets=config.secrets(),
+        )
+    except OSError as e:
+        print(
+            f"plastrond: {config.path}: REPOSITORY.LOG_DIR: cannot write logs to "
+            f"{config.repository.log_dir}: {e.strerror or e}",
+            file=sys.stderr,
+        )
+        return 1
+    log.info(
+        "plastrond %s starting in %s mode (config %s, log %s)",
+        __version__,
+        args.mode,
+        config.path,
+        log_file,
+    )
+    log.debug("configuration: %r", config)
+    for warning in config.warnings:
+        log.warning("%s", warning)
+    try:
+        return RUNNERS[args.mode](config)
+    except ConfigError as e:
+        log.error("%s", e)
+        return 1
+    except KeyboardInterrupt:
+        log.info("interrupted")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,533 @@
+"""The YAML configuration file, as typed immutable values.
+
+`load_config(path)` reads the file, substitutes `${VAR}` and `${VAR:-default}` in every string
+value from the environment, and builds `Config`. Anything wrong with the file raises
+`ConfigError` with one line that names the file and the section and key; the CLI prints it and
+exits non-zero. Keys this version does not know are collected in `Config.warnings`, not fatal.
+
+The sections and keys are those of `shared/reference/configuration.md`; keys that plastrond adds
+(concurrency, limits, allowed folders, heart-beats, broker credentials, TLS, failover) live in
+the same sections with defaults that keep the reference example working unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import yaml
+
+__all__ = [
+    "BrokerAddress",
+    "BrokerConfig",
+    "CommandsConfig",
+    "Config",
+    "ConfigError",
+    "Destinations",
+    "ExportConfig",
+    "HttpServerConfig",
+    "ImportConfig",
+    "RepositoryConfig",
+    "SolrConfig",
+    "load_config",
+    "substitute",
+]
+
+T = TypeVar("T")
+
+
+class ConfigError(Exception):
+    """A problem with the configuration file, described in one line."""
+
+
+# --------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RepositoryConfig:
+    rest_endpoint: str
+    relpath: str
+    log_dir: Path
+    repo_external_url: str | None = None
+    auth_token: str | None = attrs.field(default=None, repr=False)
+    jwt_secret: str | None = attrs.field(default=None, repr=False)
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    fedora_user: str | None = None
+    fedora_password: str | None = attrs.field(default=None, repr=False)
+    server_cert: Path | None = None
+    #: "auto" asks the server; "fcrepo6" (Atomic-ID) or "fcrepo4" (tx: paths) force a style.
+    transaction_style: str = "auto"
+    #: seconds for connecting to and hearing from the repository
+    timeout: float = 60.0
+
+
+@attrs.frozen
+class BrokerAddress:
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@attrs.frozen
+class Destinations:
+    jobs: str
+    job_progress: str
+    job_status: str
+    synchronous_jobs: str
+    reindexing: str | None = None
+
+
+@attrs.frozen
+class BrokerConfig:
+    #: one or more addresses, tried in turn (failover)
+    servers: tuple[BrokerAddress, ...]
+    message_store_dir: Path
+    destinations: Destinations
+    public_uri_template: str | None = None
+    login: str | None = None
+    passcode: str | None = attrs.field(default=None, repr=False)
+    #: the STOMP `host` header (the broker's virtual host); defaults to the server's host name
+    virtual_host: str | None = None
+    use_tls: bool = False
+    tls_ca_file: Path | None = None
+    #: heart-beats we offer to send / want to receive, in milliseconds (0 disables)
+    heartbeat_send_ms: int = 10_000
+    heartbeat_receive_ms: int = 10_000
+    #: how many unacknowledged messages the broker may push to us per subscription
+    prefetch: int = 1
+    #: how many asynchronous / synchronous jobs run at once
+    max_concurrent_jobs: int = 4
+    max_concurrent_sync_jobs: int = 4
+    #: seconds: first and largest delay between reconnection attempts
+    reconnect_initial_delay: float = 1.0
+    reconnect_max_delay: float = 60.0
+    #: seconds that running jobs get to finish after SIGTERM before they are cancelled
+    shutdown_grace_period: float = 30.0
+    #: seconds: the shortest gap between two progress messages of one job
+    progress_interval: float = 1.0
+
+
+@attrs.frozen
+class ExportConfig:
+    ssh_private_key: Path | None = None
+    #: local folders an `output-dest` may point into (none: local destinations are refused)
+    allowed_output_dirs: tuple[Path, ...] = ()
+    #: whether an SFTP host missing from known_hosts is accepted (and remembered)
+    sftp_accept_unknown_hosts: bool = False
+    sftp_known_hosts: Path | None = None
+    max_concurrent_items: int = 4
+
+
+@attrs.frozen
+class ImportConfig:
+    ssh_private_key: Path | None = None
+    jobs_dir: Path | None = None
+    #: local folders that `binaries-location` may point into
+    allowed_binaries_dirs: tuple[Path, ...] = ()
+    sftp_accept_unknown_hosts: bool = False
+    sftp_known_hosts: Path | None = None
+    max_concurrent_items: int = 4
+
+
+@attrs.frozen
+class CommandsConfig:
+    export: ExportConfig = ExportConfig()
+    import_: ImportConfig = ImportConfig()
+    #: every sub-section as written (upper-case command name -> mapping), for commands that
+    #: read their own keys
+    raw: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class HttpServerConfig:
+    host: str = "0.0.0.0"
+    port: int = 5000
+
+
+@attrs.frozen
+class SolrConfig:
+    url: str | None = None
+
+
+@attrs.frozen
+class Config:
+    path: Path
+    repository: RepositoryConfig
+    message_broker: BrokerConfig | None
+    commands: CommandsConfig
+    http_server: HttpServerConfig
+    solr: SolrConfig
+    #: one line per unknown key, for the caller to log once logging is set up
+    warnings: tuple[str, ...] = ()
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret value in this configuration, for log redaction."""
+        values = [
+            self.repository.auth_token,
+            self.repository.jwt_secret,
+            self.repository.fedora_password,
+        ]
+        if self.message_broker is not None:
+            values.append(self.message_broker.passcode)
+        return tuple(v for v in values if v)
+
+    def require_broker(self) -> BrokerConfig:
+        if self.message_broker is None:
+            raise ConfigError(f"{self.path}: missing required section MESSAGE_BROKER")
+        return self.message_broker
+
+    def require_jobs_dir(self) -> Path:
+        if self.commands.import_.jobs_dir is None:
+            raise ConfigError(f"{self.path}: COMMANDS.IMPORT: missing required key JOBS_DIR")
+        return self.commands.import_.jobs_dir
+
+
+# --------------------------------------------------------------------------------------------
+# ${VAR} substitution
+# --------------------------------------------------------------------------------------------
+
+_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def substitute(value: str, environ: Mapping[str, str], where: str) -> str:
+    """Replace `${VAR}` and `${VAR:-default}` in *value*; `$$` stands for a literal `$`.
+
+    `${VAR:-default}` takes the default when VAR is unset or empty, as a shell does. An unset
+    `${VAR}` raises ConfigError naming the variable and *where* it was used.
+    """
+
+    def replace(m: re.Match[str]) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        name, default = m.group(1), m.group(2)
+        current = environ.get(name)
+        if default is not None:
+            return current if current else default
+        if current is None:
+            raise ConfigError(f"{where}: environment variable {name} is not set")
+        return current
+
+    if "$" not in value:
+        return value
+    return _VAR.sub(replace, value)
+
+
+def _substitute_tree(
+    node: Any, environ: Mapping[str, str], path: Path, keys: tuple[str, ...]
+) -> Any:
+    if isinstance(node, str):
+        return substitute(node, environ, f"{path}: {'.'.join(keys)}")
+    if isinstance(node, dict):
+        return {k: _substitute_tree(v, environ, path, (*keys, str(k))) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute_tree(v, environ, path, keys) for v in node]
+    return node
+
+
+# --------------------------------------------------------------------------------------------
+# Reading sections
+# --------------------------------------------------------------------------------------------
+
+
+class _Section:
+    """One mapping of the file, read key by key with errors that name file, section and key."""
+
+    def __init__(self, path: Path, name: str, data: Any, warnings: list[str]) -> None:
+        if data is None:
+            data = {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: {name}: expected a mapping of keys, got {_kind(data)}")
+        self.path = path
+        self.name = name
+        self.data: dict[str, Any] = data
+        self.used: set[str] = set()
+        self.warnings = warnings
+
+    def where(self, key: str) -> str:
+        return f"{self.path}: {self.name}.{key}"
+
+    def _get(self, key: str, required: bool) -> Any:
+        self.used.add(key)
+        value = self.data.get(key)
+        if value is None or (isinstance(value, str) and value.strip() == ""):
+            if required:
+                raise ConfigError(f"{self.path}: {self.name}: missing required key {key}")
+            return None
+        return value
+
+    def text(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+        value = self._get(key, required)
+        if value is None:
+            return default
+        if isinstance(value, bool | dict | list):
+            raise ConfigError(f"{self.where(key)}: expected a string, got {_kind(value)}")
+        return str(value)
+
+    def req_str(self, key: str) -> str:
+        value = self.text(key, required=True)
+        assert value is not None
+        return value
+
+    def path_(self, key: str, *, required: bool = False) -> Path | None:
+        value = self.text(key, required=required)
+        return None if value is None else Path(value)
+
+    def req_path(self, key: str) -> Path:
+        value = self.path_(key, required=True)
+        assert value is not None
+        return value
+
+    def paths(self, key: str) -> tuple[Path, ...]:
+        value = self._get(key, False)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{self.where(key)}: expected a list of folders, got {_kind(value)}")
+        return tuple(Path(v) for v in value)
+
+    def number(self, key: str, default: T, convert: Callable[[Any], T], *, minimum: float = 0) -> T:
+        value = self._get(key, False)
+        if value is None:
+            return default
+        kind = "an integer" if convert is int else "a number"
+        if isinstance(value, bool):
+            raise ConfigError(f"{self.where(key)}: expected {kind}, got {value!r}")
+        try:
+            result = convert(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{self.where(key)}: expected {kind}, got {value!r}") from None
+        if convert is int and isinstance(value, float) and value != int(value):
+            raise ConfigError(f"{self.where(key)}: expected {kind}, got {value!r}")
+        if result < minimum:  # type: ignore[operator]
+            raise ConfigError(f"{self.where(key)}: must be at least {minimum:g}, got {value!r}")
+        return result
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._get(key, False)
+        if value is None:
+            return default
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("true", "yes", "on", "1"):
+            return True
+        if text in ("false", "no", "off", "0"):
+            return False
+        raise ConfigError(f"{self.where(key)}: expected true or false, got {value!r}")
+
+    def section(self, key: str, *, required: bool = False) -> _Section:
+        value = self._get(key, required)
+        return _Section(self.path, f"{self.name}.{key}", value, self.warnings)
+
+    def finish(self) -> None:
+        for key in self.data:
+            if key not in self.used:
+                self.warnings.append(f"{self.path}: {self.name}: unknown key {key} (ignored)")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _parse_servers(section: _Section) -> tuple[BrokerAddress, ...]:
+    raw = section._get("SERVER", True)
+    items: list[str]
+    if isinstance(raw, list):
+        items = [str(v) for v in raw]
+    elif isinstance(raw, str):
+        items = [part for part in (p.strip() for p in raw.split(",")) if part]
+    else:
+        raise ConfigError(f"{section.where('SERVER')}: expected host:port, got {_kind(raw)}")
+    addresses = []
+    for item in items:
+        host, sep, port = item.rpartition(":")
+        host = host.strip("[]")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ConfigError(f"{section.where('SERVER')}: expected host:port, got {item!r}")
+        addresses.append(BrokerAddress(host, int(port)))
+    if not addresses:
+        raise ConfigError(f"{section.path}: {section.name}: missing required key SERVER")
+    return tuple(addresses)
+
+
+def _repository(sec: _Section) -> RepositoryConfig:
+    style = sec.text("TRANSACTION_STYLE", default="auto")
+    if style not in ("auto", "fcrepo6", "fcrepo4"):
+        raise ConfigError(
+            f"{sec.where('TRANSACTION_STYLE')}: expected auto, fcrepo6 or fcrepo4, got {style!r}"
+        )
+    rest = sec.req_str("REST_ENDPOINT")
+    if not rest.startswith(("http://", "https://")):
+        raise ConfigError(f"{sec.where('REST_ENDPOINT')}: expected an http(s) URL, got {rest!r}")
+    result = RepositoryConfig(
+        rest_endpoint=rest.rstrip("/"),
+        relpath=sec.req_str("RELPATH"),
+        log_dir=sec.req_path("LOG_DIR"),
+        repo_external_url=(sec.text("REPO_EXTERNAL_URL") or "").rstrip("/") or None,
+        auth_token=sec.text("AUTH_TOKEN"),
+        jwt_secret=sec.text("JWT_SECRET"),
+        client_cert=sec.path_("CLIENT_CERT"),
+        client_key=sec.path_("CLIENT_KEY"),
+        fedora_user=sec.text("FEDORA_USER"),
+        fedora_password=sec.text("FEDORA_PASSWORD"),
+        server_cert=sec.path_("SERVER_CERT"),
+        transaction_style=style or "auto",
+        timeout=sec.number("TIMEOUT", 60.0, float, minimum=0.001),
+    )
+    sec.finish()
+    return result
+
+
+def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
+    dests = sec.section("DESTINATIONS", required=True)
+    destinations = Destinations(
+        jobs=dests.req_str("JOBS"),
+        job_progress=dests.req_str("JOB_PROGRESS"),
+        job_status=dests.req_str("JOB_STATUS"),
+        synchronous_jobs=dests.req_str("SYNCHRONOUS_JOBS"),
+        reindexing=dests.text("REINDEXING"),
+    )
+    dests.finish()
+    initial = sec.number("RECONNECT_INITIAL_DELAY", 1.0, float, minimum=0.001)
+    maximum = sec.number("RECONNECT_MAX_DELAY", 60.0, float, minimum=0.001)
+    if maximum < initial:
+        raise ConfigError(
+            f"{sec.where('RECONNECT_MAX_DELAY')}: must not be less than RECONNECT_INITIAL_DELAY"
+        )
+    result = BrokerConfig(
+        servers=_parse_servers(sec),
+        message_store_dir=sec.req_path("MESSAGE_STORE_DIR"),
+        destinations=destinations,
+        public_uri_template=sec.text("PUBLIC_URI_TEMPLATE") or environ.get("PUBLIC_URI_TEMPLATE"),
+        login=sec.text("LOGIN"),
+        passcode=sec.text("PASSCODE"),
+        virtual_host=sec.text("VIRTUAL_HOST"),
+        use_tls=sec.flag("USE_TLS", False),
+        tls_ca_file=sec.path_("TLS_CA_FILE"),
+        heartbeat_send_ms=sec.number("HEARTBEAT_SEND_MS", 10_000, int),
+        heartbeat_receive_ms=sec.number("HEARTBEAT_RECEIVE_MS", 10_000, int),
+        prefetch=sec.number("PREFETCH", 1, int, minimum=1),
+        max_concurrent_jobs=sec.number("MAX_CONCURRENT_JOBS", 4, int, minimum=1),
+        max_concurrent_sync_jobs=sec.number("MAX_CONCURRENT_SYNC_JOBS", 4, int, minimum=1),
+        reconnect_initial_delay=initial,
+        reconnect_max_delay=maximum,
+        shutdown_grace_period=sec.number("SHUTDOWN_GRACE_PERIOD", 30.0, float),
+        progress_interval=sec.number("PROGRESS_INTERVAL", 1.0, float),
+    )
+    sec.finish()
+    return result
+
+
+def _commands(sec: _Section) -> CommandsConfig:
+    raw: dict[str, Mapping[str, Any]] = {}
+    for name in sec.data:
+        sub = sec.section(name)
+        raw[name] = dict(sub.data)
+        if name not in _KNOWN_COMMANDS:
+            sec.warnings.append(f"{sec.path}: COMMANDS: unknown key {name} (no such command)")
+    exp = sec.section("EXPORT")
+    export = ExportConfig(
+        ssh_private_key=exp.path_("SSH_PRIVATE_KEY"),
+        allowed_output_dirs=exp.paths("ALLOWED_OUTPUT_DIRS"),
+        sftp_accept_unknown_hosts=exp.flag("SFTP_ACCEPT_UNKNOWN_HOSTS", False),
+        sftp_known_hosts=exp.path_("SFTP_KNOWN_HOSTS"),
+        max_concurrent_items=exp.number("MAX_CONCURRENT_ITEMS", 4, int, minimum=1),
+    )
+    imp = sec.section("IMPORT")
+    import_ = ImportConfig(
+        ssh_private_key=imp.path_("SSH_PRIVATE_KEY"),
+        jobs_dir=imp.path_("JOBS_DIR"),
+        allowed_binaries_dirs=imp.paths("ALLOWED_BINARIES_DIRS"),
+        sftp_accept_unknown_hosts=imp.flag("SFTP_ACCEPT_UNKNOWN_HOSTS", False),
+        sftp_known_hosts=imp.path_("SFTP_KNOWN_HOSTS"),
+        max_concurrent_items=imp.number("MAX_CONCURRENT_ITEMS", 4, int, minimum=1),
+    )
+    # Sections of other commands (UPDATE, PUBLISH, ...) are read by those commands.
+    if "EXPORT" in sec.data:
+        exp.finish()
+    if "IMPORT" in sec.data:
+        imp.finish()
+    return CommandsConfig(export=export, import_=import_, raw=raw)
+
+
+def _http(sec: _Section) -> HttpServerConfig:
+    port = sec.number("PORT", 5000, int)
+    if not 0 <= port < 65536:
+        raise ConfigError(f"{sec.where('PORT')}: expected a TCP port, got {port}")
+    result = HttpServerConfig(host=sec.text("HOST", default="0.0.0.0") or "0.0.0.0", port=port)
+    sec.finish()
+    return result
+
+
+_KNOWN_COMMANDS = ("ECHO", "EXPORT", "IMPORT", "UPDATE", "PUBLISH", "UNPUBLISH")
+_KNOWN_SECTIONS = ("REPOSITORY", "MESSAGE_BROKER", "COMMANDS", "HTTP_SERVER", "SOLR")
+
+
+def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
+    """Read and check the configuration file at *path*."""
+    path = Path(path)
+    env = os.environ if environ is None else environ
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: configuration file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: is a folder, not a configuration file") from None
+    except PermissionError:
+        raise ConfigError(f"{path}: permission denied reading the configuration file") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = e.problem or e.context or "invalid YAML"
+        raise ConfigError(f"{path}{line}: YAML syntax error: {problem}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: YAML syntax error: {e}") from None
+    if data is None:
+        raise ConfigError(f"{path}: the configuration file is empty")
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of sections, got {_kind(data)}")
+
+    data = _substitute_tree(data, env, path, ())
+    warnings: list[str] = [
+        f"{path}: unknown section {name} (ignored)" for name in data if name not in _KNOWN_SECTIONS
+    ]
+
+    if data.get("REPOSITORY") is None:
+        raise ConfigError(f"{path}: missing required section REPOSITORY")
+    repository = _repository(_Section(path, "REPOSITORY", data["REPOSITORY"], warnings))
+    broker = None
+    if data.get("MESSAGE_BROKER") is not None:
+        broker = _broker(_Section(path, "MESSAGE_BROKER", data["MESSAGE_BROKER"], warnings), env)
+    commands = _commands(_Section(path, "COMMANDS", data.get("COMMANDS"), warnings))
+    http = _http(_Section(path, "HTTP_SERVER", data.get("HTTP_SERVER"), warnings))
+    solr_sec = _Section(path, "SOLR", data.get("SOLR"), warnings)
+    solr = SolrConfig(url=solr_sec.text("URL"))
+    solr_sec.finish()
+    return Config(
+        path=path,
+        repository=repository,
+        message_broker=broker,
+        commands=commands,
+        http_server=http,
+        solr=solr,
+        warnings=tuple(warnings),
+    )

@@ -1,0 +1,85 @@
+"""Session fixtures for the real services the integration tests talk to.
+
+Each fixture runs the service's script in `services/`, which starts the service only when it
+is not already answering and waits until it does; services are left running after the session
+(stop them with `services/<name>.sh stop`), so the next run starts at once.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import attrs
+import pytest
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+SERVICES_DIR = REPO_DIR / "services"
+
+
+@attrs.frozen
+class BrokerEndpoint:
+    host: str
+    port: int
+    script: Path
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@attrs.frozen
+class FedoraEndpoint:
+    rest_url: str
+    admin_user: str
+    admin_password: str = attrs.field(repr=False)
+    test_user: str
+    test_password: str = attrs.field(repr=False)
+    script: Path
+
+    @property
+    def admin_auth(self) -> tuple[str, str]:
+        return (self.admin_user, self.admin_password)
+
+
+def run_service_script(name: str, *args: str) -> str:
+    """Run services/<name>.sh and return what it printed on stdout (its address)."""
+    script = SERVICES_DIR / f"{name}.sh"
+    result = subprocess.run(
+        ["bash", str(script), *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"{script.name} {' '.join(args)} failed ({result.returncode}):\n{result.stderr}",
+            pytrace=False,
+        )
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def activemq() -> BrokerEndpoint:
+    """ActiveMQ with its STOMP connector on loopback, started if absent."""
+    address = run_service_script("activemq", "start")
+    assert address.startswith("stomp://"), address
+    host, _, port = address.removeprefix("stomp://").rpartition(":")
+    return BrokerEndpoint(host=host, port=int(port), script=SERVICES_DIR / "activemq.sh")
+
+
+@pytest.fixture(scope="session")
+def fedora() -> FedoraEndpoint:
+    """Fedora 6 in Jetty on loopback, started if absent."""
+    rest_url = run_service_script("fedora", "start")
+    assert rest_url.startswith("http"), rest_url
+    return FedoraEndpoint(
+        rest_url=rest_url,
+        admin_user=os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
+        admin_password=os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
+        test_user=os.environ.get("FEDORA_TEST_USER", "testuser"),
+        test_password=os.environ.get("FEDORA_TEST_PASSWORD", "testpass"),
+        script=SERVICES_DIR / "fedora.sh",
+    )

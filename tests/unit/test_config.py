@@ -1,0 +1,286 @@
+"""Loading the YAML configuration: values, defaults, substitution and one-line errors."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import attrs
+import pytest
+
+from plastrond.config import BrokerAddress, ConfigError, load_config, substitute
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+
+MINIMAL = """\
+REPOSITORY:
+  REST_ENDPOINT: http://repository:8080/fcrepo/rest
+  RELPATH: /pcdm
+  LOG_DIR: /var/log/plastron
+MESSAGE_BROKER:
+  SERVER: activemq:61613
+  MESSAGE_STORE_DIR: /var/opt/plastron/msg
+  DESTINATIONS:
+    JOBS: /queue/plastron.jobs
+    JOB_PROGRESS: /topic/plastron.jobs.progress
+    JOB_STATUS: /queue/plastron.jobs.status
+    SYNCHRONOUS_JOBS: /queue/plastron.jobs.synchronous
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "plastrond.yml") -> Path:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def error_of(path: Path, environ: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={} if environ is None else environ)
+    message = str(caught.value)
+    assert "\n" not in message, "config errors are one line"
+    return message
+
+
+def test_deployment_template_loads_with_every_documented_key():
+    config = load_config(
+        REPO_DIR / "docker-plastron-template.yml", environ={"JWT_SECRET": "c2VjcmV0"}
+    )
+    repo = config.repository
+    assert repo.rest_endpoint == "http://repository:8080/fcrepo/rest"
+    assert repo.repo_external_url == "http://fcrepo-local:8080/fcrepo/rest"
+    assert repo.relpath == "/pcdm"
+    assert repo.jwt_secret == "c2VjcmV0"
+    assert repo.log_dir == Path("/var/log/plastron")
+    broker = config.require_broker()
+    assert broker.servers == (BrokerAddress("activemq", 61613),)
+    assert broker.message_store_dir == Path("/var/opt/plastron/msg")
+    assert broker.destinations.jobs == "/queue/plastron.jobs"
+    assert broker.destinations.job_progress == "/topic/plastron.jobs.progress"
+    assert broker.destinations.job_status == "/queue/plastron.jobs.status"
+    assert broker.destinations.synchronous_jobs == "/queue/plastron.jobs.synchronous"
+    assert broker.destinations.reindexing == "/queue/reindex"
+    assert config.commands.export.ssh_private_key == Path("/etc/plastron/auth/archelon_id")
+    assert config.commands.import_.jobs_dir == Path("/var/opt/plastron/jobs")
+    assert config.http_server.host == "0.0.0.0"
+    assert config.http_server.port == 5000
+    assert config.warnings == ()
+
+
+def test_new_keys_have_defaults(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL), environ={})
+    broker = config.require_broker()
+    assert broker.heartbeat_send_ms > 0 and broker.heartbeat_receive_ms > 0
+    assert broker.max_concurrent_jobs >= 1 and broker.max_concurrent_sync_jobs >= 1
+    assert broker.prefetch >= 1
+    assert 0 < broker.reconnect_initial_delay <= broker.reconnect_max_delay
+    assert broker.login is None and broker.passcode is None and broker.use_tls is False
+    assert config.http_server.port == 5000 and config.http_server.host == "0.0.0.0"
+    assert config.commands.export.allowed_output_dirs == ()
+    assert config.commands.import_.jobs_dir is None
+    assert config.repository.transaction_style == "auto"
+
+
+def test_config_values_are_immutable(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL), environ={})
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        config.repository.relpath = "/elsewhere"  # type: ignore[misc]
+
+
+def test_new_keys_are_read(tmp_path):
+    path = write(
+        tmp_path,
+        MINIMAL.replace("SERVER: activemq:61613", "SERVER: [mq1:61613, 'mq2:61614']")
+        + "  LOGIN: plastron\n  PASSCODE: hunter22\n  MAX_CONCURRENT_JOBS: 8\n"
+        "  HEARTBEAT_SEND_MS: 0\n  USE_TLS: 'true'\n"
+        "COMMANDS:\n  EXPORT:\n    ALLOWED_OUTPUT_DIRS: [/srv/exports, /tmp/out]\n"
+        "HTTP_SERVER:\n  PORT: '8000'\n",
+    )
+    config = load_config(path, environ={})
+    broker = config.require_broker()
+    assert broker.servers == (BrokerAddress("mq1", 61613), BrokerAddress("mq2", 61614))
+    assert broker.login == "plastron" and broker.passcode == "hunter22"
+    assert broker.max_concurrent_jobs == 8
+    assert broker.heartbeat_send_ms == 0
+    assert broker.use_tls is True
+    assert config.commands.export.allowed_output_dirs == (Path("/srv/exports"), Path("/tmp/out"))
+    assert config.http_server.port == 8000
+
+
+def test_comma_separated_servers_for_failover(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("activemq:61613", "a:1, b:2"))
+    broker = load_config(path, environ={}).require_broker()
+    assert [str(s) for s in broker.servers] == ["a:1", "b:2"]
+
+
+def test_secrets_are_not_in_the_repr(tmp_path):
+    path = write(
+        tmp_path,
+        MINIMAL.replace(
+            "  LOG_DIR:", "  FEDORA_PASSWORD: pw-123456\n  JWT_SECRET: jwt-abcdef\n  LOG_DIR:"
+        )
+        + "  PASSCODE: broker-secret\n",
+    )
+    config = load_config(path, environ={})
+    text = repr(config)
+    for secret in ("pw-123456", "jwt-abcdef", "broker-secret"):
+        assert secret not in text
+        assert secret in config.secrets()
+
+
+# ${VAR} substitution ----------------------------------------------------------------------
+
+
+def test_variables_are_substituted(tmp_path):
+    path = write(
+        tmp_path,
+        MINIMAL.replace("activemq:61613", "${MQ_HOST}:${MQ_PORT:-61613}").replace(
+            "/var/log/plastron", "${LOGS:-/tmp/logs}/plastron"
+        ),
+    )
+    config = load_config(path, environ={"MQ_HOST": "broker.example", "LOGS": ""})
+    assert config.require_broker().servers == (BrokerAddress("broker.example", 61613),)
+    # An empty variable takes the default, as in a shell.
+    assert config.repository.log_dir == Path("/tmp/logs/plastron")
+
+
+def test_unset_variable_names_the_variable_and_key(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("/pcdm", "${PCDM_ROOT}"))
+    message = error_of(path)
+    assert "PCDM_ROOT" in message
+    assert "REPOSITORY.RELPATH" in message
+    assert str(path) in message
+
+
+def test_substitute_rules():
+    env = {"A": "1", "EMPTY": ""}
+    assert substitute("x${A}y", env, "here") == "x1y"
+    assert substitute("${B:-two}", env, "here") == "two"
+    assert substitute("${EMPTY:-d}", env, "here") == "d"
+    assert substitute("${EMPTY}", env, "here") == ""
+    assert substitute("$$A and $${A}", env, "here") == "$A and ${A}"
+    assert substitute("no variables", env, "here") == "no variables"
+    assert substitute("${A:-}", {}, "here") == ""
+    with pytest.raises(ConfigError, match="here: environment variable B is not set"):
+        substitute("${B}", env, "here")
+
+
+# errors -------------------------------------------------------------------------------------
+
+
+def test_missing_file_is_named(tmp_path):
+    missing = tmp_path / "nowhere.yml"
+    message = error_of(missing)
+    assert str(missing) in message and "not found" in message
+
+
+def test_yaml_syntax_error_gives_file_and_line(tmp_path):
+    path = write(tmp_path, MINIMAL + "COMMANDS:\n  IMPORT: [unclosed\n  EXPORT: x\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:")
+    # MINIMAL has 12 lines; the flow sequence opened on line 14 breaks on line 15.
+    assert message.split(":")[1] == "15", message
+    assert "YAML syntax error" in message
+
+
+def test_tab_indentation_is_a_syntax_error_with_line(tmp_path):
+    path = write(tmp_path, "REPOSITORY:\n\tREST_ENDPOINT: x\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}:2: YAML syntax error")
+
+
+@pytest.mark.parametrize(
+    ("remove", "section", "key"),
+    [
+        ("  REST_ENDPOINT: http://repository:8080/fcrepo/rest\n", "REPOSITORY", "REST_ENDPOINT"),
+        ("  RELPATH: /pcdm\n", "REPOSITORY", "RELPATH"),
+        ("  LOG_DIR: /var/log/plastron\n", "REPOSITORY", "LOG_DIR"),
+        ("  SERVER: activemq:61613\n", "MESSAGE_BROKER", "SERVER"),
+        ("  MESSAGE_STORE_DIR: /var/opt/plastron/msg\n", "MESSAGE_BROKER", "MESSAGE_STORE_DIR"),
+        ("    JOBS: /queue/plastron.jobs\n", "MESSAGE_BROKER.DESTINATIONS", "JOBS"),
+        (
+            "    JOB_STATUS: /queue/plastron.jobs.status\n",
+            "MESSAGE_BROKER.DESTINATIONS",
+            "JOB_STATUS",
+        ),
+    ],
+)
+def test_missing_required_key_names_section_and_key(tmp_path, remove, section, key):
+    assert remove in MINIMAL
+    path = write(tmp_path, MINIMAL.replace(remove, ""))
+    message = error_of(path)
+    assert message == f"{path}: {section}: missing required key {key}"
+
+
+def test_empty_required_value_counts_as_missing(tmp_path):
+    path = write(tmp_path, MINIMAL.replace("RELPATH: /pcdm", "RELPATH: ''"))
+    assert error_of(path) == f"{path}: REPOSITORY: missing required key RELPATH"
+
+
+def test_missing_repository_section(tmp_path):
+    path = write(tmp_path, "HTTP_SERVER:\n  PORT: 5000\n")
+    assert error_of(path) == f"{path}: missing required section REPOSITORY"
+
+
+def test_missing_broker_section_is_an_error_for_stomp_only(tmp_path):
+    path = write(tmp_path, MINIMAL.split("MESSAGE_BROKER:")[0])
+    config = load_config(path, environ={})
+    with pytest.raises(ConfigError, match="missing required section MESSAGE_BROKER"):
+        config.require_broker()
+    with pytest.raises(ConfigError, match=r"COMMANDS.IMPORT: missing required key JOBS_DIR"):
+        config.require_jobs_dir()
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path, "# nothing here\n")
+    assert error_of(path) == f"{path}: the configuration file is empty"
+
+
+def test_top_level_not_a_mapping(tmp_path):
+    path = write(tmp_path, "- a\n- b\n")
+    assert "expected a mapping of sections" in error_of(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("SERVER: activemq:61613", "SERVER: activemq", "MESSAGE_BROKER.SERVER: expected host:port"),
+        ("SERVER: activemq:61613", "SERVER: 'mq:99999'", "MESSAGE_BROKER.SERVER: expected host"),
+        (
+            "REST_ENDPOINT: http://repository:8080/fcrepo/rest",
+            "REST_ENDPOINT: repository",
+            "REPOSITORY.REST_ENDPOINT: expected an http(s) URL",
+        ),
+        ("RELPATH: /pcdm", "RELPATH: [a, b]", "REPOSITORY.RELPATH: expected a string"),
+    ],
+)
+def test_wrong_types_name_the_key(tmp_path, old, new, expected):
+    path = write(tmp_path, MINIMAL.replace(old, new))
+    message = error_of(path)
+    assert expected in message
+    assert message.startswith(str(path))
+
+
+def test_bad_numbers_and_booleans(tmp_path):
+    path = write(tmp_path, MINIMAL + "  MAX_CONCURRENT_JOBS: many\n")
+    assert "MESSAGE_BROKER.MAX_CONCURRENT_JOBS: expected an integer, got 'many'" in error_of(path)
+    path = write(tmp_path, MINIMAL + "  MAX_CONCURRENT_JOBS: 0\n")
+    assert "MESSAGE_BROKER.MAX_CONCURRENT_JOBS: must be at least 1" in error_of(path)
+    path = write(tmp_path, MINIMAL + "  USE_TLS: perhaps\n")
+    assert "MESSAGE_BROKER.USE_TLS: expected true or false" in error_of(path)
+    path = write(tmp_path, MINIMAL + "HTTP_SERVER:\n  PORT: 70000\n")
+    assert "HTTP_SERVER.PORT: expected a TCP port" in error_of(path)
+
+
+def test_unknown_keys_are_warnings_not_errors(tmp_path):
+    path = write(tmp_path, MINIMAL + "  FLAVOUR: vanilla\nEXTRA_SECTION:\n  A: 1\n")
+    config = load_config(path, environ={})
+    assert any("MESSAGE_BROKER: unknown key FLAVOUR" in w for w in config.warnings)
+    assert any("unknown section EXTRA_SECTION" in w for w in config.warnings)
+
+
+def test_other_command_sections_are_kept_raw(tmp_path):
+    path = write(tmp_path, MINIMAL + "COMMANDS:\n  PUBLISH:\n    HANDLE_ENDPOINT: http://h\n")
+    config = load_config(path, environ={})
+    assert config.commands.raw["PUBLISH"]["HANDLE_ENDPOINT"] == "http://h"
+    assert config.warnings == ()

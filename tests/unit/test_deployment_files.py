@@ -1,0 +1,95 @@
+"""The Swarm deployment files (no Docker engine runs here: they are parsed and checked)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import yaml
+
+from plastrond.config import load_config
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (REPO_DIR / "Dockerfile").read_text()
+    text = re.sub(r"\\\n", " ", text)  # join continuation lines
+    result = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            word, _, rest = line.partition(" ")
+            result.append((word.upper(), rest.strip()))
+    return result
+
+
+def test_dockerfile_says_what_it_must():
+    instructions = dockerfile_instructions()
+    froms = [arg for word, arg in instructions if word == "FROM"]
+    assert len(froms) == 1 and re.fullmatch(r"python:3\.1[1-9]-slim", froms[0])
+    users = [arg for word, arg in instructions if word == "USER"]
+    assert users and users[-1] not in ("root", "0")
+    volumes = [json.loads(arg) for word, arg in instructions if word == "VOLUME"]
+    assert ["/var/opt/plastron/msg", "/var/opt/plastron/jobs"] in volumes
+    assert ("EXPOSE", "5000") in instructions
+    entry = [json.loads(arg) for word, arg in instructions if word == "ENTRYPOINT"]
+    assert entry == [["plastrond", "-c", "/etc/plastrond.yml"]]
+    # The image installs this package (which provides the plastrond command).
+    runs = " ".join(arg for word, arg in instructions if word == "RUN")
+    assert "pip install ." in runs
+    # Every file the build copies exists in the repository.
+    for word, arg in instructions:
+        if word == "COPY":
+            *sources, _dest = shlex.split(arg)
+            for source in sources:
+                assert (REPO_DIR / source).exists(), source
+
+
+def test_compose_stack_has_both_services():
+    stack = yaml.safe_load((REPO_DIR / "docker-compose.yml").read_text())
+    services = stack["services"]
+    assert set(services) == {"plastrond-stomp", "plastrond-http"}
+    stomp, http = services["plastrond-stomp"], services["plastrond-http"]
+    assert stomp["image"] == http["image"] == "plastrond"
+    assert stomp["command"] == ["stomp"]
+    assert http["command"] == ["http"]
+    assert "5000:5000" in http["ports"]
+    for service in (stomp, http):
+        targets = {c["target"]: c["source"] for c in service["configs"]}
+        assert targets["/etc/plastrond.yml"] == "plastrond-config"
+        assert service["networks"] == ["umd-fcrepo_default"]
+        mounts = dict(v.split(":", 1)[::-1] for v in service["volumes"])
+        assert mounts["/var/opt/plastron/jobs"] == "plastrond-jobs"
+    stomp_targets = {c["target"]: c["source"] for c in stomp["configs"]}
+    assert stomp_targets["/etc/plastron/auth/archelon_id"] == "archelon-id"
+    assert stack["configs"]["plastrond-config"]["file"] == "docker-plastron.yml"
+    assert "file" in stack["configs"]["archelon-id"]
+    assert set(stack["volumes"]) == {"plastrond-msg", "plastrond-jobs"}
+    assert stack["networks"]["umd-fcrepo_default"]["external"] is True
+
+
+def test_template_is_a_valid_config_for_both_modes():
+    config = load_config(REPO_DIR / "docker-plastron-template.yml", environ={"JWT_SECRET": "k"})
+    config.require_broker()
+    assert config.require_jobs_dir() == Path("/var/opt/plastron/jobs")
+    # The key the stack mounts is the key the config names.
+    stack = yaml.safe_load((REPO_DIR / "docker-compose.yml").read_text())
+    key_target = next(
+        c["target"]
+        for c in stack["services"]["plastrond-stomp"]["configs"]
+        if c["source"] == "archelon-id"
+    )
+    assert config.commands.export.ssh_private_key == Path(key_target)
+    assert config.commands.import_.ssh_private_key == Path(key_target)
+    assert config.http_server.port == 5000
+
+
+def test_dev_config_loads(monkeypatch):
+    monkeypatch.delenv("PLASTROND_DEV_STATE", raising=False)
+    config = load_config(REPO_DIR / "dev" / "plastrond.yml")
+    assert config.repository.rest_endpoint == "http://127.0.0.1:8080/fcrepo/rest"
+    assert config.require_broker().servers[0].port == 61613
+    assert config.warnings == ()
