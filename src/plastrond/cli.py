@@ -49,9 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_stomp(config: Config) -> int:
-    config.require_broker()
-    log.error("stomp mode is not built yet")
-    return 1
+    from .daemon import run_stomp
+
+    return run_stomp(config)
 
 
 def _run_http(config: Config) -> int:

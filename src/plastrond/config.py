@@ -103,7 +103,10 @@ class BrokerConfig:
     heartbeat_send_ms: int = 10_000
     heartbeat_receive_ms: int = 10_000
     #: how many unacknowledged messages the broker may push to us per subscription
-    prefetch: int = 1
+    prefetch: int = 10
+    #: accepted asynchronous jobs that may wait for a free runner; when full, plastrond stops
+    #: accepting, and the broker offers the rest to other replicas
+    max_queued_jobs: int = 16
     #: how many asynchronous / synchronous jobs run at once
     max_concurrent_jobs: int = 4
     max_concurrent_sync_jobs: int = 4
@@ -421,7 +424,8 @@ def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
         tls_ca_file=sec.path_("TLS_CA_FILE"),
         heartbeat_send_ms=sec.number("HEARTBEAT_SEND_MS", 10_000, int),
         heartbeat_receive_ms=sec.number("HEARTBEAT_RECEIVE_MS", 10_000, int),
-        prefetch=sec.number("PREFETCH", 1, int, minimum=1),
+        prefetch=sec.number("PREFETCH", 10, int, minimum=1),
+        max_queued_jobs=sec.number("MAX_QUEUED_JOBS", 16, int),
         max_concurrent_jobs=sec.number("MAX_CONCURRENT_JOBS", 4, int, minimum=1),
         max_concurrent_sync_jobs=sec.number("MAX_CONCURRENT_SYNC_JOBS", 4, int, minimum=1),
         reconnect_initial_delay=initial,

@@ -1,0 +1,307 @@
+"""One STOMP session with the broker over a trio stream.
+
+`BrokerConnection` drives a `stompframe.ClientConnection` (which builds the frames and keeps
+the protocol state) over a socket: one task reads and dispatches, one writes (several queued
+frames go out in one write), one keeps the heart-beats and declares the broker dead when it
+has been silent for twice the negotiated interval. Nothing here knows about jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Callable, Sequence
+
+import trio
+
+from stompframe import ClientConnection, Frame, Heartbeat, ProtocolError, State
+
+from ..config import BrokerAddress
+
+__all__ = ["BrokerConnection", "BrokerError", "ConnectionLost"]
+
+log = logging.getLogger(__name__)
+
+#: largest write we assemble from queued frames
+_WRITE_CHUNK = 256 * 1024
+
+
+class BrokerError(Exception):
+    """The broker refused or broke the session (an ERROR frame, a protocol violation)."""
+
+
+class ConnectionLost(BrokerError):
+    """The connection ended: closed, reset, silent for too long, or refused."""
+
+
+ReceiptCallback = Callable[[], None]
+
+
+class BrokerConnection:
+    """A connected session. Use `open()`; then `run()` in a nursery until it raises."""
+
+    def __init__(
+        self, stream: trio.abc.Stream, protocol: ClientConnection, address: BrokerAddress
+    ) -> None:
+        self.stream = stream
+        self.protocol = protocol
+        self.address = address
+        self._outgoing_send, self._outgoing = trio.open_memory_channel[bytes](float("inf"))
+        self._handlers: dict[str, trio.MemorySendChannel[Frame]] = {}
+        self._receipts: dict[str, ReceiptCallback] = {}
+        self._receipt_counter = 0
+        self._closed = False
+
+    # --- opening ---------------------------------------------------------------------------
+
+    @classmethod
+    async def open(
+        cls,
+        address: BrokerAddress,
+        *,
+        virtual_host: str | None = None,
+        login: str | None = None,
+        passcode: str | None = None,
+        heartbeat: tuple[int, int] = (10_000, 10_000),
+        client_id: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        timeout: float = 30.0,
+    ) -> BrokerConnection:
+        """Connect, send CONNECT (1.2, falling back to 1.1 and 1.0) and wait for CONNECTED."""
+        stream: trio.abc.Stream
+        with trio.fail_after(timeout):
+            try:
+                if ssl_context is not None:
+                    stream = await trio.open_ssl_over_tcp_stream(
+                        address.host, address.port, ssl_context=ssl_context
+                    )
+                else:
+                    stream = await trio.open_tcp_stream(address.host, address.port)
+            except OSError as e:
+                raise ConnectionLost(f"cannot connect to {address}: {e.strerror or e}") from None
+            protocol = ClientConnection(
+                virtual_host or address.host,
+                login=login,
+                passcode=passcode,
+                heartbeat=heartbeat,
+            )
+            extra = [("client-id", client_id)] if client_id else []
+            self = cls(stream, protocol, address)
+            try:
+                await self._write_now(protocol.encode(protocol.connect(headers=extra)))
+                while protocol.state is State.CONNECTING:
+                    data = await self._receive_some()
+                    for event in protocol.receive_data(data, trio.current_time()):
+                        if isinstance(event, Frame) and event.command == "ERROR":
+                            raise BrokerError(f"{address} refused the session: {_reason(event)}")
+            except BaseException:
+                await trio.aclose_forcefully(stream)
+                raise
+        return self
+
+    # --- API used while running ------------------------------------------------------------
+
+    @property
+    def version(self) -> str:
+        return self.protocol.version or "1.0"
+
+    def subscribe(
+        self,
+        destination: str,
+        handler: trio.MemorySendChannel[Frame],
+        *,
+        ack: str = "client-individual",
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """Subscribe; MESSAGE frames for it go to *handler*. Returns the subscription id."""
+        if ack == "client-individual" and self.version == "1.0":
+            ack = "client"
+        frame = self.protocol.subscribe(destination, ack=ack, headers=headers)
+        sub_id = frame.get("id")
+        assert sub_id is not None
+        self._handlers[sub_id] = handler
+        self._queue(frame)
+        return sub_id
+
+    def unsubscribe(self, sub_id: str) -> None:
+        if sub_id in self.protocol.subscriptions and self.protocol.state is State.CONNECTED:
+            self._queue(self.protocol.unsubscribe(sub_id))
+        self._handlers.pop(sub_id, None)
+
+    def send(
+        self,
+        destination: str,
+        body: bytes,
+        headers: Sequence[tuple[str, str]] = (),
+        *,
+        on_receipt: ReceiptCallback | None = None,
+    ) -> None:
+        """Queue a SEND; *on_receipt* runs when the broker confirms it."""
+        receipt = self._new_receipt(on_receipt) if on_receipt is not None else None
+        self._queue(self.protocol.send(destination, body, headers=headers, receipt=receipt))
+
+    async def send_and_confirm(
+        self, destination: str, body: bytes, headers: Sequence[tuple[str, str]] = ()
+    ) -> None:
+        """SEND and wait for the broker's RECEIPT (ConnectionLost if the session ends first)."""
+        done = trio.Event()
+        self.send(destination, body, headers, on_receipt=done.set)
+        await self._wait_receipt(done)
+
+    def ack(self, message: Frame) -> None:
+        if self.protocol.state is State.CONNECTED:
+            self._queue(self.protocol.ack(message))
+
+    def nack(self, message: Frame) -> None:
+        if self.protocol.state is State.CONNECTED and self.version != "1.0":
+            self._queue(self.protocol.nack(message))
+
+    @property
+    def is_open(self) -> bool:
+        return not self._closed and self.protocol.state is State.CONNECTED
+
+    async def disconnect(self, timeout: float = 5.0) -> None:
+        """DISCONNECT with a receipt and wait for it (bounded); then close the socket."""
+        if self.protocol.state is State.CONNECTED and not self._closed:
+            done = trio.Event()
+            receipt = self._new_receipt(done.set)
+            self._queue(self.protocol.disconnect(receipt=receipt))
+            with trio.move_on_after(timeout):
+                await self._wait_receipt(done)
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        self._receipts.clear()
+        await trio.aclose_forcefully(self.stream)
+
+    # --- running ---------------------------------------------------------------------------
+
+    async def run(self) -> None:
+        """Read, write and keep heart-beats until the connection ends; then raise
+        ConnectionLost (or BrokerError for an ERROR frame)."""
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._reader)
+                nursery.start_soon(self._writer)
+                nursery.start_soon(self._heartbeats)
+        finally:
+            self._closed = True
+            for handler in self._handlers.values():
+                handler.close()
+
+    async def _receive_some(self) -> bytes:
+        try:
+            data = await self.stream.receive_some(65536)
+        except (trio.BrokenResourceError, OSError) as e:
+            raise ConnectionLost(f"connection to {self.address} broke: {e}") from None
+        except trio.ClosedResourceError:
+            raise ConnectionLost(f"connection to {self.address} closed") from None
+        if not data:
+            raise ConnectionLost(f"{self.address} closed the connection")
+        return bytes(data)
+
+    async def _reader(self) -> None:
+        protocol = self.protocol
+        while True:
+            data = await self._receive_some()
+            try:
+                events = protocol.receive_data(data, trio.current_time())
+            except ProtocolError as e:
+                raise BrokerError(f"protocol error from {self.address}: {e}") from None
+            for event in events:
+                if type(event) is Heartbeat:
+                    continue
+                assert isinstance(event, Frame)
+                self._dispatch(event)
+            if protocol.state is State.CLOSED:
+                raise ConnectionLost(f"session with {self.address} closed")
+
+    def _dispatch(self, frame: Frame) -> None:
+        command = frame.command
+        if command == "MESSAGE":
+            sub_id = frame.get("subscription")
+            handler = self._handlers.get(sub_id or "")
+            if handler is None:
+                log.warning("message for unknown subscription %r dropped unacknowledged", sub_id)
+                return
+            try:
+                handler.send_nowait(frame)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                log.debug("message for closed subscription %s left unacknowledged", sub_id)
+        elif command == "RECEIPT":
+            callback = self._receipts.pop(frame.get("receipt-id") or "", None)
+            if callback is not None:
+                callback()
+        elif command == "ERROR":
+            raise BrokerError(f"{self.address} sent ERROR: {_reason(frame)}")
+
+    async def _writer(self) -> None:
+        async for data in self._outgoing:
+            parts = [data]
+            size = len(data)
+            while size < _WRITE_CHUNK:
+                try:
+                    more = self._outgoing.receive_nowait()
+                except trio.WouldBlock:
+                    break
+                parts.append(more)
+                size += len(more)
+            await self._write_now(b"".join(parts) if len(parts) > 1 else data)
+
+    async def _write_now(self, data: bytes) -> None:
+        try:
+            await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as e:
+            raise ConnectionLost(f"cannot write to {self.address}: {e}") from None
+        self.protocol.note_sent(trio.current_time())
+
+    async def _heartbeats(self) -> None:
+        protocol = self.protocol
+        while True:
+            now = trio.current_time()
+            if protocol.peer_overdue(now):
+                interval = protocol.receive_interval / 1000
+                raise ConnectionLost(
+                    f"{self.address} silent for over {protocol.peer_grace * interval:g} s "
+                    "(heart-beats missed)"
+                )
+            if protocol.heartbeat_due(now):
+                self._outgoing_send.send_nowait(protocol.encode(Heartbeat()))
+                # Count it as sent now so that we do not queue it twice while it is written.
+                protocol.note_sent(now)
+            deadlines = [d for d in (protocol.next_heartbeat_deadline, protocol.peer_deadline) if d]
+            if deadlines:
+                await trio.sleep_until(max(min(deadlines), now + 0.001))
+            else:
+                await trio.sleep_forever()
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    def _queue(self, frame: Frame) -> None:
+        if self._closed:
+            raise ConnectionLost(f"connection to {self.address} is closed")
+        self._outgoing_send.send_nowait(self.protocol.encode(frame))
+
+    def _new_receipt(self, callback: ReceiptCallback) -> str:
+        self._receipt_counter += 1
+        receipt = f"r-{self._receipt_counter}"
+        self._receipts[receipt] = callback
+        return receipt
+
+    async def _wait_receipt(self, done: trio.Event) -> None:
+        # The session may end while we wait: poll its state at a gentle pace.
+        while not done.is_set():
+            if self._closed:
+                raise ConnectionLost(f"connection to {self.address} ended before the receipt")
+            with trio.move_on_after(0.5):
+                await done.wait()
+
+
+def _reason(frame: Frame) -> str:
+    message = frame.get("message") or ""
+    body = frame.body.decode("utf-8", "replace").strip()
+    text = message or body or "no reason given"
+    if message and body and body != message:
+        text = f"{message}: {body.splitlines()[0]}"
+    return " ".join(text.split())[:500]

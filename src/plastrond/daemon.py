@@ -1,0 +1,507 @@
+"""The stomp mode: one trio run that takes jobs from the broker and never loses one.
+
+The supervisor nursery owns the broker session (reconnected forever, failing over between
+addresses), the writer of the durable message store, the running jobs and the signal handler.
+
+Asynchronous jobs (`JOBS`): a request is written to the inbox (fsynced) before the broker gets
+its ACK; the job runs within its concurrency budget; its completion is written to the outbox
+before it is sent to `JOB_STATUS` with a receipt; only the RECEIPT removes the job from inbox and
+outbox. On start and after every reconnect the outbox is sent again, and the inbox's jobs run.
+Synchronous jobs (`SYNCHRONOUS_JOBS`) run on their own budget, reply to `reply-to`, and are
+acknowledged after the reply's receipt; a lost connection cancels them and the broker delivers
+them again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import ssl
+import time
+from functools import partial
+from typing import Any
+
+import trio
+
+from stompframe import Frame
+
+from . import __version__
+from .broker.backoff import Backoff
+from .broker.connection import BrokerConnection, BrokerError, ConnectionLost
+from .commands.base import JobRequest
+from .config import BrokerConfig, Config
+from .jobs.completion import Completion, completion_for
+from .jobs.request import MissingJobId, parse_request
+from .jobs.runner import JobRunner
+from .jobs.store import MessageStore
+from .logs import job_context
+
+__all__ = ["Daemon", "client_id"]
+
+log = logging.getLogger("plastrond.daemon")
+
+#: seconds allowed for TCP connect + CONNECTED
+CONNECT_TIMEOUT = 30.0
+#: seconds that shutdown waits for the receipts of completions still being delivered
+DELIVERY_GRACE = 10.0
+
+
+def client_id() -> str:
+    return f"plastrond/{__version__}-{socket.gethostname()}-{os.getpid()}"
+
+
+def _first_headers(frame: Frame) -> dict[str, str]:
+    """Headers by name, the first occurrence winning (STOMP 1.2)."""
+    result: dict[str, str] = {}
+    for name, value in frame.headers:
+        result.setdefault(name, value)
+    return result
+
+
+class _StoreWriter:
+    """Batches the message store's writes: whatever queued while one batch was on disk goes
+    in the next, sharing its folder fsyncs. Runs the blocking work in a worker thread."""
+
+    def __init__(self, store: MessageStore) -> None:
+        self.store = store
+        self._send, self._receive = trio.open_memory_channel[
+            tuple[str, list[Any], trio.Event | None, list[BaseException]]
+        ](float("inf"))
+
+    async def save_requests(self, requests: list[JobRequest]) -> None:
+        await self._submit("requests", requests)
+
+    async def save_completion(self, completion: Completion) -> None:
+        await self._submit("completions", [completion])
+
+    def remove_soon(self, job_id: str) -> None:
+        self._send.send_nowait(("remove", [job_id], None, []))
+
+    async def _submit(self, kind: str, items: list[Any]) -> None:
+        done = trio.Event()
+        errors: list[BaseException] = []
+        self._send.send_nowait((kind, items, done, errors))
+        await done.wait()
+        if errors:
+            raise errors[0]
+
+    async def run(self) -> None:
+        async for first in self._receive:
+            batch = [first]
+            while True:
+                try:
+                    batch.append(self._receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            await self._write(batch)
+
+    async def _write(
+        self, batch: list[tuple[str, list[Any], trio.Event | None, list[Any]]]
+    ) -> None:
+        requests = [r for kind, items, _, _ in batch if kind == "requests" for r in items]
+        completions = [c for kind, items, _, _ in batch if kind == "completions" for c in items]
+        removals = [j for kind, items, _, _ in batch if kind == "remove" for j in items]
+
+        def work() -> None:
+            if requests:
+                self.store.save_requests(requests)
+            if completions:
+                self.store.save_completions(completions)
+            if removals:
+                self.store.remove(removals)
+
+        error: BaseException | None = None
+        try:
+            await trio.to_thread.run_sync(work)
+        except OSError as e:
+            log.error("message store write failed: %s", e)
+            error = e
+        for _, _, done, errors in batch:
+            if error is not None:
+                errors.append(error)
+            if done is not None:
+                done.set()
+
+
+class Daemon:
+    def __init__(self, config: Config, *, handle_signals: bool = True) -> None:
+        self.config = config
+        self.broker: BrokerConfig = config.require_broker()
+        self.store = MessageStore(self.broker.message_store_dir)
+        self.writer = _StoreWriter(self.store)
+        self.runner = JobRunner(
+            config,
+            max_async=self.broker.max_concurrent_jobs,
+            max_sync=self.broker.max_concurrent_sync_jobs,
+            send_progress=self._send_progress,
+            progress_interval=self.broker.progress_interval,
+        )
+        self.handle_signals = handle_signals
+        self.conn: BrokerConnection | None = None
+        #: ids of asynchronous jobs accepted and not yet receipted (running, waiting, outbox)
+        self.known: set[str] = set()
+        #: completions written to the outbox and not yet receipted
+        self.undelivered: dict[str, Completion] = {}
+        self._delivery: trio.MemorySendChannel[str] | None = None
+        #: accepted asynchronous jobs not yet finished; intake waits while this is full
+        self.capacity = self.broker.max_concurrent_jobs + self.broker.max_queued_jobs
+        self.in_hand = 0
+        self._room = trio.lowlevel.ParkingLot()
+        self.active_jobs = 0
+        self._idle = trio.Event()
+        self._idle.set()
+        self.stopping = False
+        self._jobs_scope = trio.CancelScope()
+        self._jobs_nursery: trio.Nursery | None = None
+        self._top: trio.Nursery | None = None
+        self._ready = trio.Event()
+        self.connected = trio.Event()
+
+    # --- the supervisor ---------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Run until SIGTERM/SIGINT (or `request_stop`), then shut down gracefully."""
+        async with trio.open_nursery() as top:
+            self._top = top
+            if self.handle_signals:
+                top.start_soon(self._watch_signals)
+            top.start_soon(self.writer.run)
+            await top.start(self._host_jobs)
+            await self._recover()
+            top.start_soon(self._session_loop)
+            task_status.started()
+            self._ready.set()
+
+    async def _host_jobs(self, *, task_status: trio.TaskStatus[None]) -> None:
+        with self._jobs_scope:
+            async with trio.open_nursery() as nursery:
+                self._jobs_nursery = nursery
+                task_status.started()
+                await trio.sleep_forever()
+
+    async def _recover(self) -> None:
+        """Load the outbox (to resend) and the inbox (to run) left by an earlier run."""
+        completions = await trio.to_thread.run_sync(self.store.load_completions)
+        requests = await trio.to_thread.run_sync(self.store.load_requests)
+        for completion in completions:
+            self.undelivered[completion.job_id] = completion
+            self.known.add(completion.job_id)
+        pending = [r for r in requests if r.job_id not in self.undelivered]
+        if completions or pending:
+            log.info(
+                "recovered %d completion(s) to resend and %d job(s) to run from %s",
+                len(completions),
+                len(pending),
+                self.store.root,
+            )
+        for request in pending:
+            self.known.add(request.job_id)
+            self.in_hand += 1
+            self._start_job(request)
+
+    async def _watch_signals(self) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                if not self.stopping:
+                    log.info("%s: stopping (again to exit at once)", signal.Signals(signum).name)
+                    assert self._top is not None
+                    self._top.start_soon(self.shutdown)
+                else:
+                    log.warning("%s again: exiting now", signal.Signals(signum).name)
+                    self._cancel_all()
+                    return
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (as SIGTERM does)."""
+        if not self.stopping and self._top is not None:
+            self._top.start_soon(self.shutdown)
+
+    def _cancel_all(self) -> None:
+        self._jobs_scope.cancel()
+        if self._top is not None:
+            self._top.cancel_scope.cancel()
+
+    async def shutdown(self) -> None:
+        """Stop taking jobs, let running ones finish within the grace period, cancel the rest
+        (they stay in the inbox), deliver what finished, DISCONNECT, and end the run."""
+        if self.stopping:
+            return
+        self.stopping = True
+        conn = self.conn
+        if conn is not None and conn.is_open:
+            for sub_id in list(conn.protocol.subscriptions):
+                conn.unsubscribe(sub_id)
+        grace = self.broker.shutdown_grace_period
+        if self.active_jobs:
+            log.info("waiting up to %g s for %d running job(s)", grace, self.active_jobs)
+        with trio.move_on_after(grace):
+            await self._idle.wait()
+        if self.active_jobs:
+            log.warning(
+                "cancelling %d job(s) still running; they stay in the inbox", self.active_jobs
+            )
+        self._jobs_scope.cancel()
+        with trio.move_on_after(DELIVERY_GRACE):
+            while self.undelivered and self.conn is not None and self.conn.is_open:
+                await trio.sleep(0.05)
+        if self.undelivered:
+            log.info(
+                "%d completion(s) stay in the outbox for the next start", len(self.undelivered)
+            )
+        conn = self.conn
+        if conn is not None:
+            await conn.disconnect()
+        log.info("stopped")
+        self._cancel_all()
+
+    # --- the broker session --------------------------------------------------------------
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.broker.use_tls:
+            return None
+        cafile = str(self.broker.tls_ca_file) if self.broker.tls_ca_file else None
+        return ssl.create_default_context(cafile=cafile)
+
+    async def _session_loop(self) -> None:
+        backoff = Backoff(self.broker.reconnect_initial_delay, self.broker.reconnect_max_delay)
+        servers = self.broker.servers
+        attempt = 0
+        while not self.stopping:
+            address = servers[attempt % len(servers)]
+            attempt += 1
+            log.info("connecting to %s (attempt %d)", address, attempt)
+            try:
+                conn = await BrokerConnection.open(
+                    address,
+                    virtual_host=self.broker.virtual_host,
+                    login=self.broker.login,
+                    passcode=self.broker.passcode,
+                    heartbeat=(self.broker.heartbeat_send_ms, self.broker.heartbeat_receive_ms),
+                    client_id=client_id(),
+                    ssl_context=self._ssl_context(),
+                    timeout=CONNECT_TIMEOUT,
+                )
+            except (BrokerError, OSError, trio.TooSlowError, ssl.SSLError) as e:
+                reason = "timed out" if isinstance(e, trio.TooSlowError) else str(e)
+                delay = backoff.next_delay()
+                log.warning(
+                    "cannot connect to %s: %s; next attempt in %.1f s", address, reason, delay
+                )
+                await trio.sleep(delay)
+                continue
+            backoff.reset()
+            attempt = 0
+            log.info("connected to %s (STOMP %s)", address, conn.version)
+            try:
+                await self._session(conn)
+            except BrokerError as e:
+                if not self.stopping:
+                    log.warning("lost the broker: %s", e)
+            finally:
+                self.conn = None
+                self._delivery = None
+                self.connected = trio.Event()
+                await conn.aclose()
+            if not self.stopping:
+                delay = backoff.next_delay()
+                log.info("reconnecting in %.1f s", delay)
+                await trio.sleep(delay)
+
+    async def _session(self, conn: BrokerConnection) -> None:
+        dests = self.broker.destinations
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(conn.run)
+            # Resend the outbox first, then take new work.
+            delivery_send, delivery_receive = trio.open_memory_channel[str](float("inf"))
+            for job_id in list(self.undelivered):
+                delivery_send.send_nowait(job_id)
+            self._delivery = delivery_send
+            self.conn = conn
+            nursery.start_soon(self._deliver, conn, delivery_receive)
+            if not self.stopping:
+                prefetch = [("activemq.prefetchSize", str(self.broker.prefetch))]
+                jobs_send, jobs_receive = trio.open_memory_channel[Frame](float("inf"))
+                sync_send, sync_receive = trio.open_memory_channel[Frame](float("inf"))
+                conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
+                conn.subscribe(dests.synchronous_jobs, sync_send, headers=prefetch)
+                nursery.start_soon(self._take_async_jobs, conn, jobs_receive)
+                nursery.start_soon(self._take_sync_jobs, conn, sync_receive, nursery)
+            self.connected.set()
+
+    # --- asynchronous jobs ---------------------------------------------------------------
+
+    async def _take_slot(self) -> None:
+        while self.in_hand >= self.capacity:
+            await self._room.park()
+        self.in_hand += 1
+
+    def _give_slot(self) -> None:
+        self.in_hand -= 1
+        self._room.unpark()
+
+    async def _take_async_jobs(
+        self, conn: BrokerConnection, frames: trio.MemoryReceiveChannel[Frame]
+    ) -> None:
+        async for first in frames:
+            batch = [first]
+            while True:
+                try:
+                    batch.append(frames.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            accepted: list[tuple[Frame, JobRequest]] = []
+            for frame in batch:
+                request = self._parse(conn, frame, synchronous=False)
+                if request is None:
+                    continue
+                if request.job_id in self.known:
+                    with job_context(request.job_id):
+                        log.info("delivered again; already accepted, so acknowledged only")
+                    conn.ack(frame)
+                    continue
+                await self._take_slot()
+                self.known.add(request.job_id)
+                accepted.append((frame, request))
+            if not accepted:
+                continue
+            try:
+                await self.writer.save_requests([r for _, r in accepted])
+            except OSError as e:
+                for _, request in accepted:
+                    self.known.discard(request.job_id)
+                    self._give_slot()
+                # Unacknowledged, they come back once the session is renewed.
+                raise ConnectionLost(f"cannot keep requests in the inbox: {e}") from None
+            for frame, request in accepted:
+                with job_context(request.job_id):
+                    log.info("accepted %s job", request.command or "(no command)")
+                self._start_job(request)
+                conn.ack(frame)
+
+    def _parse(
+        self, conn: BrokerConnection, frame: Frame, *, synchronous: bool
+    ) -> JobRequest | None:
+        try:
+            return parse_request(
+                _first_headers(frame), frame.body, synchronous=synchronous, received=time.time()
+            )
+        except MissingJobId as e:
+            log.error(
+                "dropped message %s from %s: %s (it cannot be answered)",
+                frame.get("message-id"),
+                frame.get("destination"),
+                e,
+            )
+            conn.ack(frame)
+            return None
+
+    def _start_job(self, request: JobRequest) -> None:
+        assert self._jobs_nursery is not None
+        self.active_jobs += 1
+        self._idle = trio.Event()
+        self._jobs_nursery.start_soon(self._run_async_job, request, name=request.job_id)
+
+    def _job_ended(self) -> None:
+        self.active_jobs -= 1
+        if self.active_jobs == 0:
+            self._idle.set()
+
+    async def _run_async_job(self, request: JobRequest) -> None:
+        try:
+            result = await self.runner.run(request)
+            completion = completion_for(request, result, self.broker.destinations.job_status)
+            await self._keep_completion(completion)
+        finally:
+            self._give_slot()
+            self._job_ended()
+
+    async def _keep_completion(self, completion: Completion) -> None:
+        retry = Backoff(1.0, 60.0)
+        while True:
+            try:
+                await self.writer.save_completion(completion)
+                break
+            except OSError:
+                # The result must not be lost: keep it in memory and try the disk again.
+                await trio.sleep(retry.next_delay())
+        self.undelivered[completion.job_id] = completion
+        if self._delivery is not None:
+            self._delivery.send_nowait(completion.job_id)
+
+    async def _deliver(
+        self, conn: BrokerConnection, job_ids: trio.MemoryReceiveChannel[str]
+    ) -> None:
+        async for job_id in job_ids:
+            completion = self.undelivered.get(job_id)
+            if completion is None:
+                continue
+            conn.send(
+                completion.destination,
+                completion.body,
+                completion.headers,
+                on_receipt=partial(self._delivered, job_id),
+            )
+
+    def _delivered(self, job_id: str) -> None:
+        if self.undelivered.pop(job_id, None) is not None:
+            self.known.discard(job_id)
+            self.writer.remove_soon(job_id)
+            with job_context(job_id):
+                log.debug("completion receipted")
+
+    # --- synchronous jobs ----------------------------------------------------------------
+
+    async def _take_sync_jobs(
+        self,
+        conn: BrokerConnection,
+        frames: trio.MemoryReceiveChannel[Frame],
+        nursery: trio.Nursery,
+    ) -> None:
+        async for frame in frames:
+            request = self._parse(conn, frame, synchronous=True)
+            if request is None:
+                continue
+            if request.reply_to is None:
+                with job_context(request.job_id):
+                    log.error("synchronous job without reply-to dropped (nowhere to answer)")
+                conn.ack(frame)
+                continue
+            self.active_jobs += 1
+            self._idle = trio.Event()
+            nursery.start_soon(self._run_sync_job, conn, frame, request, name=request.job_id)
+
+    async def _run_sync_job(
+        self, conn: BrokerConnection, frame: Frame, request: JobRequest
+    ) -> None:
+        try:
+            result = await self.runner.run(request)
+            assert request.reply_to is not None
+            completion = completion_for(request, result, request.reply_to)
+            with job_context(request.job_id):
+                await conn.send_and_confirm(
+                    completion.destination, completion.body, completion.headers
+                )
+                conn.ack(frame)
+                log.debug("reply receipted; acknowledged")
+        except ConnectionLost:
+            with job_context(request.job_id):
+                log.info("connection lost before the reply was confirmed; the broker resends it")
+        finally:
+            self._job_ended()
+
+    # --- progress ------------------------------------------------------------------------
+
+    async def _send_progress(self, job_id: str, body: bytes) -> None:
+        conn = self.conn
+        if conn is None or not conn.is_open:
+            return
+        conn.send(self.broker.destinations.job_progress, body, [("PlastronJobId", job_id)])
+
+
+def run_stomp(config: Config) -> int:
+    """The `plastrond stomp` entry point."""
+    daemon = Daemon(config)
+    trio.run(daemon.run)
+    return 0

@@ -1,0 +1,1 @@
+"""Jobs: requests from messages, the durable inbox and outbox, and the runner."""

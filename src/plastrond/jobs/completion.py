@@ -1,0 +1,90 @@
+"""The messages plastrond sends about a job: completions and progress."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+
+from ..commands.base import JobRequest, JobResult
+
+__all__ = ["ERROR_STATE", "Completion", "completion_for", "progress_body"]
+
+#: the state of a job that failed as a whole (clients look at PlastronJobError first)
+ERROR_STATE = "Error"
+
+
+@attrs.frozen
+class Completion:
+    """A completion message, ready to send and to keep in the outbox until it is receipted."""
+
+    job_id: str
+    destination: str
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+    synchronous: bool = False
+
+    @property
+    def error(self) -> str | None:
+        return dict(self.headers).get("PlastronJobError")
+
+    @property
+    def state(self) -> str:
+        return dict(self.headers).get("PlastronJobState", "")
+
+    def to_json(self) -> dict[str, Any]:
+        from ..commands.base import _encode_body
+
+        return {
+            "job_id": self.job_id,
+            "destination": self.destination,
+            "headers": [list(h) for h in self.headers],
+            "body": _encode_body(self.body),
+            "synchronous": self.synchronous,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Completion:
+        from ..commands.base import _decode_body
+
+        return cls(
+            job_id=str(data["job_id"]),
+            destination=str(data["destination"]),
+            headers=tuple((str(k), str(v)) for k, v in data["headers"]),
+            body=_decode_body(data["body"]),
+            synchronous=bool(data.get("synchronous", False)),
+        )
+
+
+def completion_for(request: JobRequest, result: JobResult, destination: str) -> Completion:
+    """The completion of *request* with *result*, addressed to *destination*."""
+    headers = [
+        ("PlastronJobId", request.job_id),
+        ("PlastronJobState", result.state),
+        ("persistent", "true"),
+    ]
+    if result.error is not None:
+        headers.append(("PlastronJobError", " ".join(result.error.split()) or "failed"))
+    if result.content_type:
+        headers.append(("content-type", result.content_type))
+    body = result.body
+    if isinstance(body, Mapping):
+        # JSON completions carry their state and "progress": 100 (protocol.md).
+        body = {"type": result.state, **body, "state": result.state, "progress": 100}
+    return Completion(
+        job_id=request.job_id,
+        destination=destination,
+        headers=tuple(headers),
+        body=JobResult(result.state, body).encoded_body(),
+        synchronous=request.synchronous,
+    )
+
+
+def error_result(reason: str) -> JobResult:
+    return JobResult(state=ERROR_STATE, body={"error": reason}, error=reason)
+
+
+def progress_body(progress: Mapping[str, Any]) -> bytes:
+    return json.dumps({**progress, "state": "in_progress"}, ensure_ascii=False).encode("utf-8")
