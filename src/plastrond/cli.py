@@ -55,9 +55,14 @@ def _run_stomp(config: Config) -> int:
 
 
 def _run_http(config: Config) -> int:
+    # Imported here: the web stack is not needed to start the stomp mode or to print --help.
+    import trio
+
+    from .http import serve
+
     config.require_jobs_dir()
-    log.error("http mode is not built yet")
-    return 1
+    trio.run(serve, config)
+    return 0
 
 
 RUNNERS: dict[str, Callable[[Config], int]] = {"stomp": _run_stomp, "http": _run_http}

@@ -113,6 +113,8 @@ class BrokerConfig:
     #: seconds: first and largest delay between reconnection attempts
     reconnect_initial_delay: float = 1.0
     reconnect_max_delay: float = 60.0
+    #: seconds allowed for the TCP connection and the CONNECTED frame
+    connect_timeout: float = 30.0
     #: seconds that running jobs get to finish after SIGTERM before they are cancelled
     shutdown_grace_period: float = 30.0
     #: seconds: the shortest gap between two progress messages of one job
@@ -430,6 +432,7 @@ def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
         max_concurrent_sync_jobs=sec.number("MAX_CONCURRENT_SYNC_JOBS", 4, int, minimum=1),
         reconnect_initial_delay=initial,
         reconnect_max_delay=maximum,
+        connect_timeout=sec.number("CONNECT_TIMEOUT", 30.0, float, minimum=0.1),
         shutdown_grace_period=sec.number("SHUTDOWN_GRACE_PERIOD", 30.0, float),
         progress_interval=sec.number("PROGRESS_INTERVAL", 1.0, float),
     )

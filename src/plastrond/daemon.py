@@ -20,6 +20,7 @@ import signal
 import socket
 import ssl
 import time
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
@@ -42,8 +43,6 @@ __all__ = ["Daemon", "client_id"]
 
 log = logging.getLogger("plastrond.daemon")
 
-#: seconds allowed for TCP connect + CONNECTED
-CONNECT_TIMEOUT = 30.0
 #: seconds that shutdown waits for the receipts of completions still being delivered
 DELIVERY_GRACE = 10.0
 
@@ -100,17 +99,23 @@ class _StoreWriter:
     async def _write(
         self, batch: list[tuple[str, list[Any], trio.Event | None, list[Any]]]
     ) -> None:
-        requests = [r for kind, items, _, _ in batch if kind == "requests" for r in items]
-        completions = [c for kind, items, _, _ in batch if kind == "completions" for c in items]
-        removals = [j for kind, items, _, _ in batch if kind == "remove" for j in items]
+        # Operations keep their order (a job may be removed and accepted again within one
+        # batch); neighbours of one kind are merged so that they share a folder fsync.
+        runs: list[tuple[str, list[Any]]] = []
+        for kind, items, _, _ in batch:
+            if runs and runs[-1][0] == kind:
+                runs[-1][1].extend(items)
+            else:
+                runs.append((kind, list(items)))
+        actions: dict[str, Callable[[list[Any]], None]] = {
+            "requests": self.store.save_requests,
+            "completions": self.store.save_completions,
+            "remove": self.store.remove,
+        }
 
         def work() -> None:
-            if requests:
-                self.store.save_requests(requests)
-            if completions:
-                self.store.save_completions(completions)
-            if removals:
-                self.store.remove(removals)
+            for kind, items in runs:
+                actions[kind](items)
 
         error: BaseException | None = None
         try:
@@ -281,7 +286,7 @@ class Daemon:
                     heartbeat=(self.broker.heartbeat_send_ms, self.broker.heartbeat_receive_ms),
                     client_id=client_id(),
                     ssl_context=self._ssl_context(),
-                    timeout=CONNECT_TIMEOUT,
+                    timeout=self.broker.connect_timeout,
                 )
             except (BrokerError, OSError, trio.TooSlowError, ssl.SSLError) as e:
                 reason = "timed out" if isinstance(e, trio.TooSlowError) else str(e)
@@ -299,6 +304,9 @@ class Daemon:
             except BrokerError as e:
                 if not self.stopping:
                     log.warning("lost the broker: %s", e)
+            except Exception:
+                # A bug must not end the daemon: log it, renew the session, go on.
+                log.exception("broker session failed")
             finally:
                 self.conn = None
                 self._delivery = None
@@ -311,24 +319,36 @@ class Daemon:
 
     async def _session(self, conn: BrokerConnection) -> None:
         dests = self.broker.destinations
+        ended: list[BrokerError] = []
+
+        async def guarded(task: Callable[..., Awaitable[None]], *args: Any) -> None:
+            # A lost session ends all its tasks; its reason is raised once, not as a group.
+            try:
+                await task(*args)
+            except BrokerError as e:
+                ended.append(e)
+            nursery.cancel_scope.cancel()
+
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(conn.run)
+            nursery.start_soon(guarded, conn.run)
             # Resend the outbox first, then take new work.
             delivery_send, delivery_receive = trio.open_memory_channel[str](float("inf"))
             for job_id in list(self.undelivered):
                 delivery_send.send_nowait(job_id)
             self._delivery = delivery_send
             self.conn = conn
-            nursery.start_soon(self._deliver, conn, delivery_receive)
+            nursery.start_soon(guarded, self._deliver, conn, delivery_receive)
             if not self.stopping:
                 prefetch = [("activemq.prefetchSize", str(self.broker.prefetch))]
                 jobs_send, jobs_receive = trio.open_memory_channel[Frame](float("inf"))
                 sync_send, sync_receive = trio.open_memory_channel[Frame](float("inf"))
                 conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
                 conn.subscribe(dests.synchronous_jobs, sync_send, headers=prefetch)
-                nursery.start_soon(self._take_async_jobs, conn, jobs_receive)
-                nursery.start_soon(self._take_sync_jobs, conn, sync_receive, nursery)
+                nursery.start_soon(guarded, self._take_async_jobs, conn, jobs_receive)
+                nursery.start_soon(guarded, self._take_sync_jobs, conn, sync_receive, nursery)
             self.connected.set()
+        if ended:
+            raise ended[0]
 
     # --- asynchronous jobs ---------------------------------------------------------------
 
@@ -352,33 +372,47 @@ class Daemon:
                 except trio.WouldBlock:
                     break
             accepted: list[tuple[Frame, JobRequest]] = []
-            for frame in batch:
-                request = self._parse(conn, frame, synchronous=False)
-                if request is None:
-                    continue
-                if request.job_id in self.known:
-                    with job_context(request.job_id):
-                        log.info("delivered again; already accepted, so acknowledged only")
-                    conn.ack(frame)
-                    continue
-                await self._take_slot()
-                self.known.add(request.job_id)
-                accepted.append((frame, request))
+            try:
+                for frame in batch:
+                    request = self._parse(conn, frame, synchronous=False)
+                    if request is None:
+                        continue
+                    if request.job_id in self.known:
+                        with job_context(request.job_id):
+                            log.info("delivered again; already accepted, so acknowledged only")
+                        conn.ack(frame)
+                        continue
+                    await self._take_slot()
+                    self.known.add(request.job_id)
+                    accepted.append((frame, request))
+            except BaseException:
+                # Cancelled while waiting for room (the session ended): none of these was
+                # written or acknowledged, so the broker delivers them again.
+                self._forget(accepted)
+                raise
             if not accepted:
                 continue
-            try:
-                await self.writer.save_requests([r for _, r in accepted])
-            except OSError as e:
-                for _, request in accepted:
-                    self.known.discard(request.job_id)
-                    self._give_slot()
-                # Unacknowledged, they come back once the session is renewed.
-                raise ConnectionLost(f"cannot keep requests in the inbox: {e}") from None
-            for frame, request in accepted:
-                with job_context(request.job_id):
-                    log.info("accepted %s job", request.command or "(no command)")
-                self._start_job(request)
+            # Written, then started, as one step that a lost session cannot cut in half.
+            with trio.CancelScope(shield=True):
+                try:
+                    await self.writer.save_requests([r for _, r in accepted])
+                except OSError as e:
+                    self._forget(accepted)
+                    # Unacknowledged, they come back once the session is renewed.
+                    raise ConnectionLost(f"cannot keep requests in the inbox: {e}") from None
+                for _frame, request in accepted:
+                    with job_context(request.job_id):
+                        log.info("accepted %s job", request.command or "(no command)")
+                    self._start_job(request)
+            # A message whose ACK does not reach the broker is delivered again and recognised
+            # by its job id.
+            for frame, _request in accepted:
                 conn.ack(frame)
+
+    def _forget(self, accepted: list[tuple[Frame, JobRequest]]) -> None:
+        for _frame, request in accepted:
+            self.known.discard(request.job_id)
+            self._give_slot()
 
     def _parse(
         self, conn: BrokerConnection, frame: Frame, *, synchronous: bool

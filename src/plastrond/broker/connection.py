@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
@@ -149,11 +149,13 @@ class BrokerConnection:
         await self._wait_receipt(done)
 
     def ack(self, message: Frame) -> None:
-        if self.protocol.state is State.CONNECTED:
+        """Acknowledge *message*. On a closed session this does nothing: the broker will
+        deliver the message again, and the caller must be ready for that anyway."""
+        if self.is_open:
             self._queue(self.protocol.ack(message))
 
     def nack(self, message: Frame) -> None:
-        if self.protocol.state is State.CONNECTED and self.version != "1.0":
+        if self.is_open and self.version != "1.0":
             self._queue(self.protocol.nack(message))
 
     @property
@@ -180,15 +182,26 @@ class BrokerConnection:
     async def run(self) -> None:
         """Read, write and keep heart-beats until the connection ends; then raise
         ConnectionLost (or BrokerError for an ERROR frame)."""
+        ended: list[BrokerError] = []
+
+        async def guarded(task: Callable[[], Awaitable[None]]) -> None:
+            try:
+                await task()
+            except BrokerError as e:
+                ended.append(e)
+            nursery.cancel_scope.cancel()
+
         try:
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._reader)
-                nursery.start_soon(self._writer)
-                nursery.start_soon(self._heartbeats)
+                nursery.start_soon(guarded, self._reader)
+                nursery.start_soon(guarded, self._writer)
+                nursery.start_soon(guarded, self._heartbeats)
         finally:
             self._closed = True
             for handler in self._handlers.values():
                 handler.close()
+        # The first task to fail says why; the others were only cancelled.
+        raise ended[0] if ended else ConnectionLost(f"connection to {self.address} ended")
 
     async def _receive_some(self) -> bytes:
         try:

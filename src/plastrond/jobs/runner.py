@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import trio
@@ -134,24 +134,36 @@ class JobRunner:
             request.job_id, self.send_progress, self.progress_interval, self.keepalive_interval
         )
         result: JobResult | None = None
+        failure: Exception | None = None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(pump.run)
-            steps = func(ctx)
             try:
-                async for item in steps:
-                    if isinstance(item, JobResult):
-                        result = item
-                        break
-                    if not isinstance(item, dict):
-                        raise TypeError(f"command yielded {type(item).__name__}, not a dict")
-                    pump.update(item)
-            finally:
-                await steps.aclose()  # type: ignore[attr-defined]
+                result = await self._drive(func(ctx), pump)
+            except Exception as e:
+                # Raised outside the nursery, so it is not wrapped in an ExceptionGroup.
+                failure = e
             nursery.cancel_scope.cancel()
+        if failure is not None:
+            raise failure
         await pump.flush()
         if result is None:
             raise RuntimeError(f"command {request.command} ended without a result")
         return result
+
+    @staticmethod
+    async def _drive(
+        steps: AsyncIterator[Progress | JobResult], pump: _ProgressPump
+    ) -> JobResult | None:
+        try:
+            async for item in steps:
+                if isinstance(item, JobResult):
+                    return item
+                if not isinstance(item, dict):
+                    raise TypeError(f"command yielded {type(item).__name__}, not a dict")
+                pump.update(item)
+        finally:
+            await steps.aclose()  # type: ignore[attr-defined]
+        return None
 
 
 def percent(done: int, total: int | None) -> int | None:
