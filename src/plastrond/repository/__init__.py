@@ -1,0 +1,75 @@
+"""The Fedora repository client (Fedora 4.7 and 6.x), trio-native, streaming, transactional.
+
+```
+from plastrond.repository import RepositoryClient
+
+async with RepositoryClient(config.repository) as repo:
+    info = await repo.head(uri)                        # types, describedby, ETag
+    resource = await repo.get_graph(uri, containment=False)
+    created = await repo.create_container(parent, graph, slug="item")
+    await repo.create_binary(created.uri, Path("page.tif"), filename="page.tif",
+                             mime_type="image/tiff")
+    async with repo.on_behalf_of(user).transaction() as tx:
+        await tx.update(created.uri, sparql)
+```
+
+Everything that fails raises a `RepositoryError`: `RepositoryHTTPError` (with `method`, `uri`,
+`status`, `reason`; `ResourceNotFound`, `ResourceGone`, `PreconditionFailed`,
+`ChecksumMismatch`), `RepositoryConnectionError` or `TransactionError`.
+"""
+
+from ._auth import BearerAuth, JWTAuth, decode_jwt_secret
+from ._client import (
+    DIGESTS,
+    BinaryStream,
+    GraphResource,
+    RepositoryClient,
+    ResourceInfo,
+    RetryPolicy,
+    WriteResult,
+    content_disposition,
+    filename_of,
+    parse_digest_header,
+)
+from ._errors import (
+    ChecksumMismatch,
+    PreconditionFailed,
+    RepositoryConnectionError,
+    RepositoryError,
+    RepositoryHTTPError,
+    ResourceGone,
+    ResourceNotFound,
+    TransactionError,
+)
+from ._transaction import FCREPO4, FCREPO6, Transaction
+from ._uris import Link, UriMap, parse_links
+
+__all__ = [
+    "DIGESTS",
+    "FCREPO4",
+    "FCREPO6",
+    "BearerAuth",
+    "BinaryStream",
+    "ChecksumMismatch",
+    "GraphResource",
+    "JWTAuth",
+    "Link",
+    "PreconditionFailed",
+    "RepositoryClient",
+    "RepositoryConnectionError",
+    "RepositoryError",
+    "RepositoryHTTPError",
+    "ResourceGone",
+    "ResourceInfo",
+    "ResourceNotFound",
+    "RetryPolicy",
+    "Transaction",
+    "TransactionError",
+    "UriMap",
+    "WriteResult",
+    "content_disposition",
+    "decode_jwt_secret",
+    "filename_of",
+    "parse_digest_header",
+    "parse_links",
+]

@@ -1,0 +1,1035 @@
+"""The repository client: one pooled httpx.AsyncClient under trio, and views of it.
+
+`RepositoryClient(config)` owns the connection pool. `client.on_behalf_of(user)` and the client
+yielded by `client.transaction()` are views that share the pool and add a delegated user or a
+transaction to every request they send.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.cookiejar
+import logging
+import os
+import random
+import re
+import time
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote
+
+import attrs
+import httpx
+import trio
+from rdflib import Graph
+
+from plastrond import __version__
+from plastrond.config import RepositoryConfig
+
+from ._auth import auth_from_config, ssl_from_config
+from ._errors import (
+    ChecksumMismatch,
+    RepositoryConnectionError,
+    RepositoryError,
+    RepositoryHTTPError,
+    ResourceNotFound,
+    TransactionError,
+    http_error,
+    reason_from_body,
+)
+from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
+from ._transaction import FCREPO6, Transaction, parse_http_date, style_of_location
+from ._uris import Link, UriMap, parse_links
+
+__all__ = [
+    "BinaryStream",
+    "GraphResource",
+    "RepositoryClient",
+    "ResourceInfo",
+    "RetryPolicy",
+    "WriteResult",
+]
+
+log = logging.getLogger("plastrond.repository")
+
+LDP = "http://www.w3.org/ns/ldp#"
+PREFER_CONTAINMENT = LDP + "PreferContainment"
+SERVER_MANAGED = "http://fedora.info/definitions/fcrepo#ServerManaged"
+LENIENT = 'handling=lenient; received="minimal"'
+
+#: methods that may be sent again after a failure in mid-flight (RFC 9110 idempotent methods)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: answers that mean "try again later" from a proxy or an overloaded server
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: transport errors raised before any byte of the request left: any request may be sent again
+NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+#: Digest algorithms by the names Fedora accepts (6.1.0 wants the value in hex, see DIGESTS)
+DIGESTS: Mapping[str, str] = {
+    "sha": "sha1",
+    "sha-256": "sha256",
+    "sha-512": "sha512",
+    "md5": "md5",
+}
+
+_ERROR_BODY_LIMIT = 64 * 1024
+
+Body = bytes | Callable[[], AsyncIterator[bytes]] | AsyncIterable[bytes] | None
+BinarySource = os.PathLike[str] | bytes | AsyncIterable[bytes]
+
+
+# --------------------------------------------------------------------------------------------
+# Values
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how patiently a failed request is sent again.
+
+    Connection failures before anything was sent are retried for every request whose body can
+    be produced again; 502/503/504 answers and failures in mid-flight only for idempotent
+    methods. Delays grow from *initial_delay*, doubling up to *max_delay*, with jitter.
+    """
+
+    attempts: int = 4
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(self.max_delay, max(0.0, retry_after))
+        ceiling = min(self.max_delay, self.initial_delay * 2.0**retry)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+@attrs.frozen
+class ResourceInfo:
+    """What HEAD tells about a resource."""
+
+    uri: str
+    #: the `rel="type"` link targets, e.g. `http://www.w3.org/ns/ldp#NonRDFSource`
+    types: frozenset[str]
+    #: where the resource's RDF lives: itself, or `<binary>/fcr:metadata` for a binary
+    description_uri: str
+    etag: str | None
+    state_token: str | None
+    content_type: str | None
+    content_length: int | None
+    last_modified: str | None
+    links: tuple[Link, ...] = ()
+
+    @property
+    def is_binary(self) -> bool:
+        return LDP + "NonRDFSource" in self.types
+
+    @property
+    def is_container(self) -> bool:
+        return LDP + "Container" in self.types or LDP + "BasicContainer" in self.types
+
+
+@attrs.frozen
+class GraphResource:
+    """An RDF source as read: its URI, its graph, and what to send back to update it safely.
+
+    On Fedora 6.1.0 the ETag of an RDF source depends on Accept and Prefer, and only the ETag of
+    the default representation (as `head()` returns it) satisfies If-Match; `state_token`
+    (`X-State-Token`, Fedora 6) is the same for every representation: pass it back as
+    `if_state_token`.
+    """
+
+    uri: str
+    graph: Graph
+    etag: str | None
+    state_token: str | None
+
+
+@attrs.frozen
+class WriteResult:
+    """A resource written by PUT or POST."""
+
+    uri: str
+    #: where its RDF lives (the resource itself, or `<binary>/fcr:metadata`)
+    description_uri: str
+    #: True when the request created the resource (201), False when it replaced it
+    created: bool
+    etag: str | None = None
+
+
+class BinaryStream:
+    """An open download: headers now, bytes as they arrive."""
+
+    def __init__(self, uri: str, response: httpx.Response, chunk_size: int) -> None:
+        self.uri = uri
+        self._response = response
+        self._chunk_size = chunk_size
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self._response.headers
+
+    @property
+    def content_type(self) -> str | None:
+        value: str | None = self._response.headers.get("Content-Type")
+        return value
+
+    @property
+    def length(self) -> int | None:
+        value = self._response.headers.get("Content-Length")
+        return int(value) if value and value.isdigit() else None
+
+    @property
+    def filename(self) -> str | None:
+        return filename_of(self._response.headers.get("Content-Disposition"))
+
+    @property
+    def etag(self) -> str | None:
+        value: str | None = self._response.headers.get("ETag")
+        return value
+
+    @property
+    def digests(self) -> dict[str, str]:
+        """The `Digest` the server sent (algorithm -> lower-case hex), if it was asked for one."""
+        return parse_digest_header(self._response.headers.get("Digest"))
+
+    def iter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        return self._response.aiter_bytes(chunk_size or self._chunk_size)
+
+
+# --------------------------------------------------------------------------------------------
+# The client
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Shared:
+    """What every view of one client shares."""
+
+    http: httpx.AsyncClient
+    config: RepositoryConfig
+    base_map: UriMap
+    retry: RetryPolicy
+    keep_alive_interval: float
+    rollback_timeout: float
+    digest_algorithm: str
+    chunk_size: int
+    hash_limiter: trio.CapacityLimiter
+
+
+class RepositoryClient:
+    """An async client of a Fedora repository (4.7 or 6.x), to be used under trio.
+
+    ```
+    async with RepositoryClient(config.repository) as repo:
+        created = await repo.create_container(repo.uri("/pcdm"), graph, slug="item-1")
+        async with repo.on_behalf_of("jsmith").transaction() as tx:
+            await tx.update(created.uri, "INSERT DATA { <> <...> \"...\" }")
+    ```
+    Every URI a caller passes or gets back is in the external form (under `REPO_EXTERNAL_URL`
+    when configured, else under `REST_ENDPOINT`).
+    """
+
+    _shared: _Shared
+    _delegate: str | None
+    _tx: Transaction | None
+    _map: UriMap
+    _owner: bool
+
+    def __init__(
+        self,
+        config: RepositoryConfig,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        max_connections: int = 20,
+        retry: RetryPolicy | None = None,
+        keep_alive_interval: float = 60.0,
+        rollback_timeout: float | None = None,
+        digest_algorithm: str = "sha-256",
+        chunk_size: int = 1024 * 1024,
+        user_agent: str | None = None,
+    ) -> None:
+        if digest_algorithm not in DIGESTS:
+            raise ValueError(
+                f"unsupported digest algorithm {digest_algorithm!r} "
+                f"(expected one of {', '.join(DIGESTS)})"
+            )
+        if keep_alive_interval <= 0:
+            raise ValueError("keep_alive_interval must be positive")
+        internal = config.rest_endpoint.rstrip("/")
+        external = (config.repo_external_url or internal).rstrip("/")
+        auth = auth_from_config(config)
+        verify = ssl_from_config(config)
+        limits = httpx.Limits(
+            max_connections=max_connections, max_keepalive_connections=max_connections
+        )
+        client = httpx.AsyncClient(
+            auth=auth,
+            verify=verify,
+            timeout=httpx.Timeout(config.timeout),
+            limits=limits,
+            transport=transport,
+            # Fedora hands out session cookies; a delegated request must never ride on a
+            # session opened by another, so none are kept.
+            cookies=http.cookiejar.CookieJar(
+                policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
+            ),
+            headers={"User-Agent": user_agent or f"plastrond/{__version__}"},
+            follow_redirects=False,
+        )
+        self._shared = _Shared(
+            http=client,
+            config=config,
+            base_map=UriMap(internal=internal, external=external),
+            retry=retry or RetryPolicy(),
+            keep_alive_interval=keep_alive_interval,
+            rollback_timeout=rollback_timeout if rollback_timeout is not None else config.timeout,
+            digest_algorithm=digest_algorithm,
+            chunk_size=chunk_size,
+            hash_limiter=trio.CapacityLimiter(4),
+        )
+        self._delegate = None
+        self._tx = None
+        self._map = self._shared.base_map
+        self._owner = True
+
+    def _view(self, *, delegate: str | None, tx: Transaction | None) -> RepositoryClient:
+        view = object.__new__(RepositoryClient)
+        view._shared = self._shared
+        view._delegate = delegate
+        view._tx = tx
+        view._map = self._shared.base_map.with_tx_base(tx.tx_base if tx else None)
+        view._owner = False
+        return view
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def __aenter__(self) -> RepositoryClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (views leave it to the client that made them)."""
+        if self._owner:
+            await self._shared.http.aclose()
+
+    # -- naming ---------------------------------------------------------------------------
+
+    @property
+    def root(self) -> str:
+        """The repository root as callers name it (external form)."""
+        return self._shared.base_map.external
+
+    @property
+    def default_container(self) -> str:
+        """The container new objects go into (`RELPATH` under the root)."""
+        return self.uri(self._shared.config.relpath)
+
+    def uri(self, path: str) -> str:
+        """The URI of *path* below the repository root."""
+        path = path.strip()
+        if not path or path == "/":
+            return self.root
+        return f"{self.root}/{path.lstrip('/')}"
+
+    def contains(self, uri: str) -> bool:
+        """Whether *uri* names something in this repository (in either form)."""
+        return self._shared.base_map.is_local(uri)
+
+    @property
+    def delegate(self) -> str | None:
+        """The user this view acts for (`On-Behalf-Of`), if any."""
+        return self._delegate
+
+    @property
+    def transaction_info(self) -> Transaction | None:
+        """The transaction this view works in, if any."""
+        return self._tx
+
+    def on_behalf_of(self, user: str | None) -> RepositoryClient:
+        """A view that asks the server to act as *user* (`On-Behalf-Of`); None for no one."""
+        if user is not None:
+            user = user.strip()
+            if not user or any(c in user for c in "\r\n") or not user.isprintable():
+                raise ValueError(f"not a usable user name for On-Behalf-Of: {user!r}")
+        return self._view(delegate=user or None, tx=self._tx)
+
+    # -- reading --------------------------------------------------------------------------
+
+    async def head(self, uri: str) -> ResourceInfo:
+        response = await self._send("HEAD", uri)
+        return self._info(uri, response)
+
+    async def exists(self, uri: str) -> bool:
+        """True when *uri* answers HEAD; False when it is missing or deleted."""
+        try:
+            await self._send("HEAD", uri)
+        except ResourceNotFound:
+            return False
+        return True
+
+    async def get_graph(
+        self, uri: str, *, containment: bool = True, server_managed: bool = True
+    ) -> GraphResource:
+        """The RDF of *uri* (for a binary, pass its `description_uri`).
+
+        `containment=False` leaves out `ldp:contains` (cheap for large containers);
+        `server_managed=False` leaves out the triples the server maintains.
+        """
+        headers = {"Accept": READ_FORMAT}
+        omit = []
+        if not containment:
+            omit.append(PREFER_CONTAINMENT)
+        if not server_managed:
+            omit.append(SERVER_MANAGED)
+        if omit:
+            headers["Prefer"] = f'return=representation; omit="{" ".join(omit)}"'
+        response = await self._send("GET", uri, headers=headers)
+        mapper = None if self._map.identity else self._map.inbound
+        graph = parse_ntriples(response.content, mapper)
+        return GraphResource(
+            uri=uri,
+            graph=graph,
+            etag=response.headers.get("ETag"),
+            state_token=response.headers.get("X-State-Token"),
+        )
+
+    @asynccontextmanager
+    async def open_binary(
+        self, uri: str, *, want_digest: bool = False
+    ) -> AsyncIterator[BinaryStream]:
+        """Stream the content of a binary: `async with repo.open_binary(uri) as b:` then
+        `async for chunk in b.iter_bytes(): ...`. With *want_digest* the server is asked to
+        send its digest (`b.digests`)."""
+        headers = {"Want-Digest": self._shared.digest_algorithm} if want_digest else {}
+        response = await self._send("GET", uri, headers=headers, stream=True, follow_redirects=True)
+        try:
+            yield BinaryStream(uri, response, self._shared.chunk_size)
+        finally:
+            await response.aclose()
+
+    async def download(self, uri: str, path: os.PathLike[str], *, verify: bool = True) -> int:
+        """Save the content of a binary to *path* and return its size.
+
+        The bytes go to `<path>.part` first and are renamed into place once complete; with
+        *verify*, the digest the server reports is checked against the bytes received.
+        """
+        target = Path(path)
+        partial = target.with_name(target.name + ".part")
+        algorithm = self._shared.digest_algorithm
+        hasher = hashlib.new(DIGESTS[algorithm]) if verify else None
+        size = 0
+        try:
+            async with self.open_binary(uri, want_digest=verify) as binary:
+                async with await trio.open_file(partial, "wb") as out:
+                    async for chunk in binary.iter_bytes():
+                        if hasher is not None:
+                            hasher.update(chunk)
+                        await out.write(chunk)
+                        size += len(chunk)
+                    await out.flush()
+                    await trio.to_thread.run_sync(os.fsync, out.fileno())
+                expected = binary.digests.get(algorithm)
+            if hasher is not None and expected is not None and expected != hasher.hexdigest():
+                raise ChecksumMismatch(
+                    "GET",
+                    uri,
+                    200,
+                    f"received bytes have {algorithm} {hasher.hexdigest()}, "
+                    f"the server reports {expected}",
+                )
+            await trio.Path(partial).rename(target)
+        except BaseException:
+            with trio.CancelScope(shield=True):
+                await trio.Path(partial).unlink(missing_ok=True)
+            raise
+        return size
+
+    # -- writing RDF ----------------------------------------------------------------------
+
+    async def create_container(
+        self,
+        parent: str | None = None,
+        graph: Graph | None = None,
+        *,
+        slug: str | None = None,
+    ) -> WriteResult:
+        """POST a new container into *parent* (default: `RELPATH`), described by *graph*.
+
+        In *graph*, `URIRef("")` names the new resource. Fedora 6 takes *slug* as the last
+        path segment, or mints one when that name is taken.
+        """
+        headers = {"Content-Type": WRITE_FORMAT}
+        if slug is not None:
+            headers["Slug"] = _header_safe("Slug", slug)
+        body = serialize_for_write(graph, self._body_mapper())
+        response = await self._send(
+            "POST", parent or self.default_container, headers=headers, body=body
+        )
+        return self._written(parent or self.default_container, response, binary=False)
+
+    async def put_container(
+        self,
+        uri: str,
+        graph: Graph | None = None,
+        *,
+        lenient: bool = False,
+        if_match: str | None = None,
+        if_state_token: str | None = None,
+    ) -> WriteResult:
+        """PUT a container at *uri*: create it, or replace its RDF with *graph*.
+
+        With *lenient*, server-managed triples in *graph* (as read by `get_graph`) are ignored
+        instead of refused (`Prefer: handling=lenient; received="minimal"`).
+        """
+        headers = {"Content-Type": WRITE_FORMAT}
+        if lenient:
+            headers["Prefer"] = LENIENT
+        _preconditions(headers, if_match, if_state_token)
+        body = serialize_for_write(graph, self._body_mapper())
+        response = await self._send("PUT", uri, headers=headers, body=body)
+        return self._written(uri, response, binary=False)
+
+    async def update(
+        self,
+        uri: str,
+        sparql: str,
+        *,
+        if_match: str | None = None,
+        if_state_token: str | None = None,
+    ) -> None:
+        """PATCH *uri* with a SPARQL Update (for a binary, patch its `description_uri`)."""
+        headers = {"Content-Type": "application/sparql-update"}
+        _preconditions(headers, if_match, if_state_token)
+        mapper = self._body_mapper()
+        if mapper is not None:
+            sparql = map_sparql(sparql, mapper)
+        await self._send("PATCH", uri, headers=headers, body=sparql.encode("utf-8"))
+
+    async def delete(self, uri: str, *, purge: bool = False, if_match: str | None = None) -> None:
+        """DELETE *uri*. Fedora (4 and 6) leaves a tombstone that answers 410; with *purge* the
+        tombstone is removed too, freeing the path for reuse."""
+        headers: dict[str, str] = {}
+        _preconditions(headers, if_match, None)
+        await self._send("DELETE", uri, headers=headers)
+        if purge:
+            await self._send("DELETE", f"{uri.rstrip('/')}/fcr:tombstone")
+
+    # -- writing binaries -----------------------------------------------------------------
+
+    async def create_binary(
+        self,
+        parent: str | None,
+        source: BinarySource,
+        *,
+        filename: str,
+        mime_type: str,
+        slug: str | None = None,
+        digest: str | None = None,
+    ) -> WriteResult:
+        """POST a binary into *parent* (default: `RELPATH`). See `put_binary` for *source* and
+        *digest*."""
+        headers: dict[str, str] = {}
+        if slug is not None:
+            headers["Slug"] = _header_safe("Slug", slug)
+        return await self._write_binary(
+            "POST", parent or self.default_container, source, filename, mime_type, digest, headers
+        )
+
+    async def put_binary(
+        self,
+        uri: str,
+        source: BinarySource,
+        *,
+        filename: str,
+        mime_type: str,
+        digest: str | None = None,
+        if_match: str | None = None,
+    ) -> WriteResult:
+        """PUT a binary at *uri*, creating it or replacing its content.
+
+        *source* is a file path (hashed first in a worker thread, then streamed), bytes, or an
+        async iterator of bytes (streamed once). The server checks the bytes against the
+        `Digest` header we send: *digest* (`"sha-256=<hex>"`) when given, else the one we
+        computed. An async iterator without *digest* is hashed as it streams and the result
+        compared with the digest the server reports afterwards.
+        """
+        headers: dict[str, str] = {}
+        _preconditions(headers, if_match, None)
+        return await self._write_binary("PUT", uri, source, filename, mime_type, digest, headers)
+
+    async def _write_binary(
+        self,
+        method: str,
+        uri: str,
+        source: BinarySource,
+        filename: str,
+        mime_type: str,
+        digest: str | None,
+        headers: dict[str, str],
+    ) -> WriteResult:
+        headers["Content-Type"] = _header_safe("MIME type", mime_type)
+        headers["Content-Disposition"] = content_disposition(filename)
+        given = parse_digest_header(digest) if digest else {}
+        if digest and not given:
+            raise ValueError(f"not a digest of the form algorithm=hex: {digest!r}")
+        algorithm = self._shared.digest_algorithm
+        body: Body
+        streamed_hasher = None
+        if isinstance(source, bytes):
+            if not given:
+                given = {algorithm: hashlib.new(DIGESTS[algorithm], source).hexdigest()}
+            body = source
+        elif isinstance(source, os.PathLike):
+            path = Path(source)
+            size = (await trio.Path(path).stat()).st_size
+            if not given:
+                hexdigest = await trio.to_thread.run_sync(
+                    _hash_file,
+                    path,
+                    DIGESTS[algorithm],
+                    self._shared.chunk_size,
+                    limiter=self._shared.hash_limiter,
+                )
+                given = {algorithm: hexdigest}
+            headers["Content-Length"] = str(size)
+            body = _file_chunks(path, self._shared.chunk_size)
+        else:
+            if given:
+                body = source
+            else:
+                streamed_hasher = hashlib.new(DIGESTS[algorithm])
+                body = _hashing(source, streamed_hasher)
+        if given:
+            headers["Digest"] = ", ".join(f"{alg}={value}" for alg, value in given.items())
+        response = await self._send(method, uri, headers=headers, body=body)
+        result = self._written(uri, response, binary=True)
+        if streamed_hasher is not None:
+            await self._check_stored_digest(method, result, algorithm, streamed_hasher.hexdigest())
+        return result
+
+    async def _check_stored_digest(
+        self, method: str, result: WriteResult, algorithm: str, ours: str
+    ) -> None:
+        """After streaming bytes whose digest we could not send first: compare the server's."""
+        response = await self._send("HEAD", result.uri, headers={"Want-Digest": algorithm})
+        theirs = parse_digest_header(response.headers.get("Digest")).get(algorithm)
+        if theirs is None:
+            log.warning(
+                "%s %s: the server reported no %s digest; stored bytes not verified",
+                method,
+                result.uri,
+                algorithm,
+            )
+            return
+        if theirs != ours:
+            raise ChecksumMismatch(
+                method,
+                result.uri,
+                response.status_code,
+                f"streamed bytes have {algorithm} {ours}, the server stored {theirs}",
+            )
+
+    # -- transactions ---------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(
+        self, *, keep_alive_interval: float | None = None
+    ) -> AsyncIterator[RepositoryClient]:
+        """Open a transaction; yield a view of this client that works inside it.
+
+        The transaction is kept alive by a background task while the block runs, committed when
+        the block ends normally, and rolled back when it raises or is cancelled (the rollback
+        runs shielded from cancellation, within `rollback_timeout` seconds).
+        """
+        if self._tx is not None:
+            raise TransactionError(f"already in transaction {self._tx.uri}; they do not nest")
+        interval = keep_alive_interval or self._shared.keep_alive_interval
+        tx = await self._begin()
+        view = self._view(delegate=self._delegate, tx=tx)
+        log.debug("transaction %s (%s) begun", tx.uri, tx.style)
+        outcome: BaseException | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._keep_alive, tx, interval, nursery.cancel_scope)
+                try:
+                    yield view
+                except BaseException as exc:  # rolled back below, then raised again
+                    outcome = exc
+                finally:
+                    nursery.cancel_scope.cancel()
+        except BaseException as exc:  # the nursery's own exit was cancelled from outside
+            if outcome is None:
+                outcome = _single(exc)
+        if tx.failure is not None:
+            await self._rollback(tx)
+            raise tx.failure from (outcome if not isinstance(outcome, trio.Cancelled) else None)
+        if outcome is not None:
+            await self._rollback(tx)
+            raise outcome
+        try:
+            await self._tx_control(tx, "commit")
+        except BaseException as exc:
+            await self._rollback(tx)
+            if isinstance(exc, RepositoryError):
+                raise TransactionError(f"commit of transaction {tx.uri} failed: {exc}") from exc
+            raise
+        tx.state = "committed"
+        log.debug("transaction %s committed after %d keep-alives", tx.uri, tx.keep_alives)
+
+    async def _begin(self) -> Transaction:
+        root = self._shared.base_map.internal
+        url = f"{root}/fcr:tx"
+        try:
+            response = await self._view(delegate=None, tx=None)._send("POST", url, raw_url=True)
+        except RepositoryError as e:
+            raise TransactionError(f"cannot begin a transaction: {e}") from e
+        location = response.headers.get("Location", "")
+        found = style_of_location(root, location)
+        wanted = self._shared.config.transaction_style
+        if found is None or (wanted != "auto" and wanted != found):
+            what = f"a {found} transaction" if found else f"an unrecognised Location {location!r}"
+            if found is not None:
+                await self._rollback(Transaction(uri=location, style=found))
+            raise TransactionError(
+                f"POST {url}: expected a {'' if wanted == 'auto' else wanted + ' '}transaction, "
+                f"the server began {what} (check REPOSITORY.TRANSACTION_STYLE)"
+            )
+        return Transaction(
+            uri=location,
+            style=found,
+            expires=parse_http_date(
+                response.headers.get("Atomic-Expires") or response.headers.get("Expires")
+            ),
+        )
+
+    async def _keep_alive(
+        self, tx: Transaction, interval: float, body_scope: trio.CancelScope
+    ) -> None:
+        while True:
+            await trio.sleep(interval)
+            try:
+                await self._tx_control(tx, "keep-alive")
+            except RepositoryHTTPError as e:
+                if e.status in (404, 409, 410):
+                    tx.state = "failed"
+                    tx.failure = TransactionError(
+                        f"transaction {tx.uri} ended while still in use: {e}"
+                    )
+                    body_scope.cancel()
+                    return
+                log.warning("keep-alive of transaction %s failed, trying again: %s", tx.uri, e)
+            except RepositoryError as e:
+                log.warning("keep-alive of transaction %s failed, trying again: %s", tx.uri, e)
+
+    async def _tx_control(self, tx: Transaction, operation: str) -> httpx.Response:
+        if operation == "commit":
+            method, url = tx.commit_request()
+        elif operation == "rollback":
+            method, url = tx.rollback_request()
+        else:
+            method, url = tx.keep_alive_request()
+        # The transaction itself belongs to the client's own account: Fedora 6.1.0 answers 403
+        # to a keep-alive, commit or rollback sent on behalf of a user who is not an admin.
+        base = self._view(delegate=None, tx=None)
+        response = await base._send(method, url, raw_url=True, repeatable=operation != "commit")
+        if operation == "keep-alive":
+            tx.keep_alives += 1
+            expires = parse_http_date(
+                response.headers.get("Atomic-Expires") or response.headers.get("Expires")
+            )
+            if expires is not None:
+                tx.expires = expires
+        return response
+
+    async def _rollback(self, tx: Transaction) -> None:
+        """Roll back, shielded from cancellation but bounded in time; never raises."""
+        with trio.CancelScope(shield=True) as scope:
+            scope.deadline = trio.current_time() + self._shared.rollback_timeout
+            try:
+                await self._tx_control(tx, "rollback")
+            except RepositoryError as e:
+                log.warning("rollback of transaction %s failed: %s", tx.uri, e)
+            else:
+                if tx.state == "open":
+                    tx.state = "rolled back"
+                log.debug("transaction %s rolled back", tx.uri)
+        if scope.cancelled_caught:
+            log.warning(
+                "rollback of transaction %s took longer than %gs; the server will expire it",
+                tx.uri,
+                self._shared.rollback_timeout,
+            )
+
+    # -- the one place requests are sent --------------------------------------------------
+
+    def _body_mapper(self) -> Callable[[str], str] | None:
+        return None if self._map.identity else self._map.outbound
+
+    async def _send(
+        self,
+        method: str,
+        uri: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        body: Body = None,
+        stream: bool = False,
+        follow_redirects: bool = False,
+        raw_url: bool = False,
+        repeatable: bool | None = None,
+    ) -> httpx.Response:
+        """Send one request, retrying as `RetryPolicy` allows; return a 2xx response or raise.
+
+        *uri* is the caller's (external) URI unless *raw_url*; a streamed response must be
+        closed by the caller.
+        """
+        shared = self._shared
+        url = uri if raw_url else self._map.outbound(uri)
+        all_headers = dict(headers) if headers else {}
+        if self._delegate is not None:
+            all_headers["On-Behalf-Of"] = self._delegate
+        if self._tx is not None and self._tx.style == FCREPO6:
+            all_headers["Atomic-ID"] = self._tx.uri
+        replayable = body is None or isinstance(body, bytes) or callable(body)
+        idempotent = (method in IDEMPOTENT) if repeatable is None else repeatable
+        policy = shared.retry
+        attempt = 0
+        while True:
+            content = body() if callable(body) else body
+            request = shared.http.build_request(method, url, headers=all_headers, content=content)
+            started = time.perf_counter()
+            try:
+                response = await shared.http.send(
+                    request, stream=stream, follow_redirects=follow_redirects
+                )
+            except httpx.TransportError as e:
+                may_retry = replayable and (isinstance(e, NOTHING_SENT) or idempotent)
+                if may_retry and attempt + 1 < policy.attempts:
+                    delay = policy.delay(attempt)
+                    log.info("%s %s: %s; trying again in %.1fs", method, uri, _describe(e), delay)
+                    attempt += 1
+                    await trio.sleep(delay)
+                    continue
+                raise RepositoryConnectionError(method, uri, _describe(e)) from e
+            status = response.status_code
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s -> %d (%.0f ms)",
+                    method,
+                    uri,
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                )
+            if 200 <= status < 300:
+                return response
+            if method == "DELETE" and attempt > 0 and status in (404, 410):
+                # An earlier attempt got through before its answer was lost.
+                return response
+            if (
+                status in RETRY_STATUSES
+                and replayable
+                and idempotent
+                and attempt + 1 < policy.attempts
+            ):
+                await response.aclose()
+                delay = policy.delay(attempt, _retry_after(response))
+                log.info("%s %s: %d; trying again in %.1fs", method, uri, status, delay)
+                attempt += 1
+                await trio.sleep(delay)
+                continue
+            reason = await _reason(response, stream)
+            raise http_error(method, uri, status, reason)
+
+    # -- responses ------------------------------------------------------------------------
+
+    def _info(self, uri: str, response: httpx.Response) -> ResourceInfo:
+        links = tuple(
+            attrs.evolve(link, target=self._map.inbound(link.target))
+            for link in parse_links(response.headers.get_list("Link"))
+        )
+        described = next((ln.target for ln in links if ln.rel == "describedby"), uri)
+        length = response.headers.get("Content-Length")
+        return ResourceInfo(
+            uri=uri,
+            types=frozenset(ln.target for ln in links if ln.rel == "type"),
+            description_uri=described,
+            etag=response.headers.get("ETag"),
+            state_token=response.headers.get("X-State-Token"),
+            content_type=response.headers.get("Content-Type"),
+            content_length=int(length) if length and length.isdigit() else None,
+            last_modified=response.headers.get("Last-Modified"),
+            links=links,
+        )
+
+    def _written(self, uri: str, response: httpx.Response, *, binary: bool) -> WriteResult:
+        location = response.headers.get("Location")
+        created = response.status_code == 201
+        if location:
+            uri = self._map.inbound(location.strip())
+        described = uri
+        if binary:
+            described = f"{uri}/fcr:metadata"
+            links = response.headers.get_list("Link")
+            if any("describedby" in value for value in links):
+                for link in parse_links(links):
+                    if link.rel == "describedby":
+                        described = self._map.inbound(link.target)
+                        break
+        return WriteResult(
+            uri=uri, description_uri=described, created=created, etag=response.headers.get("ETag")
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _single(exc: BaseException) -> BaseException:
+    """The lone exception inside a group (as a nursery wraps it), or *exc* itself."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _preconditions(
+    headers: dict[str, str], if_match: str | None, if_state_token: str | None
+) -> None:
+    if if_match:
+        # Fedora 6.1.0 hands out weak ETags (W/"...") for RDF sources but only ever matches
+        # their strong form in If-Match.
+        value = if_match.strip()
+        headers["If-Match"] = value[2:] if value.startswith("W/") else value
+    if if_state_token:
+        headers["X-If-State-Token"] = if_state_token.strip()
+
+
+def _header_safe(what: str, value: str) -> str:
+    if not value.isascii() or not value.isprintable() or not value.strip():
+        raise ValueError(f"{what} must be printable ASCII: {value!r}")
+    return value
+
+
+_PLAIN_FILENAME = re.compile(r"[\x20-\x7e]+")
+
+
+def content_disposition(filename: str) -> str:
+    """`attachment; filename="..."`, adding an RFC 6266 `filename*` (which Fedora 6 prefers)
+    when the name is not plain ASCII or holds a quote or backslash."""
+    name = filename.replace("\r", " ").replace("\n", " ").strip() or "file"
+    if _PLAIN_FILENAME.fullmatch(name) and '"' not in name and "\\" not in name:
+        return f'attachment; filename="{name}"'
+    fallback = "".join(c if _PLAIN_FILENAME.fullmatch(c) and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+_DISPOSITION_PARAM = re.compile(r';\s*([a-zA-Z*]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
+
+
+def filename_of(disposition: str | None) -> str | None:
+    if not disposition:
+        return None
+    params: dict[str, str] = {
+        str(k).lower(): str(v).strip() for k, v in _DISPOSITION_PARAM.findall(disposition)
+    }
+    extended = params.get("filename*")
+    if extended and "''" in extended:
+        charset, _, encoded = extended.partition("''")
+        try:
+            return unquote(encoded, encoding=charset or "utf-8", errors="strict")
+        except (LookupError, UnicodeDecodeError):
+            pass
+    plain = params.get("filename")
+    if plain is None:
+        return None
+    if plain.startswith('"') and plain.endswith('"') and len(plain) >= 2:
+        plain = plain[1:-1]
+    return plain
+
+
+def parse_digest_header(value: str | None) -> dict[str, str]:
+    """`sha-256=<hex>, sha=<hex>` -> {"sha-256": hex, "sha": hex}, names lower-cased."""
+    result: dict[str, str] = {}
+    if not value:
+        return result
+    for part in value.split(","):
+        name, sep, digest = part.strip().partition("=")
+        if sep and name and digest:
+            result[name.strip().lower()] = digest.strip().lower()
+    return result
+
+
+def _hash_file(path: Path, algorithm: str, chunk_size: int) -> str:
+    hasher = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        while chunk := f.read(chunk_size):
+            hasher.update(chunk)
+    return hasher.hexdigest()
+
+
+def _file_chunks(path: Path, chunk_size: int) -> Callable[[], AsyncIterator[bytes]]:
+    """A body that can be produced again: each call streams the file from the start."""
+
+    async def chunks() -> AsyncIterator[bytes]:
+        async with await trio.open_file(path, "rb") as f:
+            while True:
+                chunk = await f.read(chunk_size)
+                if not chunk:
+                    return
+                yield chunk
+
+    return chunks
+
+
+async def _hashing(source: AsyncIterable[bytes], hasher: Any) -> AsyncIterator[bytes]:
+    async for chunk in source:
+        hasher.update(chunk)
+        yield chunk
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
+
+
+async def _reason(response: httpx.Response, streamed: bool) -> str:
+    fallback = response.reason_phrase or ""
+    try:
+        if streamed:
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) >= _ERROR_BODY_LIMIT:
+                    break
+            body = bytes(data[:_ERROR_BODY_LIMIT])
+        else:
+            body = response.content[:_ERROR_BODY_LIMIT]
+    except httpx.HTTPError:
+        body = b""
+    finally:
+        await response.aclose()
+    return reason_from_body(body, response.headers.get("Content-Type"), fallback)
+
+
+def _describe(e: httpx.TransportError) -> str:
+    text = str(e).strip()
+    kinds: dict[type[httpx.TransportError], str] = {
+        httpx.ConnectTimeout: "connection timed out",
+        httpx.ReadTimeout: "no answer in time",
+        httpx.WriteTimeout: "sending timed out",
+        httpx.PoolTimeout: "no free connection in time",
+    }
+    kind = kinds.get(type(e))
+    if kind:
+        return kind
+    # httpx often wraps the real cause (an SSL or socket error) in an exception without text.
+    cause: BaseException | None = e
+    seen = 0
+    while not text and cause is not None and seen < 5:
+        cause = cause.__cause__ or cause.__context__
+        text = str(cause).strip() if cause is not None else ""
+        seen += 1
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__

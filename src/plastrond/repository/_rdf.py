@@ -1,0 +1,74 @@
+"""Graphs in and out of the repository, with their URIs translated (see `_uris.UriMap`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from rdflib import Graph, URIRef
+from rdflib.term import Node
+
+__all__ = ["map_graph", "map_sparql", "parse_ntriples", "serialize_for_write"]
+
+#: N-Triples is what we ask for when reading: the fastest format for rdflib to parse.
+READ_FORMAT = "application/n-triples"
+#: Turtle is what we send: it allows the relative IRI `<>` for the resource being written.
+WRITE_FORMAT = "text/turtle"
+
+
+def map_graph(graph: Graph, mapper: Callable[[str], str]) -> Graph:
+    """A new graph with every URIRef passed through *mapper* (the input is left alone)."""
+    cache: dict[Node, Node] = {}
+
+    def term(node: Node) -> Node:
+        if not isinstance(node, URIRef):
+            return node
+        mapped = cache.get(node)
+        if mapped is None:
+            mapped = URIRef(mapper(str(node)))
+            cache[node] = mapped
+        return mapped
+
+    result = Graph()
+    for prefix, namespace in graph.namespaces():
+        result.bind(prefix, namespace, override=True, replace=True)
+    for s, p, o in graph:
+        result.add((term(s), term(p), term(o)))
+    return result
+
+
+def parse_ntriples(data: bytes, mapper: Callable[[str], str] | None) -> Graph:
+    graph = Graph()
+    if data.strip():
+        graph.parse(data=data.decode("utf-8"), format="nt")
+    if mapper is not None:
+        graph = map_graph(graph, mapper)
+    return graph
+
+
+def serialize_for_write(graph: Graph | None, mapper: Callable[[str], str] | None) -> bytes:
+    """The body of a PUT or POST: the graph as N-Triples (a subset of Turtle, sent as Turtle so
+    that the relative IRI `<>`, written `URIRef("")`, names the resource being created)."""
+    if graph is None or len(graph) == 0:
+        return b""
+    if mapper is not None:
+        graph = map_graph(graph, mapper)
+    return graph.serialize(format="nt", encoding="utf-8")
+
+
+_IRI = re.compile(r"<([^<>\"{}|^`\\\s]*)>")
+
+
+def map_sparql(query: str, mapper: Callable[[str], str]) -> str:
+    """*query* with each absolute IRI written `<...>` passed through *mapper*.
+
+    Prefixed names (`ex:thing`) are left alone; a PREFIX declaration's IRI is mapped like any other.
+    """
+
+    def replace(m: re.Match[str]) -> str:
+        iri = m.group(1)
+        if ":" not in iri:  # relative, such as <> or <#frag>
+            return m.group(0)
+        return f"<{mapper(iri)}>"
+
+    return _IRI.sub(replace, query)

@@ -1,0 +1,35 @@
+"""Fixtures for the repository client tests."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from repository_doubles import repo_config
+
+from plastrond.config import RepositoryConfig
+from plastrond.repository import RepositoryClient, RepositoryError
+
+
+@pytest.fixture
+def admin_config(fedora) -> RepositoryConfig:
+    return repo_config(
+        fedora.rest_url, fedora_user=fedora.admin_user, fedora_password=fedora.admin_password
+    )
+
+
+@pytest.fixture
+async def repo(admin_config) -> AsyncIterator[RepositoryClient]:
+    async with RepositoryClient(admin_config) as client:
+        yield client
+
+
+@pytest.fixture
+async def parent(repo: RepositoryClient) -> AsyncIterator[str]:
+    """A fresh container for one test, removed (with its tombstone) afterwards."""
+    created = await repo.create_container(repo.root, slug=f"plastrond-test-{uuid.uuid4()}")
+    yield created.uri
+    with contextlib.suppress(RepositoryError):
+        await repo.delete(created.uri, purge=True)
