@@ -38,6 +38,7 @@ from .jobs.request import MissingJobId, parse_request
 from .jobs.runner import JobRunner
 from .jobs.store import MessageStore
 from .logs import job_context
+from .shutdown import STOP_SIGNALS, early_signal
 
 __all__ = ["Daemon", "client_id"]
 
@@ -207,7 +208,12 @@ class Daemon:
             self._start_job(request)
 
     async def _watch_signals(self) -> None:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
+            early = early_signal()
+            if early is not None:
+                log.info("%s during start-up: stopping", signal.Signals(early).name)
+                assert self._top is not None
+                self._top.start_soon(self.shutdown)
             async for signum in signals:
                 if not self.stopping:
                     log.info("%s: stopping (again to exit at once)", signal.Signals(signum).name)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -106,10 +107,8 @@ def private_broker(tmp_path_factory) -> Iterator[PrivateBroker]:
     try:
         yield broker
     finally:
-        try:
+        with contextlib.suppress(ValueError, ProcessLookupError, RuntimeError):
             broker.thaw()
-        except (ValueError, ProcessLookupError, RuntimeError):
-            pass
         broker.stop()
 
 
@@ -312,10 +311,8 @@ class Archelon(stomp.ConnectionListener):
             return [f.headers["PlastronJobId"] for f in self.completions]
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):
             self.conn.disconnect()
-        except Exception:
-            pass
 
 
 @pytest.fixture

@@ -78,25 +78,45 @@ class BrokerConnection:
                 else:
                     stream = await trio.open_tcp_stream(address.host, address.port)
             except OSError as e:
-                raise ConnectionLost(f"cannot connect to {address}: {e.strerror or e}") from None
-            protocol = ClientConnection(
-                virtual_host or address.host,
+                raise ConnectionLost(e.strerror or str(e)) from None
+            return await cls.handshake(
+                stream,
+                address,
+                virtual_host=virtual_host,
                 login=login,
                 passcode=passcode,
                 heartbeat=heartbeat,
+                client_id=client_id,
             )
-            extra = [("client-id", client_id)] if client_id else []
-            self = cls(stream, protocol, address)
-            try:
-                await self._write_now(protocol.encode(protocol.connect(headers=extra)))
-                while protocol.state is State.CONNECTING:
-                    data = await self._receive_some()
-                    for event in protocol.receive_data(data, trio.current_time()):
-                        if isinstance(event, Frame) and event.command == "ERROR":
-                            raise BrokerError(f"{address} refused the session: {_reason(event)}")
-            except BaseException:
-                await trio.aclose_forcefully(stream)
-                raise
+
+    @classmethod
+    async def handshake(
+        cls,
+        stream: trio.abc.Stream,
+        address: BrokerAddress,
+        *,
+        virtual_host: str | None = None,
+        login: str | None = None,
+        passcode: str | None = None,
+        heartbeat: tuple[int, int] = (10_000, 10_000),
+        client_id: str | None = None,
+    ) -> BrokerConnection:
+        """Open the STOMP session on a connected *stream*."""
+        protocol = ClientConnection(
+            virtual_host or address.host, login=login, passcode=passcode, heartbeat=heartbeat
+        )
+        extra = [("client-id", client_id)] if client_id else []
+        self = cls(stream, protocol, address)
+        try:
+            await self._write_now(protocol.encode(protocol.connect(headers=extra)))
+            while protocol.state is State.CONNECTING:
+                data = await self._receive_some()
+                for event in protocol.receive_data(data, trio.current_time()):
+                    if isinstance(event, Frame) and event.command == "ERROR":
+                        raise BrokerError(f"{address} refused the session: {_reason(event)}")
+        except BaseException:
+            await trio.aclose_forcefully(stream)
+            raise
         return self
 
     # --- API used while running ------------------------------------------------------------

@@ -69,11 +69,13 @@ class _ProgressPump:
         self.sent_version = version
 
     async def run(self) -> None:
+        last_sent = trio.current_time()
         while True:
-            with trio.move_on_after(self.keepalive):
+            with trio.move_on_at(last_sent + self.keepalive):
                 await self.changed.wait()
             self.changed = trio.Event()
             await self._send_latest()
+            last_sent = trio.current_time()
             await trio.sleep(self.interval)
 
     async def flush(self) -> None:
