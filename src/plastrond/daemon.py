@@ -38,6 +38,7 @@ from .jobs.request import MissingJobId, parse_request
 from .jobs.runner import JobRunner
 from .jobs.store import MessageStore
 from .logs import job_context
+from .repository import RepositoryClient
 from .shutdown import STOP_SIGNALS, early_signal
 
 __all__ = ["Daemon", "client_id"]
@@ -169,6 +170,11 @@ class Daemon:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until SIGTERM/SIGINT (or `request_stop`), then shut down gracefully."""
+        async with RepositoryClient(self.config.repository) as repository:
+            self.runner.repository = repository
+            await self._supervise(task_status)
+
+    async def _supervise(self, task_status: trio.TaskStatus[None]) -> None:
         async with trio.open_nursery() as top:
             self._top = top
             if self.handle_signals:

@@ -18,6 +18,7 @@ import attrs
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..repository import RepositoryClient
 
 __all__ = [
     "DEFAULT_STATE",
@@ -115,6 +116,15 @@ class JobContext:
     request: JobRequest
     config: Config
     log: logging.Logger
+    #: the daemon's repository client (one connection pool for all jobs), if it has one
+    repository_client: RepositoryClient | None = None
+
+    @property
+    def repository(self) -> RepositoryClient:
+        """The repository client, acting on behalf of the request's user when it names one."""
+        if self.repository_client is None:
+            raise JobError("no repository client is configured for this job")
+        return self.repository_client.on_behalf_of(self.request.on_behalf_of)
 
 
 CommandFunc = Callable[[JobContext], AsyncIterator[Progress | JobResult]]

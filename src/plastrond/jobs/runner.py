@@ -22,6 +22,7 @@ from .completion import error_result, progress_body
 
 if TYPE_CHECKING:
     from ..config import Config
+    from ..repository import RepositoryClient
 
 __all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress"]
 
@@ -93,8 +94,10 @@ class JobRunner:
         send_progress: SendProgress | None = None,
         progress_interval: float = 1.0,
         keepalive_interval: float = KEEPALIVE_INTERVAL,
+        repository: RepositoryClient | None = None,
     ) -> None:
         self.config = config
+        self.repository = repository
         self.async_limiter = trio.CapacityLimiter(max_async)
         self.sync_limiter = trio.CapacityLimiter(max_sync)
         self.send_progress = send_progress
@@ -131,7 +134,9 @@ class JobRunner:
             raise JobError("missing PlastronCommand header")
         func = get_command(request.command)
         log.info("running %s", request.command)
-        ctx = JobContext(request=request, config=self.config, log=log)
+        ctx = JobContext(
+            request=request, config=self.config, log=log, repository_client=self.repository
+        )
         pump = _ProgressPump(
             request.job_id, self.send_progress, self.progress_interval, self.keepalive_interval
         )
