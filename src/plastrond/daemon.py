@@ -36,7 +36,7 @@ from .config import BrokerConfig, Config
 from .jobs.completion import Completion, completion_for
 from .jobs.request import MissingJobId, parse_request
 from .jobs.runner import JobRunner
-from .jobs.store import MessageStore
+from .jobs.store import MessageStore, StoreInUse
 from .logs import job_context
 from .repository import RepositoryClient
 from .shutdown import STOP_SIGNALS, early_signal
@@ -109,15 +109,9 @@ class _StoreWriter:
                 runs[-1][1].extend(items)
             else:
                 runs.append((kind, list(items)))
-        actions: dict[str, Callable[[list[Any]], None]] = {
-            "requests": self.store.save_requests,
-            "completions": self.store.save_completions,
-            "remove": self.store.remove,
-        }
 
         def work() -> None:
-            for kind, items in runs:
-                actions[kind](items)
+            self.store.write_batch(runs)
 
         error: BaseException | None = None
         try:
@@ -455,12 +449,17 @@ class Daemon:
             self._idle.set()
 
     async def _run_async_job(self, request: JobRequest) -> None:
+        slot = True
         try:
             result = await self.runner.run(request)
+            # The job has run: room for the next one while its completion is kept.
+            self._give_slot()
+            slot = False
             completion = completion_for(request, result, self.broker.destinations.job_status)
             await self._keep_completion(completion)
         finally:
-            self._give_slot()
+            if slot:
+                self._give_slot()
             self._job_ended()
 
     async def _keep_completion(self, completion: Completion) -> None:
@@ -548,6 +547,13 @@ class Daemon:
 
 def run_stomp(config: Config) -> int:
     """The `plastrond stomp` entry point."""
-    daemon = Daemon(config)
-    trio.run(daemon.run)
+    try:
+        daemon = Daemon(config)
+    except (StoreInUse, OSError) as e:
+        log.error("cannot open the message store: %s", e)
+        return 1
+    try:
+        trio.run(daemon.run)
+    finally:
+        daemon.store.close()
     return 0

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,7 +10,7 @@ from plastrond.commands.base import JobRequest
 from plastrond.jobs.completion import completion_for, error_result
 from plastrond.jobs.ids import MAX_SEGMENT, job_id_segment, segment_job_id
 from plastrond.jobs.request import MissingJobId, parse_request
-from plastrond.jobs.store import MessageStore
+from plastrond.jobs.store import MessageStore, StoreInUse
 
 
 def test_parse_request_reads_the_protocol_headers():
@@ -137,6 +134,7 @@ def _request(job_id: str, received: float = 1.0, body: bytes = b"body") -> JobRe
 def test_store_round_trip_in_arrival_order(tmp_path):
     store = MessageStore(tmp_path / "msg")
     store.save_requests([_request("b", 2.0), _request("a", 3.0), _request("c", 1.0, b"\xff\x00")])
+    store.close()
     again = MessageStore(tmp_path / "msg")
     loaded = again.load_requests()
     assert [r.job_id for r in loaded] == ["c", "b", "a"]
@@ -151,37 +149,73 @@ def test_store_completions_and_removal(tmp_path):
     completion = completion_for(request, error_result("broken"), "/queue/status")
     store.save_completions([completion])
     assert store.has_request(request.job_id) and store.has_completion(request.job_id)
+    store.close()
+    store = MessageStore(tmp_path)
     (loaded,) = store.load_completions()
     assert loaded == completion
     assert loaded.error == "broken"
     store.remove([request.job_id])
-    assert store.load_requests() == [] and store.load_completions() == []
-    assert list((tmp_path / "inbox").iterdir()) == [] == list((tmp_path / "outbox").iterdir())
+    store.close()
+    reopened = MessageStore(tmp_path)
+    assert reopened.load_requests() == [] and reopened.load_completions() == []
 
 
-def test_store_files_are_private_and_named_by_segment(tmp_path):
+def test_journal_is_private_and_compacted_on_open(tmp_path):
     store = MessageStore(tmp_path)
-    store.save_requests([_request("../../etc/x")])
-    (path,) = (tmp_path / "inbox").iterdir()
-    assert path.name == "%2E%2E%2F%2E%2E%2Fetc%2Fx.json"
-    assert path.stat().st_mode & 0o077 == 0
+    store.save_requests([_request(f"job-{i}") for i in range(100)])
+    store.remove([f"job-{i}" for i in range(99)])
+    store.close()
+    journal = tmp_path / "journal.log"
+    assert journal.stat().st_mode & 0o077 == 0
+    big = journal.stat().st_size
+    reopened = MessageStore(tmp_path)
+    assert [r.job_id for r in reopened.load_requests()] == ["job-99"]
+    assert journal.stat().st_size < big / 50
 
 
-def test_interrupted_write_is_ignored_and_damaged_file_kept_aside(tmp_path, caplog):
+def test_journal_compacts_while_running(tmp_path):
+    store = MessageStore(tmp_path, compact_bytes=64 * 1024)
+    for i in range(400):
+        store.save_requests([_request(f"job-{i}")])
+        store.remove([f"job-{i}"])
+    assert (tmp_path / "journal.log").stat().st_size < 64 * 1024
+    store.save_requests([_request("last")])
+    store.close()
+    assert [r.job_id for r in MessageStore(tmp_path).load_requests()] == ["last"]
+
+
+def test_cut_short_last_record_is_ignored_and_damage_kept_aside(tmp_path, caplog):
     store = MessageStore(tmp_path)
-    store.save_requests([_request("good")])
-    (tmp_path / "inbox" / ".half.json.tmp").write_bytes(b'{"job_id": "ha')
-    (tmp_path / "inbox" / "broken.json").write_bytes(b"not json")
-    loaded = store.load_requests()
+    store.save_requests([_request("good"), _request("other")])
+    store.close()
+    journal = tmp_path / "journal.log"
+    lines = journal.read_bytes().split(b"\n")
+    # Flip a byte inside the second record, and add a record a crash cut short.
+    damaged = lines[1].replace(b"other", b"otheR")
+    journal.write_bytes(lines[0] + b"\n" + damaged + b"\n" + b'0000abcd {"type": "requ')
+    loaded = MessageStore(tmp_path).load_requests()
     assert [r.job_id for r in loaded] == ["good"]
-    assert not (tmp_path / "inbox" / ".half.json.tmp").exists()
-    assert (tmp_path / "damaged" / "broken.json").read_bytes() == b"not json"
-    assert "unreadable message store file" in caplog.text
+    assert b"otheR" in (tmp_path / "damaged.log").read_bytes()
+    assert "damaged record" in caplog.text and "incomplete last record" in caplog.text
 
 
-def test_store_writes_are_atomic_json(tmp_path):
+def test_one_process_per_store(tmp_path):
+    first = MessageStore(tmp_path)
+    with pytest.raises(StoreInUse, match="in use by another plastrond"):
+        MessageStore(tmp_path)
+    first.close()
+    MessageStore(tmp_path).close()
+
+
+def test_batch_keeps_the_order_of_operations(tmp_path):
     store = MessageStore(tmp_path)
-    store.save_requests([_request("x")])
-    data = json.loads((tmp_path / "inbox" / "x.json").read_text())
-    assert data["job_id"] == "x" and data["command"] == "echo"
-    assert not [p for p in os.listdir(tmp_path / "inbox") if p.endswith(".tmp")]
+    store.write_batch(
+        [
+            ("requests", [_request("a")]),
+            ("remove", ["a"]),
+            ("requests", [_request("a", body=b"again")]),
+        ]
+    )
+    store.close()
+    (request,) = MessageStore(tmp_path).load_requests()
+    assert request.body == b"again"

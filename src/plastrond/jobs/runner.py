@@ -51,11 +51,16 @@ class _ProgressPump:
         self.sent_version = 0
         self.changed = trio.Event()
         self.messages_sent = 0
+        self.nursery: trio.Nursery | None = None
 
     def update(self, progress: Progress) -> None:
         self.latest = progress
         self.version += 1
         self.changed.set()
+        # The pump starts with the first progress: a job that reports none costs no task.
+        if self.nursery is not None:
+            self.nursery.start_soon(self.run)
+            self.nursery = None
 
     async def _send_latest(self) -> None:
         if self.send is None or self.latest is None:
@@ -133,7 +138,7 @@ class JobRunner:
         if not request.command:
             raise JobError("missing PlastronCommand header")
         func = get_command(request.command)
-        log.info("running %s", request.command)
+        log.debug("running %s", request.command)
         ctx = JobContext(
             request=request, config=self.config, log=log, repository_client=self.repository
         )
@@ -143,7 +148,7 @@ class JobRunner:
         result: JobResult | None = None
         failure: Exception | None = None
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(pump.run)
+            pump.nursery = nursery
             try:
                 result = await self._drive(func(ctx), pump)
             except Exception as e:
