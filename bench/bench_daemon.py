@@ -67,7 +67,7 @@ def rss_mb(pid: int) -> float:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def round_trips(client: Client, sub: str, send) -> list[float]:
@@ -150,7 +150,7 @@ def main() -> None:
             idle_rss = rss_mb(daemon.pid)
 
             started = time.perf_counter()
-            for i in range(burst):
+            for _ in range(burst):
                 client.conn.send(echo_queue, "x" * 200, headers={"persistent": "true"})
             client.wait("echo", ROUNDS + burst)
             broker_rate = burst / (time.perf_counter() - started)
