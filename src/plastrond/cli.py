@@ -12,6 +12,7 @@ from typing import NoReturn
 from . import __version__
 from .config import Config, ConfigError, load_config
 from .logs import configure_logging
+from .shutdown import catch_early_signals
 
 log = logging.getLogger("plastrond")
 
@@ -69,6 +70,7 @@ RUNNERS: dict[str, Callable[[Config], int]] = {"stomp": _run_stomp, "http": _run
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    catch_early_signals()
     args = build_parser().parse_args(argv)
     try:
         config = load_config(args.config)

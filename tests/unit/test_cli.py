@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -34,7 +37,37 @@ COMMANDS:
     JOBS_DIR: {tmp}/jobs
   MYSTERY:
     KEY: 1
+HTTP_SERVER:
+  HOST: 127.0.0.1
+  PORT: {port}
 """
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def run_briefly(*args: str, env: dict[str, str], until: str = "starting in"):
+    """Start plastrond, wait until it has logged *until*, stop it with SIGTERM."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "plastrond", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    assert proc.stderr is not None
+    seen = []
+    deadline = time.monotonic() + 30
+    for line in proc.stderr:
+        seen.append(line)
+        if until in line or time.monotonic() > deadline:
+            break
+    proc.send_signal(signal.SIGTERM)
+    rest, more = proc.communicate(timeout=30)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, rest, "".join(seen) + more)
 
 
 def run(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
@@ -63,7 +96,7 @@ def assert_one_line_error(result, *fragments: str) -> None:
 @pytest.fixture
 def config_file(tmp_path: Path) -> Path:
     path = tmp_path / "plastrond.yml"
-    path.write_text(CONFIG.format(log_dir=tmp_path / "logs", tmp=tmp_path))
+    path.write_text(CONFIG.format(log_dir=tmp_path / "logs", tmp=tmp_path, port=free_port()))
     return path
 
 
@@ -148,7 +181,11 @@ def _log_files(tmp_path: Path, mode: str) -> list[Path]:
 
 @pytest.mark.parametrize("mode", ["stomp", "http"])
 def test_log_file_named_with_mode_and_start_time(tmp_path, config_file, mode):
-    result = run("-c", str(config_file), mode, env={"FEDORA_PW": "pw-secret-99"})
+    (tmp_path / "jobs").mkdir()
+    result = run_briefly(
+        "-c", str(config_file), mode, env={"FEDORA_PW": "pw-secret-99"}, until="unknown key MYSTERY"
+    )
+    assert result.returncode == 0, result.stderr
     (log_file,) = _log_files(tmp_path, mode)
     assert re.fullmatch(rf"plastrond\.{mode}\.\d{{8}}T\d{{6}}\.log", log_file.name)
     text = log_file.read_text()
@@ -161,8 +198,8 @@ def test_log_file_named_with_mode_and_start_time(tmp_path, config_file, mode):
 
 def test_verbose_logs_debug_and_never_a_secret(tmp_path, config_file):
     env = {"FEDORA_PW": "pw-secret-99"}
-    quiet = run("-c", str(config_file), "stomp", env=env)
-    loud = run("-v", "-c", str(config_file), "stomp", env=env)
+    quiet = run_briefly("-c", str(config_file), "stomp", env=env, until="connecting to")
+    loud = run_briefly("-v", "-c", str(config_file), "stomp", env=env, until="connecting to")
     assert " DEBUG " not in quiet.stderr
     assert " DEBUG " in loud.stderr
     texts = [quiet.stderr, loud.stderr] + [p.read_text() for p in _log_files(tmp_path, "stomp")]

@@ -1,0 +1,241 @@
+"""The quart-trio application of the http mode: the import job API that Archelon reads.
+
+Routes (the JSON shapes of `/jobs` and `/jobs/<id>` are fixed by
+`shared/reference/import-export.md`):
+
+- `GET /`: `{"name", "version", "jobs"}`, or the HTML page for clients preferring `text/html`.
+- `GET /health`: `{"status": "ok"}`, for container probes.
+- `GET /jobs`: `{"jobs": [{"@id", "job_id"}, ...]}` sorted by id (the HTML page for browsers).
+- `GET /jobs/<job id>`: the job's description; the id is URL-decoded once and looked up only
+  as a direct child of JOBS_DIR. Optional `offset` and `limit` narrow every item list.
+
+Every error is an RFC 9457 problem document (`application/problem+json`). HEAD is answered
+wherever GET is. Job folders are read in worker threads, never on the trio thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from http import HTTPStatus
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import trio
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
+
+from .. import __version__
+from ..logs import job_context
+from .detail import Page, dumps, job_body
+from .jobdirs import (
+    BrokenJob,
+    JobFolder,
+    JobNotFound,
+    JobReadError,
+    JobSummary,
+    list_job_ids,
+    open_job,
+    summarize_job,
+)
+from .page import jobs_page
+
+__all__ = ["JSON", "PROBLEM_JSON", "Problem", "create_app"]
+
+log = logging.getLogger("plastrond.http")
+
+JSON = "application/json"
+PROBLEM_JSON = "application/problem+json"
+HTML = "text/html; charset=utf-8"
+#: a job whose logs hold fewer bytes than this is sent whole, with a Content-Length;
+#: larger ones are streamed in chunks
+WHOLE_BODY_BYTES = 256 * 1024
+#: job folder reads running at once in worker threads
+READ_THREADS = 8
+#: query parameters that are whole numbers are at most this long
+_MAX_DIGITS = 12
+
+T = TypeVar("T")
+
+
+class Problem(Exception):
+    """An error answered as a problem document: HTTP *status* and a one-line *detail*."""
+
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def problem_response(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+    }
+    return Response(dumps(body), status, headers or {}, content_type=PROBLEM_JSON)
+
+
+def _json(value: Any, *, vary: bool = False) -> Response:
+    return Response(dumps(value), 200, {"Vary": "Accept"} if vary else {}, content_type=JSON)
+
+
+def _wants_html() -> bool:
+    """Whether the client prefers HTML to JSON (a browser does; `*/*` or nothing gets JSON)."""
+    best = request.accept_mimetypes.best_match([JSON, "text/html"], default=JSON)
+    return best == "text/html"
+
+
+def _base_url() -> str:
+    return request.host_url.rstrip("/")
+
+
+def job_url(base_url: str, job_id: str) -> str:
+    """The absolute URL of a job: its id percent-encoded as one path segment (dots too, when
+    the id is only dots, so that no client resolves it as `.` or `..`)."""
+    segment = quote(job_id, safe="")
+    if segment in (".", ".."):
+        segment = segment.replace(".", "%2E")
+    return f"{base_url}/jobs/{segment}"
+
+
+def _whole_number(name: str) -> int | None:
+    raw = request.args.get(name)
+    if raw is None:
+        return None
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS):
+        raise Problem(400, f"query parameter {name} must be a whole number, got {raw!r}")
+    return int(raw)
+
+
+def _page() -> Page:
+    offset = _whole_number("offset") or 0
+    return Page(offset=offset, limit=_whole_number("limit"))
+
+
+class _Reader:
+    """Runs the blocking job folder reads in worker threads, READ_THREADS at a time."""
+
+    def __init__(self, jobs_dir: Path) -> None:
+        self.jobs_dir = jobs_dir
+        self._limiter: trio.CapacityLimiter | None = None
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._limiter is None:
+            self._limiter = trio.CapacityLimiter(READ_THREADS)
+        return await trio.to_thread.run_sync(fn, *args, limiter=self._limiter)
+
+    def summaries(self) -> tuple[list[JobSummary], bool]:
+        ids = list_job_ids(self.jobs_dir)
+        found = [summarize_job(self.jobs_dir, job_id) for job_id in ids]
+        return [s for s in found if s is not None], self.jobs_dir.is_dir()
+
+    async def stream(self, job: JobFolder, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+        """Send *chunks* as they are produced; closes *job* at the end, or when abandoned."""
+        try:
+            while True:
+                chunk = await self.run(next, chunks, None)
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            job.close()
+
+
+def create_app(jobs_dir: Path, *, version: str = __version__) -> QuartTrio:
+    """The http mode's application, reading the job folders in *jobs_dir*."""
+    app = QuartTrio("plastrond.http")
+    # Archelon has sent job ids unencoded (`/jobs/http://host/import_jobs/7`): keep the `//`.
+    app.url_map.merge_slashes = False
+    reader = _Reader(jobs_dir)
+
+    async def page() -> Response:
+        jobs, exists = await reader.run(reader.summaries)
+        note = "" if exists else "The jobs folder does not exist yet."
+        html = jobs_page(jobs, version=version, note=note)
+        return Response(html, 200, {"Vary": "Accept"}, content_type=HTML)
+
+    @app.get("/")
+    async def index() -> Response:
+        if _wants_html():
+            return await page()
+        return _json(
+            {"name": "plastrond", "version": version, "jobs": f"{_base_url()}/jobs"}, vary=True
+        )
+
+    @app.get("/health")
+    async def health() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/jobs")
+    async def jobs() -> Response:
+        if _wants_html():
+            return await page()
+        ids = await reader.run(list_job_ids, jobs_dir)
+        base = _base_url()
+        listed = [{"@id": job_url(base, job_id), "job_id": job_id} for job_id in ids]
+        return _json({"jobs": listed}, vary=True)
+
+    @app.get("/jobs/<path:job_id>")
+    async def job(job_id: str) -> Response:
+        narrowed = _page()
+        with job_context(job_id):
+            try:
+                folder = await reader.run(open_job, jobs_dir, job_id)
+            except JobNotFound:
+                raise Problem(404, f"no import job {job_id!r}") from None
+            except BrokenJob as e:
+                log.info("cannot describe the job: %s", e)
+                raise Problem(404, f"import job {job_id!r} cannot be read: {e}") from None
+            except JobReadError as e:
+                log.error("cannot read the job folder: %s", e)
+                raise Problem(500, f"import job {job_id!r}: {e}") from None
+        handed_over = False
+        try:
+            chunks = job_body(folder, job_url(_base_url(), job_id), narrowed)
+            size = sum(log.shape.stop - log.shape.start for log in folder.logs)
+            if size < WHOLE_BODY_BYTES:
+                try:
+                    data = await reader.run(b"".join, chunks)
+                except JobReadError as e:
+                    with job_context(job_id):
+                        log.error("cannot read the job folder: %s", e)
+                    raise Problem(500, f"import job {job_id!r}: {e}") from None
+                return Response(data, 200, content_type=JSON)
+            handed_over = True
+            return Response(reader.stream(folder, chunks), 200, content_type=JSON)
+        finally:
+            if not handed_over:
+                folder.close()
+
+    @app.errorhandler(Problem)
+    async def on_problem(e: Problem) -> Response:
+        return problem_response(e.status, e.detail, e.headers)
+
+    @app.errorhandler(JobReadError)
+    async def on_read_error(e: JobReadError) -> Response:
+        # The jobs folder itself cannot be listed (job files are handled in the route).
+        log.error("%s", e)
+        return problem_response(500, str(e))
+
+    @app.errorhandler(HTTPException)
+    async def on_http_error(e: HTTPException) -> Response:
+        status = e.code or 500
+        if status == 404:
+            return problem_response(404, f"nothing at {request.path}")
+        if isinstance(e, MethodNotAllowed):
+            allowed = ", ".join(e.valid_methods or ("GET", "HEAD"))
+            detail = f"{request.method} is not allowed on {request.path} (allowed: {allowed})"
+            return problem_response(405, detail, {"Allow": allowed})
+        return problem_response(status, e.description or HTTPStatus(status).phrase)
+
+    @app.errorhandler(Exception)
+    async def on_error(e: Exception) -> Response:
+        log.exception("internal error answering %s %s", request.method, request.path)
+        return problem_response(500, "internal error; the server log has the details")
+
+    return app

@@ -1,0 +1,157 @@
+"""Serving the app with hypercorn inside the caller's trio run, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import ExitStack
+
+import trio
+from hypercorn.config import Config as HypercornConfig
+from hypercorn.trio import serve as hypercorn_serve
+
+from ..config import Config, ConfigError
+from ..shutdown import STOP_SIGNALS, early_signal
+from .app import create_app
+
+__all__ = ["GRACEFUL_TIMEOUT", "bind_address", "serve"]
+
+log = logging.getLogger("plastrond.http")
+
+#: seconds that requests in flight get to finish after the signal to stop
+GRACEFUL_TIMEOUT = 10.0
+#: seconds after which a stop that has not finished ends the process (see `_exit_after`)
+FORCED_EXIT_AFTER = GRACEFUL_TIMEOUT + 5.0
+#: seconds a second signal leaves for the cancelled requests to end
+SECOND_SIGNAL_EXIT_AFTER = 1.0
+
+
+class _OneAccessLine(logging.Filter):
+    """hypercorn logs a request twice, the second time without a status, when the client
+    closes the connection as the response ends; keep only the line with the status."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.args, Mapping) and record.args.get("s") == "-")
+
+
+def _access_logger() -> logging.Logger:
+    logger = logging.getLogger("hypercorn.access")
+    if not any(isinstance(f, _OneAccessLine) for f in logger.filters):
+        logger.addFilter(_OneAccessLine())
+    return logger
+
+
+async def _exit_after(delay: float, why: str) -> None:
+    """End the process after *delay* seconds unless the trio run has ended first.
+
+    hypercorn writes to a client with the send shielded from cancellation, so a client that
+    stops reading keeps its connection, and the process, alive past any grace period. This
+    runs as a trio system task, which the end of the run cancels.
+    """
+    await trio.sleep(delay)
+    log.warning("%s after %g s: exiting now", why, delay)
+    logging.shutdown()
+    os._exit(0)
+
+
+async def _watch_signals(
+    signals: AsyncIterator[int], stop: trio.Event, everything: trio.CancelScope
+) -> None:
+    """The first stop signal (or one that came during start-up) begins a graceful shutdown;
+    a second one cancels the requests still running. Either way the process ends soon after,
+    even if a client stopped reading (`_exit_after`)."""
+
+    def begin(text: str) -> None:
+        log.info(text)
+        stop.set()
+        reason = "requests still running"
+        trio.lowlevel.spawn_system_task(_exit_after, FORCED_EXIT_AFTER, reason)
+
+    early = early_signal()
+    if early is not None:
+        begin(f"{signal.Signals(early).name} during start-up: stopping")
+    async for signum in signals:
+        name = signal.Signals(signum).name
+        if not stop.is_set():
+            begin(f"{name} received: stopping (again to stop at once)")
+        else:
+            log.warning("%s again: stopping at once", name)
+            everything.cancel()
+            reason = "cancelled requests still running"
+            trio.lowlevel.spawn_system_task(_exit_after, SECOND_SIGNAL_EXIT_AFTER, reason)
+            return
+
+
+def _only_os_error(error: BaseException) -> OSError | None:
+    """The OSError that *error* is, or that a group of nested groups holds alone."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error if isinstance(error, OSError) else None
+
+
+def bind_address(host: str, port: int) -> str:
+    """hypercorn's `host:port`, with an IPv6 address in brackets."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+async def serve(
+    config: Config,
+    *,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None = None,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve the import job API on `HTTP_SERVER.HOST`:`PORT` until asked to stop.
+
+    It stops gracefully when *shutdown_trigger* returns, or by default on SIGTERM or SIGINT
+    (handled while serving; one caught earlier by `plastrond.shutdown` counts too; a second
+    one stops the requests in flight at once). `task_status.started()` gets the URLs
+    listened on (port 0 becomes the port actually bound). A port that cannot be bound is a
+    ConfigError naming the key.
+    """
+    jobs_dir = config.require_jobs_dir()
+    bind = bind_address(config.http_server.host, config.http_server.port)
+    hyper = HypercornConfig()
+    hyper.bind = [bind]
+    hyper.graceful_timeout = GRACEFUL_TIMEOUT
+    hyper.accesslog = _access_logger()
+    hyper.errorlog = logging.getLogger("hypercorn.error")
+    app = create_app(jobs_dir)
+
+    stop = trio.Event()
+    bind_error: OSError | None = None
+    with ExitStack() as stack:
+        signals = None
+        if shutdown_trigger is None:
+            signals = stack.enter_context(trio.open_signal_receiver(*STOP_SIGNALS))
+            shutdown_trigger = stop.wait
+        async with trio.open_nursery() as nursery:
+
+            async def run_hypercorn(task_status: trio.TaskStatus[list[str]]) -> None:
+                await hypercorn_serve(
+                    app, hyper, shutdown_trigger=shutdown_trigger, task_status=task_status
+                )
+                nursery.cancel_scope.cancel()  # served to the end: stop watching signals
+
+            if signals is not None:
+                nursery.start_soon(_watch_signals, signals, stop, nursery.cancel_scope)
+            try:
+                urls: list[str] = await nursery.start(run_hypercorn)
+            except (OSError, BaseExceptionGroup) as e:
+                # Before it listens, hypercorn fails only in creating its sockets.
+                bind_error = _only_os_error(e)
+                if bind_error is None:
+                    raise
+                nursery.cancel_scope.cancel()
+            else:
+                log.info("serving import jobs from %s on %s", jobs_dir, ", ".join(urls))
+                task_status.started(urls)
+    if bind_error is not None:
+        raise ConfigError(
+            f"{config.path}: HTTP_SERVER: cannot listen on {bind}: "
+            f"{bind_error.strerror or bind_error}"
+        )
+    log.info("http server stopped")

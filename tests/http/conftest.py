@@ -1,0 +1,45 @@
+"""Fixtures for the http mode (helpers in `http_support.py`).
+
+- `jobs`: a `JobFolders` writing job folders under a fresh JOBS_DIR.
+- `config_file`: a plastrond configuration naming that JOBS_DIR, listening on 127.0.0.1:0.
+- `server`: `plastrond.http.serve` running in the test's own trio run (hypercorn on a real
+  loopback port), with `server.client`, an httpx.AsyncClient pointed at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from http_support import JobFolders, Server, write_config
+
+from plastrond.config import load_config
+from plastrond.http import serve
+
+
+@pytest.fixture
+def jobs(tmp_path: Path) -> JobFolders:
+    root = tmp_path / "jobs"
+    root.mkdir()
+    return JobFolders(root)
+
+
+@pytest.fixture
+def config_file(tmp_path: Path, jobs: JobFolders) -> Path:
+    return write_config(tmp_path, jobs.root)
+
+
+@pytest.fixture
+async def server(nursery: trio.Nursery, config_file: Path) -> AsyncIterator[Server]:
+    """The http mode serving `jobs` on a loopback port chosen by the kernel."""
+    stop = trio.Event()
+    urls = await nursery.start(partial(serve, load_config(config_file), shutdown_trigger=stop.wait))
+    url = urls[0]
+    port = int(url.rsplit(":", 1)[1])
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        yield Server(url=url, port=port, client=client, stop=stop)
+    stop.set()
