@@ -83,3 +83,33 @@ def fedora() -> FedoraEndpoint:
         test_password=os.environ.get("FEDORA_TEST_PASSWORD", "testpass"),
         script=SERVICES_DIR / "fedora.sh",
     )
+
+
+@attrs.frozen
+class SftpEndpoint:
+    host: str
+    port: int
+    user: str
+    private_key: Path
+    known_hosts: Path
+
+    @property
+    def url(self) -> str:
+        return f"sftp://{self.user}@{self.host}:{self.port}"
+
+
+@pytest.fixture(scope="session")
+def sshd() -> SftpEndpoint:
+    """OpenSSH's sshd on loopback with a client key of its own, started if absent."""
+    lines = run_service_script("sshd", "start").splitlines()
+    url = lines[0]
+    values = dict(line.split("=", 1) for line in lines[1:])
+    user_host, _, port = url.removeprefix("sftp://").rpartition(":")
+    user, _, host = user_host.partition("@")
+    return SftpEndpoint(
+        host=host,
+        port=int(port),
+        user=user,
+        private_key=Path(values["key"]),
+        known_hosts=Path(values["known_hosts"]),
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import uuid
 
@@ -108,3 +109,67 @@ def test_fedora_honours_on_behalf_of(fedora):
             headers={**headers, "On-Behalf-Of": f"nobody-{uuid.uuid4().hex[:8]}"},
         )
         assert delegated.status_code == 403
+
+
+def test_sshd_serves_sftp_with_the_test_key(sshd, tmp_path):
+    local = tmp_path / "upload.txt"
+    local.write_text("over sftp\n")
+    remote = tmp_path / "remote.txt"
+    batch = f"put {local} {remote}\nls -l {remote}\n"
+    result = subprocess.run(
+        [
+            "sftp",
+            "-b",
+            "-",
+            "-i",
+            str(sshd.private_key),
+            "-P",
+            str(sshd.port),
+            "-o",
+            f"UserKnownHostsFile={sshd.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            f"{sshd.user}@{sshd.host}",
+        ],
+        input=batch,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert remote.read_text() == "over sftp\n"
+
+
+def test_sshd_refuses_an_unknown_key(sshd, tmp_path):
+    stranger = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
+    result = subprocess.run(
+        [
+            "sftp",
+            "-b",
+            "-",
+            "-i",
+            str(stranger),
+            "-P",
+            str(sshd.port),
+            "-o",
+            f"UserKnownHostsFile={sshd.known_hosts}",
+            "-o",
+            "StrictHostKeyChecking=yes",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "IdentitiesOnly=yes",
+            f"{sshd.user}@{sshd.host}",
+        ],
+        input="pwd\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "Permission denied" in result.stderr
