@@ -233,3 +233,19 @@ def test_second_signal_exits_at_once_losing_nothing(activemq, plastrond_setup, a
     daemon.wait(10)
     assert time.monotonic() - started < 5
     assert stored(setup.store) == (["very-long"], [])
+
+
+def test_fails_over_to_the_next_broker_address(activemq, plastrond_setup, archelon_factory):
+    # The first address refuses connections; plastrond moves on to the next one.
+    setup = plastrond_setup(
+        activemq, SERVER=f"127.0.0.1:9, {activemq.host}:{activemq.port}", CONNECT_TIMEOUT=2
+    )
+    daemon = setup.plastrond()
+    daemon.wait_connected()
+    log = daemon.log()
+    assert "cannot connect to 127.0.0.1:9" in log
+    assert f"connected to {activemq.host}:{activemq.port}" in log
+    client = archelon_factory(activemq, setup.dests)
+    client.send_job("failover", "echo", "via the second address")
+    (done,) = client.wait_for("completions", 1, timeout=20)
+    assert done.body == "via the second address"
