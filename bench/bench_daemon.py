@@ -58,6 +58,19 @@ class Client(stomp.ConnectionListener):
                 self.cond.wait(left)
 
 
+RELAY = """
+import sys, time, stomp
+conn = stomp.Connection12([(sys.argv[1], int(sys.argv[2]))], heartbeats=(0, 0))
+class Relay(stomp.ConnectionListener):
+    def on_message(self, frame):
+        conn.send(frame.headers["reply-to"], frame.body)
+conn.set_listener("relay", Relay())
+conn.connect(wait=True)
+conn.subscribe(sys.argv[3], id="relay", ack="auto")
+time.sleep(3600)
+"""
+
+
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -70,12 +83,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
-def round_trips(client: Client, sub: str, send) -> list[float]:
+def round_trips(client: Client, sub: str, send, offset: int = 0) -> list[float]:
     times = []
     for i in range(ROUNDS):
         started = time.perf_counter()
         send(i)
-        client.wait(sub, i + 1)
+        client.wait(sub, offset + i + 1)
         times.append(time.perf_counter() - started)
     return times
 
@@ -148,6 +161,21 @@ def main() -> None:
                 ),
             )
             idle_rss = rss_mb(daemon.pid)
+            # The least any relay can do: a stomp.py process that answers reply-to at once,
+            # with no persistence, no job and no receipt.
+            relay_queue = f"/queue/bench.{tag}.relay"
+            relay = subprocess.Popen([sys.executable, "-c", RELAY, host, port, relay_queue])
+            time.sleep(1.5)
+            before = client.counts.get("reply", 0)
+            relayed = round_trips(
+                client,
+                "reply",
+                lambda i: client.conn.send(
+                    relay_queue, "x" * 200, headers={"reply-to": reply_queue}
+                ),
+                offset=before,
+            )
+            relay.kill()
 
             started = time.perf_counter()
             for _ in range(burst):
@@ -175,7 +203,7 @@ def main() -> None:
 
     p = {
         name: (percentile(v, 50) * 1000, percentile(v, 99) * 1000)
-        for name, v in (("broker", floor), ("plastrond", sync))
+        for name, v in (("broker", floor), ("plastrond", sync), ("relay", relayed))
     }
     print(f"sync echo round trip, {ROUNDS} rounds, 200-byte body (ms):")
     print(
@@ -186,6 +214,11 @@ def main() -> None:
         f"  plastrond sync echo via /temp-queue/        p50 {p['plastrond'][0]:7.2f}  "
         f"p99 {p['plastrond'][1]:7.2f}  mean {statistics.mean(sync) * 1000:.2f}"
     )
+    print(
+        f"  bare stomp.py relay (no store, no job)      p50 {p['relay'][0]:7.2f}  "
+        f"p99 {p['relay'][1]:7.2f}  mean {statistics.mean(relayed) * 1000:.2f}"
+    )
+    print(f"  plastrond against the bare relay: p50 {p['plastrond'][0] / p['relay'][0]:.2f}x")
     print(
         f"  ratio to the floor: p50 {p['plastrond'][0] / p['broker'][0]:.2f}x, "
         f"p99 {p['plastrond'][1] / p['broker'][1]:.2f}x (goal: p50 within 2x)"
