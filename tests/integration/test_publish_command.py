@@ -1,0 +1,96 @@
+"""publish and unpublish through plastrond, against the real Fedora and ActiveMQ."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+from rdflib import Graph, URIRef
+from rdflib.namespace import RDF
+
+pytestmark = pytest.mark.integration
+
+PUBLISHED = URIRef("http://vocab.lib.umd.edu/access#Published")
+HIDDEN = URIRef("http://vocab.lib.umd.edu/access#Hidden")
+
+
+@pytest.fixture
+def running(activemq, fedora, plastrond_setup, archelon_factory):
+    setup = plastrond_setup(
+        activemq,
+        repository={"FEDORA_USER": fedora.admin_user, "FEDORA_PASSWORD": fedora.admin_password},
+    )
+    daemon = setup.plastrond()
+    daemon.wait_connected()
+    return archelon_factory(activemq, setup.dests)
+
+
+def _new_item(fedora) -> str:
+    with httpx.Client(auth=fedora.admin_auth, timeout=30) as client:
+        answer = client.post(
+            fedora.rest_url + "/",
+            content=b'<> <http://purl.org/dc/terms/title> "to publish" .',
+            headers={"Content-Type": "text/turtle"},
+        )
+        assert answer.status_code == 201
+        return answer.headers["Location"]
+
+
+def _types(fedora, uri: str) -> set[URIRef]:
+    with httpx.Client(auth=fedora.admin_auth, timeout=30) as client:
+        answer = client.get(uri, headers={"Accept": "text/turtle"})
+        answer.raise_for_status()
+    graph = Graph().parse(data=answer.text, format="turtle")
+    return set(graph.objects(URIRef(uri), RDF.type))
+
+
+def test_publish_hidden_then_visible_then_unpublish(running, fedora):
+    client = running
+    first, second = _new_item(fedora), _new_item(fedora)
+    client.send_job("pub-1", "publish", f"{first}\n\n{second}\n", hidden="true")
+    (done,) = client.wait_for("completions", 1, timeout=30)
+    assert done.headers["PlastronJobState"] == "publish_complete"
+    body = json.loads(done.body)
+    assert body["count"] == {"total": 2, "done": 2, "errors": 0}
+    for uri in (first, second):
+        assert {PUBLISHED, HIDDEN} <= _types(fedora, uri)
+
+    client.send_job("pub-2", "publish", first, visible="true")
+    client.wait_for("completions", 2, timeout=30)
+    types = _types(fedora, first)
+    assert PUBLISHED in types and HIDDEN not in types
+
+    client.send_job("unpub-1", "unpublish", f"{first}\n{second}")
+    done = client.wait_for("completions", 3, timeout=30)[-1]
+    assert done.headers["PlastronJobState"] == "unpublish_complete"
+    for uri in (first, second):
+        assert not {PUBLISHED, HIDDEN} & _types(fedora, uri)
+    progress = [json.loads(p.body) for p in client.wait_for("progress", 1)]
+    assert all(isinstance(p["count"]["done"], int) for p in progress)
+
+
+def test_missing_resource_makes_publish_incomplete(running, fedora):
+    client = running
+    good = _new_item(fedora)
+    missing = fedora.rest_url + "/no-such-resource-for-publish"
+    client.send_job("pub-partial", "publish", f"{good}\n{missing}\n")
+    (done,) = client.wait_for("completions", 1, timeout=30)
+    assert done.headers["PlastronJobState"] == "publish_incomplete"
+    assert "PlastronJobError" not in done.headers
+    body = json.loads(done.body)
+    assert body["count"] == {"total": 2, "done": 1, "errors": 1}
+    assert "404" in body["errors"][missing]
+    assert PUBLISHED in _types(fedora, good)
+
+
+def test_bad_publish_requests(running):
+    client = running
+    client.send_job("pub-empty", "publish", "\n\n")
+    client.send_job("pub-junk", "publish", "not a uri")
+    client.send_job("pub-both", "publish", "http://x/y", hidden="true", visible="true")
+    done = client.wait_for("completions", 3, timeout=30)
+    errors = {f.headers["PlastronJobId"]: f.headers["PlastronJobError"] for f in done}
+    assert "names no resources" in errors["pub-empty"]
+    assert "line 1 of the message body is not a URI" in errors["pub-junk"]
+    assert "contradict" in errors["pub-both"]
