@@ -113,3 +113,76 @@ def sshd() -> SftpEndpoint:
         private_key=Path(values["key"]),
         known_hosts=Path(values["known_hosts"]),
     )
+
+
+class VocabularyServer:
+    """A loopback HTTP server of RDF vocabularies (and anything else) for validation tests.
+
+    `server.serve(path, body, content_type)` publishes a document; `server.url(path)` is its
+    URL; `server.requests` counts the GETs by path. A path served with `status=302` and a
+    `location` redirects.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.documents: dict[str, tuple[int, str, bytes, str | None]] = {}
+        self.requests: dict[str, int] = {}
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?")[0]
+                server.requests[path] = server.requests.get(path, 0) + 1
+                status, content_type, body, location = server.documents.get(
+                    path, (404, "text/plain", b"not found", None)
+                )
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                if location:
+                    self.send_header("Location", location)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.base + path
+
+    def serve(
+        self,
+        path: str,
+        body: str | bytes,
+        content_type: str = "text/turtle",
+        *,
+        status: int = 200,
+        location: str | None = None,
+    ) -> str:
+        data = body.encode("utf-8") if isinstance(body, str) else body
+        self.documents[path] = (status, content_type, data, location)
+        return self.url(path)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def vocabulary_server():
+    server = VocabularyServer()
+    try:
+        yield server
+    finally:
+        server.close()

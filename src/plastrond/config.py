@@ -27,12 +27,14 @@ __all__ = [
     "CommandsConfig",
     "Config",
     "ConfigError",
+    "ContentModelsConfig",
     "Destinations",
     "ExportConfig",
     "HttpServerConfig",
     "ImportConfig",
     "RepositoryConfig",
     "SolrConfig",
+    "UpdateConfig",
     "load_config",
     "substitute",
 ]
@@ -144,9 +146,16 @@ class ImportConfig:
 
 
 @attrs.frozen
+class UpdateConfig:
+    #: resources read, validated and written at once within one update job
+    max_concurrent_items: int = 4
+
+
+@attrs.frozen
 class CommandsConfig:
     export: ExportConfig = ExportConfig()
     import_: ImportConfig = ImportConfig()
+    update: UpdateConfig = UpdateConfig()
     #: every sub-section as written (upper-case command name -> mapping), for commands that
     #: read their own keys
     raw: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
@@ -164,6 +173,20 @@ class SolrConfig:
 
 
 @attrs.frozen
+class ContentModelsConfig:
+    """The CONTENT_MODELS section: where more content models and vocabularies come from."""
+
+    #: a folder of content model files read after the shipped ones (see plastrond.models)
+    dir: Path | None = None
+    #: vocabulary IRI -> URL or local file to read it from instead of the IRI
+    vocabularies: Mapping[str, str] = attrs.field(factory=dict)
+    #: seconds a fetched vocabulary is kept before it is fetched again
+    vocabulary_cache_seconds: float = 3600.0
+    #: seconds allowed for fetching one vocabulary
+    vocabulary_timeout: float = 15.0
+
+
+@attrs.frozen
 class Config:
     path: Path
     repository: RepositoryConfig
@@ -171,6 +194,7 @@ class Config:
     commands: CommandsConfig
     http_server: HttpServerConfig
     solr: SolrConfig
+    content_models: ContentModelsConfig = ContentModelsConfig()
     #: one line per unknown key, for the caller to log once logging is set up
     warnings: tuple[str, ...] = ()
 
@@ -464,12 +488,36 @@ def _commands(sec: _Section) -> CommandsConfig:
         sftp_known_hosts=imp.path_("SFTP_KNOWN_HOSTS"),
         max_concurrent_items=imp.number("MAX_CONCURRENT_ITEMS", 4, int, minimum=1),
     )
-    # Sections of other commands (UPDATE, PUBLISH, ...) are read by those commands.
+    upd = sec.section("UPDATE")
+    update = UpdateConfig(
+        max_concurrent_items=upd.number("MAX_CONCURRENT_ITEMS", 4, int, minimum=1),
+    )
+    # Sections of other commands (PUBLISH, ...) are read by those commands.
     if "EXPORT" in sec.data:
         exp.finish()
     if "IMPORT" in sec.data:
         imp.finish()
-    return CommandsConfig(export=export, import_=import_, raw=raw)
+    if "UPDATE" in sec.data:
+        upd.finish()
+    return CommandsConfig(export=export, import_=import_, update=update, raw=raw)
+
+
+def _content_models(sec: _Section) -> ContentModelsConfig:
+    vocabularies = sec._get("VOCABULARIES", False) or {}
+    if not isinstance(vocabularies, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in vocabularies.items()
+    ):
+        raise ConfigError(
+            f"{sec.where('VOCABULARIES')}: expected a mapping of vocabulary IRI -> URL or file"
+        )
+    result = ContentModelsConfig(
+        dir=sec.path_("DIR"),
+        vocabularies={k: v.strip() for k, v in vocabularies.items()},
+        vocabulary_cache_seconds=sec.number("VOCABULARY_CACHE_SECONDS", 3600.0, float),
+        vocabulary_timeout=sec.number("VOCABULARY_TIMEOUT", 15.0, float, minimum=0.001),
+    )
+    sec.finish()
+    return result
 
 
 def _http(sec: _Section) -> HttpServerConfig:
@@ -482,7 +530,14 @@ def _http(sec: _Section) -> HttpServerConfig:
 
 
 _KNOWN_COMMANDS = ("ECHO", "EXPORT", "IMPORT", "UPDATE", "PUBLISH", "UNPUBLISH")
-_KNOWN_SECTIONS = ("REPOSITORY", "MESSAGE_BROKER", "COMMANDS", "HTTP_SERVER", "SOLR")
+_KNOWN_SECTIONS = (
+    "REPOSITORY",
+    "MESSAGE_BROKER",
+    "COMMANDS",
+    "HTTP_SERVER",
+    "SOLR",
+    "CONTENT_MODELS",
+)
 
 
 def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None = None) -> Config:
@@ -529,6 +584,9 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     solr_sec = _Section(path, "SOLR", data.get("SOLR"), warnings)
     solr = SolrConfig(url=solr_sec.text("URL"))
     solr_sec.finish()
+    content_models = _content_models(
+        _Section(path, "CONTENT_MODELS", data.get("CONTENT_MODELS"), warnings)
+    )
     return Config(
         path=path,
         repository=repository,
@@ -536,5 +594,6 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         commands=commands,
         http_server=http,
         solr=solr,
+        content_models=content_models,
         warnings=tuple(warnings),
     )

@@ -117,13 +117,18 @@ def write_config(
     broker: BrokerEndpoint,
     dests: Destinations,
     store: Path,
+    repository: dict[str, Any] | None = None,
+    sections: dict[str, Any] | None = None,
     **broker_keys: Any,
 ) -> Path:
+    """A plastrond config; *repository* keys are merged into REPOSITORY (e.g. FEDORA_USER and
+    FEDORA_PASSWORD), *sections* adds top-level sections (e.g. CONTENT_MODELS, COMMANDS)."""
     config = {
         "REPOSITORY": {
             "REST_ENDPOINT": "http://127.0.0.1:8080/fcrepo/rest",
             "RELPATH": "/pcdm",
             "LOG_DIR": str(path.parent / "logs"),
+            **(repository or {}),
         },
         "MESSAGE_BROKER": {
             "SERVER": f"{broker.host}:{broker.port}",
@@ -139,6 +144,7 @@ def write_config(
             "SHUTDOWN_GRACE_PERIOD": 5,
             **broker_keys,
         },
+        **(sections or {}),
     }
     path.write_text(yaml.safe_dump(config))
     return path
@@ -220,10 +226,24 @@ class Setup:
 def plastrond_setup(tmp_path) -> Iterator[Any]:
     setups: list[Setup] = []
 
-    def make(broker: BrokerEndpoint, **broker_keys: Any) -> Setup:
+    def make(
+        broker: BrokerEndpoint,
+        *,
+        repository: dict[str, Any] | None = None,
+        sections: dict[str, Any] | None = None,
+        **broker_keys: Any,
+    ) -> Setup:
         dests = Destinations.unique()
         store = tmp_path / "msg"
-        config = write_config(tmp_path / "plastrond.yml", broker, dests, store, **broker_keys)
+        config = write_config(
+            tmp_path / "plastrond.yml",
+            broker,
+            dests,
+            store,
+            repository=repository,
+            sections=sections,
+            **broker_keys,
+        )
         setup = Setup(broker, dests, store, config, tmp_path)
         setups.append(setup)
         return setup

@@ -284,3 +284,33 @@ def test_other_command_sections_are_kept_raw(tmp_path):
     config = load_config(path, environ={})
     assert config.commands.raw["PUBLISH"]["HANDLE_ENDPOINT"] == "http://h"
     assert config.warnings == ()
+
+
+def test_content_models_and_update_keys(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL), environ={})
+    assert config.content_models.dir is None
+    assert config.content_models.vocabularies == {}
+    assert config.content_models.vocabulary_cache_seconds == 3600
+    assert config.content_models.vocabulary_timeout == 15
+    assert config.commands.update.max_concurrent_items == 4
+    path = write(
+        tmp_path,
+        MINIMAL
+        + "COMMANDS:\n  UPDATE:\n    MAX_CONCURRENT_ITEMS: 2\n"
+        + "CONTENT_MODELS:\n  DIR: /etc/plastron/models\n"
+        + "  VOCABULARIES:\n    'http://vocab.lib.umd.edu/form#': http://mirror/form.ttl\n"
+        + "  VOCABULARY_CACHE_SECONDS: 60\n  VOCABULARY_TIMEOUT: 5\n",
+    )
+    config = load_config(path, environ={})
+    assert config.commands.update.max_concurrent_items == 2
+    assert config.content_models.dir == Path("/etc/plastron/models")
+    assert config.content_models.vocabularies == {
+        "http://vocab.lib.umd.edu/form#": "http://mirror/form.ttl"
+    }
+    assert config.content_models.vocabulary_cache_seconds == 60
+    assert config.content_models.vocabulary_timeout == 5
+    assert config.warnings == ()
+    path = write(tmp_path, MINIMAL + "CONTENT_MODELS:\n  VOCABULARIES: [a, b]\n")
+    assert "CONTENT_MODELS.VOCABULARIES: expected a mapping" in error_of(path)
+    path = write(tmp_path, MINIMAL + "COMMANDS:\n  UPDATE:\n    MAX_CONCURRENT_ITEMS: 0\n")
+    assert "COMMANDS.UPDATE.MAX_CONCURRENT_ITEMS: must be at least 1" in error_of(path)

@@ -37,10 +37,15 @@ Progress = dict[str, Any]
 
 
 class JobError(Exception):
-    """The job cannot be done as asked; the message is one line a person can act on."""
+    """The job cannot be done as asked; the message is one line a person can act on.
 
-    def __init__(self, message: str) -> None:
+    *details* are extra keys for the completion's JSON body, for clients that read the body of
+    a failed job too (Archelon reads `stats` from a failed update's completion).
+    """
+
+    def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
         super().__init__(" ".join(str(message).split()))
+        self.details: Mapping[str, Any] = details or {}
 
 
 @attrs.frozen

@@ -82,8 +82,8 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
     )
 
 
-def error_result(reason: str) -> JobResult:
-    return JobResult(state=ERROR_STATE, body={"error": reason}, error=reason)
+def error_result(reason: str, details: Mapping[str, Any] | None = None) -> JobResult:
+    return JobResult(state=ERROR_STATE, body={**(details or {}), "error": reason}, error=reason)
 
 
 def progress_body(progress: Mapping[str, Any]) -> bytes:

@@ -122,7 +122,7 @@ class JobRunner:
                 result = await self._execute(request)
             except JobError as e:
                 log.warning("job failed: %s", e)
-                return error_result(str(e))
+                return error_result(str(e), e.details)
             except Exception as e:
                 log.exception("job failed with an internal error")
                 reason = f"internal error in {request.command or 'job'}: {type(e).__name__}: {e}"

@@ -1,0 +1,423 @@
+"""update: apply one SPARQL Update to repository resources, validating them first if asked.
+
+Body: `{"uris": [...], "sparql_update": "..."}`. Arguments (protocol.md): `dry-run`,
+`validate` (needs `model`), `model`, `recursive` (predicates to follow from each resource to
+more resources to update, e.g. `pcdm:hasMember,pcdm:hasFile`), `no-transactions` (default
+true). Archelon's metadata editor sends every save this way, synchronously.
+
+For each resource: read its graph, apply the update to it in memory, and when validating, map
+the result through the content model and check its rules: an invalid resource is skipped and
+reported, `('<field>', 'failed', '<rule>', '<argument>')` per failed rule. What is written is
+the difference between the graph as read and as updated (server-managed triples left alone),
+sent with the state token read, so a resource changed meanwhile by someone else is an error
+rather than a silent overwrite. With transactions, an error on any resource rolls back every
+write of the job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import attrs
+import trio
+from rdflib import Graph, URIRef
+
+from ..models import (
+    ContentModel,
+    Item,
+    ModelError,
+    ModelSet,
+    SparqlError,
+    VocabularyCache,
+    VocabularyError,
+    apply_update,
+    check_update,
+    current_models,
+    shared_cache,
+    sparql_update,
+    validate,
+)
+from ..models.namespaces import FABIO, LDP, ORE, PCDM, RDF
+from ..repository import (
+    PreconditionFailed,
+    RepositoryClient,
+    RepositoryError,
+    TransactionError,
+)
+from . import args, command
+from .base import JobContext, JobError, JobRequest, JobResult, Progress
+
+__all__ = ["COMPLETE", "INCOMPLETE", "UpdateRequest", "parse_request", "update"]
+
+COMPLETE = "update_complete"
+INCOMPLETE = "update_incomplete"
+
+#: rdf:types of the parts of an item (pages, files, proxies), which no content model describes
+STRUCTURAL_TYPES = frozenset({FABIO.Page, PCDM.File, ORE.Proxy})
+
+_SEPARATORS = re.compile(r"[\s,]+")
+
+
+@attrs.frozen
+class UpdateRequest:
+    """An update job's request, checked."""
+
+    uris: tuple[str, ...]
+    sparql: str
+    dry_run: bool = False
+    validate: bool = False
+    model: ContentModel | None = None
+    recursive: tuple[URIRef, ...] = ()
+    use_transactions: bool = False
+
+
+def _stats(uris: Iterable[str] = (), reason: str | None = None) -> dict[str, Any]:
+    errors = {uri: [reason] for uri in uris} if reason else {}
+    return {"stats": {"updated": [], "invalid": {}, "errors": errors}}
+
+
+def _bad(message: str, uris: Iterable[str] = ()) -> NoReturn:
+    # Archelon reads `stats` even from a failed update: give it the reason per resource too.
+    raise JobError(message, details=_stats(uris, message))
+
+
+def parse_body(request: JobRequest) -> tuple[tuple[str, ...], str]:
+    """The URIs and the SPARQL Update text of the request's JSON body, or JobError."""
+    try:
+        text = request.text()
+    except JobError as e:
+        _bad(str(e))
+    if not text.strip():
+        _bad('the message body is empty (expected JSON {"uris": [...], "sparql_update": "..."})')
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as e:
+        _bad(f"the message body is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}")
+    if not isinstance(body, dict):
+        _bad('the message body must be a JSON object {"uris": [...], "sparql_update": "..."}')
+    raw_uris = body.get("uris")
+    if raw_uris is None or raw_uris == []:
+        _bad('missing uris in the message body (expected "uris": ["<resource URI>", ...])')
+    if isinstance(raw_uris, str):
+        raw_uris = [raw_uris]
+    if not isinstance(raw_uris, list):
+        _bad('"uris" in the message body must be a list of resource URIs')
+    uris: list[str] = []
+    for index, uri in enumerate(raw_uris):
+        if not isinstance(uri, str) or not uri.strip().startswith(("http://", "https://")):
+            _bad(f'"uris"[{index}] is not an http(s) URI: {uri!r}')
+        if uri.strip() not in uris:
+            uris.append(uri.strip())
+    sparql = body.get("sparql_update")
+    if not isinstance(sparql, str) or not sparql.strip():
+        _bad("missing sparql_update in the message body (the SPARQL Update to apply)", uris)
+    return tuple(uris), sparql
+
+
+async def parse_request(
+    request: JobRequest, models_dir: Path | None = None
+) -> tuple[UpdateRequest, ModelSet]:
+    """Everything the job needs from its request, checked; one JobError per problem."""
+    uris, sparql = parse_body(request)
+    try:
+        dry_run = args.boolean(request, "dry-run", False)
+        do_validate = args.boolean(request, "validate", False)
+        no_transactions = args.boolean(request, "no-transactions", True)
+        model_name = args.text(request, "model")
+        recursive_text = args.text(request, "recursive")
+    except JobError as e:
+        _bad(str(e), uris)
+    if do_validate and model_name is None:
+        _bad("argument validate needs argument model (the content model to validate with)", uris)
+    try:
+        models = await current_models(models_dir)
+        model = models.get(model_name) if model_name is not None else None
+    except ModelError as e:
+        _bad(str(e), uris)
+    recursive: list[URIRef] = []
+    for term in _SEPARATORS.split(recursive_text or ""):
+        if term:
+            try:
+                recursive.append(models.expand(term))
+            except ModelError as e:
+                _bad(f"argument recursive: {e}", uris)
+    try:
+        await trio.to_thread.run_sync(check_update, sparql)
+    except SparqlError as e:
+        _bad(str(e), uris)
+    return (
+        UpdateRequest(
+            uris=uris,
+            sparql=sparql,
+            dry_run=dry_run,
+            validate=do_validate,
+            model=model,
+            recursive=tuple(dict.fromkeys(recursive)),
+            use_transactions=not no_transactions,
+        ),
+        models,
+    )
+
+
+class _RollBack(Exception):
+    """Raised inside the transaction to roll it back."""
+
+
+@attrs.define
+class _Stats:
+    total: int | None
+    started: float = attrs.field(factory=time.time)
+    order: dict[str, int] = attrs.field(factory=dict)
+    done: int = 0
+    updated: set[str] = attrs.field(factory=set)
+    invalid: dict[str, list[str]] = attrs.field(factory=dict)
+    errors: dict[str, list[str]] = attrs.field(factory=dict)
+
+    def error(self, uri: str, reason: str) -> None:
+        self.errors.setdefault(uri, []).append(" ".join(reason.split()))
+
+    def progress(self) -> Progress:
+        now = time.time()
+        body: Progress = {
+            "time": {"started": self.started, "now": now, "elapsed": round(now - self.started, 3)},
+            "count": {
+                "total": self.total,
+                "done": self.done,
+                "updated": len(self.updated),
+                "invalid": len(self.invalid),
+                "errors": len(self.errors),
+            },
+        }
+        if self.total:
+            body["progress"] = min(100, math.floor(100 * self.done / self.total))
+        return body
+
+    def result(self) -> JobResult:
+        def ordered(uris: Iterable[str]) -> list[str]:
+            return sorted(uris, key=lambda u: self.order.get(u, math.inf))
+
+        state = COMPLETE if not self.invalid and not self.errors else INCOMPLETE
+        return JobResult(
+            state=state,
+            body={
+                "stats": {
+                    "updated": ordered(self.updated),
+                    "invalid": {uri: self.invalid[uri] for uri in ordered(self.invalid)},
+                    "errors": {uri: self.errors[uri] for uri in ordered(self.errors)},
+                }
+            },
+        )
+
+
+class _UpdateRun:
+    def __init__(
+        self,
+        request: UpdateRequest,
+        models: ModelSet,
+        repository: RepositoryClient,
+        vocabularies: VocabularyCache,
+        log: logging.Logger,
+        concurrency: int,
+    ) -> None:
+        self.request = request
+        self.models = models
+        self.repository = repository
+        self.vocabularies = vocabularies
+        self.log = log
+        self.stats = _Stats(total=None if request.recursive else len(request.uris))
+        self.limiter = trio.CapacityLimiter(concurrency)
+        self.cpu_limiter = trio.CapacityLimiter(1)
+        self.send: trio.MemorySendChannel[Progress] | None = None
+
+    async def run(self, send: trio.MemorySendChannel[Progress]) -> None:
+        self.send = send
+        async with send:
+            if self.request.use_transactions and not self.request.dry_run:
+                await self._in_transaction()
+            else:
+                await self._all(self.repository)
+
+    async def _in_transaction(self) -> None:
+        try:
+            async with self.repository.transaction() as tx:
+                await self._all(tx)
+                if self.stats.errors:
+                    raise _RollBack
+        except _RollBack:
+            failed = len(self.stats.errors)
+            self._undo(
+                f"not updated: the transaction was rolled back after errors on {failed} "
+                f"resource{'s' if failed != 1 else ''}"
+            )
+        except TransactionError as e:
+            if not self.stats.order:  # it never began
+                _bad(str(e), self.request.uris)
+            self._undo(f"not updated: {e}")
+
+    def _undo(self, reason: str) -> None:
+        for uri in sorted(self.stats.updated):
+            self.stats.error(uri, reason)
+        self.stats.updated.clear()
+
+    async def _all(self, client: RepositoryClient) -> None:
+        async with trio.open_nursery() as nursery:
+            for uri in self.request.uris:
+                self._schedule(nursery, client, uri, top=True)
+
+    def _schedule(
+        self, nursery: trio.Nursery, client: RepositoryClient, uri: str, *, top: bool
+    ) -> None:
+        if uri in self.stats.order:
+            return
+        self.stats.order[uri] = len(self.stats.order)
+        nursery.start_soon(self._one, nursery, client, uri, top)
+
+    async def _one(
+        self, nursery: trio.Nursery, client: RepositoryClient, uri: str, top: bool
+    ) -> None:
+        async with self.limiter:
+            related = await self._process(client, uri, top)
+        self.stats.done += 1
+        for target in related:
+            self._schedule(nursery, client, target, top=False)
+        if self.send is not None:
+            await self.send.send(self.stats.progress())
+
+    async def _process(self, client: RepositoryClient, uri: str, top: bool) -> list[str]:
+        """Update one resource; return the related resources to update next."""
+        stats = self.stats
+        if not client.contains(uri):
+            stats.error(
+                uri, f"not a resource of this repository (expected a URI under {client.root})"
+            )
+            return []
+        try:
+            info = await client.head(uri)
+            want_containment = LDP.contains in self.request.recursive
+            read = await client.get_graph(info.description_uri, containment=want_containment)
+        except RepositoryError as e:
+            stats.error(uri, str(e))
+            return []
+        related = self._related(client, uri, read.graph)
+        try:
+            async with self.cpu_limiter:
+                updated = await trio.to_thread.run_sync(
+                    apply_update, read.graph, self.request.sparql, uri
+                )
+        except SparqlError as e:
+            stats.error(uri, str(e))
+            return related
+        model = self.request.model
+        if self.request.validate and model is not None and self._validates(updated, uri, top):
+            try:
+                result = await validate(Item.from_graph(updated, uri, model), self.vocabularies)
+            except VocabularyError as e:
+                stats.error(uri, f"cannot validate: {e}")
+                return related
+            if not result.is_valid:
+                stats.invalid[uri] = result.reasons()
+                self.log.warning("invalid, not updated: %s: %s", uri, "; ".join(result.reasons()))
+                return related
+        try:
+            patch = sparql_update(read.graph, updated)
+        except ValueError as e:
+            stats.error(uri, str(e))
+            return related
+        if self.request.dry_run:
+            self.log.info("dry run: would %s %s", "update" if patch else "leave unchanged", uri)
+            return related
+        if patch:
+            try:
+                await client.update(
+                    info.description_uri, patch, if_state_token=read.state_token or None
+                )
+            except PreconditionFailed:
+                stats.error(
+                    uri,
+                    "not updated: the resource changed while it was being updated; try again",
+                )
+                return related
+            except RepositoryError as e:
+                stats.error(uri, str(e))
+                return related
+            self.log.info("updated %s", uri)
+        else:
+            self.log.info("unchanged by the update: %s", uri)
+        stats.updated.add(uri)
+        return related
+
+    def _validates(self, graph: Graph, uri: str, top: bool) -> bool:
+        """The resources named in the request are validated with the model; those reached
+        by `recursive` only when they are of that model (not pages, files or proxies)."""
+        if top:
+            return True
+        types = set(graph.objects(URIRef(uri), RDF.type))
+        if types & STRUCTURAL_TYPES:
+            return False
+        model = self.request.model
+        return model is not None and self.models.detect(types).name == model.name
+
+    def _related(self, client: RepositoryClient, uri: str, graph: Graph) -> list[str]:
+        found: list[str] = []
+        subject = URIRef(uri)
+        for predicate in self.request.recursive:
+            for target in graph.objects(subject, predicate):
+                if not isinstance(target, URIRef):
+                    continue
+                resource = str(target).partition("#")[0]
+                if resource != uri and client.contains(resource) and resource not in found:
+                    found.append(resource)
+        return found
+
+
+def _single(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
+@command("update")
+async def update(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+    config = ctx.config
+    settings = config.content_models
+    request, models = await parse_request(ctx.request, settings.dir)
+    sources = {**models.vocabularies, **settings.vocabularies}
+    vocabularies = shared_cache(
+        sources, ttl=settings.vocabulary_cache_seconds, timeout=settings.vocabulary_timeout
+    )
+    run = _UpdateRun(
+        request,
+        models,
+        ctx.repository,
+        vocabularies,
+        ctx.log,
+        config.commands.update.max_concurrent_items,
+    )
+    ctx.log.info(
+        "update of %d resource(s)%s%s%s%s",
+        len(request.uris),
+        f", validated as {request.model.name}" if request.validate and request.model else "",
+        f", following {', '.join(map(str, request.recursive))}" if request.recursive else "",
+        ", in a transaction" if request.use_transactions and not request.dry_run else "",
+        ", dry run" if request.dry_run else "",
+    )
+    yield run.stats.progress()
+    send, receive = trio.open_memory_channel[Progress](math.inf)
+    try:
+        # The runner drives this generator from one task and does nothing between steps but
+        # record the progress, so yielding inside this nursery keeps its scopes well nested.
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run.run, send)
+            async with receive:
+                async for progress in receive:
+                    yield progress
+    except BaseExceptionGroup as group:
+        raise _single(group) from None
+    yield run.stats.result()

@@ -1,0 +1,358 @@
+"""Items <-> rdflib graphs, through a content model.
+
+`Item.from_graph(graph, uri, model)` sorts the triples about *uri* into the model's fields
+(literals keep their language and datatype; an embedded field's hash-URI objects become
+`Embedded` values with fields of their own), the PCDM structure (members, files, first/last
+proxies), and whatever the model does not know, which is kept so that `item.to_graph()` gives
+back every triple it was read from. Pages, files and proxies have builders of their own, and
+`proxy_order` walks an item's linked list of proxies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Union
+
+import attrs
+from rdflib import BNode, Graph, Literal, URIRef
+from rdflib.term import Node
+
+from .namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF
+from .schema import ContentModel, EmbeddedClass, Field
+
+__all__ = [
+    "STRUCTURE",
+    "Embedded",
+    "Item",
+    "Value",
+    "file_graph",
+    "is_hash_of",
+    "page_graph",
+    "proxy_graph",
+    "proxy_order",
+    "to_node",
+]
+
+#: The PCDM structure of an object: attribute of `Item` -> predicate
+STRUCTURE: Mapping[str, URIRef] = {
+    "members": PCDM.hasMember,
+    "member_of": PCDM.memberOf,
+    "files": PCDM.hasFile,
+    "related": PCDM.hasRelatedObject,
+    "first": IANA.first,
+    "last": IANA.last,
+}
+
+Value = Union[Literal, URIRef, BNode, "Embedded"]
+
+
+def is_hash_of(node: Node, subject: Node) -> bool:
+    """Whether *node* is a hash URI inside *subject* (`<subject>#...`)."""
+    return (
+        isinstance(node, URIRef)
+        and isinstance(subject, URIRef)
+        and str(node).startswith(f"{subject}#")
+    )
+
+
+def _sort_key(value: Value) -> str:
+    return value.uri.n3() if isinstance(value, Embedded) else value.n3()
+
+
+@attrs.define(eq=True)
+class Embedded:
+    """An object described inside its item's graph (a creator, a place, ...)."""
+
+    uri: URIRef | BNode
+    cls: EmbeddedClass
+    values: dict[str, list[Value]] = attrs.field(factory=dict)
+    types: list[URIRef] = attrs.field(factory=list)
+    #: (predicate, object) pairs the class has no field for
+    extra: list[tuple[URIRef, Node]] = attrs.field(factory=list)
+
+    def get(self, name: str) -> list[Value]:
+        self.cls.field(name)  # KeyError for a field the class does not have
+        return self.values.get(name, [])
+
+    def triples(self) -> Iterator[tuple[Node, Node, Node]]:
+        for t in self.types:
+            yield (self.uri, RDF.type, t)
+        for f in self.cls.fields:
+            for value in self.values.get(f.name, []):
+                node = value.uri if isinstance(value, Embedded) else value
+                yield (self.uri, f.predicate, node)
+        for p, o in self.extra:
+            yield (self.uri, p, o)
+
+
+@attrs.define(eq=True)
+class Item:
+    """A repository resource seen through a content model."""
+
+    uri: URIRef
+    model: ContentModel
+    values: dict[str, list[Value]] = attrs.field(factory=dict)
+    types: list[URIRef] = attrs.field(factory=list)
+    members: list[URIRef] = attrs.field(factory=list)
+    member_of: list[URIRef] = attrs.field(factory=list)
+    files: list[URIRef] = attrs.field(factory=list)
+    related: list[URIRef] = attrs.field(factory=list)
+    first: list[URIRef] = attrs.field(factory=list)
+    last: list[URIRef] = attrs.field(factory=list)
+    #: (predicate, object) pairs about the item that neither the model nor PCDM explains
+    extra: list[tuple[URIRef, Node]] = attrs.field(factory=list)
+    #: triples about other subjects that are not embedded objects of a field (kept as read)
+    other: list[tuple[Node, Node, Node]] = attrs.field(factory=list)
+
+    @classmethod
+    def new(cls, uri: str, model: ContentModel) -> Item:
+        """An empty item of *model* (with the model's rdf:types)."""
+        return cls(uri=URIRef(uri), model=model, types=list(model.types))
+
+    def get(self, name: str) -> list[Value]:
+        """The values of field *name* (KeyError for a field the model does not have)."""
+        self.model.field(name)
+        return self.values.get(name, [])
+
+    def add(
+        self,
+        name: str,
+        value: Value | str,
+        *,
+        lang: str | None = None,
+        datatype: str | None = None,
+    ) -> Value:
+        """Add a value to field *name*; a string becomes a literal of the field's datatype
+        (or *datatype*, or with *lang*) or, for a uri field, an IRI."""
+        f = self.model.field(name)
+        node = to_node(f, value, lang=lang, datatype=datatype)
+        self.values.setdefault(name, []).append(node)
+        return node
+
+    def embed(self, name: str, fragment: str, **values: Iterable[Value | str] | str) -> Embedded:
+        """Add an embedded object `<item>#<fragment>` to field *name*, with its field values."""
+        f = self.model.field(name)
+        if f.embedded is None:
+            raise ValueError(f"field {name} of model {self.model.name} is not embedded")
+        obj = Embedded(
+            uri=URIRef(f"{self.uri}#{fragment}"), cls=f.embedded, types=list(f.embedded_types)
+        )
+        for sub, given in values.items():
+            items = [given] if isinstance(given, str) else list(given)
+            sub_field = f.embedded.field(sub)
+            obj.values[sub] = [to_node(sub_field, v) for v in items]
+        self.values.setdefault(name, []).append(obj)
+        return obj
+
+    # -- graph -> item ---------------------------------------------------------------------
+
+    @classmethod
+    def from_graph(cls, graph: Graph, uri: str, model: ContentModel) -> Item:
+        subject = URIRef(uri)
+        item = cls(uri=subject, model=model)
+        structure = {p: name for name, p in STRUCTURE.items()}
+        by_predicate = _fields_by_predicate(model.fields)
+        used: set[Node] = {subject}
+        for p, o in sorted(graph.predicate_objects(subject)):
+            assert isinstance(p, URIRef)
+            if p == RDF.type and isinstance(o, URIRef):
+                item.types.append(o)
+                continue
+            f = _route(by_predicate.get(p, ()), o, subject)
+            if f is None and p in structure and isinstance(o, URIRef):
+                getattr(item, structure[p]).append(o)
+            elif f is None:
+                item.extra.append((p, o))
+            else:
+                item.values.setdefault(f.name, []).append(_read_value(graph, f, o, subject, used))
+        for values in item.values.values():
+            values.sort(key=_sort_key)
+        item.other = sorted(t for t in graph if t[0] not in used)
+        return item
+
+    # -- item -> graph ---------------------------------------------------------------------
+
+    def triples(self) -> Iterator[tuple[Node, Node, Node]]:
+        s = self.uri
+        for t in self.types:
+            yield (s, RDF.type, t)
+        for f in self.model.fields:
+            for value in self.values.get(f.name, []):
+                if isinstance(value, Embedded):
+                    yield (s, f.predicate, value.uri)
+                    yield from value.triples()
+                else:
+                    yield (s, f.predicate, value)
+        for name, predicate in STRUCTURE.items():
+            for target in getattr(self, name):
+                yield (s, predicate, target)
+        for p, o in self.extra:
+            yield (s, p, o)
+        yield from self.other
+
+    def to_graph(self, graph: Graph | None = None) -> Graph:
+        """The item's triples, added to *graph* (a new one by default)."""
+        result = Graph() if graph is None else graph
+        for triple in self.triples():
+            result.add(triple)
+        return result
+
+
+def to_node(
+    f: Field, value: Value | str, *, lang: str | None = None, datatype: str | None = None
+) -> Value:
+    if not isinstance(value, str) or isinstance(value, URIRef | Literal | BNode):
+        return value
+    if f.kind == "literal":
+        if lang:
+            return Literal(value, lang=lang)
+        dt = URIRef(datatype) if datatype else f.datatype
+        return Literal(value, datatype=dt)
+    return URIRef(value)
+
+
+def _fields_by_predicate(fields: Iterable[Field]) -> dict[URIRef, tuple[Field, ...]]:
+    result: dict[URIRef, list[Field]] = {}
+    for f in fields:
+        result.setdefault(f.predicate, []).append(f)
+    return {p: tuple(fs) for p, fs in result.items()}
+
+
+def _route(candidates: tuple[Field, ...], o: Node, subject: URIRef) -> Field | None:
+    """The field a value of this predicate belongs to: a literal by its datatype, an IRI to an
+    embedded field when it is a hash URI of the item (or a blank node), else to a uri field."""
+    if not candidates:
+        return None
+    if len(candidates) == 1:
+        return candidates[0]
+    if isinstance(o, Literal):
+        literals = [f for f in candidates if f.kind == "literal"]
+        dt = o.datatype
+        return (
+            next((f for f in literals if f.datatype is not None and f.datatype == dt), None)
+            or next((f for f in literals if f.datatype is None), None)
+            or (literals or list(candidates))[0]
+        )
+    inside = isinstance(o, BNode) or is_hash_of(o, subject)
+    preferred = ("embedded", "uri") if inside else ("uri", "embedded")
+    for kind in preferred:
+        match = next((f for f in candidates if f.kind == kind), None)
+        if match is not None:
+            return match
+    return candidates[0]
+
+
+def _read_value(graph: Graph, f: Field, o: Node, subject: URIRef, used: set[Node]) -> Value:
+    if f.embedded is None or not (isinstance(o, BNode) or is_hash_of(o, subject)):
+        assert isinstance(o, Literal | URIRef | BNode)
+        return o
+    assert isinstance(o, URIRef | BNode)
+    obj = Embedded(uri=o, cls=f.embedded)
+    used.add(o)
+    by_predicate = _fields_by_predicate(f.embedded.fields)
+    for p, value in sorted(graph.predicate_objects(o)):
+        assert isinstance(p, URIRef)
+        if p == RDF.type and isinstance(value, URIRef):
+            obj.types.append(value)
+            continue
+        sub = _route(by_predicate.get(p, ()), value, subject)
+        if sub is None or not isinstance(value, Literal | URIRef | BNode):
+            obj.extra.append((p, value))
+        else:
+            obj.values.setdefault(sub.name, []).append(value)
+    for values in obj.values.values():
+        values.sort(key=_sort_key)
+    return obj
+
+
+# --------------------------------------------------------------------------------------------
+# Pages, files and proxies
+# --------------------------------------------------------------------------------------------
+
+
+def page_graph(
+    uri: str,
+    *,
+    title: str,
+    number: int | str | None = None,
+    member_of: str | None = None,
+) -> Graph:
+    """A page: a pcdm:Object and fabio:Page with a title, a sequence number, its item."""
+    s = URIRef(uri)
+    g = Graph()
+    g.add((s, RDF.type, PCDM.Object))
+    g.add((s, RDF.type, FABIO.Page))
+    g.add((s, URIRef("http://purl.org/dc/terms/title"), Literal(title)))
+    if number is not None:
+        g.add((s, FABIO.hasSequenceIdentifier, Literal(str(number))))
+    if member_of is not None:
+        g.add((s, PCDM.memberOf, URIRef(member_of)))
+    return g
+
+
+def file_graph(
+    uri: str,
+    *,
+    title: str | None = None,
+    file_of: str | None = None,
+    preservation_master: bool = False,
+) -> Graph:
+    """The description of a file: a pcdm:File (also a preservation master when asked)."""
+    s = URIRef(uri)
+    g = Graph()
+    g.add((s, RDF.type, PCDM.File))
+    if preservation_master:
+        g.add((s, RDF.type, PCDMUSE.PreservationMasterFile))
+    if title is not None:
+        g.add((s, URIRef("http://purl.org/dc/terms/title"), Literal(title)))
+    if file_of is not None:
+        g.add((s, PCDM.fileOf, URIRef(file_of)))
+    return g
+
+
+def proxy_graph(
+    uri: str,
+    *,
+    proxy_for: str,
+    proxy_in: str,
+    prev: str | None = None,
+    next: str | None = None,
+    title: str | None = None,
+) -> Graph:
+    """One link of the list that orders an item's pages: an ore:Proxy."""
+    s = URIRef(uri)
+    g = Graph()
+    g.add((s, RDF.type, ORE.Proxy))
+    g.add((s, ORE.proxyFor, URIRef(proxy_for)))
+    g.add((s, ORE.proxyIn, URIRef(proxy_in)))
+    if prev is not None:
+        g.add((s, IANA.prev, URIRef(prev)))
+    if next is not None:
+        g.add((s, IANA.next, URIRef(next)))
+    if title is not None:
+        g.add((s, URIRef("http://purl.org/dc/terms/title"), Literal(title)))
+    return g
+
+
+def proxy_order(first: str | None, proxies: Mapping[str, Graph]) -> list[URIRef]:
+    """The resources an item's proxies stand for, in list order, starting at proxy *first*
+    and following iana:next. Raises ValueError on a missing proxy, a loop or a missing
+    ore:proxyFor."""
+    order: list[URIRef] = []
+    seen: set[str] = set()
+    current = first
+    while current is not None:
+        if current in seen:
+            raise ValueError(f"the proxies loop back to {current}")
+        seen.add(current)
+        graph = proxies.get(current)
+        if graph is None:
+            raise ValueError(f"proxy {current} is missing")
+        s = URIRef(current)
+        target = graph.value(s, ORE.proxyFor)
+        if not isinstance(target, URIRef):
+            raise ValueError(f"proxy {current} has no ore:proxyFor")
+        order.append(target)
+        following = graph.value(s, IANA.next)
+        current = str(following) if following is not None else None
+    return order
