@@ -1,0 +1,79 @@
+"""Imports point one way (DESIGN.md): the codec knows nothing of plastrond or I/O; nothing
+below the daemon imports the broker side or the CLI; the repository client and the models
+know nothing of commands or jobs."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+SRC = Path(__file__).resolve().parents[2] / "src"
+
+
+def imported_modules(package: str) -> dict[str, set[str]]:
+    """Absolute names of the modules each file of *package* imports."""
+    result: dict[str, set[str]] = {}
+    for path in (SRC / package.replace(".", "/")).rglob("*.py"):
+        module = ".".join(path.relative_to(SRC).with_suffix("").parts)
+        if module.endswith(".__init__"):
+            module = module.removesuffix(".__init__")
+            base = module
+        else:
+            base = module.rpartition(".")[0]
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                if node.level:
+                    parts = base.split(".")
+                    anchor = ".".join(parts[: len(parts) - node.level + 1])
+                    target = f"{anchor}.{node.module}" if node.module else anchor
+                else:
+                    target = node.module or ""
+                names.add(target)
+                names.update(f"{target}.{alias.name}" for alias in node.names)
+        result[module] = names
+    return result
+
+
+def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
+    found = []
+    for module, names in imported_modules(package).items():
+        for name in names:
+            if any(name == f or name.startswith(f + ".") for f in forbidden):
+                found.append(f"{module} imports {name}")
+    return sorted(found)
+
+
+def test_stompframe_is_pure():
+    assert offenders("stompframe", ("plastrond", "trio", "socket", "threading", "asyncio")) == []
+
+
+@pytest.mark.parametrize("package", ["plastrond.repository", "plastrond.models"])
+def test_repository_and_models_know_nothing_above_them(package):
+    forbidden = (
+        "plastrond.commands",
+        "plastrond.jobs",
+        "plastrond.broker",
+        "plastrond.daemon",
+        "plastrond.cli",
+        "plastrond.http",
+    )
+    assert offenders(package, forbidden) == []
+
+
+@pytest.mark.parametrize(
+    "package", ["plastrond.commands", "plastrond.jobs", "plastrond.http", "plastrond.broker"]
+)
+def test_nothing_below_imports_the_daemon_or_the_cli(package):
+    forbidden = ("plastrond.daemon", "plastrond.cli")
+    if package != "plastrond.broker":
+        forbidden += ("plastrond.broker",)
+    assert offenders(package, forbidden) == []
+
+
+def test_commands_do_not_import_the_runner_or_store():
+    assert offenders("plastrond.commands", ("plastrond.jobs",)) == []
