@@ -55,6 +55,9 @@ CONF
 
 start() {
   if ssh_ready; then
+    # The keys printed must be those of the server that answers: only ours will do.
+    pid_alive "$PIDFILE" \
+      || die "an SSH server not started from $BASE answers at $HOST:$PORT; stop it or set SSHD_PORT"
     log "sshd already answers at $HOST:$PORT"
     where
     return 0
