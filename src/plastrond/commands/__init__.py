@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 #: modules in this package that define the commands plastrond ships
-BUILTIN = ("echo", "update", "publish")
+BUILTIN = ("echo", "export", "update", "publish")
 
 _registry: dict[str, CommandFunc] = {}
 _loaded = False

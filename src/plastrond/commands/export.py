@@ -1,0 +1,220 @@
+"""export: items of the repository as a BagIt bag in one ZIP, written locally or over SFTP.
+
+Body: repository URIs, one per line (blank lines ignored). Args: `format` (`text/turtle`,
+`turtle`, `ttl` (the default), `text/csv`, `csv`), `output-dest` (a local path inside
+`COMMANDS.EXPORT.ALLOWED_OUTPUT_DIRS`, or `sftp://user@host[:port]/path`; `.zip` appended when
+missing), `export-binaries`, `binary-types` (comma-separated MIME types, `type/*` allowed),
+`uri-template` (public URI template with `{uuid}`; default `MESSAGE_BROKER.PUBLIC_URI_TEMPLATE`),
+`timestamp` (informational: recorded in `bag-info.txt`).
+
+Progress after each item: `{"time": {"started", "now", "elapsed"}, "count": {"total",
+"exported", "errors"}, "progress"}`. The result: `export_complete`, or `partial_export` when
+some items could not be read (they are skipped, and the file is written all the same).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import attrs
+import trio
+
+from ..config import Config
+from ..export import (
+    CsvMetadata,
+    Destination,
+    DestinationError,
+    ExportError,
+    ExportOptions,
+    ExportRun,
+    MetadataWriter,
+    TurtleMetadata,
+    parse_destination,
+)
+from ..models import ModelError, ModelSet, current_models
+from . import args, command
+from .base import JobContext, JobError, JobRequest, JobResult, Progress
+
+__all__ = ["FORMATS", "ExportRequest", "parse_request"]
+
+#: accepted spellings of `format` -> the format
+FORMATS = {
+    "text/turtle": "turtle",
+    "turtle": "turtle",
+    "ttl": "turtle",
+    "text/csv": "csv",
+    "csv": "csv",
+}
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/(\*|[A-Za-z0-9][\w.+-]*)")
+
+
+@attrs.frozen
+class ExportRequest:
+    format: str
+    destination: Destination
+    uris: tuple[str, ...]
+    export_binaries: bool = False
+    binary_types: tuple[str, ...] = ()
+    uri_template: str | None = None
+    timestamp: str | None = None
+
+    @property
+    def content_type(self) -> str:
+        return "text/csv" if self.format == "csv" else "text/turtle"
+
+    @property
+    def file_extension(self) -> str:
+        return ".csv" if self.format == "csv" else ".ttl"
+
+
+def parse_request(request: JobRequest, config: Config) -> ExportRequest:
+    """The export *request* asks for, checked; JobError with one line when it cannot be run."""
+    fmt = args.choice(request, "format", FORMATS, "turtle")
+    output = args.required_text(request, "output-dest")
+    try:
+        destination = parse_destination(output, config.commands.export)
+    except DestinationError as e:
+        raise JobError(str(e)) from None
+    binaries = args.boolean(request, "export-binaries", False)
+    types: list[str] = []
+    for part in (args.text(request, "binary-types") or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if not _MIME_TYPE.fullmatch(part):
+            raise JobError(f"argument binary-types: {part!r} is not a MIME type")
+        types.append(part.lower())
+    template = args.text(request, "uri-template")
+    if template is None and config.message_broker is not None:
+        template = config.message_broker.public_uri_template
+    if template is not None and "{uuid}" not in template:
+        raise JobError(f"argument uri-template must contain {{uuid}}, not {template!r}")
+    # URIs under REST_ENDPOINT are taken in their public form (REPO_EXTERNAL_URL), the one the
+    # repository client names resources by.
+    internal = config.repository.rest_endpoint.rstrip("/")
+    external = (config.repository.repo_external_url or internal).rstrip("/")
+    uris: list[str] = []
+    seen: set[str] = set()
+    for line in request.text().splitlines():
+        uri = line.strip()
+        if external != internal and (uri == internal or uri.startswith(internal + "/")):
+            uri = external + uri[len(internal) :]
+        if uri and uri not in seen:
+            seen.add(uri)
+            uris.append(uri)
+    if not uris:
+        raise JobError("the message body lists no URIs to export")
+    return ExportRequest(
+        format=fmt,
+        destination=destination,
+        uris=tuple(uris),
+        export_binaries=binaries,
+        binary_types=tuple(types),
+        uri_template=template,
+        timestamp=args.text(request, "timestamp"),
+    )
+
+
+def _writer(fmt: str, models: ModelSet) -> Callable[[Path], MetadataWriter]:
+    if fmt == "csv":
+        return lambda scratch: CsvMetadata(scratch, models)
+    return lambda scratch: TurtleMetadata(scratch, models.prefixes)
+
+
+@command("export")
+async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+    config = ctx.config
+    request = parse_request(ctx.request, config)
+    try:
+        models = await current_models(config.content_models.dir)
+    except ModelError as e:
+        raise JobError(str(e)) from None
+    info = {"External-Identifier": ctx.request.job_id}
+    if request.timestamp:
+        info["Export-Timestamp"] = request.timestamp
+    options = ExportOptions(
+        export_binaries=request.export_binaries,
+        binary_types=request.binary_types,
+        uri_template=request.uri_template,
+        max_concurrent_items=config.commands.export.max_concurrent_items,
+        bag_info=info,
+    )
+    run = ExportRun(ctx.repository, _writer(request.format, models), options, ctx.log)
+    ctx.log.info(
+        "export of %d item(s) as %s%s to %s",
+        len(request.uris),
+        request.format,
+        " with binaries" if request.export_binaries else "",
+        request.destination.describe(),
+    )
+    finished = False
+
+    async def work() -> None:
+        nonlocal finished
+        try:
+            await run.execute(request.uris, request.destination)
+        finally:
+            finished = True
+            run.changed.set()
+
+    try:
+        # The runner drives this generator from one task and does nothing between steps but
+        # record the progress, so yielding inside this nursery keeps its scopes well nested.
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(work)
+            while True:
+                await run.changed.wait()
+                run.changed = trio.Event()
+                if finished:
+                    break
+                yield run.progress()
+    except BaseExceptionGroup as group:
+        raise _job_error(group) from None
+    except (DestinationError, ExportError) as e:
+        raise JobError(str(e)) from None
+    counts = run.counts
+    state = "export_complete" if counts.errors == 0 else "partial_export"
+    ctx.log.info(
+        "export: %d of %d item(s) exported, %d error(s), %d bytes of binaries, to %s",
+        counts.exported,
+        counts.total,
+        counts.errors,
+        run.download_bytes,
+        request.destination.describe(),
+    )
+    yield run.progress()
+    yield JobResult(
+        state=state,
+        body={
+            "type": state,
+            "content_type": request.content_type,
+            "file_extension": request.file_extension,
+            "download_uri": request.destination.written,
+            "count": counts.as_dict(),
+        },
+    )
+
+
+def _job_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one-line JobError for what ended the export, or the group when it was a bug."""
+    pending: list[BaseException] = [group]
+    while pending:
+        e = pending.pop(0)
+        if isinstance(e, BaseExceptionGroup):
+            pending[:0] = list(e.exceptions)
+        elif isinstance(e, DestinationError | ExportError | JobError):
+            return JobError(str(e))
+    leaves = list(_leaves(group))
+    return leaves[0] if len(leaves) == 1 else group
+
+
+def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
+    found: list[BaseException] = []
+    for e in group.exceptions:
+        if isinstance(e, BaseExceptionGroup):
+            found.extend(_leaves(e))
+        else:
+            found.append(e)
+    return found

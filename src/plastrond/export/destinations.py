@@ -1,0 +1,422 @@
+"""Where an export's ZIP goes: a local file inside an allowed folder, or a file over SFTP.
+
+`parse_destination(text, config)` checks an `output-dest` without touching anything and returns
+a `LocalDestination` or `SftpDestination`, or raises `DestinationError` with one line that
+says why it is refused. `destination.open()` (blocking: run it in a worker thread) returns a
+`Sink`: a binary stream to write the ZIP into, then `commit()` to put the file in place
+atomically, or `abort()` to leave nothing behind. Both kinds write `<name>.<random>.part`
+beside the target and rename it at the end, so a reader never sees half a ZIP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import stat
+import tempfile
+from pathlib import Path, PurePosixPath
+from typing import IO, Any, Final, Protocol
+from urllib.parse import unquote, urlsplit
+
+import attrs
+
+from ..config import ExportConfig
+
+__all__ = [
+    "Destination",
+    "DestinationError",
+    "LocalDestination",
+    "SftpDestination",
+    "Sink",
+    "parse_destination",
+    "with_zip_suffix",
+]
+
+#: bytes buffered before a write goes to the file or the SFTP server
+WRITE_BUFFER: Final = 1024 * 1024
+#: seconds allowed for the TCP connection, the SSH banner, and the authentication
+SFTP_TIMEOUT: Final = 30.0
+
+
+class DestinationError(Exception):
+    """The output destination is refused or cannot be written; the message is one line."""
+
+
+class Sink(Protocol):
+    """An open destination: write the ZIP into `stream`, then commit or abort."""
+
+    stream: IO[bytes]
+
+    def commit(self) -> None: ...
+
+    def abort(self) -> None: ...
+
+
+def with_zip_suffix(text: str) -> str:
+    """*text* ending in `.zip` (any case): as written, or with `.zip` appended."""
+    return text if text.lower().endswith(".zip") else f"{text}.zip"
+
+
+# --------------------------------------------------------------------------------------------
+# Local files
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class LocalDestination:
+    #: the `output-dest` as written, `.zip` appended when missing
+    written: str
+    #: the folder the file goes into, every symbolic link resolved
+    folder: Path
+    name: str
+    #: the allowed folder (resolved) that holds it
+    root: Path
+
+    @property
+    def path(self) -> Path:
+        return self.folder / self.name
+
+    @property
+    def bag_name(self) -> str:
+        return _bag_name(self.name)
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def open(self) -> Sink:
+        """Create the folder if needed, and a temporary file in it (blocking)."""
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise DestinationError(f"cannot create the folder {self.folder}: {_reason(e)}") from e
+        # Checked again now that the folder exists: a link made meanwhile must not lead out.
+        real = Path(os.path.realpath(self.folder))
+        if not _inside(real, self.root):
+            raise DestinationError(f"output-dest {self.written} is outside the allowed folders")
+        if self.path.is_dir():
+            raise DestinationError(f"output-dest {self.written} is a folder")
+        try:
+            fd, part = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".part", dir=real)
+        except OSError as e:
+            raise DestinationError(f"cannot write in {real}: {_reason(e)}") from e
+        os.fchmod(fd, 0o644)
+        return _LocalSink(os.fdopen(fd, "wb", buffering=WRITE_BUFFER), Path(part), real / self.name)
+
+
+class _LocalSink:
+    def __init__(self, stream: IO[bytes], part: Path, final: Path) -> None:
+        self.stream = stream
+        self.part = part
+        self.final = final
+
+    def commit(self) -> None:
+        self.stream.flush()
+        os.fsync(self.stream.fileno())
+        self.stream.close()
+        os.replace(self.part, self.final)
+        folder = os.open(self.final.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+    def abort(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stream.close()
+        self.part.unlink(missing_ok=True)
+
+
+def _local(text: str, config: ExportConfig) -> LocalDestination:
+    if "\0" in text:
+        raise DestinationError("output-dest holds a NUL character")
+    written = with_zip_suffix(text)
+    path = Path(written)
+    if not path.is_absolute():
+        raise DestinationError(f"output-dest {text} is not an absolute path")
+    if not config.allowed_output_dirs:
+        raise DestinationError(
+            f"output-dest {text} is a local path, and no local folder is allowed "
+            "(COMMANDS.EXPORT.ALLOWED_OUTPUT_DIRS)"
+        )
+    # The folder is resolved (links, `..`) as it is now; the file name itself is never
+    # followed: the finished file replaces whatever entry has that name.
+    folder = Path(os.path.realpath(path.parent))
+    for allowed in config.allowed_output_dirs:
+        root = Path(os.path.realpath(allowed))
+        if _inside(folder, root):
+            return LocalDestination(written=written, folder=folder, name=path.name, root=root)
+    raise DestinationError(f"output-dest {text} is outside the folders allowed for exports")
+
+
+def _inside(folder: Path, root: Path) -> bool:
+    return folder == root or folder.is_relative_to(root)
+
+
+# --------------------------------------------------------------------------------------------
+# SFTP
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SftpDestination:
+    written: str
+    user: str
+    host: str
+    port: int
+    #: the remote path, as the URL names it (absolute)
+    path: str
+    key_file: Path
+    known_hosts: Path | None = None
+    accept_unknown_hosts: bool = False
+    timeout: float = SFTP_TIMEOUT
+
+    @property
+    def bag_name(self) -> str:
+        return _bag_name(PurePosixPath(self.path).name)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def describe(self) -> str:
+        return f"sftp://{self.user}@{self.address}{self.path}"
+
+    def open(self) -> Sink:
+        """Log in and open a temporary remote file beside the target (blocking)."""
+        import paramiko
+
+        try:
+            key = paramiko.PKey.from_path(self.key_file)
+        except OSError as e:
+            raise DestinationError(
+                f"cannot read {self.key_file} for SFTP: {_reason(e)} "
+                "(COMMANDS.EXPORT.SSH_PRIVATE_KEY)"
+            ) from e
+        except (paramiko.SSHException, ValueError) as e:
+            raise DestinationError(
+                f"{self.key_file} is not a usable private key: {e} "
+                "(COMMANDS.EXPORT.SSH_PRIVATE_KEY)"
+            ) from e
+        client = paramiko.SSHClient()
+        try:
+            self._load_host_keys(client)
+            policy: paramiko.MissingHostKeyPolicy = (
+                paramiko.AutoAddPolicy() if self.accept_unknown_hosts else paramiko.RejectPolicy()
+            )
+            client.set_missing_host_key_policy(policy)
+            known_before = self._known(client)
+            client.connect(
+                self.host,
+                port=self.port,
+                username=self.user,
+                pkey=key,
+                look_for_keys=False,
+                allow_agent=False,
+                timeout=self.timeout,
+                banner_timeout=self.timeout,
+                auth_timeout=self.timeout,
+            )
+            if self.accept_unknown_hosts and self.known_hosts is not None and not known_before:
+                # Remembered, so that a later change of the host's key is noticed.
+                client.save_host_keys(str(self.known_hosts))
+            sftp = client.open_sftp()
+            # A server that stops answering fails the export instead of hanging it.
+            channel = sftp.get_channel()
+            if channel is not None:
+                channel.settimeout(self.timeout)
+        except paramiko.BadHostKeyException as e:
+            client.close()
+            raise DestinationError(
+                f"SFTP host {self.address} offered a key that does not match known_hosts "
+                f"({e.key.get_name()}); refused"
+            ) from e
+        except paramiko.AuthenticationException as e:
+            client.close()
+            raise DestinationError(
+                f"SFTP login as {self.user} at {self.address} refused: {e} "
+                "(check COMMANDS.EXPORT.SSH_PRIVATE_KEY)"
+            ) from e
+        except paramiko.SSHException as e:
+            client.close()
+            if "not found in known_hosts" in str(e):
+                raise DestinationError(
+                    f"SFTP host {self.address} is not in known_hosts; refused "
+                    "(COMMANDS.EXPORT.SFTP_KNOWN_HOSTS, SFTP_ACCEPT_UNKNOWN_HOSTS)"
+                ) from e
+            raise DestinationError(f"SFTP to {self.address} failed: {e}") from e
+        except OSError as e:  # socket errors and time-outs too
+            client.close()
+            if isinstance(e, FileNotFoundError | PermissionError) and e.filename:
+                raise DestinationError(
+                    f"cannot read {e.filename} for SFTP: {_reason(e)} "
+                    "(COMMANDS.EXPORT.SFTP_KNOWN_HOSTS)"
+                ) from e
+            raise DestinationError(
+                f"cannot connect to SFTP host {self.address}: {_reason(e)}"
+            ) from e
+        folder = str(PurePosixPath(self.path).parent)
+        name = PurePosixPath(self.path).name
+        part = f"{folder.rstrip('/')}/.{name}.{secrets.token_hex(6)}.part"
+        try:
+            try:
+                if stat.S_ISDIR(sftp.stat(self.path).st_mode or 0):
+                    raise DestinationError(f"output-dest {self.written} is a folder")
+            except FileNotFoundError:
+                pass
+            remote = sftp.open(part, "wb")
+        except OSError as e:
+            client.close()
+            raise DestinationError(
+                f"cannot write {folder} on SFTP host {self.address}: {_reason(e)}"
+            ) from e
+        except DestinationError:
+            client.close()
+            raise
+        remote.set_pipelined(True)
+        return _SftpSink(client, sftp, remote, part, self.path, self.address)
+
+    def _load_host_keys(self, client: Any) -> None:
+        if self.known_hosts is None:
+            client.load_system_host_keys()
+            return
+        if self.known_hosts.exists():
+            client.load_host_keys(str(self.known_hosts))
+        elif not self.accept_unknown_hosts:
+            raise FileNotFoundError(2, "no such file", str(self.known_hosts))
+
+    def _known(self, client: Any) -> bool:
+        name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
+        return client.get_host_keys().lookup(name) is not None
+
+
+class _SftpRaw(io.RawIOBase):
+    """A remote file as an unseekable raw stream: the ZIP is written front to back (with data
+    descriptors), never going back over the network to patch a header."""
+
+    def __init__(self, remote: Any) -> None:
+        self._remote = remote
+        self.written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data)
+        self._remote.write(view.tobytes())
+        self.written += len(view)
+        return len(view)
+
+
+class _SftpSink:
+    def __init__(
+        self, client: Any, sftp: Any, remote: Any, part: str, final: str, address: str
+    ) -> None:
+        self.client = client
+        self.sftp = sftp
+        self.remote = remote
+        self.part = part
+        self.final = final
+        self.address = address
+        self.stream: IO[bytes] = io.BufferedWriter(_SftpRaw(remote), WRITE_BUFFER)
+
+    def commit(self) -> None:
+        try:
+            self.stream.flush()
+            self.remote.close()  # waits for the server to acknowledge every pipelined write
+            try:
+                self.sftp.posix_rename(self.part, self.final)
+            except OSError:
+                # A server without the posix-rename extension will not rename over a file.
+                with contextlib.suppress(OSError):
+                    self.sftp.remove(self.final)
+                self.sftp.rename(self.part, self.final)
+        except OSError as e:
+            self.abort()
+            raise DestinationError(
+                f"cannot finish {self.final} on SFTP host {self.address}: {_reason(e)}"
+            ) from e
+        self.client.close()
+
+    def abort(self) -> None:
+        # Best effort: the connection may be what failed.
+        with contextlib.suppress(Exception):
+            self.remote.close()
+        with contextlib.suppress(Exception):
+            self.sftp.remove(self.part)
+        self.client.close()
+
+
+def _sftp(text: str, config: ExportConfig) -> SftpDestination:
+    if text.endswith("/") or urlsplit(text).path in ("", "/"):
+        raise DestinationError(f"output-dest {text} must name a file (sftp://user@host/path)")
+    written = with_zip_suffix(text)
+    try:
+        parts = urlsplit(written)
+        port = parts.port or 22
+    except ValueError:
+        raise DestinationError(f"output-dest {text} is not a usable sftp:// URL") from None
+    if parts.password is not None:
+        raise DestinationError(
+            "output-dest must not carry a password; the key in "
+            "COMMANDS.EXPORT.SSH_PRIVATE_KEY is used"
+        )
+    if not parts.username or not parts.hostname:
+        raise DestinationError(
+            f"output-dest {text} must name a user and a host (sftp://user@host/path)"
+        )
+    path = unquote(parts.path)
+    if not path or path == "/" or path.endswith("/") or parts.query or parts.fragment:
+        raise DestinationError(f"output-dest {text} must name a file (sftp://user@host/path)")
+    if config.ssh_private_key is None:
+        raise DestinationError(
+            "output-dest is an sftp:// URL, and no key is configured "
+            "(COMMANDS.EXPORT.SSH_PRIVATE_KEY)"
+        )
+    return SftpDestination(
+        written=written,
+        user=unquote(parts.username),
+        host=parts.hostname,
+        port=port,
+        path=path,
+        key_file=config.ssh_private_key,
+        known_hosts=config.sftp_known_hosts,
+        accept_unknown_hosts=config.sftp_accept_unknown_hosts,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+
+
+Destination = LocalDestination | SftpDestination
+
+
+def parse_destination(text: str, config: ExportConfig) -> Destination:
+    """The destination *text* names, checked against *config*, or DestinationError."""
+    text = text.strip()
+    if not text:
+        raise DestinationError("output-dest is empty")
+    scheme = text.split(":", 1)[0].lower() if "://" in text else ""
+    if scheme == "sftp":
+        return _sftp(text, config)
+    if scheme:
+        raise DestinationError(
+            f"output-dest {text} is neither a local path nor sftp://user@host[:port]/path"
+        )
+    return _local(text, config)
+
+
+def _bag_name(filename: str) -> str:
+    stem = filename[: -len(".zip")] if filename.lower().endswith(".zip") else filename
+    stem = stem.strip().strip(".")
+    return stem or "export"
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e) or type(e).__name__

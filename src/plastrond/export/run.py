@@ -1,0 +1,601 @@
+"""One export, from a list of URIs to a committed ZIP.
+
+```
+run = ExportRun(repository, lambda scratch: TurtleMetadata(scratch, prefixes), options, log)
+await run.execute(uris, destination)        # run.counts and run.progress() as it goes
+```
+
+Items are read concurrently (at most `max_concurrent_items` at once, and at most twice that many
+requests in flight). An item's binaries are streamed from the repository into scratch files,
+hashed on the way; only once the whole item has been read are its files and its metadata added
+to the bag, one item at a time, in a worker thread. So an item that fails halfway leaves nothing
+in the bag: it is counted in `errors`, and the export goes on. Whatever fails in writing the ZIP
+itself (the disk, the SFTP connection) ends the job, and the partial file is removed.
+
+Memory stays flat whatever the sizes: a binary passes through in 1 MiB chunks; the scratch
+files of an item are deleted once it is in the bag, and an item holds its slot until then, so
+at most `max_concurrent_items` items' binaries sit on the scratch disk at once.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import math
+import re
+import shutil
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, Final
+from urllib.parse import unquote, urlsplit
+
+import attrs
+import httpx
+import rdflib.exceptions
+import trio
+from rdflib import Graph, Literal, URIRef
+
+from .. import __version__
+from ..models.namespaces import FABIO, IANA, ORE, PCDM
+from ..repository import RepositoryClient, RepositoryError
+from .bag import BagZipWriter, Digester
+from .destinations import Destination, DestinationError, Sink
+from .metadata import ItemRecord, MetadataWriter
+
+__all__ = [
+    "ExportCounts",
+    "ExportError",
+    "ExportOptions",
+    "ExportRun",
+    "ItemFailure",
+    "item_failure_of",
+    "item_folder_name",
+    "item_folder_names",
+    "mime_matches",
+    "safe_filename",
+    "uuid_of",
+]
+
+_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
+#: characters never kept in a file or folder name: separators, controls, what Windows refuses,
+#: and `%` (bagit-python reads `%25` in a manifest literally, against RFC 8493)
+_UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]')
+
+
+class ExportError(Exception):
+    """The export as a whole failed (the ZIP could not be written); one line."""
+
+
+class ItemFailure(Exception):
+    """One item could not be exported; it is counted as an error and skipped."""
+
+
+class _Abandoned(Exception):
+    """The ZIP failed earlier: nothing more goes into it."""
+
+
+@attrs.frozen
+class ExportOptions:
+    export_binaries: bool = False
+    #: MIME types of the binaries to export (`type/*` allowed); empty: every binary
+    binary_types: tuple[str, ...] = ()
+    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI`
+    uri_template: str | None = None
+    max_concurrent_items: int = 4
+    #: extra `bag-info.txt` tags
+    bag_info: Mapping[str, str] = attrs.field(factory=dict)
+    #: where scratch files go (default: the system's temporary folder)
+    scratch_dir: Path | None = None
+
+
+@attrs.define
+class ExportCounts:
+    total: int
+    exported: int = 0
+    errors: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {"total": self.total, "exported": self.exported, "errors": self.errors}
+
+
+@attrs.frozen
+class _Binary:
+    """A binary read from the repository into a scratch file, waiting to go into the bag."""
+
+    uri: str
+    filename: str
+    path: Path
+    size: int
+    digests: Mapping[str, str]
+    mtime: float | None
+    mime_type: str | None
+    on_page: bool
+
+
+@attrs.frozen
+class _Prepared:
+    metadata: bytes
+    #: (name below data/, binary)
+    binaries: Sequence[tuple[str, _Binary]]
+
+
+class ExportRun:
+    def __init__(
+        self,
+        repository: RepositoryClient,
+        make_writer: Callable[[Path], MetadataWriter],
+        options: ExportOptions,
+        log: logging.Logger,
+    ) -> None:
+        self.repository = repository
+        self.make_writer = make_writer
+        self._writer: MetadataWriter | None = None
+        self.options = options
+        self.log = log
+        self.counts = ExportCounts(total=0)
+        self.started = time.time()
+        #: set whenever the counts change (the command waits on it to report progress)
+        self.changed = trio.Event()
+        n = max(1, options.max_concurrent_items)
+        self._slots = trio.Semaphore(n)
+        # With one item at a time, everything is sequential; else each item may have a
+        # couple of requests (pages, binaries) in flight.
+        self._requests = trio.CapacityLimiter(1 if n == 1 else 2 * n)
+        #: the bag and the metadata spool: one writer thread at a time
+        self._lane = trio.CapacityLimiter(1)
+        self._cpu = trio.CapacityLimiter(1)
+        self._folders: list[str] = []
+        self._scratch: Path | None = None
+        #: the scope of the item tasks, cancelled when the ZIP cannot be written
+        self._items_scope = trio.CancelScope()
+        self._broken = False
+        #: bytes of binaries read from the repository
+        self.download_bytes = 0
+
+    @property
+    def writer(self) -> MetadataWriter:
+        assert self._writer is not None, "the export has not started"
+        return self._writer
+
+    # -- progress ---------------------------------------------------------------------------
+
+    def progress(self) -> dict[str, Any]:
+        now = time.time()
+        done = self.counts.exported + self.counts.errors
+        total = self.counts.total
+        body: dict[str, Any] = {
+            "time": {"started": self.started, "now": now, "elapsed": round(now - self.started, 3)},
+            "count": self.counts.as_dict(),
+        }
+        if total:
+            body["progress"] = max(0, min(100, math.floor(100 * done / total)))
+        return body
+
+    # -- the whole export -------------------------------------------------------------------
+
+    async def execute(self, uris: Sequence[str], destination: Destination) -> None:
+        """Export *uris* into a bag written to *destination*. Raises `DestinationError` when
+        the destination cannot be opened, `ExportError` when writing it fails."""
+        self.counts = ExportCounts(total=len(uris))
+        self._folders = item_folder_names(uris)
+        self.changed.set()
+        base = self.options.scratch_dir
+        scratch = Path(
+            await trio.to_thread.run_sync(
+                lambda: tempfile.mkdtemp(prefix="plastrond-export-", dir=base)
+            )
+        )
+        self._scratch = scratch
+        self._writer = self.make_writer(scratch)
+        sink: Sink | None = None
+        bag: BagZipWriter | None = None
+        committed = False
+        try:
+            sink = await trio.to_thread.run_sync(destination.open, limiter=self._lane)
+            self.log.info("export: writing %s", destination.describe())
+            bag = await self._in_lane(
+                BagZipWriter,
+                sink.stream,
+                destination.bag_name,
+                scratch_dir=scratch,
+                software_agent=f"plastrond {__version__}",
+                what="start the bag",
+            )
+            async with trio.open_nursery() as nursery:
+                self._items_scope = nursery.cancel_scope
+                for index, uri in enumerate(uris):
+                    await self._slots.acquire()
+                    nursery.start_soon(self._item, index, uri, bag)
+            files = await self._in_lane(self.writer.finish, scratch, what="write the metadata")
+            await self._in_lane(self._close_bag, bag, files, what="finish the bag")
+            await self._in_lane(sink.commit, what="finish the file")
+            committed = True
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(self._cleanup, sink, bag, scratch, committed)
+
+    def _close_bag(self, bag: BagZipWriter, files: Sequence[tuple[str, Path]]) -> None:
+        for name, path in files:
+            bag.add_file(name, path, mime_type=self.writer.content_type)
+        info = {**self.options.bag_info}
+        bag.close(info)
+
+    def _cleanup(
+        self, sink: Sink | None, bag: BagZipWriter | None, scratch: Path, committed: bool
+    ) -> None:
+        if not committed:
+            if bag is not None:
+                bag.abort()
+            if sink is not None:
+                sink.abort()
+        if self._writer is not None:
+            self._writer.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+    async def _in_lane(self, func: Callable[..., Any], *args: Any, what: str, **kw: Any) -> Any:
+        """Run the blocking *func* in the writer thread; a failure ends the export at once
+        (the items still running are cancelled: the ZIP can take nothing more)."""
+
+        def call() -> Any:
+            # Checked in the thread: another call may have failed since this one was queued.
+            if self._broken:
+                raise _Abandoned
+            try:
+                return func(*args, **kw)
+            except BaseException:
+                self._broken = True
+                raise
+
+        try:
+            return await trio.to_thread.run_sync(call, limiter=self._lane)
+        except _Abandoned:
+            raise
+        except DestinationError as e:
+            self._items_scope.cancel()
+            raise ExportError(str(e)) from e
+        except (OSError, EOFError, ValueError, RuntimeError) as e:
+            self._items_scope.cancel()
+            raise ExportError(f"cannot {what}: {_reason(e)}") from e
+        except Exception as e:
+            # paramiko's SSHException and its kin derive from Exception alone
+            if type(e).__module__.startswith("paramiko"):
+                self._items_scope.cancel()
+                raise ExportError(f"cannot {what}: SFTP: {e}") from e
+            raise
+
+    # -- one item ---------------------------------------------------------------------------
+
+    async def _item(self, index: int, uri: str, bag: BagZipWriter) -> None:
+        folder = self._item_scratch(index)
+        # Once in the bag, the item's scratch files are gone (removed in the same thread call).
+        clean = not self.options.export_binaries
+        try:
+            try:
+                prepared = await self._prepare(index, uri, folder)
+            except ItemFailure as e:
+                self.counts.errors += 1
+                self.log.warning("export: item %d (%s) skipped: %s", index + 1, uri, e)
+                return
+            try:
+                await self._in_lane(
+                    self._add_to_bag, index, prepared, folder, bag, what=f"add {uri}"
+                )
+            except _Abandoned:
+                return  # the export is ending: another item could not be written
+            clean = True
+            self.counts.exported += 1
+            self.log.debug("export: item %d (%s) done", index + 1, uri)
+        finally:
+            if not clean:
+                with trio.CancelScope(shield=True):
+                    await trio.to_thread.run_sync(shutil.rmtree, folder, True)
+            self._slots.release()
+            self.changed.set()
+
+    def _add_to_bag(self, index: int, prepared: _Prepared, folder: Path, bag: BagZipWriter) -> None:
+        for name, binary in prepared.binaries:
+            bag.add_file(
+                name,
+                binary.path,
+                mtime=binary.mtime,
+                digests=binary.digests,
+                mime_type=binary.mime_type,
+            )
+            binary.path.unlink(missing_ok=True)
+        self.writer.add(index, prepared.metadata)
+        if self.options.export_binaries:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _item_scratch(self, index: int) -> Path:
+        assert self._scratch is not None
+        return self._scratch / f"item-{index}"
+
+    async def _prepare(self, index: int, uri: str, folder: Path) -> _Prepared:
+        if not self.repository.contains(uri):
+            raise ItemFailure("not a resource of this repository")
+        graph = await self._graph(uri)
+        subject = URIRef(uri)
+        if (subject, None, None) not in graph:
+            raise ItemFailure("the repository has no description of it")
+        item_dir = self._folders[index]
+        binaries: list[tuple[str, _Binary]] = []
+        if self.options.export_binaries:
+            downloaded = await self._binaries(uri, graph, folder)
+            taken: set[str] = set()
+            for binary in downloaded:
+                name = _unique(binary.filename, taken)
+                binaries.append((f"{item_dir}/{name}", binary))
+        record = ItemRecord(
+            uri=uri,
+            graph=graph,
+            files=[name for name, b in binaries if b.on_page],
+            item_files=[name for name, b in binaries if not b.on_page],
+            public_uri=self._public_uri(uri),
+        )
+        try:
+            metadata = await trio.to_thread.run_sync(self.writer.render, record, limiter=self._cpu)
+        except (ValueError, KeyError, rdflib.exceptions.Error) as e:
+            raise ItemFailure(f"cannot describe it: {e}") from e
+        return _Prepared(metadata=metadata, binaries=binaries)
+
+    def _public_uri(self, uri: str) -> str | None:
+        template = self.options.uri_template
+        if not template:
+            return None
+        return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+
+    async def _graph(self, uri: str) -> Graph:
+        async with self._requests:
+            try:
+                resource = await self.repository.get_graph(uri, containment=False)
+            except RepositoryError as e:
+                raise ItemFailure(str(e)) from e
+            except (ValueError, rdflib.exceptions.Error) as e:
+                raise ItemFailure(f"GET {uri}: not an RDF description ({e})") from e
+        return resource.graph
+
+    # -- pages and binaries -----------------------------------------------------------------
+
+    async def _binaries(self, uri: str, graph: Graph, folder: Path) -> list[_Binary]:
+        subject = URIRef(uri)
+        pages = await self._pages(subject, graph)
+        plan: list[tuple[str, bool]] = []
+        for _page, page_graph, page_uri in pages:
+            plan.extend((str(f), True) for f in _files(page_graph, page_uri))
+        plan.extend((str(f), False) for f in _files(graph, subject))
+        results: list[_Binary | None] = [None] * len(plan)
+
+        async def fetch(slot: int, file_uri: str, on_page: bool) -> None:
+            results[slot] = await self._download(file_uri, folder / f"{slot}", on_page)
+
+        try:
+            async with trio.open_nursery() as nursery:
+                for slot, (file_uri, on_page) in enumerate(plan):
+                    nursery.start_soon(fetch, slot, file_uri, on_page)
+        except BaseExceptionGroup as group:
+            raise item_failure_of(group) from None
+        return [b for b in results if b is not None]
+
+    async def _pages(self, subject: URIRef, graph: Graph) -> list[tuple[int, Graph, URIRef]]:
+        """The item's pages (pcdm:hasMember) with their graphs, in page order: by
+        fabio:hasSequenceIdentifier when every page has a number, else along the proxies
+        (iana:first, iana:next), else by URI."""
+        members = sorted(
+            {m for m in graph.objects(subject, PCDM.hasMember) if isinstance(m, URIRef)}, key=str
+        )
+        graphs: dict[URIRef, Graph] = {}
+
+        async def fetch(member: URIRef) -> None:
+            graphs[member] = await self._graph(str(member))
+
+        try:
+            async with trio.open_nursery() as nursery:
+                for member in members:
+                    nursery.start_soon(fetch, member)
+        except BaseExceptionGroup as group:
+            raise item_failure_of(group) from None
+        numbers: dict[URIRef, int] = {}
+        for member in members:
+            value = graphs[member].value(member, FABIO.hasSequenceIdentifier)
+            if isinstance(value, Literal) and str(value).strip().isdigit():
+                numbers[member] = int(str(value).strip())
+        if len(numbers) == len(members):
+            order = sorted(members, key=lambda m: (numbers[m], str(m)))
+        else:
+            order = await self._proxy_order(subject, graph, members)
+        return [(n, graphs[m], m) for n, m in enumerate(order)]
+
+    async def _proxy_order(
+        self, subject: URIRef, graph: Graph, members: list[URIRef]
+    ) -> list[URIRef]:
+        first = graph.value(subject, IANA.first)
+        order: list[URIRef] = []
+        seen: set[URIRef] = set()
+        current = first if isinstance(first, URIRef) else None
+        while current is not None and current not in seen and len(seen) <= len(members):
+            seen.add(current)
+            proxy_graph = graph if (current, None, None) in graph else await self._graph(current)
+            target = proxy_graph.value(current, ORE.proxyFor)
+            if isinstance(target, URIRef) and target in members and target not in order:
+                order.append(target)
+            following = proxy_graph.value(current, IANA.next)
+            current = following if isinstance(following, URIRef) else None
+        return order + [m for m in members if m not in order]
+
+    async def _download(self, uri: str, path: Path, on_page: bool) -> _Binary | None:
+        if not self.repository.contains(uri):
+            raise ItemFailure(f"file {uri} is not a resource of this repository")
+        async with self._requests:
+            try:
+                if self.options.binary_types:
+                    info = await self.repository.head(uri)
+                    if not mime_matches(info.content_type, self.options.binary_types):
+                        return None
+                async with self.repository.open_binary(uri) as binary:
+                    scratch = _ScratchFile(path)
+                    try:
+                        async for chunk in binary.iter_bytes():
+                            await trio.to_thread.run_sync(scratch.write, chunk)
+                    finally:
+                        with trio.CancelScope(shield=True):
+                            await trio.to_thread.run_sync(scratch.close)
+                    digester = scratch.digester
+                    expected = binary.length
+                    if expected is not None and expected != digester.size:
+                        raise ItemFailure(
+                            f"GET {uri}: received {digester.size} of {expected} bytes"
+                        )
+                    self.download_bytes += digester.size
+                    return _Binary(
+                        uri=uri,
+                        filename=safe_filename(binary.filename, uri),
+                        path=path,
+                        size=digester.size,
+                        digests=digester.hexdigests(),
+                        mtime=_http_time(binary.headers.get("Last-Modified")),
+                        mime_type=binary.content_type,
+                        on_page=on_page,
+                    )
+            except RepositoryError as e:
+                raise ItemFailure(str(e)) from e
+            except httpx.HTTPError as e:
+                raise ItemFailure(f"GET {uri}: {type(e).__name__}: {e}") from e
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def item_failure_of(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The first ItemFailure in *group* when that is all it holds (siblings cancelled by the
+    nursery are not in it); else the group itself, for anything worse to go on up."""
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        e = pending.pop(0)
+        if isinstance(e, BaseExceptionGroup):
+            pending[:0] = list(e.exceptions)
+        else:
+            leaves.append(e)
+    if leaves and all(isinstance(e, ItemFailure) for e in leaves):
+        return leaves[0]
+    return group
+
+
+def _files(graph: Graph, subject: URIRef) -> list[URIRef]:
+    return sorted(
+        {f for f in graph.objects(subject, PCDM.hasFile) if isinstance(f, URIRef)}, key=str
+    )
+
+
+class _ScratchFile:
+    """A binary's scratch copy, written chunk by chunk from worker threads and hashed on the
+    way. The file (and its folder) is made with the first chunk: a small binary costs two
+    thread calls, this one and `close`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.digester = Digester()
+        self._out: IO[bytes] | None = None
+
+    def write(self, chunk: bytes) -> None:
+        if self._out is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._out = self.path.open("wb")
+        self.digester.update(chunk)
+        self._out.write(chunk)
+
+    def close(self) -> None:
+        if self._out is None:
+            self.write(b"")  # an empty binary is an empty file
+        assert self._out is not None
+        self._out.close()
+
+
+def mime_matches(content_type: str | None, wanted: Sequence[str]) -> bool:
+    """Whether *content_type* (parameters ignored) is one of *wanted* (`type/*` allowed)."""
+    if not content_type:
+        return False
+    base = content_type.split(";", 1)[0].strip().lower()
+    for pattern in wanted:
+        pattern = pattern.strip().lower()
+        if pattern == base or (pattern.endswith("/*") and base.startswith(pattern[:-1])):
+            return True
+    return False
+
+
+def uuid_of(uri: str) -> str | None:
+    """The last UUID in the path of *uri*, lower-cased."""
+    found = _UUID.findall(urlsplit(uri).path)
+    return found[-1].lower() if found else None
+
+
+def _last_segment(uri: str) -> str:
+    path = urlsplit(uri).path.rstrip("/")
+    return unquote(path.rsplit("/", 1)[-1]) if path else ""
+
+
+def item_folder_name(uri: str) -> str:
+    """The folder of an item's binaries: the UUID in its URI, else its last path segment."""
+    name = uuid_of(uri) or _clean(_last_segment(uri))
+    return name or "item"
+
+
+def item_folder_names(uris: Sequence[str]) -> list[str]:
+    """`item_folder_name` of each URI, made unique (`-2`, `-3`, ...) where two collide."""
+    taken: set[str] = {"metadata.ttl"}  # the metadata files sit beside the item folders
+    names = []
+    for uri in uris:
+        name = item_folder_name(uri)
+        if name.lower().endswith("_metadata.csv"):
+            name = f"{name}-item"
+        names.append(_unique(name, taken))
+    return names
+
+
+def safe_filename(name: str | None, uri: str) -> str:
+    """A file name safe inside the bag: the name the repository gives, or the last segment
+    of the binary's URI, without path separators or control characters."""
+    candidate = _clean(name or "") or _clean(_last_segment(uri))
+    return candidate or "file"
+
+
+def _clean(name: str) -> str:
+    name = unicodedata.normalize("NFC", name)
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = _UNSAFE.sub("_", name).strip().strip(".")
+    return name[:200]
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    """*name*, or `stem-2.ext`, `stem-3.ext`, ... so that no two (case-insensitively) clash."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem:
+        stem, ext = name, ""
+    candidate = name
+    n = 1
+    while candidate.lower() in taken:
+        n += 1
+        candidate = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _http_time(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def _reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        where = f" ({e.filename})" if e.filename else ""
+        return f"{e.strerror}{where}"
+    return str(e) or type(e).__name__
