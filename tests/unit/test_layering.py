@@ -54,6 +54,7 @@ def test_stompframe_is_pure():
 
 @pytest.mark.parametrize("package", ["plastrond.repository", "plastrond.models"])
 def test_repository_and_models_know_nothing_above_them(package):
+    # (export and imports sit between commands and models: models must not reach up to them)
     forbidden = (
         "plastrond.commands",
         "plastrond.jobs",
@@ -66,13 +67,34 @@ def test_repository_and_models_know_nothing_above_them(package):
 
 
 @pytest.mark.parametrize(
-    "package", ["plastrond.commands", "plastrond.jobs", "plastrond.http", "plastrond.broker"]
+    "package",
+    [
+        "plastrond.commands",
+        "plastrond.jobs",
+        "plastrond.http",
+        "plastrond.broker",
+        "plastrond.export",
+        "plastrond.imports",
+    ],
 )
 def test_nothing_below_imports_the_daemon_or_the_cli(package):
     forbidden = ("plastrond.daemon", "plastrond.cli")
     if package != "plastrond.broker":
         forbidden += ("plastrond.broker",)
     assert offenders(package, forbidden) == []
+
+
+@pytest.mark.parametrize("package", ["plastrond.export", "plastrond.imports"])
+def test_command_helpers_use_only_the_command_types(package):
+    # They may raise JobError and read JobRequest (commands.base, commands.args), never
+    # reach into a command module or the registry.
+    allowed = ("plastrond.commands.base", "plastrond.commands.args")
+    found = [
+        line
+        for line in offenders(package, ("plastrond.commands",))
+        if not any(line.split(" imports ")[1].startswith(a) for a in allowed)
+    ]
+    assert found == []
 
 
 def test_commands_do_not_import_the_runner_or_store():

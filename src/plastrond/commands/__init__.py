@@ -22,7 +22,7 @@ __all__ = [
 ]
 
 #: modules in this package that define the commands plastrond ships
-BUILTIN = ("echo", "export", "update", "publish")
+BUILTIN = ("echo", "export", "import", "update", "publish")
 
 _registry: dict[str, CommandFunc] = {}
 _loaded = False

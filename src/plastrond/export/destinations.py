@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import attrs
 
 from ..config import ExportConfig
+from ..sftp import SFTP_TIMEOUT, SftpAddress, SftpError, SftpSettings, connect, open_sftp
 
 __all__ = [
     "Destination",
@@ -36,8 +37,6 @@ __all__ = [
 
 #: bytes buffered before a write goes to the file or the SFTP server
 WRITE_BUFFER: Final = 1024 * 1024
-#: seconds allowed for the TCP connection, the SSH banner, and the authentication
-SFTP_TIMEOUT: Final = 30.0
 
 
 class DestinationError(Exception):
@@ -185,77 +184,23 @@ class SftpDestination:
 
     def open(self) -> Sink:
         """Log in and open a temporary remote file beside the target (blocking)."""
-        import paramiko
-
+        address = SftpAddress(user=self.user, host=self.host, port=self.port, path=self.path)
+        settings = SftpSettings(
+            key_file=self.key_file,
+            known_hosts=self.known_hosts,
+            accept_unknown_hosts=self.accept_unknown_hosts,
+            timeout=self.timeout,
+            section="COMMANDS.EXPORT",
+        )
         try:
-            key = paramiko.PKey.from_path(self.key_file)
-        except OSError as e:
-            raise DestinationError(
-                f"cannot read {self.key_file} for SFTP: {_reason(e)} "
-                "(COMMANDS.EXPORT.SSH_PRIVATE_KEY)"
-            ) from e
-        except (paramiko.SSHException, ValueError) as e:
-            raise DestinationError(
-                f"{self.key_file} is not a usable private key: {e} "
-                "(COMMANDS.EXPORT.SSH_PRIVATE_KEY)"
-            ) from e
-        client = paramiko.SSHClient()
+            client = connect(address, settings)
+        except SftpError as e:
+            raise DestinationError(str(e)) from e
         try:
-            self._load_host_keys(client)
-            policy: paramiko.MissingHostKeyPolicy = (
-                paramiko.AutoAddPolicy() if self.accept_unknown_hosts else paramiko.RejectPolicy()
-            )
-            client.set_missing_host_key_policy(policy)
-            known_before = self._known(client)
-            client.connect(
-                self.host,
-                port=self.port,
-                username=self.user,
-                pkey=key,
-                look_for_keys=False,
-                allow_agent=False,
-                timeout=self.timeout,
-                banner_timeout=self.timeout,
-                auth_timeout=self.timeout,
-            )
-            if self.accept_unknown_hosts and self.known_hosts is not None and not known_before:
-                # Remembered, so that a later change of the host's key is noticed.
-                client.save_host_keys(str(self.known_hosts))
-            sftp = client.open_sftp()
-            # A server that stops answering fails the export instead of hanging it.
-            channel = sftp.get_channel()
-            if channel is not None:
-                channel.settimeout(self.timeout)
-        except paramiko.BadHostKeyException as e:
+            sftp = open_sftp(client, address, self.timeout)
+        except SftpError as e:
             client.close()
-            raise DestinationError(
-                f"SFTP host {self.address} offered a key that does not match known_hosts "
-                f"({e.key.get_name()}); refused"
-            ) from e
-        except paramiko.AuthenticationException as e:
-            client.close()
-            raise DestinationError(
-                f"SFTP login as {self.user} at {self.address} refused: {e} "
-                "(check COMMANDS.EXPORT.SSH_PRIVATE_KEY)"
-            ) from e
-        except paramiko.SSHException as e:
-            client.close()
-            if "not found in known_hosts" in str(e):
-                raise DestinationError(
-                    f"SFTP host {self.address} is not in known_hosts; refused "
-                    "(COMMANDS.EXPORT.SFTP_KNOWN_HOSTS, SFTP_ACCEPT_UNKNOWN_HOSTS)"
-                ) from e
-            raise DestinationError(f"SFTP to {self.address} failed: {e}") from e
-        except OSError as e:  # socket errors and time-outs too
-            client.close()
-            if isinstance(e, FileNotFoundError | PermissionError) and e.filename:
-                raise DestinationError(
-                    f"cannot read {e.filename} for SFTP: {_reason(e)} "
-                    "(COMMANDS.EXPORT.SFTP_KNOWN_HOSTS)"
-                ) from e
-            raise DestinationError(
-                f"cannot connect to SFTP host {self.address}: {_reason(e)}"
-            ) from e
+            raise DestinationError(str(e)) from e
         folder = str(PurePosixPath(self.path).parent)
         name = PurePosixPath(self.path).name
         part = f"{folder.rstrip('/')}/.{name}.{secrets.token_hex(6)}.part"
@@ -276,19 +221,6 @@ class SftpDestination:
             raise
         remote.set_pipelined(True)
         return _SftpSink(client, sftp, remote, part, self.path, self.address)
-
-    def _load_host_keys(self, client: Any) -> None:
-        if self.known_hosts is None:
-            client.load_system_host_keys()
-            return
-        if self.known_hosts.exists():
-            client.load_host_keys(str(self.known_hosts))
-        elif not self.accept_unknown_hosts:
-            raise FileNotFoundError(2, "no such file", str(self.known_hosts))
-
-    def _known(self, client: Any) -> bool:
-        name = self.host if self.port == 22 else f"[{self.host}]:{self.port}"
-        return client.get_host_keys().lookup(name) is not None
 
 
 class _SftpRaw(io.RawIOBase):

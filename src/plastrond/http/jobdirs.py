@@ -16,8 +16,8 @@ A requested job id becomes one path segment (`plastrond.jobs.ids.job_id_segment`
 opened relative to JOBS_DIR's descriptor with O_NOFOLLOW, and every file inside relative to
 the job folder's descriptor, so a request can only ever read a direct child of JOBS_DIR.
 
-Everything here blocks; the HTTP app calls it through `trio.to_thread.run_sync`. The reading
-part may move next to the import command (under `plastrond.jobs`) when that command lands.
+Everything here blocks; the HTTP app calls it through `trio.to_thread.run_sync`. The file
+names come from `plastrond.imports.layout`; the writing side is `plastrond.imports.jobdir`.
 """
 
 from __future__ import annotations
@@ -40,6 +40,16 @@ from typing import Any, Generic, TypeVar
 import attrs
 import yaml
 
+# The names are shared with the import command, which writes these folders.
+from ..imports.layout import (
+    COMPLETED_LOG,
+    CONFIG_FIELDS,
+    CONFIG_FILE,
+    FAILED_LOG,
+    INVALID_LOG,
+    RUN_NAME,
+    SOURCE_FILE,
+)
 from ..jobs.ids import MAX_SEGMENT, job_id_segment, segment_job_id
 
 __all__ = [
@@ -61,16 +71,8 @@ __all__ = [
     "summarize_job",
 ]
 
-CONFIG_FILE = "config.yml"
-SOURCE_FILE = "source.csv"
-COMPLETED_LOG = "completed.log.csv"
-FAILED_LOG = "dropped-failed.log.csv"
-INVALID_LOG = "dropped-invalid.log.csv"
-#: the config.yml keys the reference names, always present in a job's description
-CONFIG_FIELDS = ("job_id", "model", "access", "member_of", "container", "binaries_location")
 #: keys of a job's description that a config.yml key never overrides
 RESERVED_KEYS = frozenset({"@id", "runs", "completed", "dropped", "total"})
-RUN_NAME = re.compile(r"[0-9]{14}\Z")
 #: how `job_id_segment` ends a name it had to shorten: `~~` and a hash of the whole id
 _SHORTENED = re.compile(r".*~~[0-9a-f]{40}\Z", re.DOTALL)
 
@@ -193,11 +195,13 @@ class _Window(io.RawIOBase):
 
 
 def _parse_rows(fd: int, start: int, stop: int, encoding: str = "utf-8") -> Iterator[list[str]]:
-    """The non-empty CSV rows in bytes [start, stop) of *fd* (which must end a record)."""
+    """The CSV rows in bytes [start, stop) of *fd* (which must end a record) that have a
+    non-blank cell: a row of empty cells (`,,,`, as spreadsheets leave) is no data row, for
+    the import command either."""
     raw = io.BufferedReader(_Window(fd, start, stop), _READ_SIZE)
     text = io.TextIOWrapper(raw, encoding=encoding, errors="replace", newline="")
     for row in csv.reader(text):
-        if row:
+        if row and any(cell.strip() for cell in row):
             yield row
 
 

@@ -27,6 +27,7 @@ from .mapping import (
     proxy_graph,
     proxy_order,
 )
+from .pages import page_title
 from .registry import current_models
 from .schema import (
     ContentModel,
@@ -81,6 +82,7 @@ __all__ = [
     "is_server_managed",
     "load_models",
     "page_graph",
+    "page_title",
     "prepare",
     "proxy_graph",
     "proxy_order",

@@ -1,0 +1,526 @@
+"""Where an import's files come from (`binaries-location`, import-export.md).
+
+    location = parse_location(text, config.commands.import_)   # checks the text, no I/O
+    async with location:                                       # opens, and cleans up after
+        problems = await location.check(["p001.tif", "p001.jpg"])   # path -> "Missing file: ..."
+        async with location.fetch("p001.tif") as local_path:       # a local file to upload
+            ...
+
+| written | what |
+|---|---|
+| `/path/to/dir` | a local folder, which must lie inside one of `ALLOWED_BINARIES_DIRS` |
+| `zip:/path/to/file.zip` | a local ZIP file (same rule) |
+| `sftp://user@host[:port]/dir` | a folder over SFTP, logged in with `SSH_PRIVATE_KEY` |
+| `zip+sftp://user@host[:port]/file.zip` | a ZIP file over SFTP (downloaded once) |
+| `http(s)://host/dir/` | files under a URL (HEAD to check, GET to fetch) |
+
+The paths in a row are relative to the location; a path that leads out of it (`..`), or a
+local file that resolves (through symbolic links) outside the allowed folders, counts as a
+problem of the row, never as a file. Files that are not local are downloaded to a temporary
+folder just before they are uploaded, and removed after. Blocking work (the file system, ZIP
+reading, paramiko) runs in worker threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import mimetypes
+import os
+import posixpath
+import shutil
+import stat
+import tempfile
+import zipfile
+import zlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, TypeVar
+from urllib.parse import quote
+
+import httpx
+import trio
+
+from ..config import ImportConfig
+from ..sftp import SftpAddress, SftpError, SftpSettings, connect, open_sftp, parse_sftp_url
+from ..sftp import reason as _reason
+
+__all__ = [
+    "BinariesError",
+    "FetchError",
+    "HttpLocation",
+    "LocalLocation",
+    "Location",
+    "SftpLocation",
+    "ZipLocation",
+    "mime_type",
+    "parse_location",
+]
+
+T = TypeVar("T")
+
+#: bytes copied at a time when downloading or extracting
+CHUNK: Final = 1024 * 1024
+SECTION: Final = "COMMANDS.IMPORT"
+
+
+class BinariesError(Exception):
+    """The binaries location is refused or cannot be opened: the job cannot go on. One line."""
+
+
+class FetchError(Exception):
+    """One file could not be read from the location (the row fails). One line."""
+
+
+def mime_type(path: str) -> str:
+    """The MIME type of a file, told from its name; application/octet-stream when unknown."""
+    guessed, _ = mimetypes.guess_type(posixpath.basename(path), strict=False)
+    return guessed or "application/octet-stream"
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+class Location:
+    """A binaries location (base class). Use it as an async context manager."""
+
+    #: the location as written in the request
+    written: str
+
+    def __init__(self, written: str, concurrency: int = 4) -> None:
+        self.written = written
+        self.limiter = trio.CapacityLimiter(max(1, concurrency))
+        self._temp: tempfile.TemporaryDirectory[str] | None = None
+        self._lock = trio.Lock()
+
+    async def __aenter__(self) -> Location:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        with trio.CancelScope(shield=True):
+            await self.aclose()
+
+    async def open(self) -> None:
+        """Make sure the location can be used (BinariesError when not)."""
+
+    async def aclose(self) -> None:
+        if self._temp is not None:
+            temp, self._temp = self._temp, None
+            await trio.to_thread.run_sync(temp.cleanup)
+
+    async def _thread(self, func: Callable[..., T], *args: Any) -> T:
+        return await trio.to_thread.run_sync(func, *args, limiter=self.limiter)
+
+    def _temp_path(self, name: str) -> Path:
+        if self._temp is None:
+            self._temp = tempfile.TemporaryDirectory(prefix="plastrond-import-")
+        fd, path = tempfile.mkstemp(
+            prefix="f-", suffix=posixpath.splitext(name)[1][:16], dir=self._temp.name
+        )
+        os.close(fd)
+        return Path(path)
+
+    async def check(self, paths: Sequence[str]) -> dict[str, str]:
+        """The problem with each path that cannot be fetched (`Missing file: <path>`, ...)."""
+        problems: dict[str, str] = {}
+        for path in dict.fromkeys(paths):
+            problem = await self._check_one(path)
+            if problem:
+                problems[path] = problem
+        return problems
+
+    async def _check_one(self, path: str) -> str | None:
+        raise NotImplementedError
+
+    @contextlib.asynccontextmanager
+    async def fetch(self, path: str) -> AsyncIterator[Path]:
+        """A local file holding the content of *path* (FetchError when it cannot be read)."""
+        local = self._temp_path(path)
+        try:
+            await self._download(path, local)
+            yield local
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(local.unlink, True)
+
+    async def _download(self, path: str, local: Path) -> None:
+        raise NotImplementedError
+
+
+# --------------------------------------------------------------------------------------------
+# Local folders and ZIP files
+# --------------------------------------------------------------------------------------------
+
+
+def _allowed_root(path: str, config: ImportConfig, written: str) -> str:
+    """The allowed folder (resolved) that holds *path* (resolved), or BinariesError."""
+    if not config.allowed_binaries_dirs:
+        raise BinariesError(
+            f"binaries-location {written} is on the local file system, and no local folder is "
+            f"allowed ({SECTION}.ALLOWED_BINARIES_DIRS)"
+        )
+    for allowed in config.allowed_binaries_dirs:
+        root = os.path.realpath(allowed)
+        if _inside(path, root):
+            return root
+    raise BinariesError(
+        f"binaries-location {written} is outside the folders allowed for imports "
+        f"({SECTION}.ALLOWED_BINARIES_DIRS)"
+    )
+
+
+def _local_path(text: str, config: ImportConfig, written: str) -> tuple[str, str]:
+    if "\0" in text:
+        raise BinariesError("binaries-location holds a NUL character")
+    if not os.path.isabs(text):
+        raise BinariesError(f"binaries-location {written} is not an absolute path")
+    real = os.path.realpath(text)
+    return real, _allowed_root(real, config, written)
+
+
+class LocalLocation(Location):
+    """A folder on this machine, inside an allowed folder."""
+
+    def __init__(self, written: str, folder: str, root: str, concurrency: int = 4) -> None:
+        super().__init__(written, concurrency)
+        self.folder = folder
+        self.root = root
+
+    async def open(self) -> None:
+        if not await trio.to_thread.run_sync(os.path.isdir, self.folder):
+            raise BinariesError(f"binaries-location {self.written} is not an existing folder")
+
+    def _resolve(self, path: str) -> tuple[str | None, str | None]:
+        """(the real path of *path*, None) or (None, the problem)."""
+        joined = os.path.normpath(os.path.join(self.folder, path))
+        if not _inside(joined, self.folder):
+            return None, f"File outside the binaries location: {path}"
+        real = os.path.realpath(joined)
+        if not _inside(real, self.root):
+            return None, f"File outside the allowed folders: {path}"
+        try:
+            mode = os.stat(real).st_mode
+        except FileNotFoundError:
+            return None, f"Missing file: {path}"
+        except OSError as e:
+            return None, f"Cannot read file {path}: {_reason(e)}"
+        if not stat.S_ISREG(mode):
+            return None, f"Not a file: {path}"
+        if not os.access(real, os.R_OK):
+            return None, f"Cannot read file {path}: permission denied"
+        return real, None
+
+    async def check(self, paths: Sequence[str]) -> dict[str, str]:
+        def run() -> dict[str, str]:
+            found: dict[str, str] = {}
+            for path in dict.fromkeys(paths):
+                problem = self._resolve(path)[1]
+                if problem:
+                    found[path] = problem
+            return found
+
+        return await self._thread(run)
+
+    @contextlib.asynccontextmanager
+    async def fetch(self, path: str) -> AsyncIterator[Path]:
+        real, problem = await self._thread(self._resolve, path)
+        if real is None:
+            raise FetchError(problem or f"Missing file: {path}")
+        yield Path(real)
+
+
+class ZipLocation(Location):
+    """A ZIP file: a local one, or one fetched once over SFTP (`zip+sftp://`)."""
+
+    def __init__(
+        self,
+        written: str,
+        zip_path: str | None,
+        concurrency: int = 4,
+        remote: SftpLocation | None = None,
+    ) -> None:
+        super().__init__(written, concurrency)
+        self.zip_path = zip_path
+        self.remote = remote
+        self._zip: zipfile.ZipFile | None = None
+        self._names: dict[str, str] = {}
+
+    async def open(self) -> None:
+        if self.remote is not None:
+            await self.remote.open()
+            local = self._temp_path("archive.zip")
+            try:
+                await self.remote._download(self.remote.address.path, local)
+            except FetchError as e:
+                raise BinariesError(f"binaries-location {self.written}: {e}") from None
+            self.zip_path = str(local)
+            await self.remote.aclose()
+        assert self.zip_path is not None
+        zip_path = self.zip_path
+
+        def load() -> zipfile.ZipFile:
+            try:
+                return zipfile.ZipFile(zip_path)
+            except FileNotFoundError:
+                raise BinariesError(f"binaries-location {self.written}: no such ZIP file") from None
+            except (OSError, zipfile.BadZipFile) as e:
+                raise BinariesError(
+                    f"binaries-location {self.written} is not a readable ZIP file: {_reason(e)}"
+                ) from None
+
+        self._zip = await trio.to_thread.run_sync(load)
+        for info in self._zip.infolist():
+            if not info.is_dir():
+                self._names[posixpath.normpath(info.filename.lstrip("/"))] = info.filename
+
+    async def aclose(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+            self._zip = None
+        if self.remote is not None:
+            await self.remote.aclose()
+        await super().aclose()
+
+    async def _check_one(self, path: str) -> str | None:
+        return None if posixpath.normpath(path) in self._names else f"Missing file: {path}"
+
+    async def _download(self, path: str, local: Path) -> None:
+        name = self._names.get(posixpath.normpath(path))
+        archive = self._zip
+        if name is None or archive is None:
+            raise FetchError(f"Missing file: {path}")
+
+        def extract() -> None:
+            try:
+                with archive.open(name) as source, local.open("wb") as out:
+                    shutil.copyfileobj(source, out, CHUNK)
+            except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as e:
+                raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
+
+        await self._thread(extract)
+
+
+# --------------------------------------------------------------------------------------------
+# SFTP
+# --------------------------------------------------------------------------------------------
+
+
+class SftpLocation(Location):
+    """A folder on an SFTP server. One SSH connection, an SFTP channel per worker thread."""
+
+    def __init__(
+        self, written: str, address: SftpAddress, settings: SftpSettings, concurrency: int = 4
+    ) -> None:
+        super().__init__(written, concurrency)
+        self.address = address
+        self.settings = settings
+        self._client: Any = None
+        self._channels: list[Any] = []
+
+    async def open(self) -> None:
+        if self._client is None:
+            try:
+                self._client = await trio.to_thread.run_sync(connect, self.address, self.settings)
+            except SftpError as e:
+                raise BinariesError(f"binaries-location {self.written}: {e}") from None
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        channels, self._channels = self._channels, []
+
+        def close() -> None:
+            for channel in channels:
+                with contextlib.suppress(Exception):
+                    channel.close()
+            if client is not None:
+                client.close()
+
+        await trio.to_thread.run_sync(close)
+        await super().aclose()
+
+    def _remote(self, path: str) -> str:
+        return posixpath.join(self.address.path, path)
+
+    async def _with_channel(self, work: Callable[[Any], T]) -> T:
+        async with self.limiter:
+            channel = self._channels.pop() if self._channels else None
+            client = self._client
+            if client is None:
+                raise FetchError(f"binaries-location {self.written} is closed")
+
+            def run() -> tuple[Any, T]:
+                sftp = channel or open_sftp(client, self.address, self.settings.timeout)
+                return sftp, work(sftp)
+
+            try:
+                sftp, result = await trio.to_thread.run_sync(run)
+            except BaseException:
+                if channel is not None:
+                    with contextlib.suppress(Exception):
+                        channel.close()
+                raise
+            self._channels.append(sftp)
+            return result
+
+    async def _check_one(self, path: str) -> str | None:
+        remote = self._remote(path)
+
+        def probe(sftp: Any) -> str | None:
+            try:
+                attributes = sftp.stat(remote)
+            except FileNotFoundError:
+                return f"Missing file: {path}"
+            except OSError as e:
+                return f"Cannot read file {path}: {_reason(e)}"
+            if not stat.S_ISREG(attributes.st_mode or 0):
+                return f"Not a file: {path}"
+            return None
+
+        try:
+            return await self._with_channel(probe)
+        except Exception as e:  # paramiko's SSHException derives from Exception alone
+            return f"Cannot check file {path} over SFTP: {_reason(e)}"
+
+    async def _download(self, path: str, local: Path) -> None:
+        remote = self._remote(path)
+
+        def get(sftp: Any) -> None:
+            sftp.get(remote, str(local))
+
+        try:
+            await self._with_channel(get)
+        except FileNotFoundError:
+            raise FetchError(f"Missing file: {path}") from None
+        except Exception as e:
+            raise FetchError(f"cannot download {path} over SFTP: {_reason(e)}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP
+# --------------------------------------------------------------------------------------------
+
+
+class HttpLocation(Location):
+    """Files under an http(s) URL."""
+
+    def __init__(
+        self,
+        written: str,
+        base: str,
+        concurrency: int = 4,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout: float = 60.0,
+    ) -> None:
+        super().__init__(written, concurrency)
+        self.base = base if base.endswith("/") else base + "/"
+        self.timeout = timeout
+        self.transport = transport
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(
+                follow_redirects=True, timeout=self.timeout, transport=self.transport
+            )
+        return self._client
+
+    def url(self, path: str) -> str:
+        return self.base + quote(path, safe="/")
+
+    async def aclose(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.aclose()
+        await super().aclose()
+
+    async def _check_one(self, path: str) -> str | None:
+        url = self.url(path)
+        try:
+            async with self.limiter:
+                response = await self._http.head(url)
+                if response.status_code in (405, 501):
+                    async with self._http.stream("GET", url) as streamed:
+                        response = streamed
+        except httpx.HTTPError as e:
+            return f"Cannot check file {path}: {type(e).__name__}: {e}".rstrip(": ")
+        if response.status_code in (404, 410):
+            return f"Missing file: {path}"
+        if response.status_code != 200:
+            return f"Cannot check file {path}: HTTP {response.status_code}"
+        return None
+
+    async def _download(self, path: str, local: Path) -> None:
+        url = self.url(path)
+        try:
+            async with self.limiter, self._http.stream("GET", url) as response:
+                if response.status_code in (404, 410):
+                    raise FetchError(f"Missing file: {path}")
+                if response.status_code != 200:
+                    raise FetchError(f"cannot download {path}: HTTP {response.status_code}")
+                async with await trio.open_file(local, "wb") as out:
+                    async for chunk in response.aiter_bytes(CHUNK):
+                        await out.write(chunk)
+        except httpx.HTTPError as e:
+            raise FetchError(f"cannot download {path}: {type(e).__name__}: {e}") from None
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _sftp_settings(config: ImportConfig, written: str) -> SftpSettings:
+    if config.ssh_private_key is None:
+        raise BinariesError(
+            f"binaries-location {written} is an SFTP URL, and no key is configured "
+            f"({SECTION}.SSH_PRIVATE_KEY)"
+        )
+    return SftpSettings(
+        key_file=config.ssh_private_key,
+        known_hosts=config.sftp_known_hosts,
+        accept_unknown_hosts=config.sftp_accept_unknown_hosts,
+        section=SECTION,
+    )
+
+
+def parse_location(
+    text: str,
+    config: ImportConfig,
+    *,
+    concurrency: int | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Location:
+    """The location *text* names, checked against *config* (no I/O), or BinariesError."""
+    written = text.strip()
+    if not written:
+        raise BinariesError("binaries-location is empty")
+    workers = concurrency or config.max_concurrent_items
+    scheme = written.split(":", 1)[0].lower() if ":" in written else ""
+    try:
+        if scheme in ("http", "https"):
+            return HttpLocation(written, written, workers, transport=transport)
+        if scheme == "sftp":
+            address = parse_sftp_url(written, "binaries-location")
+            return SftpLocation(written, address, _sftp_settings(config, written), workers)
+        if scheme == "zip+sftp":
+            address = parse_sftp_url(written, "binaries-location")
+            remote = SftpLocation(written, address, _sftp_settings(config, written), 1)
+            return ZipLocation(written, None, workers, remote=remote)
+        if scheme == "zip":
+            real, _root = _local_path(written[4:], config, written)
+            return ZipLocation(written, real, workers)
+    except SftpError as e:
+        raise BinariesError(str(e)) from None
+    if scheme and "://" in written:
+        raise BinariesError(
+            f"binaries-location {written}: unknown scheme {scheme!r} "
+            "(expected a folder, zip:, sftp://, zip+sftp:// or http(s)://)"
+        )
+    real, root = _local_path(written, config, written)
+    return LocalLocation(written, real, root, workers)

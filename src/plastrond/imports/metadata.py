@@ -1,0 +1,647 @@
+"""The metadata CSV of an import, read through a content model (`import-export.md`).
+
+`read_metadata(text, model, models)` reads the header and the data rows. The header must name
+only the model's column labels (an embedded field's sub-field labels included), with an
+optional language (`Title [Japanese]`) or datatype (`Date {EDTF}`), and the system columns;
+anything else is a `MetadataError` that fails the job and names the column.
+
+`read_row(header, row)` turns one row's cells into values (`RowData`), or raises `RowError`
+listing every problem with its cells (the row is then invalid, the job goes on).
+`apply_row(item, header, data)` writes those values into an `Item`: fields that have a column
+get exactly the row's values, fields without one keep theirs, so that a row with a `URI`
+changes only what its columns say.
+
+Cell syntax: values are separated by `|`; in an embedded field's columns, objects (positions)
+are separated by `;` and each object's values by `|`; `FILES` and `ITEM_FILES` separate paths
+with `;`. A backslash makes the next character literal (`\\|`, `\\;`, `\\\\`). Values are
+stripped of surrounding spaces, and empty values ignored. The parallel columns of an embedded
+field (`Creator`, `Creator URI`) describe one object per position; `INDEX`
+(`creator[0]=#abc;creator[1]=#def`) says which hash URI each position has. A position without
+one keeps the existing object whose values it repeats, else is a new object.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import posixpath
+import re
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
+
+import attrs
+from rdflib import Literal, URIRef
+
+from ..models import ContentModel, Embedded, Field, Item, ModelError, ModelSet, Value
+
+__all__ = [
+    "SYSTEM_COLUMNS",
+    "Column",
+    "Header",
+    "MetadataError",
+    "MetadataFile",
+    "RowData",
+    "RowError",
+    "SourceRow",
+    "apply_row",
+    "first_text",
+    "is_iri",
+    "parse_boolean",
+    "read_metadata",
+    "read_row",
+    "row_key_text",
+    "split_cell",
+    "split_files",
+    "split_positions",
+]
+
+#: the columns that are not fields of a model
+SYSTEM_COLUMNS: Final = (
+    "URI",
+    "PUBLIC URI",
+    "CREATED",
+    "MODIFIED",
+    "INDEX",
+    "FILES",
+    "ITEM_FILES",
+    "CREATE_PAGES",
+)
+
+_LANGUAGE_LABEL: Final = re.compile(r"(.+?)\s*\[([^\[\]]+)\]")
+_DATATYPE_LABEL: Final = re.compile(r"(.+?)\s*\{([^{}]+)\}")
+_LANGUAGE_TAG: Final = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+_IRI: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+")
+_INDEX_ENTRY: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]=(.+)")
+_TRUE: Final = frozenset({"true", "yes", "1", "on", "y", "t"})
+_FALSE: Final = frozenset({"false", "no", "0", "off", "n", "f"})
+
+
+class MetadataError(Exception):
+    """The CSV cannot be imported at all (unknown column, no header, bad CSV); one line."""
+
+
+class RowError(Exception):
+    """A row's cells cannot be read; `problems` lists each one (one line each)."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = list(problems)
+
+
+# --------------------------------------------------------------------------------------------
+# Cells
+# --------------------------------------------------------------------------------------------
+
+
+def _split_raw(text: str, separator: str) -> list[str]:
+    """*text* cut at each *separator* not escaped by a backslash; escapes are kept."""
+    pieces: list[str] = []
+    current: list[str] = []
+    i = 0
+    while i < len(text):
+        char = text[i]
+        if char == "\\" and i + 1 < len(text):
+            current.append(text[i : i + 2])
+            i += 2
+            continue
+        if char == separator:
+            pieces.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        i += 1
+    pieces.append("".join(current))
+    return pieces
+
+
+def _unescape(text: str) -> str:
+    if "\\" not in text:
+        return text
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text):
+            out.append(text[i + 1])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+def split_cell(cell: str) -> list[str]:
+    """The values of a cell: `|`-separated, unescaped, stripped, empty ones left out."""
+    if "|" not in cell and "\\" not in cell:
+        value = cell.strip()
+        return [value] if value else []
+    values = (_unescape(v).strip() for v in _split_raw(cell, "|"))
+    return [v for v in values if v]
+
+
+def split_positions(cell: str) -> list[list[str]]:
+    """The objects of an embedded column: `;`-separated positions, each a list of values."""
+    if not cell.strip():
+        return []
+    return [split_cell(piece) for piece in _split_raw(cell, ";")]
+
+
+def split_files(cell: str) -> list[str]:
+    """The paths of a FILES or ITEM_FILES cell: `;`-separated, unescaped, stripped."""
+    paths = (_unescape(p).strip() for p in _split_raw(cell, ";"))
+    return [p for p in paths if p]
+
+
+def is_iri(value: str) -> bool:
+    """Whether *value* is an absolute IRI that can be written in RDF as it is."""
+    return _IRI.fullmatch(value) is not None
+
+
+def parse_boolean(value: str) -> bool | None:
+    """True/False for the usual spellings, None for anything else."""
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# The header
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Column:
+    """One column of the CSV: a system column, or (part of) a field of the model."""
+
+    index: int
+    header: str
+    system: str | None = None
+    field: Field | None = None
+    #: for an embedded field: the field of its class this column holds
+    sub: Field | None = None
+    lang: str | None = None
+    datatype: URIRef | None = None
+
+    @property
+    def target(self) -> Field | None:
+        """The field whose values the column holds (the class's field, for embedded ones)."""
+        return self.sub if self.sub is not None else self.field
+
+    def node(self, value: str) -> Value:
+        """*value* as an RDF term for this column; ValueError when it cannot be one."""
+        target = self.target
+        assert target is not None
+        if target.kind == "literal":
+            if self.lang:
+                return Literal(value, lang=self.lang)
+            return Literal(value, datatype=self.datatype or target.datatype)
+        if not is_iri(value):
+            raise ValueError(f"{self.header}: not a URI: {value!r}")
+        return URIRef(value)
+
+
+@attrs.frozen
+class Header:
+    """The columns of a metadata CSV, matched to a model."""
+
+    model: ContentModel
+    columns: tuple[Column, ...]
+    width: int
+    #: plain (non-embedded) field name -> its columns
+    plain: Mapping[str, tuple[Column, ...]]
+    #: embedded field name -> class field name -> its columns
+    embedded: Mapping[str, Mapping[str, tuple[Column, ...]]]
+    system: Mapping[str, Column]
+
+    @property
+    def has_files(self) -> bool:
+        return "FILES" in self.system or "ITEM_FILES" in self.system
+
+    def key_columns(self) -> tuple[Column, ...]:
+        """The columns that identify a row for resuming, in the order they are tried: the
+        model's `identifier` field, then its `handle`, then its `title` (plain columns before
+        those with a language or datatype)."""
+        found: list[Column] = []
+        for name in ("identifier", "handle", "title"):
+            columns = self.plain.get(name, ())
+            found.extend(sorted(columns, key=lambda c: (c.lang or "", str(c.datatype or ""))))
+        return tuple(found)
+
+
+def _labels(model: ContentModel) -> dict[str, list[tuple[Field, Field | None]]]:
+    labels: dict[str, list[tuple[Field, Field | None]]] = {}
+    for f in model.fields:
+        if f.kind == "embedded" and f.embedded is not None:
+            for sub_name, label in f.headers.items():
+                labels.setdefault(label, []).append((f, f.embedded.field(sub_name)))
+        elif f.header:
+            labels.setdefault(f.header, []).append((f, None))
+    return labels
+
+
+def _column(
+    index: int,
+    header: str,
+    model: ContentModel,
+    models: ModelSet,
+    labels: Mapping[str, list[tuple[Field, Field | None]]],
+) -> Column:
+    if header in SYSTEM_COLUMNS:
+        return Column(index=index, header=header, system=header)
+    label, lang, datatype = header, None, None
+    if header not in labels:
+        m = _LANGUAGE_LABEL.fullmatch(header)
+        d = _DATATYPE_LABEL.fullmatch(header)
+        if m and m.group(1) in labels:
+            label, name = m.group(1), m.group(2).strip()
+            lang = models.column_languages.get(name, name)
+            if not _LANGUAGE_TAG.fullmatch(lang):
+                raise MetadataError(
+                    f"column {header!r}: {name!r} is neither a known language name "
+                    f"({', '.join(models.column_languages)}) nor a language code"
+                )
+        elif d and d.group(1) in labels:
+            label, name = d.group(1), d.group(2).strip()
+            datatype = models.column_datatypes.get(name)
+            if datatype is None:
+                try:
+                    datatype = models.expand(name)
+                except ModelError:
+                    raise MetadataError(
+                        f"column {header!r}: {name!r} is neither a known datatype name "
+                        f"({', '.join(models.column_datatypes)}) nor a CURIE or URI"
+                    ) from None
+        else:
+            raise MetadataError(
+                f"unknown column {header!r}: not a column of the {model.name} model "
+                "nor a system column"
+            )
+    targets = labels[label]
+    if len(targets) > 1:
+        names = ", ".join(f.name + (f".{s.name}" if s else "") for f, s in targets)
+        raise MetadataError(
+            f"column {header!r} is ambiguous in the {model.name} model (fields {names})"
+        )
+    f, sub = targets[0]
+    target = sub if sub is not None else f
+    if (lang or datatype is not None) and target.kind != "literal":
+        what = "language" if lang else "datatype"
+        raise MetadataError(f"column {header!r}: field {target.name} holds URIs, not a {what}")
+    return Column(index=index, header=header, field=f, sub=sub, lang=lang, datatype=datatype)
+
+
+def parse_header(
+    cells: Sequence[str], model: ContentModel, models: ModelSet, blank_ok: Iterable[int] = ()
+) -> Header:
+    """The header row matched to *model*; MetadataError naming the first bad column. Columns
+    without a label are refused unless their index is in *blank_ok* (no cell holds a value)."""
+    labels = _labels(model)
+    columns: list[Column] = []
+    seen: dict[str, int] = {}
+    allowed_blank = set(blank_ok)
+    for index, raw in enumerate(cells):
+        header = raw.strip()
+        if not header:
+            if index in allowed_blank:
+                continue
+            raise MetadataError(f"column {index + 1} has no label but holds values")
+        if header in seen:
+            raise MetadataError(
+                f"column {header!r} appears twice (columns {seen[header] + 1} and {index + 1})"
+            )
+        seen[header] = index
+        columns.append(_column(index, header, model, models, labels))
+    plain: dict[str, list[Column]] = {}
+    embedded: dict[str, dict[str, list[Column]]] = {}
+    system: dict[str, Column] = {}
+    for c in columns:
+        if c.system is not None:
+            system[c.system] = c
+        elif c.field is not None and c.sub is not None:
+            embedded.setdefault(c.field.name, {}).setdefault(c.sub.name, []).append(c)
+        elif c.field is not None:
+            plain.setdefault(c.field.name, []).append(c)
+    return Header(
+        model=model,
+        columns=tuple(columns),
+        width=len(cells),
+        plain={k: tuple(v) for k, v in plain.items()},
+        embedded={k: {s: tuple(cs) for s, cs in v.items()} for k, v in embedded.items()},
+        system=system,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The file
+# --------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class SourceRow:
+    """One data row as read: its number among the data rows (1-based), the line of the file
+    it starts on, and its cells."""
+
+    number: int
+    line: int
+    cells: tuple[str, ...]
+
+    def cell(self, column: Column | None) -> str:
+        if column is None or column.index >= len(self.cells):
+            return ""
+        return self.cells[column.index]
+
+
+@attrs.frozen
+class MetadataFile:
+    header: Header
+    rows: tuple[SourceRow, ...]
+
+
+def _records(text: str) -> list[tuple[int, list[str]]]:
+    """(starting line, cells) of every record of *text* that has a non-blank cell."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    records: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for cells in reader:
+            if cells and any(c.strip() for c in cells):
+                records.append((line, cells))
+            line = reader.line_num + 1
+    except csv.Error as e:
+        raise MetadataError(f"line {reader.line_num}: the CSV cannot be read: {e}") from None
+    return records
+
+
+def read_metadata(text: str, model: ContentModel, models: ModelSet) -> MetadataFile:
+    """The header and data rows of *text* (a leading BOM is ignored). CPU-bound: run it in a
+    worker thread for large files."""
+    records = _records(text.removeprefix("\ufeff"))
+    if not records:
+        raise MetadataError("the CSV is empty: no header row")
+    _, header_cells = records[0]
+    data = records[1:]
+    blank = [
+        i
+        for i, cell in enumerate(header_cells)
+        if not cell.strip() and all(i >= len(cells) or not cells[i].strip() for _, cells in data)
+    ]
+    header = parse_header(header_cells, model, models, blank)
+    rows = tuple(
+        SourceRow(number=n, line=line, cells=tuple(cells))
+        for n, (line, cells) in enumerate(data, 1)
+    )
+    return MetadataFile(header=header, rows=rows)
+
+
+# --------------------------------------------------------------------------------------------
+# One row
+# --------------------------------------------------------------------------------------------
+
+Position = dict[str, list[Value]]
+
+
+@attrs.frozen
+class RowData:
+    """A row's values, ready to write into an item."""
+
+    #: plain field name -> values (every plain field that has a column, maybe empty)
+    plain: Mapping[str, list[Value]]
+    #: embedded field name -> positions -> class field name -> values
+    embedded: Mapping[str, list[Position]]
+    #: embedded field name -> position -> the hash URI it is given (as written in INDEX)
+    index: Mapping[str, Mapping[int, str]]
+    uri: str | None = None
+    files: tuple[str, ...] = ()
+    item_files: tuple[str, ...] = ()
+    create_pages: bool = True
+
+    @property
+    def all_files(self) -> tuple[str, ...]:
+        return self.files + self.item_files
+
+
+def _check_path(column: str, path: str, problems: list[str]) -> str | None:
+    normal = posixpath.normpath(path)
+    if path.startswith("/") or "\0" in path or re.match(r"[A-Za-z]:[\\/]", path):
+        problems.append(f"{column}: {path!r} is not a relative path")
+        return None
+    if normal == ".." or normal.startswith("../"):
+        problems.append(f"{column}: {path!r} leads out of the binaries location")
+        return None
+    return normal
+
+
+def _parse_index(cell: str, header: Header, problems: list[str]) -> dict[str, dict[int, str]]:
+    index: dict[str, dict[int, str]] = {}
+    for entry in (e.strip() for e in cell.split(";")):
+        if not entry:
+            continue
+        m = _INDEX_ENTRY.fullmatch(entry)
+        if m is None:
+            problems.append(f"INDEX: {entry!r} is not of the form field[N]=#fragment")
+            continue
+        name, position, target = m.group(1), int(m.group(2)), m.group(3).strip()
+        try:
+            f = header.model.field(name)
+        except KeyError:
+            problems.append(f"INDEX: the {header.model.name} model has no field {name!r}")
+            continue
+        if f.kind != "embedded":
+            problems.append(f"INDEX: field {name} holds no embedded objects")
+            continue
+        if not (target.startswith("#") and len(target) > 1) and not is_iri(target):
+            problems.append(f"INDEX: {entry!r}: expected #fragment or a URI")
+            continue
+        if position in index.get(name, {}):
+            problems.append(f"INDEX: {name}[{position}] is given twice")
+            continue
+        index.setdefault(name, {})[position] = target
+    return index
+
+
+def read_row(header: Header, row: SourceRow) -> RowData:
+    """The values of *row*, or RowError with every problem found."""
+    problems: list[str] = []
+    plain: dict[str, list[Value]] = {}
+    for name, columns in header.plain.items():
+        values: list[Value] = []
+        for column in columns:
+            for text in split_cell(row.cell(column)):
+                try:
+                    values.append(column.node(text))
+                except ValueError as e:
+                    problems.append(str(e))
+        plain[name] = values
+    embedded: dict[str, list[Position]] = {}
+    for name, subs in header.embedded.items():
+        positions: list[Position] = []
+        for sub_name, columns in subs.items():
+            for column in columns:
+                for n, texts in enumerate(split_positions(row.cell(column))):
+                    while len(positions) <= n:
+                        positions.append({})
+                    slot = positions[n].setdefault(sub_name, [])
+                    for text in texts:
+                        try:
+                            slot.append(column.node(text))
+                        except ValueError as e:
+                            problems.append(str(e))
+        embedded[name] = positions
+    index = _parse_index(row.cell(header.system.get("INDEX")), header, problems)
+    uri = row.cell(header.system.get("URI")).strip() or None
+    if uri is not None and not (uri.startswith(("http://", "https://")) and is_iri(uri)):
+        problems.append(f"URI: not an http(s) URI: {uri!r}")
+    files: dict[str, list[str]] = {}
+    for column_name in ("FILES", "ITEM_FILES"):
+        for path in split_files(row.cell(header.system.get(column_name))):
+            checked = _check_path(column_name, path, problems)
+            if checked is not None:
+                files.setdefault(column_name, []).append(checked)
+    create_pages = True
+    flag = row.cell(header.system.get("CREATE_PAGES")).strip()
+    if flag:
+        parsed = parse_boolean(flag)
+        if parsed is None:
+            problems.append(f"CREATE_PAGES: expected true or false, not {flag!r}")
+        else:
+            create_pages = parsed
+    if problems:
+        raise RowError(problems)
+    return RowData(
+        plain=plain,
+        embedded=embedded,
+        index=index,
+        uri=uri,
+        files=tuple(files.get("FILES", ())),
+        item_files=tuple(files.get("ITEM_FILES", ())),
+        create_pages=create_pages,
+    )
+
+
+def row_key_text(header: Header, row: SourceRow) -> str:
+    """The first value of the row's identifying column (see `Header.key_columns`), or ""."""
+    for column in header.key_columns():
+        values = split_cell(row.cell(column))
+        if values:
+            return values[0]
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Writing a row into an item
+# --------------------------------------------------------------------------------------------
+
+
+def _resolve(item: Item, target: str) -> URIRef:
+    return URIRef(f"{item.uri}{target}") if target.startswith("#") else URIRef(target)
+
+
+def _same(obj: Embedded, position: Position, subs: Iterable[str]) -> bool:
+    return all(set(obj.values.get(s, [])) == set(position.get(s, [])) for s in subs)
+
+
+def _bare_match(value: Value, position: Position, f: Field) -> bool:
+    """Whether a plain value of an embedded field (not an object) is what *position* shows:
+    a lone literal in the first literal column, or a lone URI in the first URI column (as
+    the CSV export writes such values)."""
+    filled = {k: v for k, v in position.items() if v}
+    if len(filled) != 1:
+        return False
+    ((name, values),) = filled.items()
+    assert f.embedded is not None
+    kind = "literal" if isinstance(value, Literal) else "uri"
+    first = next((s for s in f.embedded.fields if s.name in f.headers and s.kind == kind), None)
+    return first is not None and first.name == name and values == [value]
+
+
+def _apply_embedded(
+    item: Item,
+    f: Field,
+    subs: Sequence[str],
+    positions: Sequence[Position],
+    index: Mapping[int, str],
+) -> None:
+    assert f.embedded is not None
+    current = item.values.get(f.name, [])
+    objects = [v for v in current if isinstance(v, Embedded)]
+    bare = [v for v in current if not isinstance(v, Embedded)]
+    by_uri = {obj.uri: obj for obj in objects}
+    claimed: set[int] = set()
+    chosen: dict[int, Value] = {}
+    used_uris: set[URIRef] = set()
+    # Positions the INDEX names first, then the others by their values.
+    for n, position in enumerate(positions):
+        if n not in index or not any(position.values()):
+            continue
+        uri = _resolve(item, index[n])
+        obj = by_uri.get(uri)
+        if obj is None or id(obj) in claimed:
+            obj = Embedded(uri=uri, cls=f.embedded, types=list(f.embedded_types))
+        claimed.add(id(obj))
+        used_uris.add(uri)
+        for sub in subs:
+            values = position.get(sub, [])
+            if values:
+                obj.values[sub] = list(values)
+            else:
+                obj.values.pop(sub, None)
+        chosen[n] = obj
+    for n, position in enumerate(positions):
+        if n in chosen or not any(position.values()):
+            continue
+        match: Value | None = next(
+            (
+                o
+                for o in objects
+                if id(o) not in claimed and o.uri not in used_uris and _same(o, position, subs)
+            ),
+            None,
+        )
+        if match is not None:
+            claimed.add(id(match))
+        else:
+            match = next(
+                (b for b in bare if id(b) not in claimed and _bare_match(b, position, f)), None
+            )
+            if match is not None:
+                claimed.add(id(match))
+        if match is None:
+            uri = URIRef(f"{item.uri}#{uuid.uuid4()}")
+            obj = Embedded(uri=uri, cls=f.embedded, types=list(f.embedded_types))
+            for sub in subs:
+                if position.get(sub):
+                    obj.values[sub] = list(position[sub])
+            match = obj
+        chosen[n] = match
+    result = [chosen[n] for n in sorted(chosen)]
+    if result:
+        item.values[f.name] = result
+    else:
+        item.values.pop(f.name, None)
+
+
+def apply_row(item: Item, header: Header, data: RowData) -> None:
+    """Write *data* into *item*: each field with a column gets exactly the row's values (for
+    an embedded field, the objects of the row's positions); fields without a column are left
+    as they are."""
+    for name, values in data.plain.items():
+        if values:
+            item.values[name] = list(values)
+        else:
+            item.values.pop(name, None)
+    for name, subs in header.embedded.items():
+        f = item.model.field(name)
+        _apply_embedded(item, f, list(subs), data.embedded.get(name, []), data.index.get(name, {}))
+
+
+def first_text(item: Item, name: str) -> str:
+    """The first value of field *name* as text ("" when none, or no such field)."""
+    if name not in item.model.field_names:
+        return ""
+    for value in item.values.get(name, []):
+        if isinstance(value, Literal | URIRef):
+            return str(value)
+    return ""

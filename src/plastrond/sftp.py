@@ -1,0 +1,191 @@
+"""SFTP connections for the commands that read or write over SSH (import and export).
+
+`connect(address, settings)` logs in with the configured private key and returns a paramiko
+`SSHClient` (`open_sftp(client, address, timeout)` opens an SFTP channel on it), or raises
+`SftpError` with one line that names the host and the configuration key to look at. Host keys
+are checked against `SFTP_KNOWN_HOSTS` (the system's known hosts when unset); an unknown host is
+refused unless `SFTP_ACCEPT_UNKNOWN_HOSTS` is true, and then its key is remembered in that file.
+
+`parse_sftp_url(text, what)` splits `sftp://user@host[:port]/path` (also `zip+sftp://`).
+
+Everything here blocks (paramiko): call it from a worker thread.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote, urlsplit
+
+import attrs
+
+if TYPE_CHECKING:
+    import paramiko
+
+__all__ = [
+    "SFTP_TIMEOUT",
+    "SftpAddress",
+    "SftpError",
+    "SftpSettings",
+    "connect",
+    "open_sftp",
+    "parse_sftp_url",
+    "reason",
+]
+
+#: seconds allowed for the TCP connection, the SSH banner, and the authentication
+SFTP_TIMEOUT: Final = 30.0
+
+
+class SftpError(Exception):
+    """An SFTP connection or transfer failed, or an sftp:// URL is unusable; one line."""
+
+
+@attrs.frozen
+class SftpAddress:
+    """Where an sftp:// URL points: who logs in where, and the remote path."""
+
+    user: str
+    host: str
+    port: int
+    path: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def describe(self) -> str:
+        return f"sftp://{self.user}@{self.address}{self.path}"
+
+
+@attrs.frozen
+class SftpSettings:
+    """How to log in: the configuration keys of one command's section."""
+
+    key_file: Path
+    known_hosts: Path | None = None
+    accept_unknown_hosts: bool = False
+    timeout: float = SFTP_TIMEOUT
+    #: the configuration section the keys come from, named in error messages
+    section: str = "COMMANDS"
+
+
+def reason(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e) or type(e).__name__
+
+
+def parse_sftp_url(text: str, what: str) -> SftpAddress:
+    """The parts of `sftp://user@host[:port]/path` (any scheme ending in `sftp`); SftpError
+    naming *what* (e.g. "binaries-location") when it is not usable."""
+    try:
+        parts = urlsplit(text)
+        port = parts.port or 22
+    except ValueError:
+        raise SftpError(f"{what} {text} is not a usable sftp:// URL") from None
+    if parts.password is not None:
+        raise SftpError(f"{what} must not carry a password; the configured private key is used")
+    if not parts.username or not parts.hostname:
+        raise SftpError(f"{what} {text} must name a user and a host (sftp://user@host/path)")
+    if parts.query or parts.fragment:
+        raise SftpError(f"{what} {text} must not have a query or fragment")
+    path = unquote(parts.path) or "/"
+    return SftpAddress(user=unquote(parts.username), host=parts.hostname, port=port, path=path)
+
+
+def _known(client: Any, address: SftpAddress) -> bool:
+    name = address.host if address.port == 22 else f"[{address.host}]:{address.port}"
+    return client.get_host_keys().lookup(name) is not None
+
+
+def _load_host_keys(client: Any, settings: SftpSettings) -> None:
+    if settings.known_hosts is None:
+        client.load_system_host_keys()
+        return
+    if settings.known_hosts.exists():
+        client.load_host_keys(str(settings.known_hosts))
+    elif not settings.accept_unknown_hosts:
+        raise FileNotFoundError(2, "no such file", str(settings.known_hosts))
+
+
+def connect(address: SftpAddress, settings: SftpSettings) -> paramiko.SSHClient:
+    """An SSH client logged in at *address* (blocking)."""
+    import paramiko
+
+    section = settings.section
+    try:
+        key = paramiko.PKey.from_path(settings.key_file)
+    except OSError as e:
+        raise SftpError(
+            f"cannot read {settings.key_file} for SFTP: {reason(e)} ({section}.SSH_PRIVATE_KEY)"
+        ) from e
+    except (paramiko.SSHException, ValueError) as e:
+        raise SftpError(
+            f"{settings.key_file} is not a usable private key: {e} ({section}.SSH_PRIVATE_KEY)"
+        ) from e
+    client = paramiko.SSHClient()
+    try:
+        _load_host_keys(client, settings)
+        policy: paramiko.MissingHostKeyPolicy = (
+            paramiko.AutoAddPolicy() if settings.accept_unknown_hosts else paramiko.RejectPolicy()
+        )
+        client.set_missing_host_key_policy(policy)
+        known_before = _known(client, address)
+        client.connect(
+            address.host,
+            port=address.port,
+            username=address.user,
+            pkey=key,
+            look_for_keys=False,
+            allow_agent=False,
+            timeout=settings.timeout,
+            banner_timeout=settings.timeout,
+            auth_timeout=settings.timeout,
+        )
+        if settings.accept_unknown_hosts and settings.known_hosts is not None and not known_before:
+            # Remembered, so that a later change of the host's key is noticed.
+            client.save_host_keys(str(settings.known_hosts))
+    except paramiko.BadHostKeyException as e:
+        client.close()
+        raise SftpError(
+            f"SFTP host {address.address} offered a key that does not match known_hosts "
+            f"({e.key.get_name()}); refused"
+        ) from e
+    except paramiko.AuthenticationException as e:
+        client.close()
+        raise SftpError(
+            f"SFTP login as {address.user} at {address.address} refused: {e} "
+            f"(check {section}.SSH_PRIVATE_KEY)"
+        ) from e
+    except paramiko.SSHException as e:
+        client.close()
+        if "not found in known_hosts" in str(e):
+            raise SftpError(
+                f"SFTP host {address.address} is not in known_hosts; refused "
+                f"({section}.SFTP_KNOWN_HOSTS, SFTP_ACCEPT_UNKNOWN_HOSTS)"
+            ) from e
+        raise SftpError(f"SFTP to {address.address} failed: {e}") from e
+    except OSError as e:  # socket errors and time-outs too
+        client.close()
+        if isinstance(e, FileNotFoundError | PermissionError) and e.filename:
+            raise SftpError(
+                f"cannot read {e.filename} for SFTP: {reason(e)} ({section}.SFTP_KNOWN_HOSTS)"
+            ) from e
+        raise SftpError(f"cannot connect to SFTP host {address.address}: {reason(e)}") from e
+    return client
+
+
+def open_sftp(client: paramiko.SSHClient, address: SftpAddress, timeout: float) -> Any:
+    """A new SFTP channel on *client* whose reads and writes time out after *timeout* seconds,
+    so that a server that stops answering fails the work instead of hanging it (blocking)."""
+    import paramiko
+
+    try:
+        sftp = client.open_sftp()
+    except (paramiko.SSHException, OSError) as e:
+        raise SftpError(f"SFTP to {address.address} failed: {reason(e)}") from e
+    channel = sftp.get_channel()
+    if channel is not None:
+        channel.settimeout(timeout)
+    return sftp

@@ -1,0 +1,190 @@
+"""Helpers for import tests: a configuration, the command run in-process, and a look at Fedora.
+
+The in-process runs use the real Fedora of the `fedora` fixture, each test in a container of its
+own (`TestContainer`), with the Item model's vocabularies read from `data/vocabularies`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+from rdflib import Graph, URIRef
+
+from plastrond.commands import JobContext, JobRequest, JobResult, Progress, get_command
+from plastrond.config import (
+    CommandsConfig,
+    Config,
+    ContentModelsConfig,
+    HttpServerConfig,
+    ImportConfig,
+    RepositoryConfig,
+    SolrConfig,
+)
+from plastrond.repository import RepositoryClient
+
+DATA = Path(__file__).resolve().parent / "data"
+FILES = DATA / "files"
+VOCABULARIES = {
+    "http://vocab.lib.umd.edu/rightsStatement#": str(DATA / "vocabularies" / "rightsStatement.ttl"),
+    "http://vocab.lib.umd.edu/form#": str(DATA / "vocabularies" / "form.ttl"),
+    "http://vocab.lib.umd.edu/collection#": str(DATA / "vocabularies" / "collection.ttl"),
+}
+RDF_TYPE = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
+PCDM_OBJECT = URIRef("http://pcdm.org/models#Object")
+FABIO_PAGE = URIRef("http://purl.org/spar/fabio/Page")
+LDP_CONTAINS = URIRef("http://www.w3.org/ns/ldp#contains")
+
+
+def import_config(
+    jobs_dir: Path,
+    *,
+    rest_url: str = "http://127.0.0.1:8080/fcrepo/rest",
+    allowed: Sequence[Path] = (DATA,),
+    **import_keys: Any,
+) -> Config:
+    return Config(
+        path=Path("/dev/null"),
+        repository=RepositoryConfig(
+            rest_endpoint=rest_url.rstrip("/"),
+            relpath="/",
+            log_dir=jobs_dir.parent,
+            fedora_user="fedoraAdmin",
+            fedora_password="fedoraAdmin",
+            timeout=30.0,
+        ),
+        message_broker=None,
+        commands=CommandsConfig(
+            import_=ImportConfig(
+                jobs_dir=jobs_dir, allowed_binaries_dirs=tuple(allowed), **import_keys
+            )
+        ),
+        http_server=HttpServerConfig(),
+        solr=SolrConfig(),
+        content_models=ContentModelsConfig(vocabularies=VOCABULARIES),
+    )
+
+
+@attrs.frozen
+class Outcome:
+    progress: list[Progress]
+    result: JobResult
+
+    @property
+    def body(self) -> Mapping[str, Any]:
+        assert isinstance(self.result.body, Mapping)
+        return self.result.body
+
+    @property
+    def state(self) -> str:
+        return self.result.state
+
+    @property
+    def count(self) -> dict[str, Any]:
+        return dict(self.body["count"])
+
+
+async def run_import(
+    config: Config,
+    repository: RepositoryClient | None,
+    body: str | bytes,
+    *,
+    job_id: str = "http://archelon.example/import_jobs/1",
+    **args: str,
+) -> Outcome:
+    """Run the import command as the runner would; JobError goes up as it is."""
+    data = body.encode("utf-8") if isinstance(body, str) else body
+    request = JobRequest(
+        job_id=job_id,
+        command="import",
+        args={k.replace("_", "-"): v for k, v in args.items()},
+        body=data,
+    )
+    ctx = JobContext(
+        request=request,
+        config=config,
+        log=logging.getLogger("plastrond.test.import"),
+        repository_client=repository,
+    )
+    progress: list[Progress] = []
+    result: JobResult | None = None
+    async for step in get_command("import")(ctx):
+        if isinstance(step, JobResult):
+            result = step
+        else:
+            progress.append(step)
+    assert result is not None
+    return Outcome(progress, result)
+
+
+class TestContainer:
+    """A container of a test's own in the real Fedora, and ways to look inside it."""
+
+    __test__ = False
+
+    def __init__(self, rest_url: str, auth: tuple[str, str]) -> None:
+        self.client = httpx.Client(auth=auth, timeout=30)
+        self.uri = f"{rest_url.rstrip('/')}/plastrond-test-import-{uuid.uuid4()}"
+        self.client.put(self.uri, headers={"Content-Type": "text/turtle"}).raise_for_status()
+
+    def graph(self, uri: str) -> Graph:
+        response = self.client.get(uri, headers={"Accept": "application/n-triples"})
+        response.raise_for_status()
+        return Graph().parse(data=response.text, format="nt")
+
+    def exists(self, uri: str) -> bool:
+        return self.client.head(uri).status_code == 200
+
+    def children(self, uri: str | None = None) -> list[str]:
+        graph = self.graph(uri or self.uri)
+        return sorted(str(o) for o in graph.objects(URIRef(uri or self.uri), LDP_CONTAINS))
+
+    def items(self) -> list[str]:
+        """The children that are items (pcdm:Object, not pages)."""
+        found = []
+        for child in self.children():
+            head = self.client.head(child)
+            if 'rel="type"' in head.headers.get("Link", "") and "NonRDFSource" in head.headers.get(
+                "Link", ""
+            ):
+                continue
+            types = set(self.graph(child).objects(URIRef(child), RDF_TYPE))
+            if PCDM_OBJECT in types and FABIO_PAGE not in types:
+                found.append(child)
+        return found
+
+    def last_modified(self, uri: str) -> str:
+        response = self.client.head(uri)
+        response.raise_for_status()
+        return response.headers["Last-Modified"] + response.headers.get("ETag", "")
+
+    def close(self) -> None:
+        self.client.delete(self.uri)
+        self.client.delete(f"{self.uri}/fcr:tombstone")
+        self.client.close()
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def corrupt(path: Path, member: str) -> None:
+    """Flip a byte of *member*'s compressed data, so that reading it fails its CRC check."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(member)
+    data = bytearray(path.read_bytes())
+    # local header: 30 bytes + name + extra; the data follow
+    name_length = int.from_bytes(data[info.header_offset + 26 : info.header_offset + 28], "little")
+    extra_length = int.from_bytes(data[info.header_offset + 28 : info.header_offset + 30], "little")
+    start = info.header_offset + 30 + name_length + extra_length
+    data[start + info.compress_size // 2] ^= 0xFF
+    path.write_bytes(bytes(data))

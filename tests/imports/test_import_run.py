@@ -1,0 +1,399 @@
+"""The import command in-process against the real Fedora: what each row does to the repository
+and to the job folder. (tests/integration/test_import_command.py runs it through the daemon.)"""
+
+from __future__ import annotations
+
+import zipfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import attrs
+import pytest
+import trio
+from import_support import DATA, FILES, TestContainer, corrupt, import_config, run_import
+from rdflib import Literal, URIRef
+
+from plastrond.commands import JobError
+from plastrond.imports.jobdir import JobFolder, read_rows
+from plastrond.repository import RepositoryClient
+
+pytestmark = pytest.mark.integration
+
+DCTERMS = "http://purl.org/dc/terms/"
+TITLE = URIRef(DCTERMS + "title")
+JOB = "http://archelon.example/import_jobs/7"
+ITEM_ROW = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatement#InC"
+HEADER = "Identifier,Title,Object Type,Rights Statement,FILES"
+
+
+@pytest.fixture
+def target(fedora) -> Iterator[TestContainer]:
+    container = TestContainer(fedora.rest_url, fedora.admin_auth)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+@pytest.fixture
+async def repo(fedora) -> AsyncIterator[RepositoryClient]:
+    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
+    async with RepositoryClient(config.repository) as client:
+        yield client
+
+
+@pytest.fixture
+def jobs(tmp_path: Path) -> Path:
+    return tmp_path / "jobs"
+
+
+def job_folder(jobs: Path, job_id: str = JOB) -> Path:
+    return JobFolder(jobs, job_id).path
+
+
+def latest_run(jobs: Path, job_id: str = JOB) -> Path:
+    runs = sorted(p for p in job_folder(jobs, job_id).iterdir() if p.name.isdigit())
+    return runs[-1]
+
+
+def rows_csv(*rows: str, header: str = HEADER) -> str:
+    return "\n".join([header, *rows]) + "\n"
+
+
+# -- each model's sample ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "items", "pages", "files"),
+    [("Item", 2, 2, 4), ("Issue", 2, 2, 3), ("Letter", 1, 1, 1), ("Poster", 1, 1, 1)],
+)
+async def test_each_models_sample_validates_imports_and_resumes(
+    repo, target, jobs, model: str, items: int, pages: int, files: int
+) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    body = (DATA / f"{model}.csv").read_bytes()
+    args = {"model": model, "binaries_location": str(FILES), "container": target.uri}
+    checked = await run_import(config, repo, body, job_id=JOB, validate_only="true", **args)
+    assert checked.state == "validate_success", checked.body["validation"]
+    assert checked.count == {
+        "total": items,
+        "rows": items,
+        "errors": 0,
+        "valid": items,
+        "invalid": 0,
+        "created": 0,
+        "updated": 0,
+        "unchanged": 0,
+        "files": files,
+    }
+    assert all(r["is_valid"] and r["failed"] == [] for r in checked.body["validation"])
+    assert target.children() == []  # validate-only writes nothing to the repository
+
+    done = await run_import(config, repo, body, job_id=JOB, **args)
+    assert done.state == "import_complete"
+    assert done.count["created"] == items and done.count["errors"] == 0
+    created = target.items()
+    assert len(created) == items
+    has_member = URIRef("http://pcdm.org/models#hasMember")
+    assert sum(len(set(target.graph(u).objects(URIRef(u), has_member))) for u in created) == pages
+    completed = read_rows(job_folder(jobs) / "completed.log.csv")
+    assert sorted(r["uri"] for r in completed) == sorted(created)
+    assert {r["status"] for r in completed} == {"created"}
+
+    again = await run_import(config, repo, b"", job_id=JOB, resume="true")
+    assert again.state == "import_complete"
+    assert again.count["created"] == 0 and again.count["rows"] == items
+    assert again.body["validation"] == []
+    assert len(target.items()) == items
+
+
+async def test_non_ascii_metadata_round_trips(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    body = "\ufeff" + rows_csv(
+        f"u-1,Ünïcödé — ταυτότητα 東京,{ITEM_ROW},",
+        header="Identifier,Title,Object Type,Rights Statement,FILES",
+    )
+    outcome = await run_import(
+        config, repo, body.encode("utf-8"), job_id=JOB, model="Item", container=target.uri
+    )
+    assert outcome.state == "import_complete"
+    (item,) = target.items()
+    assert set(target.graph(item).objects(URIRef(item), TITLE)) == {
+        Literal("Ünïcödé — ταυτότητα 東京")
+    }
+    (row,) = read_rows(job_folder(jobs) / "completed.log.csv")
+    assert row["title"] == "Ünïcödé — ταυτότητα 東京"
+    # source.csv is the CSV as received, BOM included
+    assert (job_folder(jobs) / "source.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+# -- invalid rows ---------------------------------------------------------------------------
+
+
+async def test_invalid_rows_are_reported_and_the_rest_imported(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    body = rows_csv(
+        f"ok-1,Good,{ITEM_ROW},p1.jpg",
+        f"bad-1,,{ITEM_ROW},",
+        f"bad-2,Missing,{ITEM_ROW},p1.jpg;nope.tif",
+        "bad-3,Short",
+        "bad-4,Bad rights,http://purl.org/dc/dcmitype/Text,not a uri,",
+    )
+    args = {"model": "Item", "binaries_location": str(FILES), "container": target.uri}
+    outcome = await run_import(config, repo, body, job_id=JOB, **args)
+    assert outcome.state == "import_incomplete"
+    assert outcome.count["valid"] == 1 and outcome.count["invalid"] == 4
+    assert outcome.count["created"] == 1 and outcome.count["rows"] == 5
+    reports = {r["line"]: r for r in outcome.body["validation"]}
+    assert reports["source.csv:3"]["failed"] == [["title", "failed", "exactly", 1]]
+    assert reports["source.csv:4"]["failed"] == [["FILES", "failed", "file_exists", "nope.tif"]]
+    assert reports["source.csv:4"]["errors"] == ["Missing file: nope.tif"]
+    assert reports["source.csv:5"]["errors"] == ["wrong number of columns: expected 5, found 2"]
+    assert reports["source.csv:6"]["errors"] == ["Rights Statement: not a URI: 'not a uri'"]
+    assert all(not reports[f"source.csv:{n}"]["is_valid"] for n in (3, 4, 5, 6))
+    dropped = read_rows(latest_run(jobs) / "dropped-invalid.log.csv")
+    assert {r["id"]: r["reason"] for r in dropped} == {
+        "bad-1": "Validation failures: title failed exactly 1",
+        "bad-2": "Missing file: nope.tif",
+        "bad-3": "wrong number of columns: expected 5, found 2",
+        "bad-4": "Rights Statement: not a URI: 'not a uri'",
+    }
+    assert len(target.items()) == 1  # missing files: nothing of the row was written
+
+
+async def test_an_unknown_column_fails_the_job_naming_it(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    with pytest.raises(JobError, match=r"source\.csv: unknown column 'Colour'"):
+        await run_import(config, repo, "Title,Colour\nx,y\n", job_id=JOB, model="Item")
+
+
+async def test_files_without_a_binaries_location_fail_the_job(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    with pytest.raises(JobError, match="FILES names files, and no binaries-location was given"):
+        await run_import(config, repo, rows_csv(f"a,A,{ITEM_ROW},p1.jpg"), job_id=JOB, model="Item")
+
+
+# -- transactions ---------------------------------------------------------------------------
+
+
+async def test_a_row_failing_mid_transaction_leaves_nothing(repo, target, jobs, tmp_path) -> None:
+    allowed = tmp_path / "binaries"
+    allowed.mkdir()
+    archive = allowed / "batch.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("good.jpg", b"g" * 4000)
+        zf.writestr("bad.jpg", bytes(range(256)) * 40)
+    corrupt(archive, "bad.jpg")
+    config = import_config(jobs, rest_url=repo.root, allowed=[allowed])
+    body = rows_csv(
+        f"ok,Fine,{ITEM_ROW},good.jpg",
+        f"broken,Broken,{ITEM_ROW},good.jpg;bad.jpg",
+    )
+    outcome = await run_import(
+        config,
+        repo,
+        body,
+        job_id=JOB,
+        model="Item",
+        binaries_location=f"zip:{archive}",
+        container=target.uri,
+    )
+    assert outcome.state == "import_incomplete"
+    assert outcome.count["valid"] == 2 and outcome.count["errors"] == 1
+    assert outcome.count["created"] == 1
+    (failed,) = read_rows(latest_run(jobs) / "dropped-failed.log.csv")
+    assert failed["id"] == "broken"
+    assert failed["reason"].startswith("Creating item failed: cannot read bad.jpg from the ZIP")
+    # The item, its pages and good.jpg were written before bad.jpg failed: all rolled back.
+    (item,) = target.items()
+    children = target.children()
+    assert len(children) == 3  # the good row's item, page and file
+    assert item in children
+    pending = read_rows(job_folder(jobs) / ".pending.csv")
+    assert [r["state"] for r in pending if r["id"] == "broken"] == ["begun", "rolled back"]
+
+
+async def test_an_item_created_by_an_interrupted_run_is_not_created_again(
+    repo, target, jobs
+) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    body = rows_csv(f"a,A,{ITEM_ROW},", f"b,B,{ITEM_ROW},")
+    args = {"model": "Item", "container": target.uri}
+    first = await run_import(config, repo, body, job_id=JOB, **args)
+    assert first.count["created"] == 2
+    # As if the run had stopped between b's commit and its log line, and a's transaction
+    # had never committed.
+    folder = job_folder(jobs)
+    completed = read_rows(folder / "completed.log.csv")
+    b_uri = next(r["uri"] for r in completed if r["id"] == "b")
+    a_uri = next(r["uri"] for r in completed if r["id"] == "a")
+    target.client.delete(a_uri).raise_for_status()
+    (folder / "completed.log.csv").write_text("id,timestamp,title,uri,status\r\n")
+    before = set(target.items())
+
+    again = await run_import(config, repo, body, job_id=JOB, **args)
+    assert again.state == "import_complete"
+    assert again.count["created"] == 1  # a again; b found, not recreated
+    after = set(target.items())
+    assert before <= after and len(after - before) == 1
+    rows = {r["id"]: r for r in read_rows(folder / "completed.log.csv")}
+    assert rows["b"]["uri"] == b_uri and rows["b"]["status"] == "created"
+    assert rows["a"]["uri"] != a_uri
+
+
+async def test_one_run_of_a_job_at_a_time(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    folder = JobFolder.open(jobs, JOB)
+    with folder.locked(), pytest.raises(JobError, match="is already running"):
+        await run_import(config, repo, rows_csv(f"a,A,{ITEM_ROW},"), job_id=JOB, model="Item")
+
+
+# -- URI rows -------------------------------------------------------------------------------
+
+
+async def test_uri_rows_write_only_the_difference(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    header = "Identifier,Title,Object Type,Rights Statement,Creator,URI"
+    created = await run_import(
+        config,
+        repo,
+        rows_csv(f"a,A,{ITEM_ROW},Ann,", f"b,B,{ITEM_ROW},Bob,", header=header),
+        job_id=JOB,
+        model="Item",
+        container=target.uri,
+    )
+    assert created.count["created"] == 2
+    uris = {r["id"]: r["uri"] for r in read_rows(job_folder(jobs) / "completed.log.csv")}
+    stamp_b = target.last_modified(uris["b"])
+    await trio.sleep(1.1)  # Last-Modified has a one-second resolution
+    update = rows_csv(
+        f"a,A changed,{ITEM_ROW},Ann,{uris['a']}",
+        f"b,B,{ITEM_ROW},Bob,{uris['b']}",
+        header=header,
+    )
+    outcome = await run_import(config, repo, update, job_id=f"{JOB}-update", model="Item")
+    assert outcome.state == "import_complete"
+    assert (outcome.count["updated"], outcome.count["unchanged"]) == (1, 1)
+    assert set(target.graph(uris["a"]).objects(URIRef(uris["a"]), TITLE)) == {Literal("A changed")}
+    assert target.last_modified(uris["b"]) == stamp_b  # untouched
+    statuses = {
+        r["id"]: r["status"]
+        for r in read_rows(job_folder(jobs, f"{JOB}-update") / "completed.log.csv")
+    }
+    assert statuses == {"a": "modified", "b": "unchanged"}
+    # The creator object (a hash URI) was kept, not replaced.
+    creators = list(target.graph(uris["a"]).objects(URIRef(uris["a"]), URIRef(DCTERMS + "creator")))
+    assert len(creators) == 1
+
+
+async def test_a_uri_row_for_a_missing_resource_is_invalid(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    missing = f"{target.uri}/nothing-here"
+    outcome = await run_import(
+        config,
+        repo,
+        rows_csv(f"a,A,{ITEM_ROW},,{missing}", header=HEADER + ",URI"),
+        job_id=JOB,
+        model="Item",
+    )
+    (report,) = outcome.body["validation"]
+    assert report["errors"] == [f"URI {missing}: no such resource in the repository"]
+
+
+# -- selection and options --------------------------------------------------------------------
+
+
+async def test_limit_percent_and_resume(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    body = rows_csv(*(f"r{n},Row {n},{ITEM_ROW}," for n in range(10)))
+    args = {"model": "Item", "container": target.uri}
+    first = await run_import(config, repo, body, job_id=JOB, limit="3", **args)
+    assert first.state == "import_incomplete"
+    assert first.count["created"] == 3 and first.count["total"] == 10
+    second = await run_import(config, repo, body, job_id=JOB, percent="20", **args)
+    assert second.count["created"] == 2  # 20% of 10, evenly spaced among the 7 left
+    third = await run_import(config, repo, b"", job_id=JOB, resume="true")
+    assert third.state == "import_complete"
+    assert third.count["created"] == 5 and third.count["rows"] == 10
+    assert len(target.items()) == 10
+    assert third.progress[-1]["progress"] == 100
+
+
+async def test_hierarchical_structure_and_access(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    body = rows_csv(f"h,H,{ITEM_ROW},p1.tif;p1.jpg", header=HEADER)
+    outcome = await run_import(
+        config,
+        repo,
+        body,
+        job_id=JOB,
+        model="Item",
+        container=target.uri,
+        structure="hierarchical",
+        access="umdaccess:Public",
+        binaries_location=str(FILES),
+    )
+    assert outcome.state == "import_complete"
+    (item,) = target.items()
+    assert target.children() == [item]
+    assert sorted(target.children(item)) == [f"{item}/m", f"{item}/x"]
+    (page,) = target.children(f"{item}/m")
+    assert len(target.children(f"{page}/f")) == 2
+    public = URIRef("http://vocab.lib.umd.edu/access#Public")
+    assert public in set(target.graph(item).objects(URIRef(item), None))
+    assert public in set(target.graph(page).objects(URIRef(page), None))
+    config_yml = (job_folder(jobs) / "config.yml").read_text()
+    assert "structure: hierarchical" in config_yml and "access: umdaccess:Public" in config_yml
+
+
+async def test_progress_counts_are_integers(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    body = rows_csv(*(f"p{n},P {n},{ITEM_ROW}," for n in range(3)))
+    outcome = await run_import(config, repo, body, job_id=JOB, model="Item", container=target.uri)
+    keys = {
+        "total",
+        "rows",
+        "errors",
+        "valid",
+        "invalid",
+        "created",
+        "updated",
+        "unchanged",
+        "files",
+    }
+    for progress in outcome.progress:
+        assert set(progress["count"]) == keys
+        assert all(isinstance(v, int) for v in progress["count"].values())
+        assert {"started", "now", "elapsed"} <= set(progress["time"])
+    assert [p["count"]["rows"] for p in outcome.progress] == [0, 1, 2, 3, 3]
+
+
+async def test_a_missing_container_fails_the_job(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    with pytest.raises(JobError, match="the container for new items does not exist"):
+        await run_import(
+            config,
+            repo,
+            rows_csv(f"a,A,{ITEM_ROW},"),
+            job_id=JOB,
+            model="Item",
+            container=f"{target.uri}/nowhere",
+        )
+    assert target.children() == []
+
+
+async def test_an_unreadable_vocabulary_fails_the_job(repo, target, jobs, tmp_path) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    vocabularies = dict(config.content_models.vocabularies)
+    vocabularies["http://vocab.lib.umd.edu/rightsStatement#"] = str(tmp_path / "missing.ttl")
+    config = attrs.evolve(
+        config, content_models=attrs.evolve(config.content_models, vocabularies=vocabularies)
+    )
+    body = rows_csv(*(f"v{n},V {n},{ITEM_ROW}," for n in range(6)))
+    with pytest.raises(JobError) as info:
+        await run_import(config, repo, body, job_id=JOB, model="Item", container=target.uri)
+    assert str(info.value).startswith(
+        "cannot validate: cannot read vocabulary http://vocab.lib.umd.edu/rightsStatement#"
+    )
+    assert info.value.details["count"]["created"] == 0
+    assert target.children() == []
