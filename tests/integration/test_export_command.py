@@ -289,7 +289,7 @@ def test_export_over_sftp(exporting, items, sshd, tmp_path):
         exporting, "export-sftp", [items.item.uri], output_dest=dest, export_binaries="true"
     )
     body = json.loads(done.body)
-    assert body["type"] == "export_complete", done.headers
+    assert body["type"] == "export_complete", (done.headers, body)
     assert body["download_uri"] == f"{dest}.zip"
     assert [p.name for p in exporting.remote.iterdir()] == ["over-sftp.zip"]
     bag = _bag(exporting.remote / "over-sftp.zip", tmp_path / "x")
