@@ -128,13 +128,14 @@ def setup(activemq, fedora, sshd, plastrond_setup, jobs_dir, tmp_path):
         sections={
             "CONTENT_MODELS": {"VOCABULARIES": VOCABULARIES},
             "COMMANDS": {
+                "EXPORT": {"ALLOWED_OUTPUT_DIRS": [str(tmp_path / "exports")]},
                 "IMPORT": {
                     "JOBS_DIR": str(jobs_dir),
                     "ALLOWED_BINARIES_DIRS": [str(DATA), str(binaries)],
                     "SSH_PRIVATE_KEY": str(sshd.private_key),
                     "SFTP_KNOWN_HOSTS": str(sshd.known_hosts),
                     "MAX_CONCURRENT_ITEMS": 4,
-                }
+                },
             },
         },
         PROGRESS_INTERVAL=0,
@@ -463,3 +464,46 @@ def test_killed_during_an_import_and_restarted_creates_no_duplicates(
     assert body["count"]["created"] + body["count"]["rows"] - len(body["validation"]) >= count
     second.signal(signal.SIGTERM)
     assert second.wait(30) == 0
+
+
+# -- export then import: the CSV the export writes reads back to the same graph -------------------
+
+
+def test_exported_csv_imports_back_as_unchanged_updates(running, target, tmp_path) -> None:
+    _daemon, client = running
+    body = (DATA / "Item.csv").read_text(encoding="utf-8")
+    done = send_import(
+        client, job_id(), body, model="Item", binaries_location=str(FILES), container=target.uri
+    )
+    assert done["type"] == "import_complete"
+    items = target.items()
+    assert len(items) == 2
+
+    before = len(client.completions)
+    dest = tmp_path / "exports" / "roundtrip"
+    client.send_job(
+        "export-roundtrip",
+        "export",
+        "\n".join(items) + "\n",
+        format="csv",
+        output_dest=str(dest),
+        on_behalf_of=EDITOR,
+    )
+    frame = client.wait_for("completions", before + 1, timeout=120)[before]
+    assert json.loads(frame.body)["type"] == "export_complete", frame.body
+    with zipfile.ZipFile(f"{dest}.zip") as bag:
+        (name,) = [n for n in bag.namelist() if n.endswith("data/Item_metadata.csv")]
+        exported = bag.read(name).decode("utf-8")
+    rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
+    assert sorted(r["URI"] for r in rows) == sorted(items)
+
+    states = {uri: target.state(uri) for uri in items}
+    graphs = {uri: target.graph(uri) for uri in items}
+    again = send_import(client, job_id(), exported, model="Item", container=target.uri)
+    assert again["type"] == "import_complete", again
+    assert again["count"]["unchanged"] == 2, again["count"]
+    assert again["count"]["updated"] == 0 and again["count"]["created"] == 0
+    # Nothing was written: the same triples, and Fedora saw no change.
+    assert {uri: target.state(uri) for uri in items} == states
+    for uri in items:
+        assert set(target.graph(uri)) == set(graphs[uri])
