@@ -22,7 +22,7 @@ import ssl
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import trio
 
@@ -38,8 +38,10 @@ from .jobs.request import MissingJobId, parse_request
 from .jobs.runner import JobRunner
 from .jobs.store import MessageStore, StoreInUse
 from .logs import job_context
-from .repository import RepositoryClient
 from .shutdown import STOP_SIGNALS, early_signal
+
+if TYPE_CHECKING:
+    from .repository import RepositoryClient
 
 __all__ = ["Daemon", "client_id"]
 
@@ -140,6 +142,7 @@ class Daemon:
             progress_interval=self.broker.progress_interval,
         )
         self.handle_signals = handle_signals
+        self._repository: RepositoryClient | None = None
         self.conn: BrokerConnection | None = None
         #: ids of asynchronous jobs accepted and not yet receipted (running, waiting, outbox)
         self.known: set[str] = set()
@@ -164,9 +167,22 @@ class Daemon:
 
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Run until SIGTERM/SIGINT (or `request_stop`), then shut down gracefully."""
-        async with RepositoryClient(self.config.repository) as repository:
-            self.runner.repository = repository
+        self.runner.repository_factory = self._repository_client
+        try:
             await self._supervise(task_status)
+        finally:
+            if self._repository is not None:
+                with trio.CancelScope(shield=True):
+                    await self._repository.aclose()
+
+    def _repository_client(self) -> RepositoryClient:
+        """The one repository client of this daemon, made when a job first needs it (a daemon
+        that only echoes never loads the HTTP and RDF libraries)."""
+        if self._repository is None:
+            from .repository import RepositoryClient
+
+            self._repository = RepositoryClient(self.config.repository)
+        return self._repository
 
     async def _supervise(self, task_status: trio.TaskStatus[None]) -> None:
         async with trio.open_nursery() as top:

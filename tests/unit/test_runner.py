@@ -170,3 +170,24 @@ def test_percent():
     assert percent(5, 10) == 50
     assert percent(3, None) is None and percent(3, 0) is None
     assert percent(11, 10) == 100
+
+
+def test_every_shipped_command_loads_and_modules_load_only_when_asked():
+    import subprocess
+    import sys
+
+    from plastrond.commands import BUILTIN, get_command, names
+
+    assert set(names()) >= set(BUILTIN)
+    for name in BUILTIN:
+        assert callable(get_command(name.upper()))
+    # A fresh interpreter that only echoes never imports the export or import machinery.
+    probe = (
+        "import sys; from plastrond.commands import get_command; get_command('echo'); "
+        "print(sorted(m for m in sys.modules if m.startswith('plastrond.commands.')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert (
+        out.stdout.strip()
+        == "['plastrond.commands.args', 'plastrond.commands.base', 'plastrond.commands.echo']"
+    )

@@ -21,11 +21,19 @@ __all__ = [
     "names",
 ]
 
-#: modules in this package that define the commands plastrond ships
-BUILTIN = ("echo", "export", "import", "update", "publish")
+#: the commands plastrond ships, by name, and the module of this package that defines each;
+#: a module is imported when its command is first asked for, so a daemon that only ever
+#: echoes never loads the export or import machinery
+BUILTIN: dict[str, str] = {
+    "echo": "echo",
+    "export": "export",
+    "import": "import",
+    "update": "update",
+    "publish": "publish",
+    "unpublish": "publish",
+}
 
 _registry: dict[str, CommandFunc] = {}
-_loaded = False
 
 
 def command(name: str) -> Callable[[CommandFunc], CommandFunc]:
@@ -38,24 +46,17 @@ def command(name: str) -> Callable[[CommandFunc], CommandFunc]:
     return register
 
 
-def _load_builtin() -> None:
-    global _loaded
-    if not _loaded:
-        for module in BUILTIN:
-            importlib.import_module(f"{__name__}.{module}")
-        _loaded = True
-
-
 def get_command(name: str) -> CommandFunc:
     """The command called *name* (case-insensitive), or JobError."""
-    _load_builtin()
+    key = name.strip().lower()
+    if key not in _registry and key in BUILTIN:
+        importlib.import_module(f"{__name__}.{BUILTIN[key]}")
     try:
-        return _registry[name.strip().lower()]
+        return _registry[key]
     except KeyError:
-        known = ", ".join(sorted(_registry))
-        raise JobError(f"unknown command {name!r} (known: {known})") from None
+        raise JobError(f"unknown command {name!r} (known: {', '.join(names())})") from None
 
 
 def names() -> list[str]:
-    _load_builtin()
-    return sorted(_registry)
+    """Every command name known, shipped or registered."""
+    return sorted(set(BUILTIN) | set(_registry))

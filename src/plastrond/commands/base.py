@@ -123,13 +123,18 @@ class JobContext:
     log: logging.Logger
     #: the daemon's repository client (one connection pool for all jobs), if it has one
     repository_client: RepositoryClient | None = None
+    #: or what makes it when a job first needs it (the daemon's, shared by all jobs)
+    repository_factory: Callable[[], RepositoryClient] | None = None
 
     @property
     def repository(self) -> RepositoryClient:
         """The repository client, acting on behalf of the request's user when it names one."""
-        if self.repository_client is None:
+        client = self.repository_client
+        if client is None and self.repository_factory is not None:
+            client = self.repository_factory()
+        if client is None:
             raise JobError("no repository client is configured for this job")
-        return self.repository_client.on_behalf_of(self.request.on_behalf_of)
+        return client.on_behalf_of(self.request.on_behalf_of)
 
 
 CommandFunc = Callable[[JobContext], AsyncIterator[Progress | JobResult]]

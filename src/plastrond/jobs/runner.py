@@ -100,9 +100,11 @@ class JobRunner:
         progress_interval: float = 1.0,
         keepalive_interval: float = KEEPALIVE_INTERVAL,
         repository: RepositoryClient | None = None,
+        repository_factory: Callable[[], RepositoryClient] | None = None,
     ) -> None:
         self.config = config
         self.repository = repository
+        self.repository_factory = repository_factory
         self.async_limiter = trio.CapacityLimiter(max_async)
         self.sync_limiter = trio.CapacityLimiter(max_sync)
         self.send_progress = send_progress
@@ -140,7 +142,11 @@ class JobRunner:
         func = get_command(request.command)
         log.debug("running %s", request.command)
         ctx = JobContext(
-            request=request, config=self.config, log=log, repository_client=self.repository
+            request=request,
+            config=self.config,
+            log=log,
+            repository_client=self.repository,
+            repository_factory=self.repository_factory,
         )
         pump = _ProgressPump(
             request.job_id, self.send_progress, self.progress_interval, self.keepalive_interval
