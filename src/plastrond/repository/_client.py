@@ -63,6 +63,12 @@ LENIENT = 'handling=lenient; received="minimal"'
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: answers that mean "try again later" from a proxy or an overloaded server
 RETRY_STATUSES = frozenset({502, 503, 504})
+#: answers that are worth another try for a read only: Fedora 6.1.0 now and then fails a GET
+#: with 500 when reads run concurrently (an IllegalStateException from a CharsetEncoder shared
+#: between threads while it writes the response headers); a write answered 500 may have been
+#: applied in part, so it is never sent again
+READ_RETRY_STATUSES = frozenset({500})
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 #: transport errors raised before any byte of the request left: any request may be sent again
 NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
@@ -91,7 +97,8 @@ class RetryPolicy:
 
     Connection failures before anything was sent are retried for every request whose body can
     be produced again; 502/503/504 answers and failures in mid-flight only for idempotent
-    methods. Delays grow from *initial_delay*, doubling up to *max_delay*, with jitter.
+    methods; a 500 only for reads (GET, HEAD), which Fedora 6.1.0 fails now and then. Delays
+    grow from *initial_delay*, doubling up to *max_delay*, with jitter.
     """
 
     attempts: int = 4
@@ -829,9 +836,11 @@ class RepositoryClient:
                 # An earlier attempt got through before its answer was lost.
                 return response
             if (
-                status in RETRY_STATUSES
+                (
+                    (status in RETRY_STATUSES and idempotent)
+                    or (status in READ_RETRY_STATUSES and method in SAFE)
+                )
                 and replayable
-                and idempotent
                 and attempt + 1 < policy.attempts
             ):
                 await response.aclose()
