@@ -20,22 +20,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imports"))
-from import_support import DATA, FILES, VOCABULARIES
+from import_support import DATA, FILES, VOCABULARIES, TestContainer
 from test_import_binaries import corrupt
 
 pytestmark = pytest.mark.integration
 
 DCTERMS = "http://purl.org/dc/terms/"
 TITLE = URIRef(DCTERMS + "title")
-RDF_TYPE = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
-PCDM_OBJECT = URIRef("http://pcdm.org/models#Object")
-FABIO_PAGE = URIRef("http://purl.org/spar/fabio/Page")
-LDP_CONTAINS = URIRef("http://www.w3.org/ns/ldp#contains")
 ITEM_COLUMNS = "Identifier,Title,Object Type,Rights Statement,FILES"
 ITEM_VALUES = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatement#InC"
 COUNT_KEYS = {
@@ -53,17 +48,11 @@ COUNT_KEYS = {
 EDITOR = "archelon-importer"
 
 
-class Target:
+class Target(TestContainer):
     """A container of the test's own in Fedora that EDITOR may read and write."""
 
     def __init__(self, endpoint) -> None:
-        self.client = httpx.Client(auth=endpoint.admin_auth, timeout=30)
-        response = self.client.put(
-            f"{endpoint.rest_url}/plastrond-test-import-{uuid.uuid4()}",
-            headers={"Content-Type": "text/turtle"},
-        )
-        response.raise_for_status()
-        self.uri = response.headers["Location"]
+        super().__init__(endpoint.rest_url, endpoint.admin_auth)
         acl = (
             "@prefix acl: <http://www.w3.org/ns/auth/acl#> .\n"
             f'<#importers> a acl:Authorization ; acl:agent "{EDITOR}" ;\n'
@@ -73,35 +62,6 @@ class Target:
         self.client.put(
             f"{self.uri}/fcr:acl", content=acl, headers={"Content-Type": "text/turtle"}
         ).raise_for_status()
-
-    def graph(self, uri: str) -> Graph:
-        response = self.client.get(uri, headers={"Accept": "application/n-triples"})
-        response.raise_for_status()
-        return Graph().parse(data=response.text, format="nt")
-
-    def children(self, uri: str | None = None) -> list[str]:
-        subject = uri or self.uri
-        return sorted(str(o) for o in self.graph(subject).objects(URIRef(subject), LDP_CONTAINS))
-
-    def items(self) -> list[str]:
-        found = []
-        for child in self.children():
-            if "NonRDFSource" in self.client.head(child).headers.get("Link", ""):
-                continue
-            types = set(self.graph(child).objects(URIRef(child), RDF_TYPE))
-            if PCDM_OBJECT in types and FABIO_PAGE not in types:
-                found.append(child)
-        return found
-
-    def state(self, uri: str) -> str:
-        response = self.client.head(uri)
-        response.raise_for_status()
-        return response.headers["Last-Modified"] + response.headers.get("ETag", "")
-
-    def close(self) -> None:
-        self.client.delete(self.uri)
-        self.client.delete(f"{self.uri}/fcr:tombstone")
-        self.client.close()
 
 
 @pytest.fixture
@@ -365,7 +325,7 @@ def test_uri_rows_update_and_unchanged_rows_are_untouched(running, target, jobs_
     for uri in target.items():
         graph = target.graph(uri)
         uris[str(graph.value(URIRef(uri), URIRef(DCTERMS + "identifier")))] = uri
-    before_b = target.state(uris["b"])
+    before_b = target.last_modified(uris["b"])
     time.sleep(1.1)  # Last-Modified counts whole seconds
     second = "\n".join(
         [
@@ -379,7 +339,7 @@ def test_uri_rows_update_and_unchanged_rows_are_untouched(running, target, jobs_
     assert updated["type"] == "import_complete"
     assert (updated["count"]["updated"], updated["count"]["unchanged"]) == (1, 1)
     assert updated["count"]["created"] == 0
-    assert target.state(uris["b"]) == before_b
+    assert target.last_modified(uris["b"]) == before_b
     graph = target.graph(uris["a"])
     assert set(graph.objects(URIRef(uris["a"]), TITLE)) == {Literal("A (revised)")}
     assert len(set(graph.objects(URIRef(uris["a"]), URIRef(DCTERMS + "creator")))) == 2
@@ -497,13 +457,13 @@ def test_exported_csv_imports_back_as_unchanged_updates(running, target, tmp_pat
     rows = list(csv.DictReader(io.StringIO(exported.removeprefix("\ufeff"))))
     assert sorted(r["URI"] for r in rows) == sorted(items)
 
-    states = {uri: target.state(uri) for uri in items}
+    states = {uri: target.last_modified(uri) for uri in items}
     graphs = {uri: target.graph(uri) for uri in items}
     again = send_import(client, job_id(), exported, model="Item", container=target.uri)
     assert again["type"] == "import_complete", again
     assert again["count"]["unchanged"] == 2, again["count"]
     assert again["count"]["updated"] == 0 and again["count"]["created"] == 0
     # Nothing was written: the same triples, and Fedora saw no change.
-    assert {uri: target.state(uri) for uri in items} == states
+    assert {uri: target.last_modified(uri) for uri in items} == states
     for uri in items:
         assert set(target.graph(uri)) == set(graphs[uri])

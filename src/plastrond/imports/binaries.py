@@ -137,6 +137,7 @@ class Location:
         return problems
 
     async def _check_one(self, path: str) -> str | None:
+        # Each kind of location (local, zip, sftp, http) below says how it checks a path.
         raise NotImplementedError
 
     @contextlib.asynccontextmanager
@@ -151,6 +152,7 @@ class Location:
                 await trio.to_thread.run_sync(local.unlink, True)
 
     async def _download(self, path: str, local: Path) -> None:
+        # Each kind of location below says how it copies a file out.
         raise NotImplementedError
 
 
