@@ -163,7 +163,7 @@ def test_pages_files_and_proxies():
     page = page_graph(URI + "/pages/1", title="Page 1", number=1, member_of=URI)
     p = URIRef(URI + "/pages/1")
     assert {o for o in page.objects(p, RDF.type)} == {PCDM.Object, FABIO.Page}
-    assert (p, FABIO.hasSequenceIdentifier, Literal("1")) in page
+    assert (p, FABIO.hasSequenceIdentifier, Literal(1)) in page
     assert (p, PCDM.memberOf, S) in page
     f = file_graph(URI + "/files/f", title="p001.tif", file_of=URI, preservation_master=True)
     fs = URIRef(URI + "/files/f")

@@ -284,7 +284,9 @@ def page_graph(
     g.add((s, RDF.type, FABIO.Page))
     g.add((s, URIRef("http://purl.org/dc/terms/title"), Literal(title)))
     if number is not None:
-        g.add((s, FABIO.hasSequenceIdentifier, Literal(str(number))))
+        # an integer as xsd:integer, as upstream writes it
+        seq = Literal(number) if isinstance(number, int) else Literal(str(number))
+        g.add((s, FABIO.hasSequenceIdentifier, seq))
     if member_of is not None:
         g.add((s, PCDM.memberOf, URIRef(member_of)))
     return g
