@@ -288,8 +288,9 @@ class TestContainer:
         return response.headers["Last-Modified"] + response.headers.get("ETag", "")
 
     def close(self) -> None:
-        self.client.delete(self.uri)
-        self.client.delete(f"{self.uri}/fcr:tombstone")
+        # a container of hundreds of items takes Fedora a while to delete
+        self.client.delete(self.uri, timeout=600)
+        self.client.delete(f"{self.uri}/fcr:tombstone", timeout=600)
         self.client.close()
 
 
