@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import posixpath
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Final
 
 import attrs
@@ -53,6 +53,7 @@ __all__ = [
     "PagePlan",
     "ProxyPlan",
     "file_groups",
+    "first_segment",
     "new_item_uri",
     "pairtree",
     "plan_item",
@@ -165,9 +166,19 @@ def pairtree(identifier: str) -> str:
     return "/".join([*(compact[i : i + 2] for i in range(0, 8, 2)), identifier])
 
 
-def new_item_uri(container: str) -> str:
-    """A new item's URI under *container*, at a pairtree path."""
-    return f"{container.rstrip('/')}/{pairtree(str(uuid.uuid4()))}"
+def new_item_uri(container: str, avoid: Collection[str] = ()) -> str:
+    """A new item's URI under *container*, at a pairtree path whose first segment is not in
+    *avoid* (those of the items being written at the same time: Fedora 4.7 fails one of two
+    transactions that create the same pairtree node at once)."""
+    while True:
+        path = pairtree(str(uuid.uuid4()))
+        if path[:2] not in avoid:
+            return f"{container.rstrip('/')}/{path}"
+
+
+def first_segment(item_uri: str, container: str) -> str:
+    """The first pairtree segment of *item_uri* under *container* (see `new_item_uri`)."""
+    return item_uri[len(container.rstrip("/")) + 1 :][:2]
 
 
 def file_groups(paths: Sequence[str]) -> list[tuple[str, list[str]]]:

@@ -61,10 +61,11 @@ from ..repository import (
     PreconditionFailed,
     RepositoryClient,
     RepositoryError,
+    RepositoryHTTPError,
     ResourceNotFound,
 )
 from .binaries import BinariesError, Location, parse_location
-from .items import new_item_uri, plan_item, write_item
+from .items import first_segment, new_item_uri, plan_item, write_item
 from .jobdir import AppendLog, JobFolder, JobFolderError, Run, timestamp
 from .layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from .metadata import (
@@ -212,6 +213,8 @@ class ImportRun:
         self.report: Callable[[dict[str, Any]], object] | None = None
         #: rows left out of this run because an earlier one may have done them
         self.held: set[str] = set()
+        #: the first pairtree segment of each new item being done (by row number)
+        self.in_flight: dict[int, str] = {}
         self._closed = False
 
     @property
@@ -407,7 +410,9 @@ class ImportRun:
                 await self._invalid(row, data.uri, report, errors=[problem or ""])
                 return
         else:
-            item = Item.new(new_item_uri(self.plan.container), header.model)
+            uri = new_item_uri(self.plan.container, avoid=set(self.in_flight.values()))
+            self.in_flight[row.source.number] = first_segment(uri, self.plan.container)
+            item = Item.new(uri, header.model)
         apply_row(item, header, data)
         row = attrs.evolve(row, title=first_text(item, "title") or row.title)
         try:
@@ -478,11 +483,24 @@ class ImportRun:
             item, data, access=self.plan.access, member_of=self.plan.settings.member_of
         )
         await logs.append(logs.pending, [row.key, plan.uri, "begun"], sync=True)
-        try:
-            async with repository.transaction() as tx:
-                await write_item(tx, plan, self.parts.location)
-        except Exception as e:
-            reason = _reason(e)
+        attempt = 0
+        while True:
+            try:
+                async with repository.transaction() as tx:
+                    await write_item(tx, plan, self.parts.location)
+            except Exception as e:
+                attempt += 1
+                if attempt < RACE_ATTEMPTS and _fedora47_race(e):
+                    # Rolled back, nothing committed: try again, at the same URIs.
+                    self.log.info("%s: %s; trying again", row.where, _reason(e))
+                    await trio.sleep(0.2 * attempt)
+                    continue
+                failure: Exception | None = e
+            else:
+                failure = None
+            break
+        if failure is not None:
+            reason = _reason(failure)
             try:
                 exists = await repository.exists(plan.uri)
             except RepositoryError as head_error:
@@ -679,6 +697,39 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
     if any(part in ("..", ".") for part in text.strip("/").split("/")):
         raise ImportJobError(f"container {text!r} must not contain . or .. segments")
     return repository.uri(text).rstrip("/")
+
+
+#: how many times an item's transaction is tried when Fedora 4.7 trips over a concurrent one
+#: (see `_fedora47_race`)
+RACE_ATTEMPTS: Final = 4
+
+#: what Fedora 4.7 (ModeShape) answers when two transactions change its schema or the same
+#: node at once: the first resource of a new rdf:type registers a node type (`400 Node type
+#: 'ns009:Issue' already exists`), the first item under a pairtree segment creates that node
+#: (`500 ... ConstraintViolationException: Cannot find a definition for a child named '{}8a'`),
+#: and binaries uploaded at once now and then have their digests crossed (`409 Checksum
+#: Mismatch of <the digest we sent> and <the digest of another upload in flight>`: seen once in
+#: 400 files; refused because we send a Digest, so nothing wrong is stored)
+_RACES: Final = (
+    (400, ("Node type", "already exists")),
+    (500, ("ConstraintViolationException", "Cannot find a definition for a child")),
+    (409, ("Checksum Mismatch",)),
+)
+
+
+def _fedora47_race(e: BaseException) -> bool:
+    """Whether *e* is one of Fedora 4.7's concurrency failures (`_RACES`). Only a write inside
+    the transaction counts (then nothing was committed); a failed commit is never retried."""
+    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
+        e = e.exceptions[0]
+    return (
+        isinstance(e, RepositoryHTTPError)
+        and e.method in ("PUT", "PATCH")
+        and any(
+            e.status == status and all(part in e.reason for part in parts)
+            for status, parts in _RACES
+        )
+    )
 
 
 def _text(argument: object) -> str:
