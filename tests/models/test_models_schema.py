@@ -40,7 +40,7 @@ def test_the_four_shipped_models():
     assert models.names == ["Item", "Issue", "Letter", "Poster"]
     assert models.default_model == "Item"
     item = models.get("Item")
-    assert item.types == (URIRef(PCDM_OBJECT),)
+    assert item.types == (URIRef(PCDM_OBJECT), URIRef("http://vocab.lib.umd.edu/model#Item"))
     assert item.field_names[:4] == ("object_type", "identifier", "rights", "title")
     title = item.field("title")
     assert title.predicate == URIRef(DCTERMS + "title")
@@ -57,6 +57,8 @@ def test_the_four_shipped_models():
         "http://vocab.lib.umd.edu/rightsStatement#",
         "http://vocab.lib.umd.edu/form#",
         "http://vocab.lib.umd.edu/collection#",
+        "http://vocab.lib.umd.edu/set#",
+        "http://vocab.lib.umd.edu/termsOfUse#",
     }
     assert item.notes["page_title_rule"].startswith("'Page N'")
     issue = models.get("Issue")
@@ -66,7 +68,7 @@ def test_the_four_shipped_models():
     assert URIRef("http://www.europeana.eu/schemas/edm/Agent") in author.embedded_types
     place = letter.field("place")
     assert place.embedded is not None and place.embedded.name == "place"
-    assert [f.name for f in place.embedded.fields] == ["label", "same_as", "lat", "lon"]
+    assert [f.name for f in place.embedded.fields] == ["label", "same_as", "lat", "long"]
     assert place.embedded_types == (URIRef("http://www.europeana.eu/schemas/edm/Place"),)
     poster = models.get("Poster")
     assert poster.field("format").predicate == URIRef("http://purl.org/dc/elements/1.1/format")

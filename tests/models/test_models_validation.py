@@ -180,13 +180,13 @@ def test_iso639(value, passed):
     ("value", "passed"),
     [
         ("hdl:1903.1/123", True),
-        ("1903.1/123", True),
-        ("1903.1/abc-def_1", True),
-        ("10.1000/182", True),
+        ("1903.1/123", False),  # upstream: a handle URI starts with hdl:
+        ("hdl:1903.1/abc-def_1", True),
+        ("hdl:10.1000/182", True),
         ("hdl:1903.1", False),
         ("1903.1/", False),
         ("/123", False),
-        ("hdl:1903.1/12 3", False),
+        ("hdl:1903.1/12 3", True),  # upstream checks the start only
         ("https://hdl.handle.net/1903.1/123", False),
     ],
 )

@@ -17,7 +17,7 @@ import attrs
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from .namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF
+from .namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF, XSD
 from .schema import ContentModel, EmbeddedClass, Field
 
 __all__ = [
@@ -277,14 +277,15 @@ def page_graph(
     number: int | str | None = None,
     member_of: str | None = None,
 ) -> Graph:
-    """A page: a pcdm:Object and fabio:Page with a title, a sequence number, its item."""
+    """A page: a pcdm:Object and fabio:Page with a title, a sequence number (xsd:integer, as
+    upstream writes it), its item."""
     s = URIRef(uri)
     g = Graph()
     g.add((s, RDF.type, PCDM.Object))
     g.add((s, RDF.type, FABIO.Page))
     g.add((s, URIRef("http://purl.org/dc/terms/title"), Literal(title)))
     if number is not None:
-        g.add((s, FABIO.hasSequenceIdentifier, Literal(str(number))))
+        g.add((s, FABIO.hasSequenceIdentifier, Literal(str(number), datatype=XSD.integer)))
     if member_of is not None:
         g.add((s, PCDM.memberOf, URIRef(member_of)))
     return g
@@ -296,13 +297,17 @@ def file_graph(
     title: str | None = None,
     file_of: str | None = None,
     preservation_master: bool = False,
+    types: Iterable[URIRef] = (),
 ) -> Graph:
-    """The description of a file: a pcdm:File (also a preservation master when asked)."""
+    """The description of a file: a pcdm:File (also a preservation master when asked), with
+    the usage *types* its tags give it."""
     s = URIRef(uri)
     g = Graph()
     g.add((s, RDF.type, PCDM.File))
     if preservation_master:
         g.add((s, RDF.type, PCDMUSE.PreservationMasterFile))
+    for t in types:
+        g.add((s, RDF.type, t))
     if title is not None:
         g.add((s, URIRef("http://purl.org/dc/terms/title"), Literal(title)))
     if file_of is not None:
