@@ -14,6 +14,7 @@ from plastrond.models import ModelError, UnknownModel, current_models, load_mode
 DCTERMS = "http://purl.org/dc/terms/"
 BIBO = "http://purl.org/ontology/bibo/"
 PCDM_OBJECT = "http://pcdm.org/models#Object"
+UMD = "http://vocab.lib.umd.edu/model#"
 
 
 #: the start of a model file with a model X whose fields follow
@@ -97,6 +98,14 @@ def test_model_names_are_case_insensitive_and_unknown_ones_named():
         ([PCDM_OBJECT], "Item"),
         ([], "Item"),
         (["http://example.org/Other"], "Item"),
+        # upstream's order: umd:Issue, umd:Item, bibo:Image, bibo:Issue, bibo:Letter
+        ([UMD + "Item", BIBO + "Letter"], "Item"),
+        ([UMD + "Item", BIBO + "Image"], "Item"),
+        ([BIBO + "Image", BIBO + "Issue"], "Poster"),
+        ([BIBO + "Issue", BIBO + "Letter"], "Issue"),
+        ([UMD + "Issue", UMD + "Item"], "Issue"),
+        ([UMD + "Newspaper"], "Issue"),
+        ([UMD + "Newspaper", UMD + "Item"], "Item"),
     ],
 )
 def test_detection_from_rdf_types(types, expected):

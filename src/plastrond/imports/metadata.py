@@ -41,7 +41,16 @@ from typing import Final
 import attrs
 from rdflib import Literal, URIRef
 
-from ..models import ContentModel, Embedded, Field, Item, ModelError, ModelSet, Value
+from ..models import (
+    USAGE_TYPES,
+    ContentModel,
+    Embedded,
+    Field,
+    Item,
+    ModelError,
+    ModelSet,
+    Value,
+)
 
 __all__ = [
     "SYSTEM_COLUMNS",
@@ -87,11 +96,7 @@ SYSTEM_COLUMNS: Final = (
 )
 
 #: FILES / ITEM_FILES usage tag -> the rdf:type it gives the file (upstream files.py:28-32)
-USAGE_TAGS: Final[Mapping[str, URIRef]] = {
-    "preservation": URIRef("http://pcdm.org/use#PreservationMasterFile"),
-    "ocr": URIRef("http://pcdm.org/use#ExtractedText"),
-    "metadata": URIRef("http://purl.org/spar/fabio/MetadataFile"),
-}
+USAGE_TAGS: Final[Mapping[str, URIRef]] = USAGE_TYPES
 
 _LANGUAGE_LABEL: Final = re.compile(r"(.+?)\s*\[([^\[\]]+)\]")
 _DATATYPE_LABEL: Final = re.compile(r"(.+?)\s*\{([^{}]+)\}")

@@ -18,6 +18,8 @@ from .diff import delta, is_server_managed, sparql_update
 from .edtf import edtf_level, is_edtf
 from .mapping import (
     STRUCTURE,
+    TIFF_TYPES,
+    USAGE_TYPES,
     Embedded,
     Item,
     Value,
@@ -26,6 +28,7 @@ from .mapping import (
     page_graph,
     proxy_graph,
     proxy_order,
+    usage_tags,
 )
 from .pages import page_title
 from .registry import current_models
@@ -53,6 +56,8 @@ from .vocabulary import VocabularyCache, VocabularyError, shared_cache
 
 __all__ = [
     "STRUCTURE",
+    "TIFF_TYPES",
+    "USAGE_TYPES",
     "ContentModel",
     "Embedded",
     "EmbeddedClass",
@@ -88,5 +93,6 @@ __all__ = [
     "proxy_order",
     "shared_cache",
     "sparql_update",
+    "usage_tags",
     "validate",
 ]

@@ -22,6 +22,8 @@ from .schema import ContentModel, EmbeddedClass, Field
 
 __all__ = [
     "STRUCTURE",
+    "TIFF_TYPES",
+    "USAGE_TYPES",
     "Embedded",
     "Item",
     "Value",
@@ -31,7 +33,34 @@ __all__ = [
     "proxy_graph",
     "proxy_order",
     "to_node",
+    "usage_tags",
 ]
+
+#: FILES / ITEM_FILES usage tag -> the rdf:type it gives a file (upstream files.py:28-32), in
+#: the order upstream's export picks the tag of a file
+USAGE_TYPES: Mapping[str, URIRef] = {
+    "preservation": PCDMUSE.PreservationMasterFile,
+    "ocr": PCDMUSE.ExtractedText,
+    "metadata": FABIO.MetadataFile,
+}
+TIFF_TYPES = frozenset({"image/tiff", "image/tiff-fx"})
+
+
+def usage_tags(types: Iterable[Node], mime_type: str | None) -> tuple[str, ...]:
+    """The usage tags a file with these rdf:types needs in FILES, so that importing it again
+    gives it the same types: those a TIFF would not get anyway (a TIFF that is also OCR is
+    `ocr`), else `preservation` for a preservation master (as upstream writes it)."""
+    present = set(types)
+    tiff = (mime_type or "").split(";")[0].strip().lower() in TIFF_TYPES
+    tags = [
+        tag
+        for tag, t in USAGE_TYPES.items()
+        if t in present and not (tiff and t == PCDMUSE.PreservationMasterFile)
+    ]
+    if not tags and PCDMUSE.PreservationMasterFile in present:
+        tags = ["preservation"]
+    return tuple(tags)
+
 
 #: The PCDM structure of an object: attribute of `Item` -> predicate
 STRUCTURE: Mapping[str, URIRef] = {
