@@ -404,7 +404,6 @@ def test_language_names_are_iso639_as_upstream_accepts_them():
     assert not is_iso639("EN") and not is_iso639("zz") and not is_iso639("ja-latn")
 
 
-
 async def test_issues_need_a_rights_statement_and_new_vocabularies_are_checked():
     from pathlib import Path
 
