@@ -431,3 +431,20 @@ async def test_issues_need_a_rights_statement_and_new_vocabularies_are_checked()
         "presentation_set": "is not from http://vocab.lib.umd.edu/set#",
     }
     assert cache.loads == 3  # each vocabulary read once, then cached
+
+
+async def test_validation_errors_per_field_for_patch_resources():
+    from pathlib import Path
+
+    from plastrond.models import validation_errors
+
+    folder = Path(__file__).resolve().parents[1] / "imports" / "data" / "vocabularies"
+    cache = VocabularyCache({**MODELS.vocabularies, RIGHTS: str(folder / "rightsStatement.ttl")})
+    assert await validation_errors(valid_item(), cache) == {}
+    item = valid_item()
+    item.values.pop("title")
+    item.values["object_type"] = [URIRef(DCMITYPE + "Nope")]
+    assert await validation_errors(item, cache) == {
+        "title": "is required",
+        "object_type": f"is not from {DCMITYPE}",
+    }

@@ -368,11 +368,16 @@ class ExportRun:
         subject = URIRef(uri)
         pages = await self._pages(subject, graph)
         plan: list[tuple[str, bool, str | None]] = []
+        page_of: list[int] = []
         for n, page_graph, page_uri in pages:
             title = page_graph.value(page_uri, DCTERMS.title)
             label = str(title) if title is not None and str(title).strip() else f"Page {n + 1}"
-            plan.extend((str(f), True, label) for f in _files(page_graph, page_uri))
-        plan.extend((str(f), False, None) for f in _files(graph, subject))
+            files = _files(page_graph, page_uri)
+            plan.extend((str(f), True, label) for f in files)
+            page_of.extend(n for _ in files)
+        item_files = _files(graph, subject)
+        plan.extend((str(f), False, None) for f in item_files)
+        page_of.extend(len(pages) for _ in item_files)
         results: list[_Binary | None] = [None] * len(plan)
 
         async def fetch(slot: int, file_uri: str, on_page: bool, label: str | None) -> None:
@@ -390,7 +395,13 @@ class ExportRun:
                     nursery.start_soon(fetch, slot, file_uri, on_page, page_label)
         except BaseExceptionGroup as group:
             raise item_failure_of(group) from None
-        return [b for b in results if b is not None]
+        # Pages in order; a page's files (a set in the repository) by name, so that two
+        # exports of one item are the same.
+        ordered = sorted(
+            ((page_of[i], b.filename, i, b) for i, b in enumerate(results) if b is not None),
+            key=lambda entry: entry[:3],
+        )
+        return [b for *_key, b in ordered]
 
     async def _file_types(self, uri: str, description_uri: str | None) -> list[URIRef]:
         """The rdf:types of a binary's description (for its FILES usage tags)."""

@@ -8,6 +8,7 @@ model = models.get("Item")                       # or models.detect(types) when 
 item = Item.from_graph(graph, uri, model)        # fields, embedded objects, PCDM structure
 result = await validate(item, shared_cache(models.vocabularies))
 result.is_valid, result.reasons()                # "('title', 'failed', 'exactly', '1')"
+result.messages()                                # {"title": "is required"} (PATCH /resources)
 patch = sparql_update(old_graph, item.to_graph())  # never touches server-managed triples
 ```
 
@@ -51,6 +52,7 @@ from .validation import (
     is_iso639,
     prepare,
     validate,
+    validation_errors,
 )
 from .vocabulary import VocabularyCache, VocabularyError, shared_cache
 
@@ -95,4 +97,5 @@ __all__ = [
     "sparql_update",
     "usage_tags",
     "validate",
+    "validation_errors",
 ]

@@ -44,6 +44,7 @@ __all__ = [
     "message_of",
     "prepare",
     "validate",
+    "validation_errors",
 ]
 
 PASSED: Final = "passed"
@@ -302,6 +303,13 @@ async def prepare(item: Item, vocabularies: VocabularyCache) -> dict[str, frozen
     if languages and _iso639_codes.cache_info().currsize == 0:
         await trio.to_thread.run_sync(_iso639_codes)
     return {iri: await vocabularies.terms(iri) for iri in sorted(needed)}
+
+
+async def validation_errors(item: Item, vocabularies: VocabularyCache) -> dict[str, str]:
+    """Field name -> what is wrong with it (`{"title": "is required"}`), empty when *item* is
+    valid: `PATCH /resources`' `validation_errors`. A vocabulary that cannot be read raises
+    `VocabularyError`."""
+    return (await validate(item, vocabularies)).messages()
 
 
 async def validate(item: Item, vocabularies: VocabularyCache) -> ValidationResult:
