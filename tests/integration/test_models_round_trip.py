@@ -276,3 +276,54 @@ async def test_languages_survive_with_their_tags(repo, target, tmp_path: Path) -
         Literal("Photo of Testudo"),
         Literal("shashin", lang="ja-latn"),
     }
+
+
+async def test_an_upstream_export_imports_unchanged(repo, target, tmp_path: Path) -> None:
+    # upstream 4.8.1's export shape (upstream-models.md section 2): HEADER_MAP order, inline
+    # languages, INDEX, FILES `Label:<tag><identifier>/<file>`, PUBLISH/HIDDEN as True/False
+    location = tmp_path / "bag-data"
+    (location / "item-1").mkdir(parents=True)
+    for name in ("p1.tif", "p1.jpg", "p2.jpg", "notes.txt"):
+        (location / "item-1" / name).write_bytes((FILES / name).read_bytes())
+    header = (
+        "Object Type,Identifier,Rights Statement,Title,Creator,Creator URI,Language,"
+        "URI,PUBLIC URI,CREATED,MODIFIED,INDEX,FILES,ITEM_FILES,PUBLISH,HIDDEN"
+    )
+    row = (
+        "http://purl.org/dc/dcmitype/Image,item-1,http://vocab.lib.umd.edu/rightsStatement#InC,"
+        "[@ja]写真|Photo,[@ja]山田;Doe,http://id.example/yamada;,ja,,"
+        "https://digital.example/item-1,2023-01-01T00:00:00+00:00,2023-01-02T00:00:00+00:00,"
+        "creator[0]=#abc;creator[1]=#def,"
+        "Front:<preservation>item-1/p1.tif;Front:<ocr>item-1/p1.jpg;Back:item-1/p2.jpg,"
+        "<metadata>item-1/notes.txt,True,True"
+    )
+    config = import_config(tmp_path / "jobs", rest_url=repo.root, allowed=(tmp_path,))
+    args = {"model": "Item", "binaries_location": str(location), "container": target.uri}
+    outcome = await run_import(config, repo, f"{header}\n{row}", job_id="rt-upstream", **args)
+    assert outcome.state == "import_complete", outcome.body
+    (item,) = target.items()
+    s = URIRef(item)
+    graph = target.graph(item)
+    assert set(graph.objects(s, URIRef(DCTERMS + "title"))) == {
+        Literal("写真", lang="ja"),
+        Literal("Photo"),
+    }
+    creators = sorted(graph.objects(s, URIRef(DCTERMS + "creator")))
+    assert creators == [URIRef(item + "#abc"), URIRef(item + "#def")]
+    label = URIRef("http://www.w3.org/2000/01/rdf-schema#label")
+    assert graph.value(URIRef(item + "#abc"), label) == Literal("山田", lang="ja")
+    # PUBLISH and HIDDEN show state; they publish nothing
+    types = {str(t) for t in graph.objects(s, RDF_TYPE)}
+    assert not types & {
+        "http://vocab.lib.umd.edu/access#Published",
+        "http://vocab.lib.umd.edu/access#Hidden",
+    }
+    pages = list(graph.objects(s, URIRef("http://pcdm.org/models#hasMember")))
+    titles = {str(target.graph(str(p)).value(p, URIRef(DCTERMS + "title"))) for p in pages}
+    assert titles == {"Front", "Back"}
+    assert file_types(target, item) == {
+        "p1.tif": {"PreservationMasterFile"},
+        "p1.jpg": {"ExtractedText"},
+        "p2.jpg": set(),
+        "notes.txt": {"MetadataFile"},
+    }
