@@ -17,6 +17,7 @@
 #     authentication provider instead of file-simple's "bypass security" one.
 # Fedora 4.7 on Java 17 needs the JDK packages its libraries reflect into opened (JAVA_OPENS).
 # Its embedded ActiveMQ broker cannot be turned off; its ports move off ours (61616/61613).
+# FEDORA47_JAVA_OPTS: more JVM options (e.g. -Dfcrepo.log=DEBUG).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -184,7 +185,7 @@ start() {
     unpack "${files[0]}" "${files[1]}" "${files[2]}"
     write_config
     log "starting Fedora $FCREPO47_VERSION; log in $LOGFILE"
-    (cd "$BASE/home" && exec setsid nohup java -Xms256m -Xmx1g "${JAVA_OPENS[@]}" \
+    (cd "$BASE/home" && exec setsid nohup java -Xms256m -Xmx1g "${JAVA_OPENS[@]}" ${FEDORA47_JAVA_OPTS:-} \
       -Djava.io.tmpdir="$BASE/tmp" \
       -Dfcrepo.home="$BASE/home" \
       -Dfcrepo.modeshape.configuration="file:$BASE/repository.json" \
