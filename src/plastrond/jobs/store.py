@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from ..commands.base import JobRequest
+from ..durable import fsync_dir, write_all
 from .completion import Completion
 
 __all__ = ["MessageStore", "StoreInUse"]
@@ -40,23 +41,9 @@ log = logging.getLogger(__name__)
 JOURNAL = "journal.log"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _line(record: dict[str, Any]) -> bytes:
     payload = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return b"%08x %s\n" % (zlib.crc32(payload), payload)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
 
 
 class StoreInUse(Exception):
@@ -99,7 +86,7 @@ class MessageStore:
     def _append(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        _write_all(self._fd, b"".join(_line(r) for r in records))
+        write_all(self._fd, b"".join(_line(r) for r in records))
         os.fdatasync(self._fd)
         if os.fstat(self._fd).st_size > self.compact_bytes:
             live = len(self._requests) + len(self._completions)
@@ -218,12 +205,12 @@ class MessageStore:
         records += [{"type": "completion", **d} for d in self._completions.values()]
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            _write_all(fd, b"".join(_line(r) for r in records))
+            write_all(fd, b"".join(_line(r) for r in records))
             os.fsync(fd)
         finally:
             os.close(fd)
         os.replace(tmp, self.path)
-        _fsync_dir(self.root)
+        fsync_dir(self.root)
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
