@@ -165,6 +165,12 @@ class CommandsConfig:
 class HttpServerConfig:
     host: str = "0.0.0.0"
     port: int = 5000
+    #: when set, `/inbox` and `/resources` want `Authorization: Bearer <this>`
+    auth_token: str | None = attrs.field(default=None, repr=False)
+    #: largest request body accepted (413 past it)
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: largest SPARQL Update accepted by `PATCH /resources` (413 past it)
+    max_sparql_bytes: int = 1024 * 1024
 
 
 @attrs.frozen
@@ -207,6 +213,7 @@ class Config:
         ]
         if self.message_broker is not None:
             values.append(self.message_broker.passcode)
+        values.append(self.http_server.auth_token)
         return tuple(v for v in values if v)
 
     def require_broker(self) -> BrokerConfig:
@@ -464,7 +471,7 @@ def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
     return result
 
 
-def _commands(sec: _Section) -> CommandsConfig:
+def _commands(sec: _Section, environ: Mapping[str, str]) -> CommandsConfig:
     raw: dict[str, Mapping[str, Any]] = {}
     for name in sec.data:
         sub = sec.section(name)
@@ -482,7 +489,8 @@ def _commands(sec: _Section) -> CommandsConfig:
     imp = sec.section("IMPORT")
     import_ = ImportConfig(
         ssh_private_key=imp.path_("SSH_PRIVATE_KEY"),
-        jobs_dir=imp.path_("JOBS_DIR"),
+        # upstream Plastron's http server reads JOBS_DIR from the environment only
+        jobs_dir=imp.path_("JOBS_DIR") or _env_path(environ, "JOBS_DIR"),
         allowed_binaries_dirs=imp.paths("ALLOWED_BINARIES_DIRS"),
         sftp_accept_unknown_hosts=imp.flag("SFTP_ACCEPT_UNKNOWN_HOSTS", False),
         sftp_known_hosts=imp.path_("SFTP_KNOWN_HOSTS"),
@@ -500,6 +508,11 @@ def _commands(sec: _Section) -> CommandsConfig:
     if "UPDATE" in sec.data:
         upd.finish()
     return CommandsConfig(export=export, import_=import_, update=update, raw=raw)
+
+
+def _env_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name, "").strip()
+    return Path(value) if value else None
 
 
 def _content_models(sec: _Section) -> ContentModelsConfig:
@@ -524,7 +537,13 @@ def _http(sec: _Section) -> HttpServerConfig:
     port = sec.number("PORT", 5000, int)
     if not 0 <= port < 65536:
         raise ConfigError(f"{sec.where('PORT')}: expected a TCP port, got {port}")
-    result = HttpServerConfig(host=sec.text("HOST", default="0.0.0.0") or "0.0.0.0", port=port)
+    result = HttpServerConfig(
+        host=sec.text("HOST", default="0.0.0.0") or "0.0.0.0",
+        port=port,
+        auth_token=sec.text("AUTH_TOKEN"),
+        max_body_bytes=sec.number("MAX_BODY_BYTES", 4 * 1024 * 1024, int, minimum=1024),
+        max_sparql_bytes=sec.number("MAX_SPARQL_BYTES", 1024 * 1024, int, minimum=1024),
+    )
     sec.finish()
     return result
 
@@ -579,7 +598,7 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     broker = None
     if data.get("MESSAGE_BROKER") is not None:
         broker = _broker(_Section(path, "MESSAGE_BROKER", data["MESSAGE_BROKER"], warnings), env)
-    commands = _commands(_Section(path, "COMMANDS", data.get("COMMANDS"), warnings))
+    commands = _commands(_Section(path, "COMMANDS", data.get("COMMANDS"), warnings), env)
     http = _http(_Section(path, "HTTP_SERVER", data.get("HTTP_SERVER"), warnings))
     solr_sec = _Section(path, "SOLR", data.get("SOLR"), warnings)
     solr = SolrConfig(url=solr_sec.text("URL"))
