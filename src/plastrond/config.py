@@ -223,7 +223,10 @@ class Config:
 
     def require_jobs_dir(self) -> Path:
         if self.commands.import_.jobs_dir is None:
-            raise ConfigError(f"{self.path}: COMMANDS.IMPORT: missing required key JOBS_DIR")
+            raise ConfigError(
+                f"{self.path}: COMMANDS.IMPORT: missing required key JOBS_DIR "
+                "(or the environment variable JOBS_DIR)"
+            )
         return self.commands.import_.jobs_dir
 
 
