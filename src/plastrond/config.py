@@ -32,6 +32,7 @@ __all__ = [
     "ExportConfig",
     "HttpServerConfig",
     "ImportConfig",
+    "PublicationConfig",
     "RepositoryConfig",
     "SolrConfig",
     "UpdateConfig",
@@ -193,6 +194,26 @@ class ContentModelsConfig:
 
 
 @attrs.frozen
+class PublicationConfig:
+    """The PUBLICATION_WORKFLOW section: the handle service and public URLs (handles.md)."""
+
+    #: template of an item's public URL (plastrond.public_urls fields)
+    public_url_pattern: str | None = None
+    #: base URL of the handle service's API; None: publishing mints no handles
+    handle_endpoint: str | None = None
+    handle_jwt_token: str | None = attrs.field(default=None, repr=False)
+    handle_prefix: str | None = None
+    handle_repo: str | None = None
+    #: seconds for connecting to and hearing from the handle service
+    handle_timeout: float = 30.0
+
+    @property
+    def handles(self) -> bool:
+        """Whether publishing goes through the handle service."""
+        return self.handle_endpoint is not None
+
+
+@attrs.frozen
 class Config:
     path: Path
     repository: RepositoryConfig
@@ -201,6 +222,7 @@ class Config:
     http_server: HttpServerConfig
     solr: SolrConfig
     content_models: ContentModelsConfig = ContentModelsConfig()
+    publication: PublicationConfig = PublicationConfig()
     #: one line per unknown key, for the caller to log once logging is set up
     warnings: tuple[str, ...] = ()
 
@@ -214,6 +236,7 @@ class Config:
         if self.message_broker is not None:
             values.append(self.message_broker.passcode)
         values.append(self.http_server.auth_token)
+        values.append(self.publication.handle_jwt_token)
         return tuple(v for v in values if v)
 
     def require_broker(self) -> BrokerConfig:
@@ -513,6 +536,34 @@ def _commands(sec: _Section, environ: Mapping[str, str]) -> CommandsConfig:
     return CommandsConfig(export=export, import_=import_, update=update, raw=raw)
 
 
+def _publication(sec: _Section) -> PublicationConfig:
+    from .public_urls import PublicUrlError, check_pattern
+
+    pattern = sec.text("PUBLIC_URL_PATTERN")
+    if pattern is not None:
+        try:
+            check_pattern(pattern)
+        except PublicUrlError as e:
+            raise ConfigError(f"{sec.where('PUBLIC_URL_PATTERN')}: {e}") from None
+    endpoint = sec.text("HANDLE_ENDPOINT")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{sec.where('HANDLE_ENDPOINT')}: expected an http(s) URL, got {endpoint!r}"
+        )
+    # With a handle service, everything it needs is required.
+    needed = endpoint is not None
+    result = PublicationConfig(
+        public_url_pattern=sec.text("PUBLIC_URL_PATTERN", required=needed),
+        handle_endpoint=endpoint.rstrip("/") if endpoint else None,
+        handle_jwt_token=sec.text("HANDLE_JWT_TOKEN", required=needed),
+        handle_prefix=sec.text("HANDLE_PREFIX", required=needed),
+        handle_repo=sec.text("HANDLE_REPO", required=needed),
+        handle_timeout=sec.number("HANDLE_TIMEOUT", 30.0, float, minimum=0.001),
+    )
+    sec.finish()
+    return result
+
+
 def _env_path(environ: Mapping[str, str], name: str) -> Path | None:
     value = environ.get(name, "").strip()
     return Path(value) if value else None
@@ -559,6 +610,7 @@ _KNOWN_SECTIONS = (
     "HTTP_SERVER",
     "SOLR",
     "CONTENT_MODELS",
+    "PUBLICATION_WORKFLOW",
 )
 
 
@@ -609,6 +661,9 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     content_models = _content_models(
         _Section(path, "CONTENT_MODELS", data.get("CONTENT_MODELS"), warnings)
     )
+    publication = _publication(
+        _Section(path, "PUBLICATION_WORKFLOW", data.get("PUBLICATION_WORKFLOW"), warnings)
+    )
     return Config(
         path=path,
         repository=repository,
@@ -617,5 +672,6 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         http_server=http,
         solr=solr,
         content_models=content_models,
+        publication=publication,
         warnings=tuple(warnings),
     )

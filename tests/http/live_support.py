@@ -107,7 +107,9 @@ class Live:
     repo: Repository
     log: Path
 
-    async def activity(self, body: Any, content_type: str = "application/ld+json") -> httpx.Response:
+    async def activity(
+        self, body: Any, content_type: str = "application/ld+json"
+    ) -> httpx.Response:
         import json
 
         data = body if isinstance(body, bytes) else json.dumps(body).encode()

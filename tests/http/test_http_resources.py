@@ -71,7 +71,7 @@ async def test_title_edit_lands(live: Live) -> None:
 
 async def test_relative_iri_is_the_resource_and_no_model_means_no_validation(live: Live) -> None:
     uri = await live.repo.item()
-    sparql = 'DELETE WHERE { <> <http://purl.org/dc/terms/title> ?t } ;\n'
+    sparql = "DELETE WHERE { <> <http://purl.org/dc/terms/title> ?t } ;\n"
     sparql += 'INSERT DATA { <> <http://purl.org/dc/terms/alternative> "Other" }'
     answer = await live.patch(live.repo.path(uri), sparql, model=None)
     assert answer.status_code == 204, answer.text
