@@ -5,7 +5,8 @@ The pattern is Python format syntax with the fields:
 - `path`: the resource's path below the repository root (`/pcdm/ab/cd/ef/12/abcdef12-...`);
 - `container_path`: its parent container's path (`/pcdm/ab/cd/ef/12`);
 - `relpath`: `container_path` without the leading `/` (`pcdm/ab/cd/ef/12`);
-- `uuid`: the UUID in the resource's path (the last one, when there are several);
+- `uuid`: the UUID in the last segment of the resource's path (a container's UUID above it
+  does not count: it would give every resource in it the same URL);
 - `iiif_id`: the path with `/` replaced by `:`, prefixed `fcrepo` (`fcrepo:pcdm:ab:...`).
 
 `check_pattern` is for start-up (a pattern naming an unknown field is a configuration error);
@@ -60,7 +61,7 @@ def check_pattern(pattern: str) -> None:
 
 def fields_of(uri: str, root: str) -> dict[str, str]:
     """The fields that can be filled for *uri* under the repository *root* (both in the same,
-    external form). `uuid` is missing when the path holds none."""
+    external form). `uuid` is missing when the path's last segment holds none."""
     root = root.rstrip("/")
     if uri != root and not uri.startswith(root + "/"):
         raise PublicUrlError(f"{uri} is not under the repository root {root}")
@@ -72,7 +73,7 @@ def fields_of(uri: str, root: str) -> dict[str, str]:
         "relpath": container.lstrip("/"),
         "iiif_id": "fcrepo" + path.replace("/", ":"),
     }
-    found = _UUID.findall(path)
+    found = _UUID.findall(path.rstrip("/").rpartition("/")[2])
     if found:
         fields["uuid"] = found[-1]
     return fields

@@ -140,6 +140,7 @@ def write_live_config(
     endpoint: Any,
     vocabularies: Mapping[str, str],
     http_server: Mapping[str, Any] | None = None,
+    publication: Mapping[str, Any] | None = None,
 ) -> Path:
     jobs = tmp_path / "jobs"
     jobs.mkdir(exist_ok=True)
@@ -155,6 +156,8 @@ def write_live_config(
         "HTTP_SERVER": {"HOST": "127.0.0.1", "PORT": 0, **(http_server or {})},
         "CONTENT_MODELS": {"VOCABULARIES": dict(vocabularies)},
     }
+    if publication is not None:
+        config["PUBLICATION_WORKFLOW"] = dict(publication)
     path = tmp_path / f"plastrond-{uuid.uuid4().hex[:8]}.yml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -166,9 +169,11 @@ async def live_server(
     endpoint: Any,
     vocabularies: Mapping[str, str],
     http_server: Mapping[str, Any] | None = None,
+    publication: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[Live]:
     """plastrond's http mode on a loopback port, in this trio run, against *endpoint*."""
-    config = load_config(write_live_config(tmp_path, endpoint, vocabularies, http_server))
+    path = write_live_config(tmp_path, endpoint, vocabularies, http_server, publication)
+    config = load_config(path)
     repo = Repository(endpoint)
     await repo.open()
     stop = trio.Event()
@@ -227,3 +232,65 @@ class HeldVocabulary:
         self.release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+HANDLE_DATATYPE = "http://vocab.lib.umd.edu/datatype#handle"
+IDENTIFIER = URIRef(DCTERMS + "identifier")
+PUBLIC_URL_PATTERN = "https://digital.example/result/id/{uuid}"
+
+
+def publication_section(handle_service: Any, **overrides: str) -> dict[str, str]:
+    """A PUBLICATION_WORKFLOW section for the test handle service."""
+    return {
+        "HANDLE_ENDPOINT": handle_service.url,
+        "HANDLE_JWT_TOKEN": handle_service.token,
+        "HANDLE_PREFIX": "1903.1",
+        "HANDLE_REPO": "fcrepo",
+        "PUBLIC_URL_PATTERN": PUBLIC_URL_PATTERN,
+        "HANDLE_TIMEOUT": "10",
+        **overrides,
+    }
+
+
+class HandleService:
+    """Plain httpx view of the test handle service, to look at what plastrond did."""
+
+    def __init__(self, endpoint: Any) -> None:
+        self.client = httpx.AsyncClient(base_url=endpoint.url, headers=endpoint.headers, timeout=30)
+
+    async def for_repo_id(self, repo_id: str) -> list[dict[str, str]]:
+        answer = await self.client.get("/_state")
+        answer.raise_for_status()
+        return [h for h in answer.json()["handles"] if h["repo_id"] == repo_id]
+
+    async def mint(self, repo_id: str, url: str) -> dict[str, str]:
+        answer = await self.client.post(
+            "/handles",
+            json={"prefix": "1903.1", "url": url, "repo": "fcrepo", "repo_id": repo_id},
+        )
+        answer.raise_for_status()
+        return answer.json()
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+
+async def handles_on(repo: Repository, uri: str) -> list[str]:
+    graph = await repo.graph(uri)
+    return [
+        str(o)
+        for o in graph.objects(URIRef(uri), IDENTIFIER)
+        if getattr(o, "datatype", None) == URIRef(HANDLE_DATATYPE)
+    ]
+
+
+async def uuid_item(repo: Repository, title: str = "An item") -> str:
+    """An item at <parent>/<a UUID>, as items have UUIDs in their paths."""
+    uri = f"{repo.parent}/{uuid.uuid4()}"
+    response = await repo.client.put(
+        uri,
+        content=ITEM_TTL.format(title=title, identifier="test-h"),
+        headers={"Content-Type": "text/turtle"},
+    )
+    response.raise_for_status()
+    return uri

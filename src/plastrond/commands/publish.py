@@ -60,16 +60,29 @@ async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress |
             body["result"] = result
         return body
 
+    handles = publication.Handles.from_config(ctx.config.publication)
+
     async def one(uri: str) -> None:
         async with limiter:
             try:
-                outcome = await publication.apply(repository, uri, change)
+                outcome = await publication.apply(repository, uri, change, handles=handles)
             except PublicationError as e:
                 ctx.log.warning("%s failed for %s: %s", name, uri, e.reason)
                 errors[uri] = e.reason
-                result: dict[str, Any] = {"uri": uri, "handle": None, "status": "failed"}
+                result: dict[str, Any] = {
+                    "uri": uri,
+                    "handle": None,
+                    "status": "failed",
+                    "reason": e.reason,
+                }
             else:
-                ctx.log.info("%s: %s %s", name, uri, outcome.status)
+                ctx.log.info(
+                    "%s: %s %s%s",
+                    name,
+                    uri,
+                    outcome.status,
+                    f" ({outcome.handle})" if outcome.handle else "",
+                )
                 done.append(uri)
                 result = outcome.as_json()
         news.send_nowait(result)
@@ -81,10 +94,15 @@ async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress |
         await news.aclose()
 
     yield progress()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_all)
-        async for result in news_receive:
-            yield progress(result)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_all)
+            async for result in news_receive:
+                yield progress(result)
+    finally:
+        if handles is not None:
+            with trio.CancelScope(shield=True):
+                await handles.client.aclose()
     state = f"{name}_complete" if not errors else f"{name}_incomplete"
     body: dict[str, Any] = {
         "count": {"total": len(uris), "done": len(done), "errors": len(errors)},

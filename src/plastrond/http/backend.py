@@ -16,6 +16,7 @@ from .problems import Problem
 if TYPE_CHECKING:
     from ..config import Config
     from ..models import ModelSet, VocabularyCache
+    from ..publication import Handles
     from ..repository import RepositoryClient
 
 __all__ = ["Backend"]
@@ -27,6 +28,8 @@ log = logging.getLogger("plastrond.http")
 class Backend:
     config: Config
     repository: RepositoryClient
+    #: the handle service, when PUBLICATION_WORKFLOW names one
+    handles: Handles | None = None
 
     @property
     def root(self) -> str:

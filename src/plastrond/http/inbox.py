@@ -26,8 +26,9 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from .. import publication
+from ..public_urls import PublicUrlError
 from ..publication import Change, PublicationError
-from ..repository import RepositoryConnectionError, ResourceGone, ResourceNotFound
+from ..repository import ResourceGone, ResourceNotFound
 from .backend import Backend
 from .detail import dumps
 from .problems import Problem
@@ -240,13 +241,15 @@ def register(app: QuartTrio, backend: Backend | None) -> None:
         done: list[dict[str, Any]] = []
         for uri in uris:
             try:
-                outcome = await publication.apply(backend.repository, uri, change)
+                outcome = await publication.apply(
+                    backend.repository, uri, change, handles=backend.handles
+                )
             except PublicationError as e:
                 cause = e.__cause__
                 if isinstance(cause, ResourceNotFound | ResourceGone):
                     status = 404
-                elif isinstance(cause, RepositoryConnectionError) or cause is not None:
-                    status = 502
+                elif cause is not None and not isinstance(cause, PublicUrlError):
+                    status = 502  # the repository or the handle service failed
                 else:
                     status = 500
                 log.warning("%s of %s for %s failed: %s", change.name, uri, actor, e.reason)
@@ -256,7 +259,14 @@ def register(app: QuartTrio, backend: Backend | None) -> None:
                     f"{change.name} {uri}: {e.reason}{done_note}",
                     extra={"done": done, "failed": {"uri": uri, "reason": e.reason}},
                 ) from None
-            log.info("%s %s for %s: %s", change.name, uri, actor, outcome.status)
+            log.info(
+                "%s %s for %s: %s%s",
+                change.name,
+                uri,
+                actor,
+                outcome.status,
+                f" ({outcome.handle})" if outcome.handle else "",
+            )
             done.append(outcome.as_json())
         answer = {"type": activity.type, "actor": activity.actor, "done": done}
         return Response(dumps(answer), 201, content_type="application/json")

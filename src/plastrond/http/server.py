@@ -14,6 +14,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
 from ..config import Config, ConfigError
+from ..publication import Handles
 from ..repository import RepositoryClient
 from ..shutdown import STOP_SIGNALS, early_signal
 from .app import create_app
@@ -123,11 +124,18 @@ async def serve(
     hyper.accesslog = _access_logger()
     hyper.errorlog = logging.getLogger("hypercorn.error")
     repository = RepositoryClient(config.repository)
-    app = create_app(jobs_dir, backend=Backend(config=config, repository=repository))
+    handles = Handles.from_config(config.publication)
+    backend = Backend(config=config, repository=repository, handles=handles)
+    app = create_app(jobs_dir, backend=backend)
 
     stop = trio.Event()
-    async with repository:
-        await _serve(app, hyper, bind, config, shutdown_trigger, task_status, stop)
+    try:
+        async with repository:
+            await _serve(app, hyper, bind, config, shutdown_trigger, task_status, stop)
+    finally:
+        if handles is not None:
+            with trio.CancelScope(shield=True):
+                await handles.client.aclose()
 
 
 async def _serve(
