@@ -42,7 +42,7 @@ from ..models import Item, file_graph, page_graph, page_title, proxy_graph, spar
 from ..models.namespaces import IANA, PCDM
 from ..repository import RepositoryClient
 from .binaries import Location, mime_type
-from .metadata import RowData
+from .metadata import FileSpec, RowData
 
 __all__ = [
     "FLAT",
@@ -194,12 +194,18 @@ def _new(parent: str) -> str:
     return f"{parent.rstrip('/')}/{uuid.uuid4()}"
 
 
-def _file(path: str, parent_uri: str) -> FilePlan:
+def _file(spec: FileSpec, parent_uri: str) -> FilePlan:
     uri = _new(f"{parent_uri}/{FILES}")
+    path = spec.path
     filename = posixpath.basename(path)
     mime = mime_type(path)
+    # The usage tags' types are added to what the TIFF rule gives (as upstream does).
     graph = file_graph(
-        uri, title=filename, file_of=parent_uri, preservation_master=mime in TIFF_TYPES
+        uri,
+        title=filename,
+        file_of=parent_uri,
+        preservation_master=mime in TIFF_TYPES,
+        types=spec.types,
     )
     return FilePlan(uri=uri, path=path, filename=filename, mime_type=mime, graph=graph)
 
@@ -221,9 +227,8 @@ def plan_item(
         item.member_of.append(URIRef(member_of))
     own = item.to_graph()
     containers: list[str] = []
-    page_paths = data.files if data.create_pages else ()
-    item_paths = data.item_files if data.create_pages else data.files + data.item_files
-    groups = file_groups(page_paths)
+    item_paths = data.loose_files
+    groups = data.pages
     if groups:
         containers += [f"{item_uri}/{MEMBERS}", f"{item_uri}/{PROXIES}"]
     if item_paths:
@@ -231,13 +236,12 @@ def plan_item(
     proxy_uris = [_new(f"{item_uri}/{PROXIES}") for _ in groups]
     pages: list[PagePlan] = []
     proxies: list[ProxyPlan] = []
-    for n, (stem, paths) in enumerate(groups, 1):
+    for n, group in enumerate(groups, 1):
         page_uri = _new(f"{item_uri}/{MEMBERS}")
-        title = page_title(item, stem, n)
+        title = group.label or page_title(item, group.stem, n)
         graph = page_graph(page_uri, title=title, number=n, member_of=item_uri)
-        pages.append(
-            PagePlan(uri=page_uri, graph=graph, files=tuple(_file(p, page_uri) for p in paths))
-        )
+        files = tuple(_file(spec, page_uri) for spec in group.files)
+        pages.append(PagePlan(uri=page_uri, graph=graph, files=files))
         item.members.append(URIRef(page_uri))
         proxy_uri = proxy_uris[n - 1]
         proxy = proxy_graph(

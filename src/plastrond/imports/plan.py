@@ -21,10 +21,10 @@ from typing import Any
 import attrs
 from rdflib import URIRef
 
+from ..jobfolders import PendingItem
+from ..jobfolders.layout import SOURCE_FILE
 from ..models import ModelError, ModelSet
 from .items import FLAT, STRUCTURES
-from .jobdir import PendingItem
-from .layout import SOURCE_FILE
 from .metadata import Header, MetadataFile, SourceRow, is_iri, row_key_text, split_cell
 
 __all__ = [
