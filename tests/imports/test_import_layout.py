@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from import_support import TestContainer, import_config, run_import
-from plastrond.jobfolders import JobFolder, read_rows
 from rdflib import URIRef
 
+from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.repository import RepositoryClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
