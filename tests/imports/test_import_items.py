@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rdflib import Graph, Literal, URIRef
 
-from plastrond.imports.items import file_groups, new_item_uri, pairtree, plan_item
+from plastrond.imports.items import new_item_uri, pairtree, plan_item
 from plastrond.imports.metadata import RowData
 from plastrond.models import Item, load_models, proxy_order
 from plastrond.models.namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF
@@ -21,14 +21,6 @@ def data(files: tuple[str, ...] = (), item_files: tuple[str, ...] = (), pages: b
     return RowData(
         plain={}, embedded={}, index={}, files=files, item_files=item_files, create_pages=pages
     )
-
-
-def test_files_are_grouped_by_base_name_in_order() -> None:
-    assert file_groups(["b/p2.jpg", "p1.tif", "a/p2.tif", "p1.jpg", "p10.jpg"]) == [
-        ("p2", ["b/p2.jpg", "a/p2.tif"]),
-        ("p1", ["p1.tif", "p1.jpg"]),
-        ("p10", ["p10.jpg"]),
-    ]
 
 
 def test_the_item_sits_at_a_pairtree_path_under_the_container() -> None:

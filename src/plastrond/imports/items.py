@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import posixpath
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterator
 from typing import Final
 
 import attrs
@@ -52,7 +52,6 @@ __all__ = [
     "ItemPlan",
     "PagePlan",
     "ProxyPlan",
-    "file_groups",
     "first_segment",
     "new_item_uri",
     "pairtree",
@@ -179,15 +178,6 @@ def new_item_uri(container: str, avoid: Collection[str] = ()) -> str:
 def first_segment(item_uri: str, container: str) -> str:
     """The first pairtree segment of *item_uri* under *container* (see `new_item_uri`)."""
     return item_uri[len(container.rstrip("/")) + 1 :][:2]
-
-
-def file_groups(paths: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """(base name, paths) for each group of files with the same base name, in order."""
-    groups: dict[str, list[str]] = {}
-    for path in paths:
-        stem = posixpath.splitext(posixpath.basename(path))[0]
-        groups.setdefault(stem, []).append(path)
-    return list(groups.items())
 
 
 def _new(parent: str) -> str:

@@ -733,12 +733,6 @@ def _fedora47_race(e: BaseException) -> bool:
     )
 
 
-def _text(argument: object) -> str:
-    if isinstance(argument, bool):
-        return "true" if argument else "false"
-    return str(argument)
-
-
 def _reason(e: BaseException) -> str:
     while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
         e = e.exceptions[0]
