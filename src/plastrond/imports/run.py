@@ -46,6 +46,8 @@ import trio
 from rdflib import Graph, URIRef
 
 from ..config import Config
+from ..jobfolders import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
+from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from ..models import (
     ContentModel,
     Item,
@@ -66,8 +68,6 @@ from ..repository import (
 )
 from .binaries import BinariesError, Location, parse_location
 from .items import FLAT, STRUCTURES, plan_item, write_item
-from .jobdir import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
-from .layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from .metadata import (
     Header,
     MetadataError,
@@ -596,7 +596,8 @@ class ImportRun:
             raise ImportJobError(f"cannot validate: {e}", self.details()) from None
         report["passed"] = [o.as_list() for o in result.passed()]
         report["failed"] = [o.as_list() for o in result.failed()]
-        rules = [f"{o.field} failed {o.rule} {_text(o.argument)}" for o in result.failed()]
+        # upstream's words: "Validation failures: title is required; ..."
+        rules = [f"{name} {text}" for name, text in result.messages().items()]
         errors: list[str] = []
         if data.uri is None:
             paths = data.all_files
