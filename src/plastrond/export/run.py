@@ -40,6 +40,7 @@ from rdflib import Graph, Literal, URIRef
 
 from .. import __version__
 from ..models.namespaces import FABIO, IANA, ORE, PCDM
+from ..public_urls import PublicUrlError, public_url
 from ..repository import RepositoryClient, RepositoryError
 from .bag import BagZipWriter, Digester
 from .destinations import Destination, DestinationError, Sink
@@ -82,8 +83,10 @@ class ExportOptions:
     export_binaries: bool = False
     #: MIME types of the binaries to export (`type/*` allowed); empty: every binary
     binary_types: tuple[str, ...] = ()
-    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI`
+    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI` (the request's)
     uri_template: str | None = None
+    #: otherwise PUBLICATION_WORKFLOW.PUBLIC_URL_PATTERN (plastrond.public_urls fields)
+    public_url_pattern: str | None = None
     max_concurrent_items: int = 4
     #: extra `bag-info.txt` tags
     bag_info: Mapping[str, str] = attrs.field(factory=dict)
@@ -343,9 +346,15 @@ class ExportRun:
 
     def _public_uri(self, uri: str) -> str | None:
         template = self.options.uri_template
-        if not template:
+        if template:
+            return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+        pattern = self.options.public_url_pattern
+        if not pattern:
             return None
-        return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+        try:
+            return public_url(pattern, uri, self.repository.root)
+        except PublicUrlError as e:
+            raise ItemFailure(str(e)) from e
 
     async def _graph(self, uri: str) -> Graph:
         async with self._requests:
