@@ -60,7 +60,8 @@ async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress |
             body["result"] = result
         return body
 
-    handles = publication.Handles.from_config(ctx.config.publication)
+    # Only publishing talks to the handle service.
+    handles = publication.Handles.from_config(ctx.config.publication) if change.published else None
 
     async def one(uri: str) -> None:
         async with limiter:
@@ -93,8 +94,8 @@ async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress |
                 nursery.start_soon(one, uri)
         await news.aclose()
 
-    yield progress()
     try:
+        yield progress()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(run_all)
             async for result in news_receive:
