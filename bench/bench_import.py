@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from plastrond.commands import JobContext, JobRequest, JobResult, get_command
+from plastrond.commands import get_command
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -45,6 +45,8 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
+from plastrond.jobs import JobContext, JobRequest
+from plastrond.jobs.runner import run_command
 from plastrond.repository import RepositoryClient
 
 RIGHTS = "http://vocab.lib.umd.edu/rightsStatement#"
@@ -172,10 +174,7 @@ async def run_once(
         pid = fedora_pid(args.url)
         fedora_before = cpu_seconds(pid)
         started = time.perf_counter()
-        result: JobResult | None = None
-        async for step in get_command("import")(ctx):
-            if isinstance(step, JobResult):
-                result = step
+        result = await run_command(get_command("import"), ctx)
         elapsed = time.perf_counter() - started
         fedora_cpu = cpu_seconds(pid) - fedora_before
     assert result is not None and isinstance(result.body, dict), result

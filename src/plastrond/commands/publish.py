@@ -10,14 +10,14 @@ not mint handles.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import trio
 
+from ..jobs.protocol import JobContext, Progress, Report
+from ..jobs.result import JobError, JobResult
 from ..repository import RepositoryError
 from . import args, command
-from .base import JobContext, JobError, JobResult, Progress
 
 UMDACCESS = "http://vocab.lib.umd.edu/access#"
 PUBLISHED = f"<{UMDACCESS}Published>"
@@ -55,15 +55,13 @@ def _sparql(uri: str, insert: list[str], delete: list[str]) -> str:
 
 
 async def _mark_all(
-    ctx: JobContext, name: str, insert: list[str], delete: list[str]
-) -> AsyncIterator[Progress | JobResult]:
+    ctx: JobContext, report: Report, name: str, insert: list[str], delete: list[str]
+) -> JobResult:
     uris = request_uris(ctx)
     repository = ctx.repository
     started = time.time()
     done: list[str] = []
     errors: dict[str, str] = {}
-    news: trio.MemorySendChannel[None]
-    news, news_receive = trio.open_memory_channel[None](float("inf"))
     limiter = trio.CapacityLimiter(CONCURRENCY)
 
     def progress() -> Progress:
@@ -83,42 +81,34 @@ async def _mark_all(
                 errors[uri] = str(e)
             else:
                 done.append(uri)
-        news.send_nowait(None)
+        report(progress())
 
-    async def run_all() -> None:
-        async with trio.open_nursery() as nursery:
-            for uri in uris:
-                nursery.start_soon(one, uri)
-        await news.aclose()
-
-    yield progress()
+    report(progress())
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_all)
-        async for _ in news_receive:
-            yield progress()
+        for uri in uris:
+            nursery.start_soon(one, uri)
     state = f"{name}_complete" if not errors else f"{name}_incomplete"
     body: dict[str, Any] = {
         "count": {"total": len(uris), "done": len(done), "errors": len(errors)},
         "uris": sorted(done),
         "errors": errors,
     }
-    yield JobResult(state=state, body=body)
+    return JobResult(state=state, body=body)
 
 
 @command("publish")
-async def publish(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def publish(ctx: JobContext, report: Report) -> JobResult:
     hidden = args.boolean(ctx.request, "hidden", False)
     visible = args.boolean(ctx.request, "visible", False)
     if hidden and visible:
         raise JobError("arguments hidden and visible contradict each other")
     insert = [PUBLISHED, HIDDEN] if hidden else [PUBLISHED]
     delete = [HIDDEN] if visible else []
-    async for step in _mark_all(ctx, "publish", insert, delete):
-        yield step
+    return await _mark_all(ctx, report, "publish", insert, delete)
 
 
 @command("unpublish")
-async def unpublish(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def unpublish(ctx: JobContext, report: Report) -> JobResult:
     hidden = args.boolean(ctx.request, "hidden", False)
     visible = args.boolean(ctx.request, "visible", False)
     if hidden and visible:
@@ -127,5 +117,4 @@ async def unpublish(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
     # the resource hidden.
     delete = [PUBLISHED] if hidden else [PUBLISHED, HIDDEN]
     insert = [HIDDEN] if hidden else []
-    async for step in _mark_all(ctx, "unpublish", insert, delete):
-        yield step
+    return await _mark_all(ctx, report, "unpublish", insert, delete)

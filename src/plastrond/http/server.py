@@ -13,6 +13,7 @@ from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
 
 from ..config import Config, ConfigError
+from ..errors import failure_of
 from ..shutdown import STOP_SIGNALS, early_signal
 from .app import create_app
 
@@ -84,13 +85,6 @@ async def _watch_signals(
             return
 
 
-def _only_os_error(error: BaseException) -> OSError | None:
-    """The OSError that *error* is, or that a group of nested groups holds alone."""
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error if isinstance(error, OSError) else None
-
-
 def bind_address(host: str, port: int) -> str:
     """hypercorn's `host:port`, with an IPv6 address in brackets."""
     if ":" in host and not host.startswith("["):
@@ -142,9 +136,10 @@ async def serve(
                 urls: list[str] = await nursery.start(run_hypercorn)
             except (OSError, BaseExceptionGroup) as e:
                 # Before it listens, hypercorn fails only in creating its sockets.
-                bind_error = _only_os_error(e)
-                if bind_error is None:
+                failure = failure_of(e, OSError)
+                if not isinstance(failure, OSError):
                     raise
+                bind_error = failure
                 nursery.cancel_scope.cancel()
             else:
                 log.info("serving import jobs from %s on %s", jobs_dir, ", ".join(urls))

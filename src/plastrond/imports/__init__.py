@@ -7,7 +7,7 @@
 - `items`: a new item's pages, files and proxies, planned and written in one transaction.
 - `run`: one run of a job: rows validated and imported concurrently, progress, completion.
 
-`plastrond.commands.import` turns a request into `run.ImportOptions` and drives `run.ImportRun`.
+`plastrond.commands.import_` turns a request into `run.ImportOptions` and drives `run.ImportRun`.
 This package imports no module of the broker or the jobs runner; it is kept light to import
 (the http mode imports `layout` only).
 """

@@ -2,7 +2,7 @@
 
     run = await ImportRun.prepare(options, config, repository, log)   # ImportJobError
     try:
-        await run.run(send)          # sends progress dicts on *send* as rows finish
+        await run.run(report)        # report(progress dict) as rows finish
     finally:
         await run.close()
     state, body = run.result()
@@ -46,6 +46,9 @@ import trio
 from rdflib import Graph, URIRef
 
 from ..config import Config
+from ..errors import failure_of
+from ..jobs.protocol import Report
+from ..jobs.result import JobError
 from ..models import (
     ContentModel,
     Item,
@@ -104,12 +107,11 @@ IMPORT_INCOMPLETE: Final = "import_incomplete"
 T = TypeVar("T")
 
 
-class ImportJobError(Exception):
+class ImportJobError(JobError):
     """The job cannot go on; one line. *details* are extra keys for the completion body."""
 
     def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.details: Mapping[str, Any] = details or {}
+        super().__init__(message, details=details)
 
 
 @attrs.frozen
@@ -228,6 +230,8 @@ class _Logs:
     pending: AppendLog | None
     run: Run
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    #: what a failed job's completion carries (the run's `details`, once there is a run)
+    details: Callable[[], Mapping[str, Any]] = dict
 
     async def append(self, log: AppendLog, values: Sequence[str], *, sync: bool = False) -> None:
         def work() -> None:
@@ -238,7 +242,7 @@ class _Logs:
         try:
             await trio.to_thread.run_sync(work, limiter=self.limiter)
         except JobFolderError as e:  # a full disk, say: no row can be recorded any more
-            raise ImportJobError(str(e)) from None
+            raise ImportJobError(str(e), self.details()) from None
 
     def close(self) -> None:
         for log in (self.completed, self.pending):
@@ -292,7 +296,8 @@ class ImportRun:
         self.counts = Counts(total=len(rows), rows=skipped)
         self.planned = skipped + len(selected)
         self.reports: dict[int, dict[str, Any]] = {}
-        self.send: trio.MemorySendChannel[dict[str, Any]] | None = None
+        self.report: Report | None = None
+        logs.details = self.details
         #: new items begun by an interrupted run, settled before the rows are done
         self.pending = list(pending)
         #: rows left out of this run because an earlier one may have done them
@@ -478,26 +483,25 @@ class ImportRun:
 
     # -- running -----------------------------------------------------------------------------
 
-    async def run(self, send: trio.MemorySendChannel[dict[str, Any]]) -> None:
-        """Do the selected rows, sending progress on *send* as each finishes; closes *send*."""
-        self.send = send
-        async with send:
-            if self.location is not None:
-                try:
-                    await self.location.open()
-                except BinariesError as e:
-                    raise ImportJobError(str(e), self.details()) from None
-            if self.pending:
-                await self._resolve_pending()
-            slots = trio.Semaphore(self.concurrency)
-            async with trio.open_nursery() as nursery:
-                for row in self.selected:
-                    key = self.keys[row.number]
-                    if key in self.completed or key in self.held:
-                        self.counts.rows += 1  # resolved from .pending.csv just now
-                        continue
-                    await slots.acquire()
-                    nursery.start_soon(self._one, row, slots)
+    async def run(self, report: Report) -> None:
+        """Do the selected rows, reporting progress as each finishes."""
+        self.report = report
+        if self.location is not None:
+            try:
+                await self.location.open()
+            except BinariesError as e:
+                raise ImportJobError(str(e), self.details()) from None
+        if self.pending:
+            await self._resolve_pending()
+        slots = trio.Semaphore(self.concurrency)
+        async with trio.open_nursery() as nursery:
+            for row in self.selected:
+                key = self.keys[row.number]
+                if key in self.completed or key in self.held:
+                    self.counts.rows += 1  # resolved from .pending.csv just now
+                    continue
+                await slots.acquire()
+                nursery.start_soon(self._one, row, slots)
 
     async def close(self) -> None:
         """Release the logs, the location and the job folder (shielded from cancellation)."""
@@ -525,8 +529,8 @@ class ImportRun:
         finally:
             slots.release()
         self.counts.rows += 1
-        if self.send is not None:
-            self.send.send_nowait(self.progress())
+        if self.report is not None:
+            self.report(self.progress())
 
     async def _resolve_pending(self) -> None:
         """Settle the new items an interrupted run began: logged as created when they exist,
@@ -883,7 +887,6 @@ def _text(argument: object) -> str:
 
 
 def _reason(e: BaseException) -> str:
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
+    e = failure_of(e) or e
     text = " ".join(str(e).split())
     return text or type(e).__name__

@@ -30,8 +30,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from ..commands.base import JobRequest
 from .completion import Completion
+from .request import JobRequest
 
 __all__ = ["MessageStore", "StoreInUse"]
 
