@@ -27,6 +27,7 @@ from rdflib import Graph, URIRef
 
 from plastrond import __version__
 from plastrond.config import RepositoryConfig
+from plastrond.errors import failure_of
 
 from ._auth import auth_from_config, ssl_from_config
 from ._errors import (
@@ -763,7 +764,7 @@ class RepositoryClient:
                     nursery.cancel_scope.cancel()
         except BaseException as exc:  # the nursery's own exit was cancelled from outside
             if outcome is None:
-                outcome = _single(exc)
+                outcome = failure_of(exc) or exc
         if tx.failure is not None:
             await self._rollback(tx)
             raise tx.failure from (outcome if not isinstance(outcome, trio.Cancelled) else None)
@@ -1001,13 +1002,6 @@ class RepositoryClient:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _single(exc: BaseException) -> BaseException:
-    """The lone exception inside a group (as a nursery wraps it), or *exc* itself."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
 
 def without_server_managed(graph: Graph) -> Graph:
