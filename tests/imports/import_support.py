@@ -17,7 +17,7 @@ import attrs
 import httpx
 from rdflib import Graph, URIRef
 
-from plastrond.commands import JobContext, JobRequest, JobResult, Progress, get_command
+from plastrond.commands import get_command
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -27,6 +27,8 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
+from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
+from plastrond.jobs.runner import run_command
 from plastrond.repository import RepositoryClient
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -132,13 +134,7 @@ async def run_import(
         repository_client=repository,
     )
     progress: list[Progress] = []
-    result: JobResult | None = None
-    async for step in get_command("import")(ctx):
-        if isinstance(step, JobResult):
-            result = step
-        else:
-            progress.append(step)
-    assert result is not None
+    result = await run_command(get_command("import"), ctx, report=progress.append)
     return Outcome(progress, result)
 
 

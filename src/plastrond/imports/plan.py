@@ -23,6 +23,7 @@ from rdflib import URIRef
 
 from ..jobfolders import PendingItem
 from ..jobfolders.layout import SOURCE_FILE
+from ..jobs.result import JobError
 from ..models import ModelError, ModelSet
 from .items import FLAT, STRUCTURES
 from .metadata import Header, MetadataFile, SourceRow, is_iri, row_key_text, split_cell
@@ -40,12 +41,11 @@ __all__ = [
 ]
 
 
-class ImportJobError(Exception):
+class ImportJobError(JobError):
     """The job cannot go on; one line. *details* are extra keys for the completion body."""
 
     def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.details: Mapping[str, Any] = details or {}
+        super().__init__(message, details=details)
 
 
 @attrs.frozen

@@ -2,7 +2,7 @@
 
     run = await ImportRun.prepare(options, config, repository, log)   # ImportJobError
     try:
-        await run.run(report)        # calls report(progress dict) as rows finish
+        await run.run(report)        # report(progress dict) as rows finish
     finally:
         await run.close()
     state, body = run.result()
@@ -37,7 +37,7 @@ import functools
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -45,8 +45,10 @@ import trio
 from rdflib import Graph
 
 from ..config import Config
+from ..errors import failure_of
 from ..jobfolders import AppendLog, JobFolder, JobFolderError, Run, timestamp
 from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
+from ..jobs.protocol import Report
 from ..models import (
     ContentModel,
     Item,
@@ -138,6 +140,8 @@ class _Logs:
     pending: AppendLog | None
     run: Run
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    #: what a failed job's completion carries (the run's `details`, once there is a run)
+    details: Callable[[], Mapping[str, Any]] = dict
 
     @classmethod
     def open(cls, folder: JobFolder, validate_only: bool) -> _Logs:
@@ -164,7 +168,7 @@ class _Logs:
         try:
             await trio.to_thread.run_sync(work, limiter=self.limiter)
         except JobFolderError as e:  # a full disk, say: no row can be recorded any more
-            raise ImportJobError(str(e)) from None
+            raise ImportJobError(str(e), self.details()) from None
 
     def close(self) -> None:
         for log in (self.completed, self.pending):
@@ -210,7 +214,8 @@ class ImportRun:
         self.counts = Counts(total=len(plan.rows), rows=plan.skipped)
         self.completed: set[str] = set()
         self.reports: dict[int, dict[str, Any]] = {}
-        self.report: Callable[[dict[str, Any]], object] | None = None
+        self.report: Report | None = None
+        parts.logs.details = self.details
         #: rows left out of this run because an earlier one may have done them
         self.held: set[str] = set()
         #: the first pairtree segment of each new item being done (by row number)
@@ -305,7 +310,7 @@ class ImportRun:
 
     # -- running -----------------------------------------------------------------------------
 
-    async def run(self, report: Callable[[dict[str, Any]], object]) -> None:
+    async def run(self, report: Report) -> None:
         """Do the rows to do, calling *report* with the progress as each finishes."""
         self.report = report
         location = self.parts.location
@@ -734,7 +739,6 @@ def _fedora47_race(e: BaseException) -> bool:
 
 
 def _reason(e: BaseException) -> str:
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
+    e = failure_of(e) or e
     text = " ".join(str(e).split())
     return text or type(e).__name__
