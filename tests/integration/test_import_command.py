@@ -49,19 +49,12 @@ EDITOR = "archelon-importer"
 
 
 class Target(TestContainer):
-    """A container of the test's own in Fedora that EDITOR may read and write."""
+    """A container of the test's own in Fedora that EDITOR may read and write (a WebAC
+    authorization on Fedora 6, a basic role on Fedora 4.7: `FedoraEndpoint.grant`)."""
 
     def __init__(self, endpoint) -> None:
         super().__init__(endpoint.rest_url, endpoint.admin_auth)
-        acl = (
-            "@prefix acl: <http://www.w3.org/ns/auth/acl#> .\n"
-            f'<#importers> a acl:Authorization ; acl:agent "{EDITOR}" ;\n'
-            f"  acl:mode acl:Read, acl:Write ; acl:accessTo <{self.uri}> ;"
-            f" acl:default <{self.uri}> .\n"
-        )
-        self.client.put(
-            f"{self.uri}/fcr:acl", content=acl, headers={"Content-Type": "text/turtle"}
-        ).raise_for_status()
+        endpoint.grant(self.uri, EDITOR)
 
 
 @pytest.fixture
