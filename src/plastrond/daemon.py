@@ -365,9 +365,11 @@ class Daemon:
                 jobs_send, jobs_receive = trio.open_memory_channel[Frame](float("inf"))
                 sync_send, sync_receive = trio.open_memory_channel[Frame](float("inf"))
                 conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
-                conn.subscribe(dests.synchronous_jobs, sync_send, headers=prefetch)
                 nursery.start_soon(guarded, self._take_async_jobs, conn, jobs_receive)
-                nursery.start_soon(guarded, self._take_sync_jobs, conn, sync_receive, nursery)
+                # Only older Archelon sends synchronous jobs; without the key, no subscription.
+                if dests.synchronous_jobs:
+                    conn.subscribe(dests.synchronous_jobs, sync_send, headers=prefetch)
+                    nursery.start_soon(guarded, self._take_sync_jobs, conn, sync_receive, nursery)
             self.connected.set()
         if ended:
             raise ended[0]
@@ -556,9 +558,10 @@ class Daemon:
 
     async def _send_progress(self, job_id: str, body: bytes) -> None:
         conn = self.conn
-        if conn is None or not conn.is_open:
+        destination = self.broker.destinations.job_progress
+        if conn is None or not conn.is_open or not destination:
             return
-        conn.send(self.broker.destinations.job_progress, body, [("PlastronJobId", job_id)])
+        conn.send(destination, body, [("PlastronJobId", job_id)])
 
 
 def run_stomp(config: Config) -> int:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 import httpx
@@ -266,6 +266,12 @@ class RepositoryClient:
             raise ValueError("keep_alive_interval must be positive")
         internal = config.rest_endpoint.rstrip("/")
         external = (config.repo_external_url or internal).rstrip("/")
+        origin = config.origin.rstrip("/") if config.origin else None
+        default_headers = {"User-Agent": user_agent or f"plastrond/{__version__}"}
+        if origin is not None and origin != internal:
+            default_headers.update(forwarded_headers(internal))
+        else:
+            origin = None
         auth = auth_from_config(config)
         verify = ssl_from_config(config)
         limits = httpx.Limits(
@@ -282,13 +288,13 @@ class RepositoryClient:
             cookies=http.cookiejar.CookieJar(
                 policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
             ),
-            headers={"User-Agent": user_agent or f"plastrond/{__version__}"},
+            headers=default_headers,
             follow_redirects=False,
         )
         self._shared = _Shared(
             http=client,
             config=config,
-            base_map=UriMap(internal=internal, external=external),
+            base_map=UriMap(internal=internal, external=external, origin=origin),
             retry=retry or RetryPolicy(),
             keep_alive_interval=keep_alive_interval,
             rollback_timeout=rollback_timeout if rollback_timeout is not None else config.timeout,
@@ -695,7 +701,7 @@ class RepositoryClient:
         except RepositoryError as e:
             raise TransactionError(f"cannot begin a transaction: {e}") from e
         location = response.headers.get("Location", "")
-        found = style_of_location(root, location)
+        found = style_of_location(root, self._shared.base_map.from_origin(location))
         wanted = self._shared.config.transaction_style
         if found is None or (wanted != "auto" and wanted != found):
             what = f"a {found} transaction" if found else f"an unrecognised Location {location!r}"
@@ -794,7 +800,7 @@ class RepositoryClient:
         closed by the caller.
         """
         shared = self._shared
-        url = uri if raw_url else self._map.outbound(uri)
+        url = self._map.request_url(uri if raw_url else self._map.outbound(uri))
         all_headers = dict(headers) if headers else {}
         if self._delegate is not None:
             all_headers["On-Behalf-Of"] = self._delegate
@@ -902,6 +908,19 @@ def _single(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
+
+
+def forwarded_headers(rest_endpoint: str) -> dict[str, str]:
+    """X-Forwarded-Host (host, and port when not the scheme's default) and X-Forwarded-Proto
+    that make a repository reached at its origin name itself by *rest_endpoint*."""
+    parts = urlsplit(rest_endpoint)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 443 if parts.scheme == "https" else 80
+    if parts.port is not None and parts.port != default_port:
+        host = f"{host}:{parts.port}"
+    return {"X-Forwarded-Host": host, "X-Forwarded-Proto": parts.scheme}
 
 
 def _preconditions(
