@@ -41,7 +41,7 @@ from ._errors import (
 )
 from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
 from ._transaction import FCREPO6, Transaction, parse_http_date, style_of_location
-from ._uris import Link, UriMap, parse_links
+from ._uris import Link, UriMap, parse_links, under
 
 __all__ = [
     "BinaryStream",
@@ -210,13 +210,28 @@ class BinaryStream:
 # --------------------------------------------------------------------------------------------
 
 
+@attrs.define
+class _Naming:
+    """How URIs are rewritten, shared by every view of one client.
+
+    With REPOSITORY.ORIGIN, whether the server honours X-Forwarded-Host (and so names itself
+    by REST_ENDPOINT) is learnt from its answer to one HEAD of the root, before the first
+    request: a server that does not is treated as if REST_ENDPOINT were an external URL of
+    the origin, so the URIs in request bodies name its resources the way it does.
+    """
+
+    map: UriMap
+    probe_pending: bool = False
+    lock: trio.Lock = attrs.field(factory=trio.Lock)
+
+
 @attrs.frozen
 class _Shared:
     """What every view of one client shares."""
 
     http: httpx.AsyncClient
     config: RepositoryConfig
-    base_map: UriMap
+    naming: _Naming
     retry: RetryPolicy
     keep_alive_interval: float
     rollback_timeout: float
@@ -241,7 +256,6 @@ class RepositoryClient:
     _shared: _Shared
     _delegate: str | None
     _tx: Transaction | None
-    _map: UriMap
     _owner: bool
 
     def __init__(
@@ -294,7 +308,10 @@ class RepositoryClient:
         self._shared = _Shared(
             http=client,
             config=config,
-            base_map=UriMap(internal=internal, external=external, origin=origin),
+            naming=_Naming(
+                UriMap(internal=internal, external=external, origin=origin),
+                probe_pending=origin is not None,
+            ),
             retry=retry or RetryPolicy(),
             keep_alive_interval=keep_alive_interval,
             rollback_timeout=rollback_timeout if rollback_timeout is not None else config.timeout,
@@ -304,7 +321,6 @@ class RepositoryClient:
         )
         self._delegate = None
         self._tx = None
-        self._map = self._shared.base_map
         self._owner = True
 
     def _view(self, *, delegate: str | None, tx: Transaction | None) -> RepositoryClient:
@@ -312,9 +328,38 @@ class RepositoryClient:
         view._shared = self._shared
         view._delegate = delegate
         view._tx = tx
-        view._map = self._shared.base_map.with_tx_base(tx.tx_base if tx else None)
         view._owner = False
         return view
+
+    @property
+    def _map(self) -> UriMap:
+        base = self._shared.naming.map
+        return base.with_tx_base(self._tx.tx_base) if self._tx is not None else base
+
+    async def _probe_origin(self) -> None:
+        """Learn whether the origin honours X-Forwarded-Host (see `_Naming`)."""
+        naming = self._shared.naming
+        async with naming.lock:
+            if not naming.probe_pending:
+                return
+            current = naming.map
+            assert current.origin is not None
+            try:
+                response = await self._shared.http.head(current.origin + "/")
+            except httpx.TransportError:
+                return  # the request that follows reports the problem, and asks again
+            targets = [link.target for link in parse_links(response.headers.get_list("Link"))]
+            targets.append(response.headers.get("Location", ""))
+            if any(under(t, current.origin) for t in targets if t) and not any(
+                under(t, current.internal) for t in targets if t
+            ):
+                log.info(
+                    "the repository at %s ignores X-Forwarded-Host; URIs are translated to %s",
+                    current.origin,
+                    current.internal,
+                )
+                naming.map = UriMap(internal=current.origin, external=current.external)
+            naming.probe_pending = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -334,7 +379,7 @@ class RepositoryClient:
     @property
     def root(self) -> str:
         """The repository root as callers name it (external form)."""
-        return self._shared.base_map.external
+        return self._shared.naming.map.external
 
     @property
     def default_container(self) -> str:
@@ -350,7 +395,7 @@ class RepositoryClient:
 
     def contains(self, uri: str) -> bool:
         """Whether *uri* names something in this repository (in either form)."""
-        return self._shared.base_map.is_local(uri)
+        return self._shared.naming.map.is_local(uri)
 
     @property
     def delegate(self) -> str | None:
@@ -478,6 +523,8 @@ class RepositoryClient:
         headers = {"Content-Type": WRITE_FORMAT}
         if slug is not None:
             headers["Slug"] = _header_safe("Slug", slug)
+        if self._shared.naming.probe_pending:
+            await self._probe_origin()
         body = serialize_for_write(graph, self._body_mapper())
         response = await self._send(
             "POST", parent or self.default_container, headers=headers, body=body
@@ -502,6 +549,8 @@ class RepositoryClient:
         if lenient:
             headers["Prefer"] = LENIENT
         _preconditions(headers, if_match, if_state_token)
+        if self._shared.naming.probe_pending:
+            await self._probe_origin()
         body = serialize_for_write(graph, self._body_mapper())
         response = await self._send("PUT", uri, headers=headers, body=body)
         return self._written(uri, response, binary=False)
@@ -517,6 +566,8 @@ class RepositoryClient:
         """PATCH *uri* with a SPARQL Update (for a binary, patch its `description_uri`)."""
         headers = {"Content-Type": "application/sparql-update"}
         _preconditions(headers, if_match, if_state_token)
+        if self._shared.naming.probe_pending:
+            await self._probe_origin()
         mapper = self._body_mapper()
         if mapper is not None:
             sparql = map_sparql(sparql, mapper)
@@ -694,14 +745,16 @@ class RepositoryClient:
         log.debug("transaction %s committed after %d keep-alives", tx.uri, tx.keep_alives)
 
     async def _begin(self) -> Transaction:
-        root = self._shared.base_map.internal
+        if self._shared.naming.probe_pending:
+            await self._probe_origin()
+        root = self._shared.naming.map.internal
         url = f"{root}/fcr:tx"
         try:
             response = await self._view(delegate=None, tx=None)._send("POST", url, raw_url=True)
         except RepositoryError as e:
             raise TransactionError(f"cannot begin a transaction: {e}") from e
         location = response.headers.get("Location", "")
-        found = style_of_location(root, self._shared.base_map.from_origin(location))
+        found = style_of_location(root, self._shared.naming.map.from_origin(location))
         wanted = self._shared.config.transaction_style
         if found is None or (wanted != "auto" and wanted != found):
             what = f"a {found} transaction" if found else f"an unrecognised Location {location!r}"
@@ -800,6 +853,8 @@ class RepositoryClient:
         closed by the caller.
         """
         shared = self._shared
+        if shared.naming.probe_pending:
+            await self._probe_origin()
         url = self._map.request_url(uri if raw_url else self._map.outbound(uri))
         all_headers = dict(headers) if headers else {}
         if self._delegate is not None:
