@@ -46,6 +46,8 @@ import trio
 from rdflib import Graph, URIRef
 
 from ..config import Config
+from ..jobfolders import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
+from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from ..models import (
     ContentModel,
     Item,
@@ -66,8 +68,6 @@ from ..repository import (
 )
 from .binaries import BinariesError, Location, parse_location
 from .items import FLAT, STRUCTURES, plan_item, write_item
-from .jobdir import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
-from .layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from .metadata import (
     Header,
     MetadataError,
