@@ -278,7 +278,10 @@ def test_refused_destinations(exporting, items, dest, message):
         exporting, f"export-refused-{uuid.uuid4().hex[:6]}", [items.item.uri], output_dest=dest
     )
     assert message in done.headers["PlastronJobError"]
-    assert done.headers["PlastronJobState"] == "Error"
+    # protocol.md: a failed export is export_error (older Archelon stores this header)
+    assert done.headers["PlastronJobState"] == "export_error"
+    body = json.loads(done.body)
+    assert body["state"] == body["type"] == "export_error" and body["progress"] == 0
     assert list(exporting.exports.iterdir()) == []
     assert not (exporting.exports.parent / "escaped.zip").exists()
 

@@ -126,23 +126,33 @@ async def test_progress_sink_failures_do_not_fail_the_job(config, autojump_clock
 
 
 @pytest.mark.parametrize(
-    ("req", "error"),
+    ("req", "error", "state"),
     [
-        (request("no-such-command"), "unknown command 'no-such-command'"),
-        (request(""), "missing PlastronCommand header"),
-        (request("echo", **{"echo-delay": "later"}), "argument echo-delay must be a number"),
-        (request("test-broken"), "internal error in test-broken: RuntimeError: disk on fire"),
-        (request("test-noresult"), "ended without a result"),
+        (request("no-such-command"), "unknown command 'no-such-command'", "error"),
+        (request(""), "missing PlastronCommand header", "error"),
+        (
+            request("echo", **{"echo-delay": "later"}),
+            "argument echo-delay must be a number",
+            "echo_error",
+        ),
+        (
+            request("test-broken"),
+            "internal error in test-broken: RuntimeError: disk on fire",
+            "error",
+        ),
+        (request("test-noresult"), "ended without a result", "error"),
     ],
 )
-async def test_failures_become_one_line_errors(config, req, error):
+async def test_failures_become_one_line_errors(config, req, error, state):
     runner = JobRunner(config, max_async=1, max_sync=1)
     result = await runner.run(req)
     assert result.error is not None and error in result.error
     assert "\n" not in result.error
     completion = completion_for(req, result, "/queue/status")
     assert dict(completion.headers)["PlastronJobError"] == result.error
-    assert json.loads(completion.body)["state"] == "Error"
+    assert dict(completion.headers)["PlastronJobState"] == state
+    body = json.loads(completion.body)
+    assert body["state"] == body["type"] == state and body["progress"] == 0
 
 
 async def test_sync_jobs_do_not_wait_behind_async_ones(config, autojump_clock):

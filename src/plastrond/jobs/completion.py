@@ -9,6 +9,7 @@ from typing import Any
 import attrs
 
 from ..commands.base import JobRequest, JobResult
+from .states import failed_state, percent_reached
 
 __all__ = ["ERROR_STATE", "Completion", "completion_for", "progress_body"]
 
@@ -71,8 +72,10 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
         headers.append(("content-type", result.content_type))
     body = result.body
     if isinstance(body, Mapping):
-        # JSON completions carry their state and "progress": 100 (protocol.md).
-        body = {"type": result.state, **body, "state": result.state, "progress": 100}
+        # JSON completions carry their state and "progress": 100, or for a job that failed as
+        # a whole the percent it reached (protocol.md).
+        progress = 100 if result.error is None else percent_reached(0, body.get("progress"))
+        body = {"type": result.state, **body, "state": result.state, "progress": progress}
     return Completion(
         job_id=request.job_id,
         destination=destination,
@@ -82,9 +85,31 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
     )
 
 
-def error_result(reason: str, details: Mapping[str, Any] | None = None) -> JobResult:
-    return JobResult(state=ERROR_STATE, body={**(details or {}), "error": reason}, error=reason)
+def error_result(
+    reason: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    state: str = ERROR_STATE,
+    progress: int = 0,
+) -> JobResult:
+    """The result of a job that failed as a whole, in *state* (`failed_state` of its request)
+    with the percent it reached."""
+    body = {**(details or {}), "type": state, "state": state, "progress": progress, "error": reason}
+    return JobResult(state=state, body=body, error=reason)
 
 
-def progress_body(progress: Mapping[str, Any]) -> bytes:
-    return json.dumps({**progress, "state": "in_progress"}, ensure_ascii=False).encode("utf-8")
+def failure_of_request(
+    request: JobRequest, reason: str, details: Mapping[str, Any] | None = None, progress: int = 0
+) -> JobResult:
+    """`error_result` in the failed state protocol.md gives *request*'s command."""
+    return error_result(
+        reason, details, state=failed_state(request.command, request.args), progress=progress
+    )
+
+
+def progress_body(
+    progress: Mapping[str, Any], state: str = "in_progress", percent: int = 0
+) -> bytes:
+    """A progress message's body: the command's *progress* with `state` and `progress`."""
+    body = {**progress, "state": state, "progress": percent}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")

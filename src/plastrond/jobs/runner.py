@@ -18,7 +18,8 @@ import trio
 from ..commands import get_command
 from ..commands.base import JobContext, JobError, JobRequest, JobResult, Progress
 from ..logs import job_context
-from .completion import error_result, progress_body
+from .completion import failure_of_request, progress_body
+from .states import percent_reached, running_state
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -40,9 +41,18 @@ class _ProgressPump:
     least one every `keepalive` seconds, and the last one always."""
 
     def __init__(
-        self, job_id: str, send: SendProgress | None, interval: float, keepalive: float
+        self,
+        job_id: str,
+        send: SendProgress | None,
+        interval: float,
+        keepalive: float,
+        state: str = "in_progress",
     ) -> None:
         self.job_id = job_id
+        #: the state of this job's progress messages (protocol.md's table)
+        self.state = state
+        #: the percent done reported so far: messages never go back below it
+        self.reached = 0
         self.send = send
         self.interval = interval
         self.keepalive = keepalive
@@ -54,6 +64,7 @@ class _ProgressPump:
         self.nursery: trio.Nursery | None = None
 
     def update(self, progress: Progress) -> None:
+        self.reached = percent_reached(self.reached, progress.get("progress"))
         self.latest = progress
         self.version += 1
         self.changed.set()
@@ -67,7 +78,7 @@ class _ProgressPump:
             return
         version = self.version
         try:
-            await self.send(self.job_id, progress_body(self.latest))
+            await self.send(self.job_id, progress_body(self.latest, self.state, self.reached))
             self.messages_sent += 1
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
             # Progress is news, not a promise: a lost one is replaced by the next.
@@ -120,15 +131,22 @@ class JobRunner:
     async def execute(self, request: JobRequest) -> JobResult:
         with job_context(request.job_id):
             started = trio.current_time()
+            pump = _ProgressPump(
+                request.job_id,
+                self.send_progress,
+                self.progress_interval,
+                self.keepalive_interval,
+                running_state(request.command, request.args),
+            )
             try:
-                result = await self._execute(request)
+                result = await self._execute(request, pump)
             except JobError as e:
                 log.warning("job failed: %s", e)
-                return error_result(str(e), e.details)
+                return failure_of_request(request, str(e), e.details, pump.reached)
             except Exception as e:
                 log.exception("job failed with an internal error")
                 reason = f"internal error in {request.command or 'job'}: {type(e).__name__}: {e}"
-                return error_result(reason)
+                return failure_of_request(request, reason, progress=pump.reached)
             elapsed = trio.current_time() - started
             if result.error:
                 log.warning("job ended with error in %.3f s: %s", elapsed, result.error)
@@ -136,7 +154,7 @@ class JobRunner:
                 log.info("job done in %.3f s: %s", elapsed, result.state)
             return result
 
-    async def _execute(self, request: JobRequest) -> JobResult:
+    async def _execute(self, request: JobRequest, pump: _ProgressPump) -> JobResult:
         if not request.command:
             raise JobError("missing PlastronCommand header")
         func = get_command(request.command)
@@ -147,9 +165,6 @@ class JobRunner:
             log=log,
             repository_client=self.repository,
             repository_factory=self.repository_factory,
-        )
-        pump = _ProgressPump(
-            request.job_id, self.send_progress, self.progress_interval, self.keepalive_interval
         )
         result: JobResult | None = None
         failure: Exception | None = None
