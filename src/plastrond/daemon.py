@@ -556,12 +556,20 @@ class Daemon:
 
     # --- progress ------------------------------------------------------------------------
 
-    async def _send_progress(self, job_id: str, body: bytes) -> None:
+    async def _send_progress(self, request: JobRequest, body: bytes) -> None:
+        """Progress goes where the request's generation of Archelon looks: with a
+        PlastronStatusURL to JOB_STATUS carrying it (the status route POSTs it there), else
+        to JOB_PROGRESS when there is one."""
         conn = self.conn
-        destination = self.broker.destinations.job_progress
-        if conn is None or not conn.is_open or not destination:
+        if conn is None or not conn.is_open:
             return
-        conn.send(destination, body, [("PlastronJobId", job_id)])
+        headers = [("PlastronJobId", request.job_id)]
+        destination = self.broker.destinations.job_progress
+        if request.status_url is not None:
+            destination = self.broker.destinations.job_status
+            headers.append(("PlastronStatusURL", request.status_url))
+        if destination:
+            conn.send(destination, body, headers)
 
 
 def run_stomp(config: Config) -> int:

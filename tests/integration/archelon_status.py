@@ -154,6 +154,9 @@ class ArchelonStatusEndpoint:
                 mine = [p for p in self.accepted if p.path == path]
                 if any(p.body.get("state") in wanted for p in mine):
                     return mine
+                failed = [p.body for p in mine if str(p.body.get("state")).endswith("error")]
+                if failed and not any(str(w).endswith("error") for w in wanted):
+                    raise AssertionError(f"{path} failed instead of {sorted(wanted)}: {failed}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     refused = [r for r in self.rejected if r.path == path]

@@ -34,8 +34,8 @@ class Sink:
     def __init__(self) -> None:
         self.sent: list[tuple[float, str, dict]] = []
 
-    async def __call__(self, job_id: str, body: bytes) -> None:
-        self.sent.append((trio.current_time(), job_id, json.loads(body)))
+    async def __call__(self, request: JobRequest, body: bytes) -> None:
+        self.sent.append((trio.current_time(), request.job_id, json.loads(body)))
 
 
 @command("test-counting")
@@ -117,7 +117,7 @@ async def test_a_quiet_job_repeats_its_progress_every_15_seconds(config, autojum
 
 
 async def test_progress_sink_failures_do_not_fail_the_job(config, autojump_clock):
-    async def broken_sink(job_id: str, body: bytes) -> None:
+    async def broken_sink(request: JobRequest, body: bytes) -> None:
         raise trio.BrokenResourceError("broker away")
 
     runner = JobRunner(config, max_async=1, max_sync=1, send_progress=broken_sink)

@@ -62,6 +62,9 @@ class JobRequest:
     reply_to: str | None = None
     #: seconds since the epoch when plastrond received it
     received: float = 0.0
+    #: current Archelon's `PlastronStatusURL`: every message about the job goes to
+    #: JOB_STATUS carrying it (none: older Archelon, progress to JOB_PROGRESS)
+    status_url: str | None = None
 
     @property
     def on_behalf_of(self) -> str | None:
@@ -83,6 +86,7 @@ class JobRequest:
             "synchronous": self.synchronous,
             "reply_to": self.reply_to,
             "received": self.received,
+            "status_url": self.status_url,
         }
 
     @classmethod
@@ -95,6 +99,7 @@ class JobRequest:
             synchronous=bool(data.get("synchronous", False)),
             reply_to=data.get("reply_to"),
             received=float(data.get("received", 0.0)),
+            status_url=data.get("status_url") or None,
         )
 
 

@@ -66,6 +66,8 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
         ("PlastronJobState", result.state),
         ("persistent", "true"),
     ]
+    if request.status_url is not None:
+        headers.append(("PlastronStatusURL", request.status_url))
     if result.error is not None:
         headers.append(("PlastronJobError", " ".join(result.error.split()) or "failed"))
     if result.content_type:

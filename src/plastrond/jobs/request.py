@@ -41,6 +41,8 @@ def parse_request(
     if "echo-delay" in headers and "echo-delay" not in args:
         args["echo-delay"] = headers["echo-delay"]
     reply_to = headers.get("reply-to") or None
+    # Current Archelon says where its status route posts this job's messages.
+    status_url = (headers.get("PlastronStatusURL") or "").strip() or None
     return JobRequest(
         job_id=job_id,
         command=(headers.get("PlastronCommand") or "").strip(),
@@ -49,4 +51,5 @@ def parse_request(
         synchronous=synchronous,
         reply_to=reply_to,
         received=received,
+        status_url=status_url,
     )

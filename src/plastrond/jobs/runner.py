@@ -1,6 +1,6 @@
 """Running one job: the command's generator, its progress messages, and its result.
 
-The runner knows nothing of the broker. It is given a `send_progress(job_id, body)` coroutine
+The runner knows nothing of the broker. It is given a `send_progress(request, body)` coroutine
 function and returns a `JobResult`; the daemon turns that into a completion and delivers it.
 Asynchronous and synchronous jobs have separate concurrency budgets, so a burst of long
 imports never holds up Archelon's synchronous updates.
@@ -29,7 +29,9 @@ __all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress"]
 
 log = logging.getLogger(__name__)
 
-SendProgress = Callable[[str, bytes], Awaitable[None]]
+#: sends one progress message of a request (where to is the daemon's choice: the request's
+#: PlastronStatusURL says which generation of Archelon asked)
+SendProgress = Callable[[JobRequest, bytes], Awaitable[None]]
 
 #: Archelon marks a job stalled after 30 s without news: a running job repeats its latest
 #: progress at least this often.
@@ -42,13 +44,13 @@ class _ProgressPump:
 
     def __init__(
         self,
-        job_id: str,
+        request: JobRequest,
         send: SendProgress | None,
         interval: float,
         keepalive: float,
         state: str = "in_progress",
     ) -> None:
-        self.job_id = job_id
+        self.request = request
         #: the state of this job's progress messages (protocol.md's table)
         self.state = state
         #: the percent done reported so far: messages never go back below it
@@ -78,7 +80,7 @@ class _ProgressPump:
             return
         version = self.version
         try:
-            await self.send(self.job_id, progress_body(self.latest, self.state, self.reached))
+            await self.send(self.request, progress_body(self.latest, self.state, self.reached))
             self.messages_sent += 1
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
             # Progress is news, not a promise: a lost one is replaced by the next.
@@ -132,7 +134,7 @@ class JobRunner:
         with job_context(request.job_id):
             started = trio.current_time()
             pump = _ProgressPump(
-                request.job_id,
+                request,
                 self.send_progress,
                 self.progress_interval,
                 self.keepalive_interval,
