@@ -21,7 +21,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -29,30 +29,23 @@ import attrs
 import trio
 from rdflib import Graph, URIRef
 
+from .. import editing
+from ..jobs.protocol import JobContext, Progress, Report
+from ..jobs.request import JobRequest
+from ..jobs.result import JobError, JobResult
 from ..models import (
     ContentModel,
-    Item,
     ModelError,
     ModelSet,
     SparqlError,
     VocabularyCache,
-    VocabularyError,
-    apply_update,
     check_update,
     current_models,
     shared_cache,
-    sparql_update,
-    validate,
 )
 from ..models.namespaces import FABIO, LDP, ORE, PCDM, RDF
-from ..repository import (
-    PreconditionFailed,
-    RepositoryClient,
-    RepositoryError,
-    TransactionError,
-)
+from ..repository import RepositoryClient, RepositoryError, TransactionError
 from . import args, command
-from .base import JobContext, JobError, JobRequest, JobResult, Progress
 
 __all__ = ["COMPLETE", "INCOMPLETE", "UpdateRequest", "parse_request", "update"]
 
@@ -234,15 +227,15 @@ class _UpdateRun:
         self.stats = _Stats(total=None if request.recursive else len(request.uris))
         self.limiter = trio.CapacityLimiter(concurrency)
         self.cpu_limiter = trio.CapacityLimiter(1)
-        self.send: trio.MemorySendChannel[Progress] | None = None
+        self.report: Report | None = None
 
-    async def run(self, send: trio.MemorySendChannel[Progress]) -> None:
-        self.send = send
-        async with send:
-            if self.request.use_transactions and not self.request.dry_run:
-                await self._in_transaction()
-            else:
-                await self._all(self.repository)
+    async def run(self, report: Report) -> None:
+        self.report = report
+        report(self.stats.progress())
+        if self.request.use_transactions and not self.request.dry_run:
+            await self._in_transaction()
+        else:
+            await self._all(self.repository)
 
     async def _in_transaction(self) -> None:
         try:
@@ -287,66 +280,43 @@ class _UpdateRun:
         self.stats.done += 1
         for target in related:
             self._schedule(nursery, client, target, top=False)
-        if self.send is not None:
-            await self.send.send(self.stats.progress())
+        if self.report is not None:
+            self.report(self.stats.progress())
 
     async def _process(self, client: RepositoryClient, uri: str, top: bool) -> list[str]:
         """Update one resource; return the related resources to update next."""
         stats = self.stats
-        if not client.contains(uri):
-            stats.error(
-                uri, f"not a resource of this repository (expected a URI under {client.root})"
+        want_containment = LDP.contains in self.request.recursive
+        try:
+            before = await editing.read(client, uri, containment=want_containment)
+        except (editing.NotInRepository, RepositoryError) as e:
+            stats.error(uri, str(e))
+            return []
+        related = self._related(client, uri, before.graph)
+        model = self.request.model if self.request.validate else None
+        try:
+            edited = await editing.edit(
+                client,
+                before,
+                self.request.sparql,
+                model=model,
+                vocabularies=self.vocabularies,
+                validate_if=lambda graph: self._validates(graph, uri, top),
+                dry_run=self.request.dry_run,
+                cpu_limiter=self.cpu_limiter,
             )
-            return []
-        try:
-            info = await client.head(uri)
-            want_containment = LDP.contains in self.request.recursive
-            read = await client.get_graph(info.description_uri, containment=want_containment)
-        except RepositoryError as e:
-            stats.error(uri, str(e))
-            return []
-        related = self._related(client, uri, read.graph)
-        try:
-            async with self.cpu_limiter:
-                updated = await trio.to_thread.run_sync(
-                    apply_update, read.graph, self.request.sparql, uri
-                )
-        except SparqlError as e:
-            stats.error(uri, str(e))
+        except editing.InvalidResource as e:
+            stats.invalid[uri] = e.result.reasons()
+            self.log.warning("invalid, not updated: %s: %s", uri, "; ".join(stats.invalid[uri]))
             return related
-        model = self.request.model
-        if self.request.validate and model is not None and self._validates(updated, uri, top):
-            try:
-                result = await validate(Item.from_graph(updated, uri, model), self.vocabularies)
-            except VocabularyError as e:
-                stats.error(uri, f"cannot validate: {e}")
-                return related
-            if not result.is_valid:
-                stats.invalid[uri] = result.reasons()
-                self.log.warning("invalid, not updated: %s: %s", uri, "; ".join(result.reasons()))
-                return related
-        try:
-            patch = sparql_update(read.graph, updated)
-        except ValueError as e:
+        except (SparqlError, editing.EditError, RepositoryError) as e:
             stats.error(uri, str(e))
             return related
         if self.request.dry_run:
-            self.log.info("dry run: would %s %s", "update" if patch else "leave unchanged", uri)
+            action = "update" if edited.patch else "leave unchanged"
+            self.log.info("dry run: would %s %s", action, uri)
             return related
-        if patch:
-            try:
-                await client.update(
-                    info.description_uri, patch, if_state_token=read.state_token or None
-                )
-            except PreconditionFailed:
-                stats.error(
-                    uri,
-                    "not updated: the resource changed while it was being updated; try again",
-                )
-                return related
-            except RepositoryError as e:
-                stats.error(uri, str(e))
-                return related
+        if edited.written:
             self.log.info("updated %s", uri)
         else:
             self.log.info("unchanged by the update: %s", uri)
@@ -377,14 +347,8 @@ class _UpdateRun:
         return found
 
 
-def _single(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
 @command("update")
-async def update(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def update(ctx: JobContext, report: Report) -> JobResult:
     config = ctx.config
     settings = config.content_models
     request, models = await parse_request(ctx.request, settings.dir)
@@ -408,16 +372,5 @@ async def update(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         ", in a transaction" if request.use_transactions and not request.dry_run else "",
         ", dry run" if request.dry_run else "",
     )
-    yield run.stats.progress()
-    send, receive = trio.open_memory_channel[Progress](math.inf)
-    try:
-        # The runner drives this generator from one task and does nothing between steps but
-        # record the progress, so yielding inside this nursery keeps its scopes well nested.
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run.run, send)
-            async with receive:
-                async for progress in receive:
-                    yield progress
-    except BaseExceptionGroup as group:
-        raise _single(group) from None
-    yield run.stats.result()
+    await run.run(report)
+    return run.stats.result()

@@ -2,7 +2,7 @@
 
 ```
 run = ExportRun(repository, lambda scratch: TurtleMetadata(scratch, prefixes), options, log)
-await run.execute(uris, destination)        # run.counts and run.progress() as it goes
+await run.execute(uris, destination)        # report(run.progress()) as the counts change
 ```
 
 Items are read concurrently (at most `max_concurrent_items` at once, and at most twice that many
@@ -39,11 +39,16 @@ import trio
 from rdflib import Graph, Literal, URIRef
 
 from .. import __version__
-from ..models.namespaces import FABIO, IANA, ORE, PCDM
-from ..repository import RepositoryClient, RepositoryError
+from ..errors import PlastronError, failure_of
+from ..jobs.protocol import Report
+from ..jobs.result import JobError
+from ..models import usage_tags
+from ..models.namespaces import DCTERMS, FABIO, IANA, ORE, PCDM, RDF
+from ..public_urls import PublicUrlError, public_url
+from ..repository import RepositoryClient, RepositoryError, parse_links
 from .bag import BagZipWriter, Digester
 from .destinations import Destination, DestinationError, Sink
-from .metadata import ItemRecord, MetadataWriter
+from .metadata import ExportedFile, ItemRecord, MetadataWriter
 
 __all__ = [
     "ExportCounts",
@@ -51,7 +56,6 @@ __all__ = [
     "ExportOptions",
     "ExportRun",
     "ItemFailure",
-    "item_failure_of",
     "item_folder_name",
     "item_folder_names",
     "mime_matches",
@@ -65,11 +69,11 @@ _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 _UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]')
 
 
-class ExportError(Exception):
+class ExportError(JobError):
     """The export as a whole failed (the ZIP could not be written); one line."""
 
 
-class ItemFailure(Exception):
+class ItemFailure(PlastronError):
     """One item could not be exported; it is counted as an error and skipped."""
 
 
@@ -82,8 +86,10 @@ class ExportOptions:
     export_binaries: bool = False
     #: MIME types of the binaries to export (`type/*` allowed); empty: every binary
     binary_types: tuple[str, ...] = ()
-    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI`
+    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI` (the request's)
     uri_template: str | None = None
+    #: otherwise PUBLICATION_WORKFLOW.PUBLIC_URL_PATTERN (plastrond.public_urls fields)
+    public_url_pattern: str | None = None
     max_concurrent_items: int = 4
     #: extra `bag-info.txt` tags
     bag_info: Mapping[str, str] = attrs.field(factory=dict)
@@ -113,6 +119,10 @@ class _Binary:
     mtime: float | None
     mime_type: str | None
     on_page: bool
+    description_uri: str | None = None
+    #: the title of its page (FILES labels), and its usage tags
+    label: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -129,6 +139,7 @@ class ExportRun:
         make_writer: Callable[[Path], MetadataWriter],
         options: ExportOptions,
         log: logging.Logger,
+        report: Report | None = None,
     ) -> None:
         self.repository = repository
         self.make_writer = make_writer
@@ -137,8 +148,8 @@ class ExportRun:
         self.log = log
         self.counts = ExportCounts(total=0)
         self.started = time.time()
-        #: set whenever the counts change (the command waits on it to report progress)
-        self.changed = trio.Event()
+        #: given the progress whenever the counts change
+        self.report = report
         n = max(1, options.max_concurrent_items)
         self._slots = trio.Semaphore(n)
         # With one item at a time, everything is sequential; else each item may have a
@@ -174,6 +185,10 @@ class ExportRun:
             body["progress"] = max(0, min(100, math.floor(100 * done / total)))
         return body
 
+    def _changed(self) -> None:
+        if self.report is not None:
+            self.report(self.progress())
+
     # -- the whole export -------------------------------------------------------------------
 
     async def execute(self, uris: Sequence[str], destination: Destination) -> None:
@@ -181,7 +196,7 @@ class ExportRun:
         the destination cannot be opened, `ExportError` when writing it fails."""
         self.counts = ExportCounts(total=len(uris))
         self._folders = item_folder_names(uris)
-        self.changed.set()
+        self._changed()
         base = self.options.scratch_dir
         scratch = Path(
             await trio.to_thread.run_sync(
@@ -293,7 +308,7 @@ class ExportRun:
                 with trio.CancelScope(shield=True):
                     await trio.to_thread.run_sync(shutil.rmtree, folder, True)
             self._slots.release()
-            self.changed.set()
+            self._changed()
 
     def _add_to_bag(self, index: int, prepared: _Prepared, folder: Path, bag: BagZipWriter) -> None:
         for name, binary in prepared.binaries:
@@ -331,8 +346,8 @@ class ExportRun:
         record = ItemRecord(
             uri=uri,
             graph=graph,
-            files=[name for name, b in binaries if b.on_page],
-            item_files=[name for name, b in binaries if not b.on_page],
+            files=[ExportedFile(name, b.label, b.tags) for name, b in binaries if b.on_page],
+            item_files=[ExportedFile(name, None, b.tags) for name, b in binaries if not b.on_page],
             public_uri=self._public_uri(uri),
         )
         try:
@@ -343,9 +358,15 @@ class ExportRun:
 
     def _public_uri(self, uri: str) -> str | None:
         template = self.options.uri_template
-        if not template:
+        if template:
+            return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+        pattern = self.options.public_url_pattern
+        if not pattern:
             return None
-        return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+        try:
+            return public_url(pattern, uri, self.repository.root)
+        except PublicUrlError as e:
+            raise ItemFailure(str(e)) from e
 
     async def _graph(self, uri: str) -> Graph:
         async with self._requests:
@@ -362,22 +383,47 @@ class ExportRun:
     async def _binaries(self, uri: str, graph: Graph, folder: Path) -> list[_Binary]:
         subject = URIRef(uri)
         pages = await self._pages(subject, graph)
-        plan: list[tuple[str, bool]] = []
-        for _page, page_graph, page_uri in pages:
-            plan.extend((str(f), True) for f in _files(page_graph, page_uri))
-        plan.extend((str(f), False) for f in _files(graph, subject))
+        plan: list[tuple[str, bool, str | None]] = []
+        page_of: list[int] = []
+        for n, page_graph, page_uri in pages:
+            title = page_graph.value(page_uri, DCTERMS.title)
+            label = str(title) if title is not None and str(title).strip() else f"Page {n + 1}"
+            files = _files(page_graph, page_uri)
+            plan.extend((str(f), True, label) for f in files)
+            page_of.extend(n for _ in files)
+        item_files = _files(graph, subject)
+        plan.extend((str(f), False, None) for f in item_files)
+        page_of.extend(len(pages) for _ in item_files)
         results: list[_Binary | None] = [None] * len(plan)
 
-        async def fetch(slot: int, file_uri: str, on_page: bool) -> None:
-            results[slot] = await self._download(file_uri, folder / f"{slot}", on_page)
+        async def fetch(slot: int, file_uri: str, on_page: bool, label: str | None) -> None:
+            binary = await self._download(file_uri, folder / f"{slot}", on_page)
+            if binary is not None and getattr(self.writer, "wants_file_types", False):
+                types = await self._file_types(file_uri, binary.description_uri)
+                binary = attrs.evolve(binary, tags=usage_tags(types, binary.mime_type))
+            if binary is not None:
+                binary = attrs.evolve(binary, label=label)
+            results[slot] = binary
 
         try:
             async with trio.open_nursery() as nursery:
-                for slot, (file_uri, on_page) in enumerate(plan):
-                    nursery.start_soon(fetch, slot, file_uri, on_page)
+                for slot, (file_uri, on_page, page_label) in enumerate(plan):
+                    nursery.start_soon(fetch, slot, file_uri, on_page, page_label)
         except BaseExceptionGroup as group:
-            raise item_failure_of(group) from None
-        return [b for b in results if b is not None]
+            raise failure_of(group, ItemFailure) or group from None
+        # Pages in order; a page's files (a set in the repository) by name, so that two
+        # exports of one item are the same.
+        ordered = sorted(
+            ((page_of[i], b.filename, i, b) for i, b in enumerate(results) if b is not None),
+            key=lambda entry: entry[:3],
+        )
+        return [b for *_key, b in ordered]
+
+    async def _file_types(self, uri: str, description_uri: str | None) -> list[URIRef]:
+        """The rdf:types of a binary's description (for its FILES usage tags)."""
+        described = description_uri or f"{uri.rstrip('/')}/fcr:metadata"
+        graph = await self._graph(described)
+        return [t for t in graph.objects(URIRef(uri), RDF.type) if isinstance(t, URIRef)]
 
     async def _pages(self, subject: URIRef, graph: Graph) -> list[tuple[int, Graph, URIRef]]:
         """The item's pages (pcdm:hasMember) with their graphs, in page order: by
@@ -396,7 +442,7 @@ class ExportRun:
                 for member in members:
                     nursery.start_soon(fetch, member)
         except BaseExceptionGroup as group:
-            raise item_failure_of(group) from None
+            raise failure_of(group, ItemFailure) or group from None
         numbers: dict[URIRef, int] = {}
         for member in members:
             value = graphs[member].value(member, FABIO.hasSequenceIdentifier)
@@ -458,6 +504,7 @@ class ExportRun:
                         mtime=_http_time(binary.headers.get("Last-Modified")),
                         mime_type=binary.content_type,
                         on_page=on_page,
+                        description_uri=_described_by(binary.headers.get_list("Link")),
                     )
             except RepositoryError as e:
                 raise ItemFailure(str(e)) from e
@@ -470,20 +517,8 @@ class ExportRun:
 # --------------------------------------------------------------------------------------------
 
 
-def item_failure_of(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first ItemFailure in *group* when that is all it holds (siblings cancelled by the
-    nursery are not in it); else the group itself, for anything worse to go on up."""
-    leaves: list[BaseException] = []
-    pending: list[BaseException] = [group]
-    while pending:
-        e = pending.pop(0)
-        if isinstance(e, BaseExceptionGroup):
-            pending[:0] = list(e.exceptions)
-        else:
-            leaves.append(e)
-    if leaves and all(isinstance(e, ItemFailure) for e in leaves):
-        return leaves[0]
-    return group
+def _described_by(links: list[str]) -> str | None:
+    return next((ln.target for ln in parse_links(links) if ln.rel == "describedby"), None)
 
 
 def _files(graph: Graph, subject: URIRef) -> list[URIRef]:

@@ -8,13 +8,11 @@ from typing import Any
 
 import attrs
 
-from ..commands.base import JobRequest, JobResult
+from .request import JobRequest, decode_body, encode_body
+from .result import JobResult, error_result
 from .states import failed_state, percent_reached
 
-__all__ = ["ERROR_STATE", "Completion", "completion_for", "progress_body"]
-
-#: the state of a job that failed as a whole (clients look at PlastronJobError first)
-ERROR_STATE = "Error"
+__all__ = ["Completion", "completion_for", "failure_of_request", "progress_body"]
 
 
 @attrs.frozen
@@ -36,25 +34,21 @@ class Completion:
         return dict(self.headers).get("PlastronJobState", "")
 
     def to_json(self) -> dict[str, Any]:
-        from ..commands.base import _encode_body
-
         return {
             "job_id": self.job_id,
             "destination": self.destination,
             "headers": [list(h) for h in self.headers],
-            "body": _encode_body(self.body),
+            "body": encode_body(self.body),
             "synchronous": self.synchronous,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Completion:
-        from ..commands.base import _decode_body
-
         return cls(
             job_id=str(data["job_id"]),
             destination=str(data["destination"]),
             headers=tuple((str(k), str(v)) for k, v in data["headers"]),
-            body=_decode_body(data["body"]),
+            body=decode_body(data["body"]),
             synchronous=bool(data.get("synchronous", False)),
         )
 
@@ -85,19 +79,6 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
         body=JobResult(result.state, body).encoded_body(),
         synchronous=request.synchronous,
     )
-
-
-def error_result(
-    reason: str,
-    details: Mapping[str, Any] | None = None,
-    *,
-    state: str = ERROR_STATE,
-    progress: int = 0,
-) -> JobResult:
-    """The result of a job that failed as a whole, in *state* (`failed_state` of its request)
-    with the percent it reached."""
-    body = {**(details or {}), "type": state, "state": state, "progress": progress, "error": reason}
-    return JobResult(state=state, body=body, error=reason)
 
 
 def failure_of_request(

@@ -1,41 +1,62 @@
-"""Running one job: the command's generator, its progress messages, and its result.
+"""Running one job: the command, its progress messages, and its result.
 
-The runner knows nothing of the broker. It is given a `send_progress(request, body)` coroutine
-function and returns a `JobResult`; the daemon turns that into a completion and delivers it.
-Asynchronous and synchronous jobs have separate concurrency budgets, so a burst of long
-imports never holds up Archelon's synchronous updates.
+`JobRunner.run(request)` looks the command up in the registry it was given, runs it within its
+concurrency budget and returns a `JobResult`, failures included. Asynchronous and synchronous
+jobs have separate budgets, so a burst of long imports never holds up Archelon's synchronous
+updates. The runner knows nothing of the broker: progress leaves through the
+`send_progress(request, body)` coroutine function it is given (where it goes is the daemon's
+choice: the request's PlastronStatusURL says which generation of Archelon asked).
+
+Every progress message carries the running `state` of its request and `progress`, the
+percent done, which never goes back within a run; a job that fails as a whole gets the failed
+state of its command with the percent it reached (`jobs.states`, protocol.md).
+
+`run_command` is the one job's nursery: the command's `report` feeds a `_ProgressPump`, which
+runs in that nursery and is the only place progress is coalesced; `run_command` is also the
+only place that looks at what the nursery raised (through `plastrond.errors.failure_of`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import trio
 
-from ..commands import get_command
-from ..commands.base import JobContext, JobError, JobRequest, JobResult, Progress
+from ..errors import failure_of
 from ..logs import job_context
 from .completion import failure_of_request, progress_body
+from .protocol import Command, CommandRegistry, JobContext, Progress, Report
+from .request import JobRequest
+from .result import JobError, JobResult
 from .states import percent_reached, running_state
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..repository import RepositoryClient
 
-__all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress"]
+__all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress", "percent", "run_command"]
 
 log = logging.getLogger(__name__)
 
-#: sends one progress message of a request (where to is the daemon's choice: the request's
-#: PlastronStatusURL says which generation of Archelon asked)
 SendProgress = Callable[[JobRequest, bytes], Awaitable[None]]
 
 #: Archelon marks a job stalled after 30 s without news: a running job repeats its latest
 #: progress at least this often.
 KEEPALIVE_INTERVAL = 15.0
+
+
+class ProgressState:
+    """The state and percent a job's progress messages carry; the percent never goes back."""
+
+    def __init__(self, state: str = "in_progress") -> None:
+        self.state = state
+        self.reached = 0
+
+    def update(self, progress: Progress) -> None:
+        self.reached = percent_reached(self.reached, progress.get("progress"))
 
 
 class _ProgressPump:
@@ -46,15 +67,13 @@ class _ProgressPump:
         self,
         request: JobRequest,
         send: SendProgress | None,
+        nursery: trio.Nursery,
         interval: float,
         keepalive: float,
-        state: str = "in_progress",
+        state: ProgressState,
     ) -> None:
         self.request = request
-        #: the state of this job's progress messages (protocol.md's table)
         self.state = state
-        #: the percent done reported so far: messages never go back below it
-        self.reached = 0
         self.send = send
         self.interval = interval
         self.keepalive = keepalive
@@ -63,10 +82,11 @@ class _ProgressPump:
         self.sent_version = 0
         self.changed = trio.Event()
         self.messages_sent = 0
-        self.nursery: trio.Nursery | None = None
+        self.nursery: trio.Nursery | None = nursery if send is not None else None
 
     def update(self, progress: Progress) -> None:
-        self.reached = percent_reached(self.reached, progress.get("progress"))
+        """The command's `report`."""
+        self.state.update(progress)
         self.latest = progress
         self.version += 1
         self.changed.set()
@@ -80,7 +100,8 @@ class _ProgressPump:
             return
         version = self.version
         try:
-            await self.send(self.request, progress_body(self.latest, self.state, self.reached))
+            body = progress_body(self.latest, self.state.state, self.state.reached)
+            await self.send(self.request, body)
             self.messages_sent += 1
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
             # Progress is news, not a promise: a lost one is replaced by the next.
@@ -102,11 +123,56 @@ class _ProgressPump:
             await self._send_latest()
 
 
+async def run_command(
+    command: Command,
+    ctx: JobContext,
+    *,
+    report: Report | None = None,
+    send_progress: SendProgress | None = None,
+    progress_interval: float = 1.0,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
+    state: ProgressState | None = None,
+) -> JobResult:
+    """Run *command* in a nursery of its own and return its result.
+
+    Its progress goes to *report* as it comes (a test's list), or coalesced to
+    *send_progress*. What the command raises comes out as the one exception it stands for:
+    the first JobError when that is all that failed (rows failing together), else the lone
+    exception, else the group itself (a bug, for the caller to log).
+    """
+    name = ctx.request.command
+    try:
+        async with trio.open_nursery() as nursery:
+            pump = _ProgressPump(
+                ctx.request,
+                send_progress,
+                nursery,
+                progress_interval,
+                keepalive_interval,
+                state or ProgressState(running_state(name, ctx.request.args)),
+            )
+
+            def both(progress: Progress) -> None:
+                pump.update(progress)
+                if report is not None:
+                    report(progress)
+
+            result = await command(ctx, both if report is not None else pump.update)
+            nursery.cancel_scope.cancel()
+    except Exception as e:
+        raise (failure_of(e, JobError) or failure_of(e) or e) from None
+    await pump.flush()
+    if not isinstance(result, JobResult):
+        raise RuntimeError(f"command {name} ended without a result")
+    return result
+
+
 class JobRunner:
     def __init__(
         self,
         config: Config,
         *,
+        commands: CommandRegistry,
         max_async: int,
         max_sync: int,
         send_progress: SendProgress | None = None,
@@ -116,6 +182,7 @@ class JobRunner:
         repository_factory: Callable[[], RepositoryClient] | None = None,
     ) -> None:
         self.config = config
+        self.commands = commands
         self.repository = repository
         self.repository_factory = repository_factory
         self.async_limiter = trio.CapacityLimiter(max_async)
@@ -133,22 +200,27 @@ class JobRunner:
     async def execute(self, request: JobRequest) -> JobResult:
         with job_context(request.job_id):
             started = trio.current_time()
-            pump = _ProgressPump(
-                request,
-                self.send_progress,
-                self.progress_interval,
-                self.keepalive_interval,
-                running_state(request.command, request.args),
-            )
+            progress = ProgressState(running_state(request.command, request.args))
             try:
-                result = await self._execute(request, pump)
+                if not request.command:
+                    raise JobError("missing PlastronCommand header")
+                command = self.commands.get(request.command)
+                log.debug("running %s", request.command)
+                result = await run_command(
+                    command,
+                    self._context(request),
+                    send_progress=self.send_progress,
+                    progress_interval=self.progress_interval,
+                    keepalive_interval=self.keepalive_interval,
+                    state=progress,
+                )
             except JobError as e:
                 log.warning("job failed: %s", e)
-                return failure_of_request(request, str(e), e.details, pump.reached)
+                return failure_of_request(request, str(e), e.details, progress.reached)
             except Exception as e:
                 log.exception("job failed with an internal error")
                 reason = f"internal error in {request.command or 'job'}: {type(e).__name__}: {e}"
-                return failure_of_request(request, reason, progress=pump.reached)
+                return failure_of_request(request, reason, progress=progress.reached)
             elapsed = trio.current_time() - started
             if result.error:
                 log.warning("job ended with error in %.3f s: %s", elapsed, result.error)
@@ -156,49 +228,14 @@ class JobRunner:
                 log.info("job done in %.3f s: %s", elapsed, result.state)
             return result
 
-    async def _execute(self, request: JobRequest, pump: _ProgressPump) -> JobResult:
-        if not request.command:
-            raise JobError("missing PlastronCommand header")
-        func = get_command(request.command)
-        log.debug("running %s", request.command)
-        ctx = JobContext(
+    def _context(self, request: JobRequest) -> JobContext:
+        return JobContext(
             request=request,
             config=self.config,
             log=log,
             repository_client=self.repository,
             repository_factory=self.repository_factory,
         )
-        result: JobResult | None = None
-        failure: Exception | None = None
-        async with trio.open_nursery() as nursery:
-            pump.nursery = nursery
-            try:
-                result = await self._drive(func(ctx), pump)
-            except Exception as e:
-                # Raised outside the nursery, so it is not wrapped in an ExceptionGroup.
-                failure = e
-            nursery.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
-        await pump.flush()
-        if result is None:
-            raise RuntimeError(f"command {request.command} ended without a result")
-        return result
-
-    @staticmethod
-    async def _drive(
-        steps: AsyncIterator[Progress | JobResult], pump: _ProgressPump
-    ) -> JobResult | None:
-        try:
-            async for item in steps:
-                if isinstance(item, JobResult):
-                    return item
-                if not isinstance(item, dict):
-                    raise TypeError(f"command yielded {type(item).__name__}, not a dict")
-                pump.update(item)
-        finally:
-            await steps.aclose()  # type: ignore[attr-defined]
-        return None
 
 
 def percent(done: int, total: int | None) -> int | None:
