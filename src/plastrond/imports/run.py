@@ -327,6 +327,7 @@ class ImportRun:
         try:
             return await cls._prepare_locked(options, config, repository, log, folder)
         except BaseException:
+            folder.abandon()  # a job refused before it ran leaves no folder (quick, no thread)
             folder.unlock()
             raise
 
@@ -570,6 +571,9 @@ class ImportRun:
         }
         self.reports[row.number] = report
         title = _row_title(self.header, row)
+        if row.problem is not None:
+            await self._invalid(row, key, title, "", report, errors=[row.problem])
+            return
         if len(row.cells) != self.header.width:
             width = f"wrong number of columns: expected {self.header.width}, found {len(row.cells)}"
             await self._invalid(row, key, title, "", report, errors=[width])
