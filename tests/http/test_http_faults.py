@@ -5,6 +5,8 @@ out."""
 
 from __future__ import annotations
 
+import pytest
+import trio
 from http_support import COMPLETED_COLUMNS, JobFolders, Server, completed_row, csv_text
 
 from plastrond.jobfolders import JobFolder
@@ -56,3 +58,60 @@ async def test_a_half_row_with_an_open_quote_is_never_shown(
     )
     answer = (await server.client.get(server.job_path(JOB))).json()
     assert answer["completed"]["count"] == 1
+
+
+# -- item 7: connections the client asked to close ------------------------------------------------
+
+
+async def _closed_by_server(port: int, request: bytes, within: float = 5.0) -> tuple[bytes, bool]:
+    """Send *request* on a new connection; the whole answer, and whether the server then
+    closed the connection (EOF) within *within* seconds."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(request)
+        data = b""
+        with trio.move_on_after(within):
+            while True:
+                chunk = await stream.receive_some(65536)
+                if not chunk:
+                    return data, True
+                data += chunk
+        return data, False
+
+
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GET /jobs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /jobs HTTP/1.0\r\nHost: x\r\n\r\n",
+        b"GET /health HTTP/1.0\r\n\r\n",
+        b"GET /jobs/spreadsheet-job HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        b"HEAD /jobs HTTP/1.0\r\n\r\n",
+    ],
+)
+async def test_connection_close_and_http10_connections_are_closed(
+    server: Server, jobs: JobFolders, request_bytes: bytes
+) -> None:
+    _without_final_newline(jobs)
+    results = []
+    async with trio.open_nursery() as nursery:
+
+        async def one() -> None:
+            results.append(await _closed_by_server(server.port, request_bytes))
+
+        for _ in range(20):
+            nursery.start_soon(one)
+    assert len(results) == 20
+    for answer, closed in results:
+        assert answer.startswith((b"HTTP/1.1 200", b"HTTP/1.1 404", b"HTTP/1.0 200")), answer[:80]
+        assert closed, answer[:200]
+
+
+async def test_keep_alive_connections_stay_usable(server: Server, jobs: JobFolders) -> None:
+    # The other side of it: an HTTP/1.1 client that does not ask to close keeps its connection.
+    _without_final_newline(jobs)
+    answer, closed = await _closed_by_server(
+        server.port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n", within=1.0
+    )
+    assert answer.startswith(b"HTTP/1.1 200") and not closed
