@@ -29,7 +29,7 @@ from http_support import (
 from plastrond import __version__
 from plastrond.jobfolders import JobFolder
 
-PROBLEM_KEYS = {"type", "title", "status", "detail"}
+PROBLEM_KEYS = {"type", "title", "status", "detail", "details"}
 
 
 def assert_problem(response: httpx.Response, status: int, *fragments: str) -> dict[str, object]:
@@ -39,6 +39,7 @@ def assert_problem(response: httpx.Response, status: int, *fragments: str) -> di
     assert set(body) == PROBLEM_KEYS
     assert body["type"] == "about:blank"
     assert body["status"] == status
+    assert body["details"] == body["detail"]
     assert isinstance(body["title"], str) and body["title"]
     for fragment in fragments:
         assert fragment in str(body["detail"])
