@@ -198,9 +198,10 @@ def plan_item(
 async def _write_file(tx: RepositoryClient, plan: FilePlan, location: Location | None) -> None:
     if location is None:
         raise RuntimeError(f"no binaries location to read {plan.path} from")
-    async with location.fetch(plan.path) as local:
+    # streamed from the location into the request: no temporary copy
+    async with location.source(plan.path) as source:
         written = await tx.put_binary(
-            plan.uri, local, filename=plan.filename, mime_type=plan.mime_type
+            plan.uri, source, filename=plan.filename, mime_type=plan.mime_type
         )
     await tx.update(written.description_uri, sparql_update(Graph(), plan.graph))
 
