@@ -32,6 +32,7 @@ runs in worker threads.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import mimetypes
 import os
 import posixpath
@@ -105,8 +106,23 @@ class SizeLimits:
         return cls(file=config.max_file_size, job=config.max_job_files_size)
 
 
+@attrs.frozen
+class Stream:
+    """A file's bytes streamed from its location, and its declared size when known."""
+
+    chunks: AsyncIterator[bytes]
+    size: int | None
+    #: `sha-256=<hex>` when it could be computed first (a ZIP member, read once more in a
+    #: worker thread: Fedora then checks the bytes as they arrive, instead of being asked for
+    #: its digest afterwards, which makes it read the whole file again)
+    digest: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.chunks
+
+
 #: what `Location.source` gives: a local file, or bytes streamed from the location
-Source = Path | AsyncIterator[bytes]
+Source = Path | Stream
 
 
 class Location:
@@ -209,7 +225,11 @@ class Location:
         async with self._stream(path) as (declared, chunks):
             if declared is not None:
                 self._check_size(path, declared, "declared size")
-            yield self._counted(path, declared, chunks)
+            digest = await self._digest(path)
+            yield Stream(self._counted(path, declared, chunks), declared, digest)
+
+    async def _digest(self, path: str) -> str | None:
+        return None
 
     async def _counted(
         self, path: str, declared: int | None, chunks: AsyncIterator[bytes]
@@ -390,6 +410,24 @@ class ZipLocation(Location):
                 raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
 
         await self._thread(extract)
+
+    async def _digest(self, path: str) -> str | None:
+        name = self._names.get(posixpath.normpath(path))
+        archive = self._zip
+        if name is None or archive is None:
+            return None
+
+        def digest() -> str | None:
+            hasher = hashlib.sha256()
+            try:
+                with archive.open(name) as member:
+                    while data := member.read(CHUNK):
+                        hasher.update(data)
+            except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError):
+                return None  # the stream itself will fail, with the reason
+            return f"sha-256={hasher.hexdigest()}"
+
+        return await self._thread(digest)
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import posixpath
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Final
 
 import attrs
@@ -201,7 +202,12 @@ async def _write_file(tx: RepositoryClient, plan: FilePlan, location: Location |
     # streamed from the location into the request: no temporary copy
     async with location.source(plan.path) as source:
         written = await tx.put_binary(
-            plan.uri, source, filename=plan.filename, mime_type=plan.mime_type
+            plan.uri,
+            source,
+            filename=plan.filename,
+            mime_type=plan.mime_type,
+            size=None if isinstance(source, Path) else source.size,
+            digest=None if isinstance(source, Path) else source.digest,
         )
     await tx.update(written.description_uri, sparql_update(Graph(), plan.graph))
 
