@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import trio
 
-from plastrond.commands import JobContext, JobRequest, JobResult, get_command
+from plastrond.commands import get_command
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -45,6 +45,8 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
+from plastrond.jobs import JobContext, JobRequest, JobResult
+from plastrond.jobs.runner import run_command
 from plastrond.repository import RepositoryClient
 
 MIB = 1024 * 1024
@@ -166,9 +168,7 @@ async def main() -> None:
                 started = time.perf_counter()
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(sample)
-                    async for step in get_command("import")(ctx):
-                        if isinstance(step, JobResult):
-                            result = step
+                    result = await run_command(get_command("import"), ctx)
                     nursery.cancel_scope.cancel()
                 elapsed = time.perf_counter() - started
         finally:

@@ -12,9 +12,9 @@ import pytest
 from import_support import TestContainer, import_config, run_import
 from rdflib import URIRef
 
-from plastrond.commands import JobError
 from plastrond.jobfolders import JobFolder, list_job_ids, read_rows
 from plastrond.jobfolders.csvlog import MAX_FIELD
+from plastrond.jobs import JobError
 from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration

@@ -53,13 +53,17 @@ def watched_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def binaries(target: TestContainer) -> dict[str, bytes]:
-    """The content of each binary in the test container, by its file name."""
+    """The content of each binary anywhere under the test container, by its file name."""
     found = {}
-    for child in target.children():
-        head = target.client.head(child)
-        if "NonRDFSource" in head.headers.get("Link", ""):
-            name = head.headers["Content-Disposition"].split('filename="')[1].split('"')[0]
-            found[name] = target.client.get(child).content
+    todo = [target.uri]
+    while todo:
+        for child in target.children(todo.pop()):
+            head = target.client.head(child)
+            if "NonRDFSource" in head.headers.get("Link", ""):
+                name = head.headers["Content-Disposition"].split('filename="')[1].split('"')[0]
+                found[name] = target.client.get(child).content
+            else:
+                todo.append(child)
     return found
 
 
