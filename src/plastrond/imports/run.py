@@ -283,6 +283,7 @@ class ImportRun:
             )
             logs = await _in_thread(_Logs.open, folder, options.validate_only)
         except BaseException:
+            folder.abandon()  # a job refused before it ran leaves no folder (quick, no thread)
             folder.unlock()
             raise
         parts = _Parts(
@@ -396,6 +397,9 @@ class ImportRun:
             "failed": [],
         }
         self.reports[row.source.number] = report
+        if row.source.problem is not None:  # a record the CSV parser could not delimit
+            await self._invalid(row, "", report, errors=[row.source.problem])
+            return
         if len(row.source.cells) != header.width:
             width = (
                 f"wrong number of columns: expected {header.width}, found {len(row.source.cells)}"
