@@ -31,10 +31,10 @@ from stompframe import Frame
 from . import __version__
 from .broker.backoff import Backoff
 from .broker.connection import BrokerConnection, BrokerError, ConnectionLost
-from .commands.base import JobRequest
+from .commands import registry
 from .config import BrokerConfig, Config
 from .jobs.completion import Completion, completion_for
-from .jobs.request import MissingJobId, parse_request
+from .jobs.request import JobRequest, MissingJobId, request_from_message
 from .jobs.runner import JobRunner
 from .jobs.store import MessageStore, StoreInUse
 from .logs import job_context
@@ -136,6 +136,7 @@ class Daemon:
         self.writer = _StoreWriter(self.store)
         self.runner = JobRunner(
             config,
+            commands=registry,
             max_async=self.broker.max_concurrent_jobs,
             max_sync=self.broker.max_concurrent_sync_jobs,
             send_progress=self._send_progress,
@@ -440,7 +441,7 @@ class Daemon:
         self, conn: BrokerConnection, frame: Frame, *, synchronous: bool
     ) -> JobRequest | None:
         try:
-            return parse_request(
+            return request_from_message(
                 _first_headers(frame), frame.body, synchronous=synchronous, received=time.time()
             )
         except MissingJobId as e:
