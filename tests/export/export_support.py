@@ -25,7 +25,7 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
-from plastrond.models import page_graph
+from plastrond.models import file_graph, page_graph
 from plastrond.models.namespaces import FEDORA, PCDM
 from plastrond.repository import RepositoryClient
 
@@ -290,6 +290,7 @@ class FakeFedora:
                 self.resources[file_uri] = FakeResource(
                     content=content, mime_type=mime, filename=filename
                 )
+                self._describe(file_uri, page, mime)
             self.resources[page] = FakeResource(graph=pg)
         for m, (filename, mime, content) in enumerate(item_files):
             file_uri = f"{uri}/files/{m}"
@@ -297,8 +298,14 @@ class FakeFedora:
             self.resources[file_uri] = FakeResource(
                 content=content, mime_type=mime, filename=filename
             )
+            self._describe(file_uri, uri, mime)
         self.resources[uri] = FakeResource(graph=g, delay=delay)
         return uri
+
+    def _describe(self, file_uri: str, owner: str, mime: str) -> None:
+        """A binary's description at `<binary>/fcr:metadata`, as Fedora keeps it."""
+        d = file_graph(file_uri, file_of=owner, preservation_master=mime.startswith("image/tiff"))
+        self.resources[f"{file_uri}/fcr:metadata"] = FakeResource(graph=d)
 
 
 class _Broken(httpx.AsyncByteStream):
