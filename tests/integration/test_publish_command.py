@@ -19,7 +19,11 @@ HIDDEN = URIRef("http://vocab.lib.umd.edu/access#Hidden")
 def running(activemq, fedora, plastrond_setup, archelon_factory):
     setup = plastrond_setup(
         activemq,
-        repository={"FEDORA_USER": fedora.admin_user, "FEDORA_PASSWORD": fedora.admin_password},
+        repository={
+            "REST_ENDPOINT": fedora.rest_url,
+            "FEDORA_USER": fedora.admin_user,
+            "FEDORA_PASSWORD": fedora.admin_password,
+        },
     )
     daemon = setup.plastrond()
     daemon.wait_connected()
@@ -50,7 +54,7 @@ def test_publish_hidden_then_visible_then_unpublish(running, fedora):
     first, second = _new_item(fedora), _new_item(fedora)
     client.send_job("pub-1", "publish", f"{first}\n\n{second}\n", hidden="true")
     (done,) = client.wait_for("completions", 1, timeout=30)
-    assert done.headers["PlastronJobState"] == "publish_complete"
+    assert done.headers["PlastronJobState"] == "publish_complete", done.body
     body = json.loads(done.body)
     assert body["count"] == {"total": 2, "done": 2, "errors": 0}
     for uri in (first, second):
@@ -61,13 +65,21 @@ def test_publish_hidden_then_visible_then_unpublish(running, fedora):
     types = _types(fedora, first)
     assert PUBLISHED in types and HIDDEN not in types
 
+    # Unpublishing removes Published only; Hidden goes only with visible (protocol.md).
     client.send_job("unpub-1", "unpublish", f"{first}\n{second}")
     done = client.wait_for("completions", 3, timeout=30)[-1]
     assert done.headers["PlastronJobState"] == "unpublish_complete"
-    for uri in (first, second):
-        assert not {PUBLISHED, HIDDEN} & _types(fedora, uri)
+    assert not {PUBLISHED, HIDDEN} & _types(fedora, first)
+    assert _types(fedora, second) & {PUBLISHED, HIDDEN} == {HIDDEN}
+    client.send_job("unpub-2", "unpublish", second, visible="true")
+    done = client.wait_for("completions", 4, timeout=30)[-1]
+    assert done.headers["PlastronJobState"] == "unpublish_complete"
+    assert not {PUBLISHED, HIDDEN} & _types(fedora, second)
     progress = [json.loads(p.body) for p in client.wait_for("progress", 1)]
     assert all(isinstance(p["count"]["done"], int) for p in progress)
+    results = [p["result"] for p in progress if "result" in p]
+    assert {"uri": first, "handle": None, "status": "published"} in results
+    assert {"uri": second, "handle": None, "status": "unpublished"} in results
 
 
 def test_missing_resource_makes_publish_incomplete(running, fedora):

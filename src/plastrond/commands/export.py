@@ -4,7 +4,8 @@ Body: repository URIs, one per line (blank lines ignored). Args: `format` (`text
 `turtle`, `ttl` (the default), `text/csv`, `csv`), `output-dest` (a local path inside
 `COMMANDS.EXPORT.ALLOWED_OUTPUT_DIRS`, or `sftp://user@host[:port]/path`; `.zip` appended when
 missing), `export-binaries`, `binary-types` (comma-separated MIME types, `type/*` allowed),
-`uri-template` (public URI template with `{uuid}`; default `MESSAGE_BROKER.PUBLIC_URI_TEMPLATE`),
+`uri-template` (public URI template with `{uuid}`; default
+`PUBLICATION_WORKFLOW.PUBLIC_URL_PATTERN`, then `MESSAGE_BROKER.PUBLIC_URI_TEMPLATE`),
 `timestamp` (informational: recorded in `bag-info.txt`).
 
 Progress after each item: `{"time": {"started", "now", "elapsed"}, "count": {"total",
@@ -87,7 +88,11 @@ def parse_request(request: JobRequest, config: Config) -> ExportRequest:
             raise JobError(f"argument binary-types: {part!r} is not a MIME type")
         types.append(part.lower())
     template = args.text(request, "uri-template")
-    if template is None and config.message_broker is not None:
+    if (
+        template is None
+        and config.message_broker is not None
+        and not config.publication.public_url_pattern
+    ):
         template = config.message_broker.public_uri_template
     if template is not None and "{uuid}" not in template:
         raise JobError(f"argument uri-template must contain {{uuid}}, not {template!r}")
@@ -138,6 +143,7 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         export_binaries=request.export_binaries,
         binary_types=request.binary_types,
         uri_template=request.uri_template,
+        public_url_pattern=config.publication.public_url_pattern,
         max_concurrent_items=config.commands.export.max_concurrent_items,
         bag_info=info,
     )

@@ -80,6 +80,11 @@ def _first(group: BaseExceptionGroup[BaseException]) -> ImportJobError | None:
     return exc if isinstance(exc, ImportJobError) else None
 
 
+async def _drive(run: ImportRun, send: trio.MemorySendChannel[dict[str, Any]]) -> None:
+    async with send:
+        await run.run(send.send_nowait)
+
+
 @command("import")
 async def import_items(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
     options = parse_request(ctx.request)
@@ -97,7 +102,7 @@ async def import_items(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
             # The runner drives this generator from one task and does nothing between steps
             # but record the progress, so yielding inside this nursery keeps scopes nested.
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(run.run, send)
+                nursery.start_soon(_drive, run, send)
                 async with receive:
                     async for progress in receive:
                         yield progress

@@ -41,6 +41,7 @@ from rdflib import Graph, Literal, URIRef
 from .. import __version__
 from ..models import usage_tags
 from ..models.namespaces import DCTERMS, FABIO, IANA, ORE, PCDM, RDF
+from ..public_urls import PublicUrlError, public_url
 from ..repository import RepositoryClient, RepositoryError, parse_links
 from .bag import BagZipWriter, Digester
 from .destinations import Destination, DestinationError, Sink
@@ -83,8 +84,10 @@ class ExportOptions:
     export_binaries: bool = False
     #: MIME types of the binaries to export (`type/*` allowed); empty: every binary
     binary_types: tuple[str, ...] = ()
-    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI`
+    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI` (the request's)
     uri_template: str | None = None
+    #: otherwise PUBLICATION_WORKFLOW.PUBLIC_URL_PATTERN (plastrond.public_urls fields)
+    public_url_pattern: str | None = None
     max_concurrent_items: int = 4
     #: extra `bag-info.txt` tags
     bag_info: Mapping[str, str] = attrs.field(factory=dict)
@@ -348,9 +351,15 @@ class ExportRun:
 
     def _public_uri(self, uri: str) -> str | None:
         template = self.options.uri_template
-        if not template:
+        if template:
+            return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+        pattern = self.options.public_url_pattern
+        if not pattern:
             return None
-        return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+        try:
+            return public_url(pattern, uri, self.repository.root)
+        except PublicUrlError as e:
+            raise ItemFailure(str(e)) from e
 
     async def _graph(self, uri: str) -> Graph:
         async with self._requests:
