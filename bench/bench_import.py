@@ -40,7 +40,7 @@ import attrs
 import httpx
 import trio
 
-from plastrond.commands import JobContext, JobRequest, JobResult, get_command
+from plastrond.commands import get_command
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -50,6 +50,8 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
+from plastrond.jobs import JobContext, JobRequest
+from plastrond.jobs.runner import run_command
 from plastrond.repository import RepositoryClient
 
 RIGHTS = "http://vocab.lib.umd.edu/rightsStatement#"
@@ -198,10 +200,7 @@ async def run_once(
         fedora_before = cpu_seconds(pid)
         daemon_before = time.process_time()
         started = time.perf_counter()
-        result: JobResult | None = None
-        async for step in get_command("import")(ctx):
-            if isinstance(step, JobResult):
-                result = step
+        result = await run_command(get_command("import"), ctx)
         elapsed = time.perf_counter() - started
         daemon_cpu = time.process_time() - daemon_before
         fedora_cpu = cpu_seconds(pid) - fedora_before

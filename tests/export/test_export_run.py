@@ -18,10 +18,10 @@ import trio
 from export_support import FAKE_ROOT, FakeFedora, FakeResource, export_config, run_export, unzip
 from rdflib import Graph, URIRef
 
-from plastrond.commands import JobError
 from plastrond.config import PublicationConfig
 from plastrond.export import ExportError, ExportOptions, ExportRun, TurtleMetadata
 from plastrond.export.run import item_folder_names
+from plastrond.jobs import JobError
 from plastrond.models.namespaces import IANA, ORE
 from plastrond.repository import RepositoryClient
 

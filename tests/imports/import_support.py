@@ -17,7 +17,7 @@ import attrs
 import httpx
 from rdflib import Graph, URIRef
 
-from plastrond.commands import JobContext, JobRequest, JobResult, Progress, get_command
+from plastrond.commands import get_command
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -27,6 +27,9 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
+from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
+from plastrond.jobs.runner import run_command
+from plastrond.literals import normalize_graph
 from plastrond.repository import RepositoryClient
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -132,13 +135,7 @@ async def run_import(
         repository_client=repository,
     )
     progress: list[Progress] = []
-    result: JobResult | None = None
-    async for step in get_command("import")(ctx):
-        if isinstance(step, JobResult):
-            result = step
-        else:
-            progress.append(step)
-    assert result is not None
+    result = await run_command(get_command("import"), ctx, report=progress.append)
     return Outcome(progress, result)
 
 
@@ -178,9 +175,11 @@ class TestContainer:
         self.client.put(self.uri, headers={"Content-Type": "text/turtle"}).raise_for_status()
 
     def graph(self, uri: str) -> Graph:
+        """*uri*'s triples, with Fedora 4.7's `xsd:string` literals read as the simple
+        literals they are (`plastrond.literals`)."""
         response = self.client.get(uri, headers={"Accept": "application/n-triples"})
         response.raise_for_status()
-        return Graph().parse(data=response.text, format="nt")
+        return normalize_graph(Graph().parse(data=response.text, format="nt"))
 
     def exists(self, uri: str) -> bool:
         return self.client.head(uri).status_code == 200

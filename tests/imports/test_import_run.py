@@ -13,8 +13,8 @@ import trio
 from import_support import DATA, FILES, TestContainer, corrupt, import_config, run_import
 from rdflib import Literal, URIRef
 
-from plastrond.commands import JobError
 from plastrond.jobfolders import JobFolder, read_rows
+from plastrond.jobs import JobError
 from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration

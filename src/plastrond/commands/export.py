@@ -16,27 +16,26 @@ some items could not be read (they are skipped, and the file is written all the 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
-import trio
 
 from ..config import Config
 from ..export import (
     CsvMetadata,
     Destination,
-    DestinationError,
-    ExportError,
     ExportOptions,
     ExportRun,
     MetadataWriter,
     TurtleMetadata,
     parse_destination,
 )
+from ..jobs.protocol import JobContext, Report
+from ..jobs.request import JobRequest
+from ..jobs.result import JobError, JobResult
 from ..models import ModelError, ModelSet, current_models
 from . import args, command
-from .base import JobContext, JobError, JobRequest, JobResult, Progress
 
 __all__ = ["FORMATS", "ExportRequest", "parse_request"]
 
@@ -74,10 +73,7 @@ def parse_request(request: JobRequest, config: Config) -> ExportRequest:
     """The export *request* asks for, checked; JobError with one line when it cannot be run."""
     fmt = args.choice(request, "format", FORMATS, "turtle")
     output = args.required_text(request, "output-dest")
-    try:
-        destination = parse_destination(output, config.commands.export)
-    except DestinationError as e:
-        raise JobError(str(e)) from None
+    destination = parse_destination(output, config.commands.export)  # DestinationError
     binaries = args.boolean(request, "export-binaries", False)
     types: list[str] = []
     for part in (args.text(request, "binary-types") or "").split(","):
@@ -129,7 +125,7 @@ def _writer(fmt: str, models: ModelSet) -> Callable[[Path], MetadataWriter]:
 
 
 @command("export")
-async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def export(ctx: JobContext, report: Report) -> JobResult:
     config = ctx.config
     request = parse_request(ctx.request, config)
     try:
@@ -147,7 +143,7 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         max_concurrent_items=config.commands.export.max_concurrent_items,
         bag_info=info,
     )
-    run = ExportRun(ctx.repository, _writer(request.format, models), options, ctx.log)
+    run = ExportRun(ctx.repository, _writer(request.format, models), options, ctx.log, report)
     ctx.log.info(
         "export of %d item(s) as %s%s to %s",
         len(request.uris),
@@ -155,31 +151,8 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         " with binaries" if request.export_binaries else "",
         request.destination.describe(),
     )
-    finished = False
-
-    async def work() -> None:
-        nonlocal finished
-        try:
-            await run.execute(request.uris, request.destination)
-        finally:
-            finished = True
-            run.changed.set()
-
-    try:
-        # The runner drives this generator from one task and does nothing between steps but
-        # record the progress, so yielding inside this nursery keeps its scopes well nested.
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(work)
-            while True:
-                await run.changed.wait()
-                run.changed = trio.Event()
-                if finished:
-                    break
-                yield run.progress()
-    except BaseExceptionGroup as group:
-        raise _job_error(group) from None
-    except (DestinationError, ExportError) as e:
-        raise JobError(str(e)) from None
+    # DestinationError and ExportError are JobErrors: they go to the runner as they are.
+    await run.execute(request.uris, request.destination)
     counts = run.counts
     state = "export_complete" if counts.errors == 0 else "partial_export"
     ctx.log.info(
@@ -190,8 +163,8 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         run.download_bytes,
         request.destination.describe(),
     )
-    yield run.progress()
-    yield JobResult(
+    report(run.progress())
+    return JobResult(
         state=state,
         body={
             "type": state,
@@ -201,26 +174,3 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
             "count": counts.as_dict(),
         },
     )
-
-
-def _job_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one-line JobError for what ended the export, or the group when it was a bug."""
-    pending: list[BaseException] = [group]
-    while pending:
-        e = pending.pop(0)
-        if isinstance(e, BaseExceptionGroup):
-            pending[:0] = list(e.exceptions)
-        elif isinstance(e, DestinationError | ExportError | JobError):
-            return JobError(str(e))
-    leaves = list(_leaves(group))
-    return leaves[0] if len(leaves) == 1 else group
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for e in group.exceptions:
-        if isinstance(e, BaseExceptionGroup):
-            found.extend(_leaves(e))
-        else:
-            found.append(e)
-    return found

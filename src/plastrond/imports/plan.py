@@ -23,6 +23,7 @@ from rdflib import URIRef
 
 from ..jobfolders import PendingItem
 from ..jobfolders.layout import SOURCE_FILE
+from ..jobs.result import JobError
 from ..models import ModelError, ModelSet
 from .items import FLAT, STRUCTURES
 from .metadata import Header, MetadataFile, SourceRow, is_iri, row_key_text, split_cell
@@ -40,12 +41,11 @@ __all__ = [
 ]
 
 
-class ImportJobError(Exception):
+class ImportJobError(JobError):
     """The job cannot go on; one line. *details* are extra keys for the completion body."""
 
     def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.details: Mapping[str, Any] = details or {}
+        super().__init__(message, details=details)
 
 
 @attrs.frozen
@@ -66,6 +66,8 @@ class ImportOptions:
     limit: int | None = None
     percent: int | None = None
     extract_text: str | None = None
+    #: publish each new item right after its transaction commits (None: not given)
+    publish: bool | None = None
 
 
 @attrs.frozen
@@ -80,6 +82,7 @@ class Settings:
     container: str
     structure: str
     binaries_location: str | None
+    publish: bool = False
 
     def config_fields(self) -> dict[str, str | None]:
         fields: dict[str, str | None] = {
@@ -93,6 +96,8 @@ class Settings:
         }
         if self.name is not None:
             fields["name"] = self.name
+        if self.publish:
+            fields["publish"] = "true"
         return fields
 
 
@@ -121,6 +126,9 @@ def settle(options: ImportOptions, stored: Mapping[str, Any], relpath: str) -> S
         container=pick(options.container, "container") or relpath,
         structure=structure,
         binaries_location=pick(options.binaries_location, "binaries_location"),
+        publish=options.publish
+        if options.publish is not None
+        else str(base.get("publish", "")).lower() == "true",
     )
 
 
