@@ -267,8 +267,7 @@ def test_recursive_update_of_an_item_with_pages(running, repo, fedora):
     label = "http://www.w3.org/2000/01/rdf-schema#label"
     publisher = URIRef(f"{uri}#publisher")
     sparql = (
-        f"INSERT {{ <> <{PUBLISHER}> <{publisher}> . "
-        f'<{publisher}> <{label}> "UMD" }} WHERE {{}}'
+        f'INSERT {{ <> <{PUBLISHER}> <{publisher}> . <{publisher}> <{label}> "UMD" }} WHERE {{}}'
     )
     if fedora.is_fcrepo4:
         # Fedora 4.7 takes triples about a resource and its own hash URIs only ("... is not in

@@ -45,9 +45,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from ..commands.base import JobRequest
 from ..durable import fsync_dir, write_all
 from .completion import Completion
+from .request import JobRequest
 
 __all__ = ["MessageStore", "StoreInUse", "StoreWriteError"]
 

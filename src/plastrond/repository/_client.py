@@ -27,6 +27,7 @@ from rdflib import Graph, URIRef
 
 from plastrond import __version__
 from plastrond.config import RepositoryConfig
+from plastrond.errors import failure_of
 
 from ._auth import auth_from_config, ssl_from_config
 from ._errors import (
@@ -598,6 +599,7 @@ class RepositoryClient:
         mime_type: str,
         digest: str | None = None,
         if_match: str | None = None,
+        size: int | None = None,
     ) -> WriteResult:
         """PUT a binary at *uri*, creating it or replacing its content.
 
@@ -605,10 +607,14 @@ class RepositoryClient:
         async iterator of bytes (streamed once). The server checks the bytes against the
         `Digest` header we send: *digest* (`"sha-256=<hex>"`) when given, else the one we
         computed. An async iterator without *digest* is hashed as it streams and the result
-        compared with the digest the server reports afterwards.
+        compared with the digest the server reports afterwards. *size*, when known, is sent as
+        the Content-Length of an async iterator (instead of a chunked body; the stream must then
+        hold exactly that many bytes).
         """
         headers: dict[str, str] = {}
         _preconditions(headers, if_match, None)
+        if size is not None and not isinstance(source, bytes | os.PathLike):
+            headers["Content-Length"] = str(size)
         return await self._write_binary("PUT", uri, source, filename, mime_type, digest, headers)
 
     async def _write_binary(
@@ -763,7 +769,7 @@ class RepositoryClient:
                     nursery.cancel_scope.cancel()
         except BaseException as exc:  # the nursery's own exit was cancelled from outside
             if outcome is None:
-                outcome = _single(exc)
+                outcome = failure_of(exc) or exc
         if tx.failure is not None:
             await self._rollback(tx)
             raise tx.failure from (outcome if not isinstance(outcome, trio.Cancelled) else None)
@@ -1001,13 +1007,6 @@ class RepositoryClient:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def _single(exc: BaseException) -> BaseException:
-    """The lone exception inside a group (as a nursery wraps it), or *exc* itself."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
 
 def without_server_managed(graph: Graph) -> Graph:
