@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sys
 from collections.abc import Callable, Sequence
@@ -11,7 +12,7 @@ from typing import NoReturn
 
 from . import __version__
 from .config import Config, ConfigError, load_config
-from .logs import configure_logging
+from .logs import configure_logging, level_from_environment
 from .shutdown import catch_early_signals
 
 log = logging.getLogger("plastrond")
@@ -83,10 +84,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plastrond: {e}", file=sys.stderr)
         return 1
     try:
+        level = level_from_environment(os.environ)
+    except ValueError as e:
+        print(f"plastrond: {e}", file=sys.stderr)
+        return 1
+    try:
         log_file = configure_logging(
             args.mode,
             config.repository.log_dir,
             verbose=args.verbose,
+            level=level,
             secrets=config.secrets(),
         )
     except OSError as e:

@@ -53,15 +53,7 @@ class Target(TestContainer):
 
     def __init__(self, endpoint) -> None:
         super().__init__(endpoint.rest_url, endpoint.admin_auth)
-        acl = (
-            "@prefix acl: <http://www.w3.org/ns/auth/acl#> .\n"
-            f'<#importers> a acl:Authorization ; acl:agent "{EDITOR}" ;\n'
-            f"  acl:mode acl:Read, acl:Write ; acl:accessTo <{self.uri}> ;"
-            f" acl:default <{self.uri}> .\n"
-        )
-        self.client.put(
-            f"{self.uri}/fcr:acl", content=acl, headers={"Content-Type": "text/turtle"}
-        ).raise_for_status()
+        endpoint.grant(self.uri, EDITOR)  # WebAC on Fedora 6, a basic role on 4.7
 
 
 @pytest.fixture
@@ -84,7 +76,11 @@ def setup(activemq, fedora, sshd, plastrond_setup, jobs_dir, tmp_path):
     binaries.mkdir()
     return plastrond_setup(
         activemq,
-        repository={"FEDORA_USER": fedora.admin_user, "FEDORA_PASSWORD": fedora.admin_password},
+        repository={
+            "REST_ENDPOINT": fedora.rest_url,
+            "FEDORA_USER": fedora.admin_user,
+            "FEDORA_PASSWORD": fedora.admin_password,
+        },
         sections={
             "CONTENT_MODELS": {"VOCABULARIES": VOCABULARIES},
             "COMMANDS": {
@@ -178,7 +174,10 @@ def test_each_model_validate_then_import_then_resume(
     assert {r["status"] for r in log_rows(folder / "completed.log.csv")} == {"created"}
     assert len(log_rows(folder / "completed.log.csv")) == items
     progress = [json.loads(f.body) for f in client.progress if f.headers["PlastronJobId"] == job]
-    assert progress and all(p["state"] == "in_progress" for p in progress)
+    # protocol.md's states: the validate run's, then the import's
+    states = [p["state"] for p in progress]
+    assert progress and set(states) <= {"validate_in_progress", "import_in_progress"}
+    assert states == sorted(states, key=lambda s: s != "validate_in_progress")
     assert all(isinstance(v, int) for p in progress for v in p["count"].values())
 
 
@@ -269,6 +268,7 @@ def test_an_unknown_column_fails_the_job(running, target) -> None:
     assert frame.headers["PlastronJobError"] == (
         "source.csv: unknown column 'Shoe Size': not a column of the Item model nor a system column"
     )
+    assert frame.headers["PlastronJobState"] == json.loads(frame.body)["state"] == "import_error"
 
 
 # -- transactions ---------------------------------------------------------------------------
