@@ -28,6 +28,7 @@ import httpx
 import trio
 
 from . import __version__
+from .errors import PlastronError
 
 if TYPE_CHECKING:
     from .config import PublicationConfig
@@ -44,7 +45,7 @@ READ_DELAYS: Final = (0.5, 2.0)
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 
 
-class HandleServiceError(Exception):
+class HandleServiceError(PlastronError):
     """A call to the handle service failed; one line naming the call and the reason."""
 
     def __init__(self, call: str, reason: str, status: int | None = None) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import attrs
 import trio
 
+from ..waiting import receive_batch
 from .completion import Completion
 from .request import JobRequest
 from .store import MessageStore
@@ -67,13 +68,7 @@ class StoreWriter:
             raise write.error
 
     async def run(self) -> None:
-        async for first in self._receive:
-            batch = [first]
-            while True:
-                try:
-                    batch.append(self._receive.receive_nowait())
-                except trio.WouldBlock:
-                    break
+        while batch := await receive_batch(self._receive):
             await self._write(batch)
 
     async def _write(self, batch: list[_Write]) -> None:
