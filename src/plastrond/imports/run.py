@@ -539,7 +539,7 @@ class ImportRun:
                 if attempt < RACE_ATTEMPTS and await self._try_again(e, plan.uri):
                     # Rolled back, nothing committed: try again, at the same URIs.
                     self.log.info("%s: %s; trying again", row.where, _reason(e))
-                    await trio.sleep(0.2 * attempt)
+                    await trio.sleep(0.5 * 2 ** (attempt - 1))  # 0.5, 1, 2, 4 s
                     continue
             else:
                 failure = None
@@ -790,7 +790,7 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
 
 #: how many times an item's transaction is tried when Fedora 4.7 trips over a concurrent one
 #: (see `_fedora47_race`)
-RACE_ATTEMPTS: Final = 4
+RACE_ATTEMPTS: Final = 5
 
 #: what Fedora 4.7 (ModeShape) answers when two transactions change its schema or the same
 #: node at once: the first resource of a new rdf:type registers a node type (`400 Node type
