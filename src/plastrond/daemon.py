@@ -28,19 +28,21 @@ import trio
 
 from stompframe import Frame
 
-from . import __version__
+from . import __version__, metrics
 from .broker.backoff import Backoff
 from .broker.connection import BrokerConnection, BrokerError, ConnectionLost
 from .commands.base import JobRequest
 from .config import BrokerConfig, Config
+from .health import Health
 from .jobs.completion import Completion, completion_for
 from .jobs.request import MissingJobId, parse_request
-from .jobs.runner import JobRunner
+from .jobs.runner import JobRunner, command_label
 from .jobs.store import MessageStore, StoreInUse
 from .logs import job_context
 from .shutdown import STOP_SIGNALS, early_signal
 
 if TYPE_CHECKING:
+    from .admin import AdminListener
     from .repository import RepositoryClient
 
 __all__ = ["Daemon", "client_id"]
@@ -67,8 +69,9 @@ class _StoreWriter:
     """Batches the message store's writes: whatever queued while one batch was on disk goes
     in the next, sharing its folder fsyncs. Runs the blocking work in a worker thread."""
 
-    def __init__(self, store: MessageStore) -> None:
+    def __init__(self, store: MessageStore, health: Health | None = None) -> None:
         self.store = store
+        self.health = health
         self._send, self._receive = trio.open_memory_channel[
             tuple[str, list[Any], trio.Event | None, list[BaseException]]
         ](float("inf"))
@@ -115,12 +118,18 @@ class _StoreWriter:
         def work() -> None:
             self.store.write_batch(runs)
 
-        error: BaseException | None = None
+        error: OSError | None = None
         try:
             await trio.to_thread.run_sync(work)
         except OSError as e:
             log.error("message store write failed: %s", e)
             error = e
+            metrics.STORE_WRITE_ERRORS.inc()
+        if self.health is not None:
+            if error is None:
+                self.health.store_written()
+            else:
+                self.health.store_failed(error)
         for _, _, done, errors in batch:
             if error is not None:
                 errors.append(error)
@@ -132,8 +141,17 @@ class Daemon:
     def __init__(self, config: Config, *, handle_signals: bool = True) -> None:
         self.config = config
         self.broker: BrokerConfig = config.require_broker()
+        #: what the admin listener's `GET /health` reports (see plastrond.health)
+        self.health = Health(self.broker.message_store_dir)
+        metrics.track_session_uptime(lambda: self.health.session_since)
+        self.admin: AdminListener | None = None
+        if config.admin is not None:
+            from .admin import AdminListener
+
+            # Bound now: a port that cannot be had is a configuration error, before anything.
+            self.admin = AdminListener(config.admin, self.health, where=f"{config.path}: ADMIN")
         self.store = MessageStore(self.broker.message_store_dir)
-        self.writer = _StoreWriter(self.store)
+        self.writer = _StoreWriter(self.store, self.health)
         self.runner = JobRunner(
             config,
             max_async=self.broker.max_concurrent_jobs,
@@ -190,6 +208,8 @@ class Daemon:
             if self.handle_signals:
                 top.start_soon(self._watch_signals)
             top.start_soon(self.writer.run)
+            if self.admin is not None:
+                await top.start(self.admin.serve)
             await top.start(self._host_jobs)
             await self._recover()
             top.start_soon(self._session_loop)
@@ -256,6 +276,7 @@ class Daemon:
         if self.stopping:
             return
         self.stopping = True
+        self.health.stopping = True
         conn = self.conn
         if conn is not None and conn.is_open:
             for sub_id in list(conn.protocol.subscriptions):
@@ -312,6 +333,8 @@ class Daemon:
                 )
             except (BrokerError, OSError, trio.TooSlowError, ssl.SSLError) as e:
                 reason = "timed out" if isinstance(e, trio.TooSlowError) else str(e)
+                metrics.BROKER_CONNECT_FAILURES.inc()
+                self.health.session_lost(f"cannot connect to {address}: {reason}")
                 delay = backoff.next_delay()
                 log.warning(
                     "cannot connect to %s: %s; next attempt in %.1f s", address, reason, delay
@@ -321,15 +344,25 @@ class Daemon:
             backoff.reset()
             attempt = 0
             log.info("connected to %s (STOMP %s)", address, conn.version)
+            self.health.session_opened(str(address))
+            metrics.BROKER_CONNECTED.set(1)
+            lost = "session ended"
             try:
                 await self._session(conn)
             except BrokerError as e:
+                lost = str(e)
                 if not self.stopping:
                     log.warning("lost the broker: %s", e)
-            except Exception:
+            except Exception as e:
                 # A bug must not end the daemon: log it, renew the session, go on.
+                lost = f"session failed: {type(e).__name__}"
                 log.exception("broker session failed")
             finally:
+                self.health.session_lost(lost)
+                metrics.BROKER_CONNECTED.set(0)
+                metrics.COMPLETIONS_AWAITING_RECEIPT.set(0)
+                if not self.stopping:
+                    metrics.BROKER_RECONNECTS.inc()
                 self.conn = None
                 self._delivery = None
                 self.connected = trio.Event()
@@ -425,6 +458,7 @@ class Daemon:
                 for _frame, request in accepted:
                     with job_context(request.job_id):
                         log.info("accepted %s job", request.command or "(no command)")
+                    metrics.JOBS_ACCEPTED.labels(command_label(request.command), "async").inc()
                     self._start_job(request)
             # A message whose ACK does not reach the broker is delivered again and recognised
             # by its job id.
@@ -504,8 +538,10 @@ class Daemon:
                 completion.headers,
                 on_receipt=partial(self._delivered, job_id),
             )
+            metrics.COMPLETIONS_AWAITING_RECEIPT.inc()
 
     def _delivered(self, job_id: str) -> None:
+        metrics.COMPLETIONS_AWAITING_RECEIPT.dec()
         if self.undelivered.pop(job_id, None) is not None:
             self.known.discard(job_id)
             self.writer.remove_soon(job_id)
@@ -529,6 +565,7 @@ class Daemon:
                     log.error("synchronous job without reply-to dropped (nowhere to answer)")
                 conn.ack(frame)
                 continue
+            metrics.JOBS_ACCEPTED.labels(command_label(request.command), "sync").inc()
             self.active_jobs += 1
             self._idle = trio.Event()
             nursery.start_soon(self._run_sync_job, conn, frame, request, name=request.job_id)
@@ -572,4 +609,6 @@ def run_stomp(config: Config) -> int:
         trio.run(daemon.run)
     finally:
         daemon.store.close()
+        if daemon.admin is not None:
+            daemon.admin.close()
     return 0

@@ -38,7 +38,7 @@ import rdflib.exceptions
 import trio
 from rdflib import Graph, Literal, URIRef
 
-from .. import __version__
+from .. import __version__, metrics
 from ..models.namespaces import FABIO, IANA, ORE, PCDM
 from ..repository import RepositoryClient, RepositoryError
 from .bag import BagZipWriter, Digester
@@ -277,6 +277,7 @@ class ExportRun:
                 prepared = await self._prepare(index, uri, folder)
             except ItemFailure as e:
                 self.counts.errors += 1
+                metrics.EXPORT_ITEMS.labels("failed").inc()
                 self.log.warning("export: item %d (%s) skipped: %s", index + 1, uri, e)
                 return
             try:
@@ -287,6 +288,7 @@ class ExportRun:
                 return  # the export is ending: another item could not be written
             clean = True
             self.counts.exported += 1
+            metrics.EXPORT_ITEMS.labels("exported").inc()
             self.log.debug("export: item %d (%s) done", index + 1, uri)
         finally:
             if not clean:

@@ -5,6 +5,8 @@ Routes (the JSON shapes of `/jobs` and `/jobs/<id>` are fixed by
 
 - `GET /`: `{"name", "version", "jobs"}`, or the HTML page for clients preferring `text/html`.
 - `GET /health`: `{"status": "ok"}`, for container probes.
+- `GET /metrics`: the Prometheus exposition, with every request counted and timed by route
+  (`instrument`).
 - `GET /jobs`: `{"jobs": [{"@id", "job_id"}, ...]}` sorted by id (the HTML page for browsers).
 - `GET /jobs/<job id>`: the job's description; the id is URL-decoded once and looked up only
   as a direct child of JOBS_DIR. Optional `offset` and `limit` narrow every item list.
@@ -30,6 +32,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from .. import __version__
 from ..logs import job_context
 from .detail import Page, dumps, job_body
+from .instrument import instrument
 from .jobdirs import (
     BrokenJob,
     JobFolder,
@@ -238,4 +241,5 @@ def create_app(jobs_dir: Path, *, version: str = __version__) -> QuartTrio:
         log.exception("internal error answering %s %s", request.method, request.path)
         return problem_response(500, "internal error; the server log has the details")
 
+    instrument(app)
     return app

@@ -45,6 +45,7 @@ import attrs
 import trio
 from rdflib import Graph, URIRef
 
+from .. import metrics
 from ..config import Config
 from ..models import (
     ContentModel,
@@ -697,6 +698,7 @@ class ImportRun:
         await self.logs.append(self.logs.completed, [key, timestamp(), title, plan.uri, CREATED])
         self.completed.add(key)
         self.counts.created += 1
+        metrics.IMPORT_ITEMS.labels("created").inc()
         self.log.info("%s: created %s (%d file(s))", _where(row), plan.uri, len(plan.files))
 
     async def _update(
@@ -737,9 +739,11 @@ class ImportRun:
         self.completed.add(key)
         if status == MODIFIED:
             self.counts.updated += 1
+            metrics.IMPORT_ITEMS.labels("updated").inc()
             self.log.info("%s: updated %s", _where(row), uri)
         else:
             self.counts.unchanged += 1
+            metrics.IMPORT_ITEMS.labels("unchanged").inc()
             self.log.info("%s: %s unchanged", _where(row), uri)
 
     async def _invalid(
@@ -769,6 +773,7 @@ class ImportRun:
         self, row: SourceRow | None, key: str, title: str, uri: str, reason: str
     ) -> None:
         self.counts.errors += 1
+        metrics.IMPORT_ITEMS.labels("failed").inc()
         await self.logs.append(self.logs.run.failed, [key, timestamp(), title, uri, reason])
 
     # -- reporting ---------------------------------------------------------------------------

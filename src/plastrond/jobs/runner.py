@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ..commands import get_command
+from .. import metrics
+from ..commands import get_command, names
 from ..commands.base import JobContext, JobError, JobRequest, JobResult, Progress
 from ..logs import job_context
 from .completion import error_result, progress_body
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..repository import RepositoryClient
 
-__all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress"]
+__all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress", "command_label"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,11 @@ SendProgress = Callable[[str, bytes], Awaitable[None]]
 #: Archelon marks a job stalled after 30 s without news: a running job repeats its latest
 #: progress at least this often.
 KEEPALIVE_INTERVAL = 15.0
+
+
+def command_label(command: str | None) -> str:
+    """The `command` label of a job's metrics (a known command's name, `none` or `other`)."""
+    return metrics.command_label(command, names())
 
 
 class _ProgressPump:
@@ -114,8 +120,19 @@ class JobRunner:
     async def run(self, request: JobRequest) -> JobResult:
         """Run *request* within its concurrency budget. Never raises but for cancellation."""
         limiter = self.sync_limiter if request.synchronous else self.async_limiter
-        async with limiter:
-            return await self.execute(request)
+        kind = "sync" if request.synchronous else "async"
+        queued = metrics.JOBS_QUEUED.labels(kind)
+        queued.inc()
+        waiting = True
+        try:
+            async with limiter:
+                queued.dec()
+                waiting = False
+                with metrics.JOBS_RUNNING.labels(kind).track_inprogress():
+                    return await self.execute(request)
+        finally:
+            if waiting:
+                queued.dec()
 
     async def execute(self, request: JobRequest) -> JobResult:
         with job_context(request.job_id):
@@ -124,16 +141,24 @@ class JobRunner:
                 result = await self._execute(request)
             except JobError as e:
                 log.warning("job failed: %s", e)
-                return error_result(str(e), e.details)
+                result = error_result(str(e), e.details)
             except Exception as e:
                 log.exception("job failed with an internal error")
                 reason = f"internal error in {request.command or 'job'}: {type(e).__name__}: {e}"
-                return error_result(reason)
-            elapsed = trio.current_time() - started
-            if result.error:
-                log.warning("job ended with error in %.3f s: %s", elapsed, result.error)
+                result = error_result(reason)
             else:
-                log.info("job done in %.3f s: %s", elapsed, result.state)
+                elapsed = trio.current_time() - started
+                fields = {"command": request.command, "state": result.state, "seconds": elapsed}
+                if result.error:
+                    log.warning(
+                        "job ended with error in %.3f s: %s", elapsed, result.error, extra=fields
+                    )
+                else:
+                    log.info("job done in %.3f s: %s", elapsed, result.state, extra=fields)
+            label = command_label(request.command)
+            metrics.JOB_SECONDS.labels(label).observe(trio.current_time() - started)
+            ended = metrics.JOBS_FAILED if result.error else metrics.JOBS_COMPLETED
+            ended.labels(label, result.state).inc()
             return result
 
     async def _execute(self, request: JobRequest) -> JobResult:

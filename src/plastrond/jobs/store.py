@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import metrics
 from ..commands.base import JobRequest
 from .completion import Completion
 
@@ -85,6 +86,7 @@ class MessageStore:
         self._replay()
         self._compact()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._count()
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -139,7 +141,14 @@ class MessageStore:
                     records.append({"type": "done", "job_id": item})
                 else:
                     raise ValueError(f"unknown store operation {kind!r}")
-        self._append(records)
+        try:
+            self._append(records)
+        finally:
+            self._count()
+
+    def _count(self) -> None:
+        metrics.INBOX_DEPTH.set(len(self._requests))
+        metrics.OUTBOX_DEPTH.set(len(self._completions))
 
     # --- reading ---------------------------------------------------------------------------
 

@@ -25,7 +25,7 @@ import httpx
 import trio
 from rdflib import Graph
 
-from plastrond import __version__
+from plastrond import __version__, metrics
 from plastrond.config import RepositoryConfig
 
 from ._auth import auth_from_config, ssl_from_config
@@ -284,6 +284,8 @@ class RepositoryClient:
             ),
             headers={"User-Agent": user_agent or f"plastrond/{__version__}"},
             follow_redirects=False,
+            # Counts and times every request (plastrond_repository_requests_total, ...).
+            event_hooks=metrics.REPOSITORY_EVENT_HOOKS,
         )
         self._shared = _Shared(
             http=client,
