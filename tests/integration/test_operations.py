@@ -405,3 +405,43 @@ async def test_repository_requests_are_counted_by_method_and_status(fedora):
     assert sample("plastrond_repository_request_duration_seconds_count", method="HEAD") == (
         timed + 2
     )
+
+
+# --- the Swarm stack's health checks, run against real daemons ---------------------------------
+
+
+def test_the_compose_health_checks_pass_on_healthy_daemons_and_fail_otherwise(
+    plastrond_setup, activemq, tmp_path
+):
+    stack = yaml.safe_load((REPO_DIR / "docker-compose.yml").read_text())
+    checks = {name: s["healthcheck"]["test"] for name, s in stack["services"].items()}
+
+    def run_check(name: str, url: str) -> int:
+        # The command of the stack, aimed at this test's port instead of the container's.
+        command = re.sub(r"http://127\.0\.0\.1:\d+", url, checks[name][3])
+        result = subprocess.run(
+            [sys.executable, "-c", command], capture_output=True, timeout=30, check=False
+        )
+        return result.returncode
+
+    # A stomp daemon whose broker does not answer is unhealthy; one that is connected is not.
+    unreachable = plastrond_setup(activemq, sections=ADMIN, SERVER="127.0.0.1:9")
+    lonely = unreachable.plastrond("lonely")
+    lonely_url = admin_url(lonely)
+    _wait_until(lambda: "cannot connect to 127.0.0.1:9" in lonely.log(), 30, "failed attempt")
+    assert run_check("plastrond-stomp", lonely_url) != 0
+
+    setup = plastrond_setup(activemq, sections=ADMIN)
+    daemon = setup.plastrond(own_store=True)
+    daemon.wait_connected()
+    url = admin_url(daemon)
+    _wait_until(lambda: health(url)[0] == 200, 10, "healthy daemon")
+    assert run_check("plastrond-stomp", url) == 0
+
+    http = HttpMode(tmp_path)
+    try:
+        http_url = http.url()
+        assert run_check("plastrond-http", http_url) == 0
+    finally:
+        http.stop()
+    assert run_check("plastrond-http", http_url) != 0
