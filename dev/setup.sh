@@ -10,9 +10,15 @@ set -euo pipefail
 # chromium: the http mode's page test; wrk: bench/bench_http.py's load generator;
 # prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them).
 need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven python3-venv \
-  chromium wrk prometheus
+  chromium wrk unzip prometheus
 
 maven_fetch "org.fcrepo:fcrepo-webapp:$FCREPO_VERSION:war" "fcrepo-webapp-$FCREPO_VERSION.war" >/dev/null
+# Fedora 4.7 (services/fedora47.sh): its war and the authorization module it runs with
+maven_fetch "org.fcrepo:fcrepo-webapp:$FCREPO47_VERSION:war" "fcrepo-webapp-$FCREPO47_VERSION.war" >/dev/null
+for part in common basic; do
+  maven_fetch "org.fcrepo:fcrepo-auth-roles-$part:$FCREPO47_VERSION" \
+    "fcrepo-auth-roles-$part-$FCREPO47_VERSION.jar" >/dev/null
+done
 maven_fetch "org.eclipse.jetty:jetty-runner:$JETTY_RUNNER_VERSION" \
   "jetty-runner-$JETTY_RUNNER_VERSION.jar" >/dev/null
 

@@ -37,6 +37,15 @@ class FedoraEndpoint:
     test_user: str
     test_password: str = attrs.field(repr=False)
     script: Path
+    #: which server: "fcrepo6" (Fedora 6.1.0) or "fcrepo47" (Fedora 4.7.5); also the test id
+    flavor: str = "fcrepo6"
+    #: the server's version, e.g. "6.1.0" or "4.7.5"
+    version: str = ""
+
+    @property
+    def is_fcrepo4(self) -> bool:
+        """True for Fedora 4.7 (tx: path transactions, fcr:accessroles, typed plain literals)."""
+        return self.flavor == "fcrepo47"
 
     @property
     def admin_auth(self) -> tuple[str, str]:
@@ -70,19 +79,47 @@ def activemq() -> BrokerEndpoint:
     return BrokerEndpoint(host=host, port=int(port), script=SERVICES_DIR / "activemq.sh")
 
 
-@pytest.fixture(scope="session")
-def fedora() -> FedoraEndpoint:
-    """Fedora 6 in Jetty on loopback, started if absent."""
-    rest_url = run_service_script("fedora", "start")
-    assert rest_url.startswith("http"), rest_url
-    return FedoraEndpoint(
-        rest_url=rest_url,
-        admin_user=os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
-        admin_password=os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
-        test_user=os.environ.get("FEDORA_TEST_USER", "testuser"),
-        test_password=os.environ.get("FEDORA_TEST_PASSWORD", "testpass"),
-        script=SERVICES_DIR / "fedora.sh",
-    )
+def _versions() -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in (SERVICES_DIR / "versions.env").read_text().splitlines():
+        name, sep, value = line.partition("=")
+        if sep and not line.lstrip().startswith("#"):
+            values[name.strip()] = value.strip()
+    return values
+
+
+#: flavor -> (service script name, version variable in services/versions.env)
+FEDORA_SERVERS = {
+    "fcrepo6": ("fedora", "FCREPO_VERSION"),
+    "fcrepo47": ("fedora47", "FCREPO47_VERSION"),
+}
+_started_fedoras: dict[str, FedoraEndpoint] = {}
+
+
+def start_fedora(flavor: str) -> FedoraEndpoint:
+    """Start (if absent) the Fedora server of *flavor* once per session and describe it."""
+    if flavor not in _started_fedoras:
+        script, version_name = FEDORA_SERVERS[flavor]
+        rest_url = run_service_script(script, "start")
+        assert rest_url.startswith("http"), rest_url
+        _started_fedoras[flavor] = FedoraEndpoint(
+            rest_url=rest_url,
+            admin_user=os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
+            admin_password=os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
+            test_user=os.environ.get("FEDORA_TEST_USER", "testuser"),
+            test_password=os.environ.get("FEDORA_TEST_PASSWORD", "testpass"),
+            script=SERVICES_DIR / f"{script}.sh",
+            flavor=flavor,
+            version=_versions().get(version_name, ""),
+        )
+    return _started_fedoras[flavor]
+
+
+@pytest.fixture(scope="session", params=list(FEDORA_SERVERS), ids=list(FEDORA_SERVERS))
+def fedora(request) -> FedoraEndpoint:
+    """Each real Fedora in Jetty on loopback (6.1.0 as `fcrepo6`, 4.7.5 as `fcrepo47`),
+    started if absent: a test that takes this fixture runs against both."""
+    return start_fedora(request.param)
 
 
 @attrs.frozen

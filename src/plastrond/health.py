@@ -46,7 +46,9 @@ class Health:
     def store_failed(self, error: OSError) -> None:
         what = error.strerror or str(error)
         where = f" ({error.filename})" if error.filename else ""
-        self.store_problem = f"message store write failed: {what}{where}"
+        # The store's own errors say already which store and what failed.
+        prefix = "" if what.startswith("message store") else "message store write failed: "
+        self.store_problem = f"{prefix}{what}{where}"
 
     def store_written(self) -> None:
         self.store_problem = None

@@ -11,15 +11,15 @@ import pytest
 from http_support import COMPLETED_COLUMNS, JobFolders, as_items, completed_row, csv_text
 
 from plastrond.http.detail import Page, job_body
-from plastrond.http.jobdirs import (
+from plastrond.jobfolders.snapshot import (
     BROKEN,
     COMPLETE,
     FINISHED_WITH_ERRORS,
     INCOMPLETE,
     NOT_STARTED,
     BrokenJob,
-    JobFolder,
     JobReadError,
+    JobSnapshot,
     list_job_ids,
     open_job,
     summarize_job,
@@ -29,7 +29,7 @@ from plastrond.jobs.ids import job_id_segment
 HEADER = b"id,timestamp,title,uri,status\r\n"
 
 
-def items(job: JobFolder) -> list[dict[str, str | None]]:
+def items(job: JobSnapshot) -> list[dict[str, str | None]]:
     return [row for batch in job.completed.rows() for row in batch]
 
 

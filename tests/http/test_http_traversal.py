@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from http_support import JobFolders, Server, completed_row, csv_text, raw_get
 
-from plastrond.http.jobdirs import JobNotFound, list_job_ids, open_job
+from plastrond.jobfolders import JobNotFound, list_job_ids, open_job
 
 SECRET = "outside-secret-title"
 

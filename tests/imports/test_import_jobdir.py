@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from plastrond.http.jobdirs import open_job
-from plastrond.imports.jobdir import JobBusy, JobFolder, JobFolderError, read_rows, timestamp
-from plastrond.imports.layout import COMPLETED_COLUMNS, RUN_NAME
+from plastrond.jobfolders import JobBusy, JobFolder, JobFolderError, open_job, read_rows, timestamp
+from plastrond.jobfolders.layout import COMPLETED_COLUMNS, RUN_NAME
 from plastrond.jobs.ids import job_id_segment
 
 JOB = "http://archelon.example/import_jobs/42"

@@ -14,7 +14,7 @@ from import_support import DATA, FILES, TestContainer, corrupt, import_config, r
 from rdflib import Literal, URIRef
 
 from plastrond.commands import JobError
-from plastrond.imports.jobdir import JobFolder, read_rows
+from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration

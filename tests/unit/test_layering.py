@@ -99,3 +99,32 @@ def test_command_helpers_use_only_the_command_types(package):
 
 def test_commands_do_not_import_the_runner_or_store():
     assert offenders("plastrond.commands", ("plastrond.jobs",)) == []
+
+
+def test_job_folders_and_durable_writes_sit_below_their_users():
+    # The job folder package is used by the import command and the http mode, and the durable
+    # writes by it and the message store: neither reaches up to any of them.
+    above = (
+        "plastrond.commands",
+        "plastrond.imports",
+        "plastrond.http",
+        "plastrond.broker",
+        "plastrond.daemon",
+        "plastrond.cli",
+        "plastrond.repository",
+    )
+    jobs_allowed = ("plastrond.jobs.ids",)
+    found = [
+        line
+        for line in offenders("plastrond.jobfolders", (*above, "plastrond.jobs"))
+        if not any(line.split(" imports ")[1].startswith(a) for a in jobs_allowed)
+    ]
+    assert found == []
+    durable = ast.parse((SRC / "plastrond" / "durable.py").read_text())
+    imported = {
+        node.module if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(durable)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert imported and not any(name is None or "plastrond" in name for name in imported)

@@ -1,6 +1,6 @@
-"""The http mode: the import job API (and a page for people) that Archelon reads.
+"""The http mode: the import job API (and a page for people) that Archelon reads. The job
+folders are read with `plastrond.jobfolders` (blocking; called in worker threads).
 
-- `jobdirs`: reading the import job folders in JOBS_DIR (blocking; run in worker threads).
 - `detail`: the JSON description of one job, written piece by piece.
 - `page`: the HTML page listing the jobs and their state.
 - `app`: the quart-trio application (`create_app`).

@@ -30,19 +30,19 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from .. import __version__
-from ..logs import job_context
-from .detail import Page, dumps, job_body
-from .instrument import instrument
-from .jobdirs import (
+from ..jobfolders import (
     BrokenJob,
-    JobFolder,
     JobNotFound,
     JobReadError,
+    JobSnapshot,
     JobSummary,
     list_job_ids,
     open_job,
     summarize_job,
 )
+from ..logs import job_context
+from .detail import Page, dumps, job_body
+from .instrument import instrument
 from .page import jobs_page
 
 __all__ = ["JSON", "PROBLEM_JSON", "Problem", "create_app"]
@@ -137,7 +137,7 @@ class _Reader:
         found = [summarize_job(self.jobs_dir, job_id) for job_id in ids]
         return [s for s in found if s is not None], self.jobs_dir.is_dir()
 
-    async def stream(self, job: JobFolder, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    async def stream(self, job: JobSnapshot, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         """Send *chunks* as they are produced; closes *job* at the end, or when abandoned."""
         try:
             while True:

@@ -28,7 +28,7 @@ from typing import Any
 
 import attrs
 
-from .jobdirs import JobFolder, OpenLog
+from ..jobfolders import JobSnapshot, OpenLog
 
 __all__ = ["CHUNK_BYTES", "ITEMS_CACHE_BYTES", "Page", "dumps", "job_body"]
 
@@ -108,7 +108,7 @@ def _items(log: OpenLog, page: Page) -> Iterator[bytes]:
     yield data
 
 
-def _pieces(job: JobFolder, job_url: str, page: Page) -> Iterator[bytes | str]:
+def _pieces(job: JobSnapshot, job_url: str, page: Page) -> Iterator[bytes | str]:
     head = dumps({"@id": job_url, **job.fields, "runs": list(job.runs)})
     yield head[:-1]
     yield f',"completed":{{"count":{job.completed.count},"items":['
@@ -126,7 +126,7 @@ def _pieces(job: JobFolder, job_url: str, page: Page) -> Iterator[bytes | str]:
     yield f',"total":{job.total}}}'
 
 
-def job_body(job: JobFolder, job_url: str, page: Page = Page()) -> Iterator[bytes]:
+def job_body(job: JobSnapshot, job_url: str, page: Page = Page()) -> Iterator[bytes]:
     """The description of *job* as UTF-8 JSON, in chunks of CHUNK_BYTES (the last shorter)."""
     pending: list[bytes | memoryview] = []
     size = 0

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from html import escape
 from urllib.parse import quote
 
-from .jobdirs import (
+from ..jobfolders.snapshot import (
     BROKEN,
     COMPLETE,
     FINISHED_WITH_ERRORS,

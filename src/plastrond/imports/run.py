@@ -47,6 +47,8 @@ from rdflib import Graph, URIRef
 
 from .. import metrics
 from ..config import Config
+from ..jobfolders import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
+from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from ..models import (
     ContentModel,
     Item,
@@ -67,8 +69,6 @@ from ..repository import (
 )
 from .binaries import BinariesError, Location, parse_location
 from .items import FLAT, STRUCTURES, plan_item, write_item
-from .jobdir import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
-from .layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from .metadata import (
     Header,
     MetadataError,
