@@ -95,6 +95,7 @@ def test_health_turns_503_when_the_broker_freezes_and_200_when_it_thaws(
         assert "plastrond_broker_heartbeat_misses_total 1.0" in metrics
     finally:
         private_broker.thaw()
+    print(f"503 after {noticed:.2f} s")
     # Within two heart-beat intervals of the freeze (and the probe's own 20 ms of polling).
     assert noticed <= 2 * interval + 0.1, noticed
 
