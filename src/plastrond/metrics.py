@@ -12,9 +12,10 @@ the number of series.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
@@ -57,8 +58,10 @@ __all__ = [
     "REPOSITORY_REQUESTS",
     "REPOSITORY_REQUEST_SECONDS",
     "STORE_WRITE_ERRORS",
+    "HandleCall",
     "command_label",
     "exposition",
+    "handle_call",
     "set_build_info",
 ]
 
@@ -206,6 +209,32 @@ def command_label(command: str | None, known: Collection[str]) -> str:
         return "none"
     name = command.strip().lower()
     return name if name in known and _NAME.fullmatch(name) else "other"
+
+
+#: the operations of the handle service (shared/reference/handles.md)
+HANDLE_OPERATIONS = frozenset({"info", "exists", "mint", "update", "resolve"})
+
+
+class HandleCall:
+    """One call to the handle service being measured; set `outcome` to the HTTP status."""
+
+    def __init__(self) -> None:
+        self.outcome = "error"
+
+
+@contextlib.contextmanager
+def handle_call(operation: str) -> Iterator[HandleCall]:
+    """Count and time one handle service call: `with handle_call("mint") as call: ...;
+    call.outcome = str(response.status_code)`. A call that ends without an outcome (no
+    response: a transport error, a timeout) counts as `error`."""
+    op = operation if operation in HANDLE_OPERATIONS else "other"
+    call = HandleCall()
+    started = time.perf_counter()
+    try:
+        yield call
+    finally:
+        HANDLE_REQUESTS.labels(op, call.outcome).inc()
+        HANDLE_REQUEST_SECONDS.labels(op).observe(time.perf_counter() - started)
 
 
 def set_build_info(version: str, mode: str) -> None:

@@ -154,3 +154,40 @@ def test_command_labels_are_a_fixed_set():
     assert metrics.command_label("frob-s3cr3t", known) == "other"
     assert metrics.command_label(None, known) == "none"
     assert metrics.command_label("", known) == "none"
+
+
+def test_handle_calls_are_counted_with_their_outcome():
+    from prometheus_client import REGISTRY
+
+    def count(operation: str, outcome: str) -> float:
+        labels = {"operation": operation, "outcome": outcome}
+        return REGISTRY.get_sample_value("plastrond_handle_requests_total", labels) or 0.0
+
+    before_ok, before_error = count("mint", "201"), count("info", "error")
+    with metrics.handle_call("mint") as call:
+        call.outcome = "201"
+    with pytest.raises(TimeoutError), metrics.handle_call("info"):
+        raise TimeoutError("no answer")
+    assert count("mint", "201") == before_ok + 1
+    assert count("info", "error") == before_error + 1
+    timed = REGISTRY.get_sample_value(
+        "plastrond_handle_request_duration_seconds_count", {"operation": "mint"}
+    )
+    assert timed is not None and timed >= 1
+
+
+@pytest.mark.parametrize("module", ["metrics", "health"])
+def test_metrics_and_health_import_nothing_of_plastrond(module):
+    import ast
+
+    path = Path(__file__).resolve().parents[2] / "src" / "plastrond" / f"{module}.py"
+    tree = ast.parse(path.read_text())
+    imported = [
+        node.module or "" if isinstance(node, ast.ImportFrom) else alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    ]
+    levels = [n.level for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    assert all(level == 0 for level in levels)
+    assert not any(name.startswith("plastrond") for name in imported)
