@@ -36,9 +36,17 @@ SendProgress = Callable[[str, bytes], Awaitable[None]]
 KEEPALIVE_INTERVAL = 15.0
 
 
+_labels: dict[str | None, str] = {}
+
+
 def command_label(command: str | None) -> str:
     """The `command` label of a job's metrics (a known command's name, `none` or `other`)."""
-    return metrics.command_label(command, names())
+    label = _labels.get(command)
+    if label is None:
+        label = metrics.command_label(command, names())
+        if label != "other" and len(_labels) < 256:
+            _labels[command] = label
+    return label
 
 
 class _ProgressPump:
@@ -128,8 +136,12 @@ class JobRunner:
             async with limiter:
                 queued.dec()
                 waiting = False
-                with metrics.JOBS_RUNNING.labels(kind).track_inprogress():
+                running = metrics.JOBS_RUNNING.labels(kind)
+                running.inc()
+                try:
                     return await self.execute(request)
+                finally:
+                    running.dec()
         finally:
             if waiting:
                 queued.dec()

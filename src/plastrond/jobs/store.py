@@ -265,11 +265,11 @@ class MessageStore:
         for record in records:
             self._apply(record)
         self._after_append()
-        self._count()
 
     def _count(self) -> None:
-        metrics.INBOX_DEPTH.set(len(self._requests))
-        metrics.OUTBOX_DEPTH.set(len(self._completions))
+        # Read at each scrape (nothing to do per write): the latest store opened is counted.
+        metrics.INBOX_DEPTH.set_function(lambda: len(self._requests))
+        metrics.OUTBOX_DEPTH.set_function(lambda: len(self._completions))
 
     def _apply(self, record: dict[str, Any]) -> None:
         data = dict(record)
