@@ -152,6 +152,26 @@ def sshd() -> SftpEndpoint:
     )
 
 
+@attrs.frozen
+class HandleServiceEndpoint:
+    url: str
+    token: str = attrs.field(repr=False)
+    script: Path
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture(scope="session")
+def handle_service() -> HandleServiceEndpoint:
+    """The test stand-in for umd-handle (services/handles.sh), started if absent."""
+    lines = run_service_script("handles", "start").splitlines()
+    values = dict(line.split("=", 1) for line in lines[1:])
+    token = Path(values["token_file"]).read_text().strip()
+    return HandleServiceEndpoint(url=lines[0], token=token, script=SERVICES_DIR / "handles.sh")
+
+
 class VocabularyServer:
     """A loopback HTTP server of RDF vocabularies (and anything else) for validation tests.
 

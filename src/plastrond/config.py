@@ -34,6 +34,7 @@ __all__ = [
     "ExportConfig",
     "HttpServerConfig",
     "ImportConfig",
+    "PublicationConfig",
     "RepositoryConfig",
     "SolrConfig",
     "UpdateConfig",
@@ -182,6 +183,12 @@ class CommandsConfig:
 class HttpServerConfig:
     host: str = "0.0.0.0"
     port: int = 5000
+    #: when set, `/inbox` and `/resources` want `Authorization: Bearer <this>`
+    auth_token: str | None = attrs.field(default=None, repr=False)
+    #: largest request body accepted (413 past it)
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: largest SPARQL Update accepted by `PATCH /resources` (413 past it)
+    max_sparql_bytes: int = 1024 * 1024
 
 
 @attrs.frozen
@@ -204,6 +211,26 @@ class ContentModelsConfig:
 
 
 @attrs.frozen
+class PublicationConfig:
+    """The PUBLICATION_WORKFLOW section: the handle service and public URLs (handles.md)."""
+
+    #: template of an item's public URL (plastrond.public_urls fields)
+    public_url_pattern: str | None = None
+    #: base URL of the handle service's API; None: publishing mints no handles
+    handle_endpoint: str | None = None
+    handle_jwt_token: str | None = attrs.field(default=None, repr=False)
+    handle_prefix: str | None = None
+    handle_repo: str | None = None
+    #: seconds for connecting to and hearing from the handle service
+    handle_timeout: float = 30.0
+
+    @property
+    def handles(self) -> bool:
+        """Whether publishing goes through the handle service."""
+        return self.handle_endpoint is not None
+
+
+@attrs.frozen
 class Config:
     path: Path
     repository: RepositoryConfig
@@ -214,6 +241,7 @@ class Config:
     content_models: ContentModelsConfig = ContentModelsConfig()
     #: the admin listener of the stomp mode; None (off) unless the ADMIN section is there
     admin: AdminConfig | None = None
+    publication: PublicationConfig = PublicationConfig()
     #: one line per unknown key, for the caller to log once logging is set up
     warnings: tuple[str, ...] = ()
 
@@ -226,6 +254,8 @@ class Config:
         ]
         if self.message_broker is not None:
             values.append(self.message_broker.passcode)
+        values.append(self.http_server.auth_token)
+        values.append(self.publication.handle_jwt_token)
         return tuple(v for v in values if v)
 
     def require_broker(self) -> BrokerConfig:
@@ -235,7 +265,10 @@ class Config:
 
     def require_jobs_dir(self) -> Path:
         if self.commands.import_.jobs_dir is None:
-            raise ConfigError(f"{self.path}: COMMANDS.IMPORT: missing required key JOBS_DIR")
+            raise ConfigError(
+                f"{self.path}: COMMANDS.IMPORT: missing required key JOBS_DIR "
+                "(or the environment variable JOBS_DIR)"
+            )
         return self.commands.import_.jobs_dir
 
 
@@ -500,7 +533,7 @@ def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
     return result
 
 
-def _commands(sec: _Section) -> CommandsConfig:
+def _commands(sec: _Section, environ: Mapping[str, str]) -> CommandsConfig:
     raw: dict[str, Mapping[str, Any]] = {}
     for name in sec.data:
         sub = sec.section(name)
@@ -518,7 +551,8 @@ def _commands(sec: _Section) -> CommandsConfig:
     imp = sec.section("IMPORT")
     import_ = ImportConfig(
         ssh_private_key=imp.path_("SSH_PRIVATE_KEY"),
-        jobs_dir=imp.path_("JOBS_DIR"),
+        # upstream Plastron's http server reads JOBS_DIR from the environment only
+        jobs_dir=imp.path_("JOBS_DIR") or _env_path(environ, "JOBS_DIR"),
         allowed_binaries_dirs=imp.paths("ALLOWED_BINARIES_DIRS"),
         sftp_accept_unknown_hosts=imp.flag("SFTP_ACCEPT_UNKNOWN_HOSTS", False),
         sftp_known_hosts=imp.path_("SFTP_KNOWN_HOSTS"),
@@ -536,6 +570,39 @@ def _commands(sec: _Section) -> CommandsConfig:
     if "UPDATE" in sec.data:
         upd.finish()
     return CommandsConfig(export=export, import_=import_, update=update, raw=raw)
+
+
+def _publication(sec: _Section) -> PublicationConfig:
+    from .public_urls import PublicUrlError, check_pattern
+
+    pattern = sec.text("PUBLIC_URL_PATTERN")
+    if pattern is not None:
+        try:
+            check_pattern(pattern)
+        except PublicUrlError as e:
+            raise ConfigError(f"{sec.where('PUBLIC_URL_PATTERN')}: {e}") from None
+    endpoint = sec.text("HANDLE_ENDPOINT")
+    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"{sec.where('HANDLE_ENDPOINT')}: expected an http(s) URL, got {endpoint!r}"
+        )
+    # With a handle service, everything it needs is required.
+    needed = endpoint is not None
+    result = PublicationConfig(
+        public_url_pattern=sec.text("PUBLIC_URL_PATTERN", required=needed),
+        handle_endpoint=endpoint.rstrip("/") if endpoint else None,
+        handle_jwt_token=sec.text("HANDLE_JWT_TOKEN", required=needed),
+        handle_prefix=sec.text("HANDLE_PREFIX", required=needed),
+        handle_repo=sec.text("HANDLE_REPO", required=needed),
+        handle_timeout=sec.number("HANDLE_TIMEOUT", 30.0, float, minimum=0.001),
+    )
+    sec.finish()
+    return result
+
+
+def _env_path(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name, "").strip()
+    return Path(value) if value else None
 
 
 def _content_models(sec: _Section) -> ContentModelsConfig:
@@ -560,7 +627,13 @@ def _http(sec: _Section) -> HttpServerConfig:
     port = sec.number("PORT", 5000, int)
     if not 0 <= port < 65536:
         raise ConfigError(f"{sec.where('PORT')}: expected a TCP port, got {port}")
-    result = HttpServerConfig(host=sec.text("HOST", default="0.0.0.0") or "0.0.0.0", port=port)
+    result = HttpServerConfig(
+        host=sec.text("HOST", default="0.0.0.0") or "0.0.0.0",
+        port=port,
+        auth_token=sec.text("AUTH_TOKEN"),
+        max_body_bytes=sec.number("MAX_BODY_BYTES", 4 * 1024 * 1024, int, minimum=1024),
+        max_sparql_bytes=sec.number("MAX_SPARQL_BYTES", 1024 * 1024, int, minimum=1024),
+    )
     sec.finish()
     return result
 
@@ -574,6 +647,7 @@ _KNOWN_SECTIONS = (
     "SOLR",
     "CONTENT_MODELS",
     "ADMIN",
+    "PUBLICATION_WORKFLOW",
 )
 
 
@@ -616,7 +690,7 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     broker = None
     if data.get("MESSAGE_BROKER") is not None:
         broker = _broker(_Section(path, "MESSAGE_BROKER", data["MESSAGE_BROKER"], warnings), env)
-    commands = _commands(_Section(path, "COMMANDS", data.get("COMMANDS"), warnings))
+    commands = _commands(_Section(path, "COMMANDS", data.get("COMMANDS"), warnings), env)
     http = _http(_Section(path, "HTTP_SERVER", data.get("HTTP_SERVER"), warnings))
     solr_sec = _Section(path, "SOLR", data.get("SOLR"), warnings)
     solr = SolrConfig(url=solr_sec.text("URL"))
@@ -627,6 +701,9 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     admin = None
     if data.get("ADMIN") is not None:
         admin = _admin(_Section(path, "ADMIN", data["ADMIN"], warnings))
+    publication = _publication(
+        _Section(path, "PUBLICATION_WORKFLOW", data.get("PUBLICATION_WORKFLOW"), warnings)
+    )
     return Config(
         path=path,
         repository=repository,
@@ -636,5 +713,6 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         solr=solr,
         content_models=content_models,
         admin=admin,
+        publication=publication,
         warnings=tuple(warnings),
     )

@@ -11,7 +11,7 @@ from rdflib.compare import isomorphic
 from rdflib.namespace import DCTERMS, RDF, RDFS
 
 from plastrond.export import CsvMetadata, ItemRecord, TurtleMetadata
-from plastrond.export.metadata import OrderedSpool, escape_value, join_cell
+from plastrond.export.metadata import ExportedFile, OrderedSpool, escape_value, join_cell
 from plastrond.models import ModelSet, load_models
 
 BASE = "http://repo.example/rest/pcdm/"
@@ -69,16 +69,19 @@ def test_item_row_languages_datatypes_embedded_and_files(models: ModelSet, tmp_p
         ItemRecord(
             uri=uri,
             graph=g,
-            files=["abc/p1.tif", "abc/p2.tif"],
-            item_files=["abc/notes;1.txt"],
+            files=[
+                ExportedFile("abc/p1.tif", "Front: cover", ["preservation"]),
+                ExportedFile("abc/p1.xml", "Front: cover", ["ocr"]),
+                "abc/p2.tif",
+            ],
+            item_files=[ExportedFile("abc/notes;1.txt", None, ["metadata"])],
             public_uri="https://digital.example/abc",
         )
     )
     assert model.name == "Item"
-    assert row["Title"] == "Moon \\| Sun"
-    assert row["Title [Japanese]"] == "月"
-    assert row["Title [Japanese (Romanized)]"] == "tsuki"
-    assert row["Title [fr]"] == "Lune"
+    # Languages inline, as upstream's export writes them; `|` escaped.
+    assert row["Title"] == "[@fr]Lune|Moon \\| Sun|[@ja-latn]tsuki|[@ja]月"
+    assert not [h for h in row if h.startswith("Title [")]
     assert row["Date {EDTF}"] == "2020-01~"
     assert "Date" not in row
     assert row["Identifier"] == "id-1"
@@ -88,8 +91,11 @@ def test_item_row_languages_datatypes_embedded_and_files(models: ModelSet, tmp_p
     assert row["Creator"] == "Smith\\; J.;Doe"
     assert row["Creator URI"] == "http://id.example/smith;"
     assert row["INDEX"] == "creator[0]=#c1;creator[1]=#c2"
-    assert row["FILES"] == "abc/p1.tif;abc/p2.tif"
-    assert row["ITEM_FILES"] == "abc/notes\\;1.txt"
+    assert row["FILES"] == (
+        "Front\\: cover:<preservation>abc/p1.tif;Front\\: cover:<ocr>abc/p1.xml;abc/p2.tif"
+    )
+    assert row["ITEM_FILES"] == "<metadata>abc/notes\\;1.txt"
+    assert (row["PUBLISH"], row["HIDDEN"]) == ("False", "False")
     assert row["URI"] == uri
     assert row["PUBLIC URI"] == "https://digital.example/abc"
     assert (row["CREATED"], row["MODIFIED"]) == ("2020-01-01T00:00:00Z", "2021-01-01T00:00:00Z")
@@ -123,17 +129,16 @@ def test_one_csv_per_model_in_request_order(models: ModelSet, tmp_path: Path) ->
     writer.close()
     assert set(files) == {"Item_metadata.csv", "Letter_metadata.csv", "Issue_metadata.csv"}
     headers, rows = read_csv(files["Item_metadata.csv"])
-    assert [r["Title"] for r in rows] == ["Title 0", "Title 2", "Title 4"]
-    assert [r["Title [Japanese]"] for r in rows] == ["", "タイトル 2", ""]
+    assert [r["Title"] for r in rows] == ["Title 0", "Title 2|[@ja]タイトル 2", "Title 4"]
     # The model's labels in model order, each variant right after its label, system last.
     assert headers[:5] == [
         "Object Type",
         "Identifier",
         "Rights Statement",
         "Title",
-        "Title [Japanese]",
+        "Format",
     ]
-    assert headers[-7:] == [
+    assert headers[-9:] == [
         "URI",
         "PUBLIC URI",
         "CREATED",
@@ -141,6 +146,8 @@ def test_one_csv_per_model_in_request_order(models: ModelSet, tmp_path: Path) ->
         "INDEX",
         "FILES",
         "ITEM_FILES",
+        "PUBLISH",
+        "HIDDEN",
     ]
     headers, rows = read_csv(files["Letter_metadata.csv"])
     assert [r["URI"] for r in rows] == [BASE + "i1"]
@@ -148,6 +155,60 @@ def test_one_csv_per_model_in_request_order(models: ModelSet, tmp_path: Path) ->
     place = headers.index("Location")
     assert headers[place : place + 3] == ["Location", "Longitude", "Latitude"]
     assert not list(tmp_path.glob("*.spool"))
+
+
+def test_publish_and_hidden_show_the_access_classes(models: ModelSet, tmp_path: Path) -> None:
+    access = "http://vocab.lib.umd.edu/access#"
+    writer = CsvMetadata(tmp_path, models)
+    for types, expected in [
+        ([], ("False", "False")),
+        ([access + "Published"], ("True", "False")),
+        ([access + "Published", access + "Hidden"], ("True", "True")),
+        ([access + "Hidden"], ("False", "True")),
+    ]:
+        uri, g = item_graph("p", *types)
+        _model, row = writer.row(ItemRecord(uri=uri, graph=g))
+        assert (row["PUBLISH"], row["HIDDEN"]) == expected
+
+
+def test_a_value_that_looks_like_a_language_tag_is_escaped(
+    models: ModelSet, tmp_path: Path
+) -> None:
+    uri, g = item_graph("q")
+    g.add((URIRef(uri), DCTERMS.title, Literal("[@en] is not a language here")))
+    _model, row = CsvMetadata(tmp_path, models).row(ItemRecord(uri=uri, graph=g))
+    assert row["Title"] == "\\[@en] is not a language here"
+
+
+def test_export_columns_follow_upstreams_order(models: ModelSet, tmp_path: Path) -> None:
+    writer = CsvMetadata(tmp_path, models)
+    # upstream models/letter.py:68-101 and models/poster.py:49-72
+    assert writer.headers(models.get("Letter"), set())[:22] == [
+        "Title", "Rights Holder", "Extent", "Bibliographic Citation", "Description", "Language",
+        "Date", "Resource Type", "Rights", "Terms of Use", "Copyright Notice", "Subject",
+        "Location", "Longitude", "Latitude", "Archival Collection", "Handle/Link", "Identifier",
+        "Recipient", "Author", "Handle", "Presentation Set",
+    ]  # fmt: skip
+    assert writer.headers(models.get("Poster"), set())[:22] == [
+        "Title", "Alternate Title", "Publisher", "Collection", "Format", "Resource Type", "Date",
+        "Language", "Description", "Extent", "Issue", "Identifier/Call Number", "Location",
+        "Longitude", "Latitude", "Subject", "Rights", "Terms of Use", "Copyright Notice",
+        "Identifier", "Handle", "Presentation Set",
+    ]  # fmt: skip
+    # upstream models/newspaper.py:38-52
+    assert writer.headers(models.get("Issue"), set())[:11] == [
+        "Title", "Date", "Volume", "Issue", "Edition", "Handle", "Presentation Set",
+        "Copyright Notice", "Terms of Use", "Rights Statement", "Rights Holder",
+    ]  # fmt: skip
+    # upstream models/umd.py:63-106
+    assert writer.headers(models.get("Item"), set())[:28] == [
+        "Object Type", "Identifier", "Rights Statement", "Title", "Format",
+        "Archival Collection", "Presentation Set", "Date", "Description", "Alternate Title",
+        "Creator", "Creator URI", "Contributor", "Contributor URI", "Publisher",
+        "Publisher URI", "Audience", "Audience URI", "Location", "Extent", "Subject",
+        "Language", "Rights Holder", "Terms of Use", "Copyright Notice",
+        "Collection Information", "Accession Number", "Handle",
+    ]  # fmt: skip
 
 
 def test_bare_literal_in_an_embedded_field_is_shown_as_label(

@@ -28,7 +28,7 @@ from http_support import (
 
 from plastrond import __version__
 
-PROBLEM_KEYS = {"type", "title", "status", "detail"}
+PROBLEM_KEYS = {"type", "title", "status", "detail", "details"}
 
 
 def assert_problem(response: httpx.Response, status: int, *fragments: str) -> dict[str, object]:
@@ -38,6 +38,7 @@ def assert_problem(response: httpx.Response, status: int, *fragments: str) -> di
     assert set(body) == PROBLEM_KEYS
     assert body["type"] == "about:blank"
     assert body["status"] == status
+    assert body["details"] == body["detail"]
     assert isinstance(body["title"], str) and body["title"]
     for fragment in fragments:
         assert fragment in str(body["detail"])

@@ -35,6 +35,8 @@ VOCABULARIES = {
     "http://vocab.lib.umd.edu/rightsStatement#": str(DATA / "vocabularies" / "rightsStatement.ttl"),
     "http://vocab.lib.umd.edu/form#": str(DATA / "vocabularies" / "form.ttl"),
     "http://vocab.lib.umd.edu/collection#": str(DATA / "vocabularies" / "collection.ttl"),
+    "http://vocab.lib.umd.edu/set#": str(DATA / "vocabularies" / "set.ttl"),
+    "http://vocab.lib.umd.edu/termsOfUse#": str(DATA / "vocabularies" / "termsOfUse.ttl"),
 }
 RDF_TYPE = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 PCDM_OBJECT = URIRef("http://pcdm.org/models#Object")

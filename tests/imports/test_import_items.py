@@ -51,7 +51,7 @@ def test_a_page_per_group_ordered_by_proxies() -> None:
         assert (subject, RDF.type, FABIO.Page) in page.graph
         assert (subject, RDF.type, ACCESS) in page.graph
         assert (subject, PCDM.memberOf, URIRef(ITEM_URI)) in page.graph
-        assert page.graph.value(subject, FABIO.hasSequenceIdentifier) == Literal(str(n))
+        assert page.graph.value(subject, FABIO.hasSequenceIdentifier) == Literal(n)
         assert {o for o in page.graph.objects(subject, PCDM.hasFile)} == {
             URIRef(f.uri) for f in page.files
         }

@@ -346,10 +346,11 @@ def test_rows_are_known_by_identifier_else_by_line() -> None:
     ]
 
 
-def test_a_model_without_identifier_uses_handle_then_title() -> None:
+def test_a_model_without_identifier_is_known_by_its_title_never_its_handle() -> None:
+    # upstream sheet.py:417-419: the identifier column of an Issue is Title
     issue = MODELS.get("Issue")
     metadata = read_metadata("Title,Handle\nT1,hdl:1/2\nT2,\n", issue, MODELS)
-    assert list(row_keys(metadata.header, metadata.rows).values()) == ["hdl:1/2", "T2"]
+    assert list(row_keys(metadata.header, metadata.rows).values()) == ["T1", "T2"]
 
 
 def test_limit_counts_rows_from_the_top_done_or_not() -> None:
@@ -374,3 +375,121 @@ def test_the_sample_csvs_read_with_their_models(name: str) -> None:
     for row in metadata.rows:
         assert len(row.cells) == metadata.header.width
         read_row(metadata.header, row)
+
+
+# -- upstream 4.8.1's CSV forms ---------------------------------------------------------------
+
+
+def test_inline_languages_are_read_as_upstreams_export_writes_them() -> None:
+    item = item_from(
+        "Title,Alternate Title,Creator\n"
+        "[@ja]東京|Tokyo,[@ja-latn]Tōkyō|\\[@en] stays text,[@ja]山田;Doe\n"
+    )
+    assert sorted(item.values["title"]) == sorted([Literal("東京", lang="ja"), Literal("Tokyo")])
+    assert sorted(item.values["alternate_title"]) == sorted(
+        [Literal("Tōkyō", lang="ja-latn"), Literal("[@en] stays text")]
+    )
+    labels = [obj.values["label"] for obj in item.values["creator"]]
+    assert labels == [[Literal("山田", lang="ja")], [Literal("Doe")]]
+
+
+def test_a_language_column_by_name_gives_the_code_not_the_name() -> None:
+    # upstream makes `Title [Japanese]` the language tag "Japanese"
+    item = item_from("Title [Japanese]\n東京\n")
+    assert item.values["title"] == [Literal("東京", lang="ja")]
+
+
+def test_a_datatype_column_is_read() -> None:
+    # upstream accepts `Date {EDTF}` and drops its values
+    item = item_from("Date {EDTF}\n1945-05~\n")
+    assert item.values["date"] == [Literal("1945-05~", datatype=EDTF)]
+
+
+def test_an_inline_language_on_a_typed_or_uri_field_is_a_row_problem() -> None:
+    header, row = one_row("Object Type\n[@en]http://purl.org/dc/dcmitype/Text\n")
+    with pytest.raises(RowError) as caught:
+        read_row(header, row)
+    assert "Object Type: [@en]: field object_type holds URIs" in caught.value.problems
+    header, row = one_row("Date\n[@en]1920\n", LETTER)
+    with pytest.raises(RowError, match="cannot have the datatype"):
+        read_row(header, row)
+
+
+@pytest.mark.parametrize("column", ["PUBLISH", "HIDDEN"])
+@pytest.mark.parametrize("cell", ["True", "False", "maybe", ""])
+def test_publish_and_hidden_are_accepted_and_not_applied(column: str, cell: str) -> None:
+    item = item_from(f"Title,{column}\nT,{cell}\n")
+    assert item.types == list(ITEM.types)
+    assert item.values == {"title": [Literal("T")]}
+
+
+def test_files_labels_and_usage_tags() -> None:
+    header, row = one_row(
+        "Title,FILES,ITEM_FILES\n"
+        "T,Front:<preservation>d/p1.tif;Front:<OCR>d/p1.xml;Back:p2.tif;Back:<ocr>p2.jpg,"
+        "<metadata>doc.pdf;ignored:<ocr>notes.txt\n"
+    )
+    data = read_row(header, row)
+    assert data.files == ("d/p1.tif", "d/p1.xml", "p2.tif", "p2.jpg")
+    assert [(g.stem, g.label, [f.path for f in g.files]) for g in data.pages] == [
+        ("p1", "Front", ["d/p1.tif", "d/p1.xml"]),
+        ("p2", "Back", ["p2.tif", "p2.jpg"]),
+    ]
+    assert [f.tags for g in data.pages for f in g.files] == [
+        ("preservation",),
+        ("ocr",),
+        (),
+        ("ocr",),
+    ]
+    assert [(f.path, f.tags) for f in data.loose_files] == [
+        ("doc.pdf", ("metadata",)),
+        ("notes.txt", ("ocr",)),
+    ]
+    assert data.pages[0].files[1].types == (URIRef("http://pcdm.org/use#ExtractedText"),)
+
+
+@pytest.mark.parametrize(
+    ("cell", "problem"),
+    [
+        ("Front:p1.tif;p2.tif", "labels must be on every page or on none"),
+        ("Front:p1.tif;Back:p1.jpg", "different labels: Front, Back"),
+        ("<thumbnail>p1.tif", "unknown usage tag <thumbnail>"),
+    ],
+)
+def test_bad_labels_and_tags_make_the_row_invalid(cell: str, problem: str) -> None:
+    header, row = one_row(f"Title,FILES\nT,{cell}\n")
+    with pytest.raises(RowError, match=problem):
+        read_row(header, row)
+
+
+def test_a_real_upstream_export_reads_unchanged() -> None:
+    # the shape upstream 4.8.1's export writes (upstream-models.md section 2): model columns
+    # in HEADER_MAP order, inline languages, INDEX, FILES labels and tags, PUBLISH/HIDDEN
+    text = (
+        "Object Type,Identifier,Rights Statement,Title,Creator,Creator URI,Language,"
+        "URI,PUBLIC URI,CREATED,MODIFIED,INDEX,FILES,ITEM_FILES,PUBLISH,HIDDEN\n"
+        "http://purl.org/dc/dcmitype/Image,item-1,"
+        "http://vocab.lib.umd.edu/rightsStatement#InC,[@ja]写真|Photo,"
+        "[@ja]山田;Doe,http://id.example/yamada;,ja,,,"
+        "2023-01-01T00:00:00+00:00,2023-01-02T00:00:00+00:00,"
+        "creator[0]=#abc;creator[1]=#def,"
+        "Front:<preservation>item-1/p1.tif;Front:<ocr>item-1/p1.jpg;Back:<preservation>item-1/p2.tif,"
+        "<metadata>item-1/doc.pdf,True,False\n"
+    )
+    header, row = one_row(text)
+    data = read_row(header, row)
+    item = Item.new(URI, ITEM)
+    apply_row(item, header, data)
+    assert sorted(item.values["title"]) == sorted([Literal("写真", lang="ja"), Literal("Photo")])
+    creators = item.values["creator"]
+    assert [str(c.uri) for c in creators] == [URI + "#abc", URI + "#def"]
+    assert creators[0].values == {
+        "label": [Literal("山田", lang="ja")],
+        "same_as": [URIRef("http://id.example/yamada")],
+    }
+    assert [(g.label, [f.tags for f in g.files]) for g in data.pages] == [
+        ("Front", [("preservation",), ("ocr",)]),
+        ("Back", [("preservation",)]),
+    ]
+    assert [f.tags for f in data.loose_files] == [("metadata",)]
+    assert URIRef("http://vocab.lib.umd.edu/access#Published") not in item.types

@@ -153,7 +153,7 @@ async def test_invalid_rows_are_reported_and_the_rest_imported(repo, target, job
     assert all(not reports[f"source.csv:{n}"]["is_valid"] for n in (3, 4, 5, 6))
     dropped = read_rows(latest_run(jobs) / "dropped-invalid.log.csv")
     assert {r["id"]: r["reason"] for r in dropped} == {
-        "bad-1": "Validation failures: title failed exactly 1",
+        "bad-1": "Validation failures: title is required",
         "bad-2": "Missing file: nope.tif",
         "bad-3": "wrong number of columns: expected 5, found 2",
         "bad-4": "Rights Statement: not a URI: 'not a uri'",

@@ -255,7 +255,7 @@ def test_invalid_rows_and_missing_files_with_a_bom(running, target, jobs_dir) ->
         r["id"]: r["reason"] for r in log_rows(latest_run(folder) / "dropped-invalid.log.csv")
     }
     assert dropped == {
-        "no-title": "Validation failures: title failed exactly 1",
+        "no-title": "Validation failures: title is required",
         "missing": "Missing file: gone.jpg",
         "short": "wrong number of columns: expected 5, found 2",
     }

@@ -61,13 +61,21 @@ def test_publish_hidden_then_visible_then_unpublish(running, fedora):
     types = _types(fedora, first)
     assert PUBLISHED in types and HIDDEN not in types
 
+    # Unpublishing removes Published only; Hidden goes only with visible (protocol.md).
     client.send_job("unpub-1", "unpublish", f"{first}\n{second}")
     done = client.wait_for("completions", 3, timeout=30)[-1]
     assert done.headers["PlastronJobState"] == "unpublish_complete"
-    for uri in (first, second):
-        assert not {PUBLISHED, HIDDEN} & _types(fedora, uri)
+    assert not {PUBLISHED, HIDDEN} & _types(fedora, first)
+    assert _types(fedora, second) & {PUBLISHED, HIDDEN} == {HIDDEN}
+    client.send_job("unpub-2", "unpublish", second, visible="true")
+    done = client.wait_for("completions", 4, timeout=30)[-1]
+    assert done.headers["PlastronJobState"] == "unpublish_complete"
+    assert not {PUBLISHED, HIDDEN} & _types(fedora, second)
     progress = [json.loads(p.body) for p in client.wait_for("progress", 1)]
     assert all(isinstance(p["count"]["done"], int) for p in progress)
+    results = [p["result"] for p in progress if "result" in p]
+    assert {"uri": first, "handle": None, "status": "published"} in results
+    assert {"uri": second, "handle": None, "status": "unpublished"} in results
 
 
 def test_missing_resource_makes_publish_incomplete(running, fedora):

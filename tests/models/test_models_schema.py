@@ -14,6 +14,7 @@ from plastrond.models import ModelError, UnknownModel, current_models, load_mode
 DCTERMS = "http://purl.org/dc/terms/"
 BIBO = "http://purl.org/ontology/bibo/"
 PCDM_OBJECT = "http://pcdm.org/models#Object"
+UMD = "http://vocab.lib.umd.edu/model#"
 
 
 #: the start of a model file with a model X whose fields follow
@@ -40,7 +41,7 @@ def test_the_four_shipped_models():
     assert models.names == ["Item", "Issue", "Letter", "Poster"]
     assert models.default_model == "Item"
     item = models.get("Item")
-    assert item.types == (URIRef(PCDM_OBJECT),)
+    assert item.types == (URIRef(PCDM_OBJECT), URIRef("http://vocab.lib.umd.edu/model#Item"))
     assert item.field_names[:4] == ("object_type", "identifier", "rights", "title")
     title = item.field("title")
     assert title.predicate == URIRef(DCTERMS + "title")
@@ -57,6 +58,8 @@ def test_the_four_shipped_models():
         "http://vocab.lib.umd.edu/rightsStatement#",
         "http://vocab.lib.umd.edu/form#",
         "http://vocab.lib.umd.edu/collection#",
+        "http://vocab.lib.umd.edu/set#",
+        "http://vocab.lib.umd.edu/termsOfUse#",
     }
     assert item.notes["page_title_rule"].startswith("'Page N'")
     issue = models.get("Issue")
@@ -66,7 +69,7 @@ def test_the_four_shipped_models():
     assert URIRef("http://www.europeana.eu/schemas/edm/Agent") in author.embedded_types
     place = letter.field("place")
     assert place.embedded is not None and place.embedded.name == "place"
-    assert [f.name for f in place.embedded.fields] == ["label", "same_as", "lat", "lon"]
+    assert [f.name for f in place.embedded.fields] == ["label", "same_as", "lat", "long"]
     assert place.embedded_types == (URIRef("http://www.europeana.eu/schemas/edm/Place"),)
     poster = models.get("Poster")
     assert poster.field("format").predicate == URIRef("http://purl.org/dc/elements/1.1/format")
@@ -95,6 +98,14 @@ def test_model_names_are_case_insensitive_and_unknown_ones_named():
         ([PCDM_OBJECT], "Item"),
         ([], "Item"),
         (["http://example.org/Other"], "Item"),
+        # upstream's order: umd:Issue, umd:Item, bibo:Image, bibo:Issue, bibo:Letter
+        ([UMD + "Item", BIBO + "Letter"], "Item"),
+        ([UMD + "Item", BIBO + "Image"], "Item"),
+        ([BIBO + "Image", BIBO + "Issue"], "Poster"),
+        ([BIBO + "Issue", BIBO + "Letter"], "Issue"),
+        ([UMD + "Issue", UMD + "Item"], "Issue"),
+        ([UMD + "Newspaper"], "Issue"),
+        ([UMD + "Newspaper", UMD + "Item"], "Item"),
     ],
 )
 def test_detection_from_rdf_types(types, expected):

@@ -314,3 +314,30 @@ def test_content_models_and_update_keys(tmp_path):
     assert "CONTENT_MODELS.VOCABULARIES: expected a mapping" in error_of(path)
     path = write(tmp_path, MINIMAL + "COMMANDS:\n  UPDATE:\n    MAX_CONCURRENT_ITEMS: 0\n")
     assert "COMMANDS.UPDATE.MAX_CONCURRENT_ITEMS: must be at least 1" in error_of(path)
+
+
+def test_jobs_dir_from_the_environment_when_the_file_names_none(tmp_path):
+    path = write(tmp_path, MINIMAL.split("MESSAGE_BROKER:")[0])
+    config = load_config(path, environ={"JOBS_DIR": "/srv/jobs"})
+    assert config.require_jobs_dir() == Path("/srv/jobs")
+    named = write(tmp_path, MINIMAL + "COMMANDS:\n  IMPORT:\n    JOBS_DIR: /etc/jobs\n", "b.yml")
+    assert load_config(named, environ={"JOBS_DIR": "/srv/jobs"}).require_jobs_dir() == Path(
+        "/etc/jobs"
+    )
+
+
+def test_http_server_limits_and_token(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL), environ={})
+    assert config.http_server.auth_token is None
+    assert config.http_server.max_body_bytes == 4 * 1024 * 1024
+    text = MINIMAL + (
+        "HTTP_SERVER:\n  AUTH_TOKEN: ${TOKEN}\n  MAX_BODY_BYTES: 65536\n  MAX_SPARQL_BYTES: 4096\n"
+    )
+    config = load_config(write(tmp_path, text, "b.yml"), environ={"TOKEN": "t0ken-value"})
+    assert config.http_server.auth_token == "t0ken-value"
+    assert config.http_server.max_body_bytes == 65536
+    assert config.http_server.max_sparql_bytes == 4096
+    assert "t0ken-value" in config.secrets()
+    assert "t0ken-value" not in repr(config)
+    bad = write(tmp_path, MINIMAL + "HTTP_SERVER:\n  MAX_BODY_BYTES: 10\n", "c.yml")
+    assert "HTTP_SERVER.MAX_BODY_BYTES: must be at least 1024" in error_of(bad)

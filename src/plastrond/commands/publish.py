@@ -1,28 +1,23 @@
 """publish and unpublish: mark resources published (and hidden) or remove the marks.
 
-The marks are the access classes of the content models (`umdaccess:Published`,
-`umdaccess:Hidden`) as `rdf:type` values, written with one SPARQL Update per resource. A
-resource that cannot be changed is an error counted in an `*_incomplete` completion; the
-others are still done. No handle service is configured in plastrond yet, so publishing does
-not mint handles.
+What is done to each resource is `plastrond.publication` (shared with the http mode's inbox);
+this module reads the request and reports. A resource that cannot be changed is an error
+counted in an `*_incomplete` completion; the others are still done. Each progress message
+names the resource just done (`result`: uri, handle, status).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import trio
 
-from ..repository import RepositoryError
+from .. import publication
+from ..publication import Change, PublicationError
 from . import args, command
 from .base import JobContext, JobError, JobResult, Progress
-
-UMDACCESS = "http://vocab.lib.umd.edu/access#"
-PUBLISHED = f"<{UMDACCESS}Published>"
-HIDDEN = f"<{UMDACCESS}Hidden>"
-RDF_TYPE = "<http://www.w3.org/1999/02/22-rdf-syntax-ns#type>"
 
 #: resources changed at once within one job
 CONCURRENCY = 4
@@ -43,47 +38,54 @@ def request_uris(ctx: JobContext) -> list[str]:
     return uris
 
 
-def _sparql(uri: str, insert: list[str], delete: list[str]) -> str:
-    parts = []
-    if delete:
-        triples = " . ".join(f"<{uri}> {RDF_TYPE} {cls}" for cls in delete)
-        parts.append(f"DELETE DATA {{ {triples} }}")
-    if insert:
-        triples = " . ".join(f"<{uri}> {RDF_TYPE} {cls}" for cls in insert)
-        parts.append(f"INSERT DATA {{ {triples} }}")
-    return " ;\n".join(parts)
-
-
-async def _mark_all(
-    ctx: JobContext, name: str, insert: list[str], delete: list[str]
-) -> AsyncIterator[Progress | JobResult]:
+async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress | JobResult]:
+    name = change.name
     uris = request_uris(ctx)
     repository = ctx.repository
     started = time.time()
     done: list[str] = []
     errors: dict[str, str] = {}
-    news: trio.MemorySendChannel[None]
-    news, news_receive = trio.open_memory_channel[None](float("inf"))
+    news: trio.MemorySendChannel[dict[str, Any]]
+    news, news_receive = trio.open_memory_channel[dict[str, Any]](float("inf"))
     limiter = trio.CapacityLimiter(CONCURRENCY)
 
-    def progress() -> Progress:
+    def progress(result: dict[str, Any] | None = None) -> Progress:
         now = time.time()
-        return {
+        body: Progress = {
             "time": {"started": started, "now": now, "elapsed": round(now - started, 3)},
             "count": {"total": len(uris), "done": len(done), "errors": len(errors)},
             "progress": round(100 * (len(done) + len(errors)) / len(uris)),
         }
+        if result is not None:
+            body["result"] = result
+        return body
+
+    handles = publication.Handles.from_config(ctx.config.publication)
 
     async def one(uri: str) -> None:
         async with limiter:
             try:
-                await repository.update(uri, _sparql(uri, insert, delete))
-            except RepositoryError as e:
-                ctx.log.warning("%s failed for %s: %s", name, uri, e)
-                errors[uri] = str(e)
+                outcome = await publication.apply(repository, uri, change, handles=handles)
+            except PublicationError as e:
+                ctx.log.warning("%s failed for %s: %s", name, uri, e.reason)
+                errors[uri] = e.reason
+                result: dict[str, Any] = {
+                    "uri": uri,
+                    "handle": None,
+                    "status": "failed",
+                    "reason": e.reason,
+                }
             else:
+                ctx.log.info(
+                    "%s: %s %s%s",
+                    name,
+                    uri,
+                    outcome.status,
+                    f" ({outcome.handle})" if outcome.handle else "",
+                )
                 done.append(uri)
-        news.send_nowait(None)
+                result = outcome.as_json()
+        news.send_nowait(result)
 
     async def run_all() -> None:
         async with trio.open_nursery() as nursery:
@@ -92,10 +94,15 @@ async def _mark_all(
         await news.aclose()
 
     yield progress()
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(run_all)
-        async for _ in news_receive:
-            yield progress()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(run_all)
+            async for result in news_receive:
+                yield progress(result)
+    finally:
+        if handles is not None:
+            with trio.CancelScope(shield=True):
+                await handles.client.aclose()
     state = f"{name}_complete" if not errors else f"{name}_incomplete"
     body: dict[str, Any] = {
         "count": {"total": len(uris), "done": len(done), "errors": len(errors)},
@@ -105,27 +112,21 @@ async def _mark_all(
     yield JobResult(state=state, body=body)
 
 
-@command("publish")
-async def publish(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+def _change(ctx: JobContext, make: Callable[..., Change]) -> Change:
     hidden = args.boolean(ctx.request, "hidden", False)
     visible = args.boolean(ctx.request, "visible", False)
     if hidden and visible:
         raise JobError("arguments hidden and visible contradict each other")
-    insert = [PUBLISHED, HIDDEN] if hidden else [PUBLISHED]
-    delete = [HIDDEN] if visible else []
-    async for step in _mark_all(ctx, "publish", insert, delete):
+    return make(hidden=hidden, visible=visible)
+
+
+@command("publish")
+async def publish(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+    async for step in _mark_all(ctx, _change(ctx, publication.publish)):
         yield step
 
 
 @command("unpublish")
 async def unpublish(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
-    hidden = args.boolean(ctx.request, "hidden", False)
-    visible = args.boolean(ctx.request, "visible", False)
-    if hidden and visible:
-        raise JobError("arguments hidden and visible contradict each other")
-    # Unpublishing removes the published mark, and the hidden one too unless asked to keep
-    # the resource hidden.
-    delete = [PUBLISHED] if hidden else [PUBLISHED, HIDDEN]
-    insert = [HIDDEN] if hidden else []
-    async for step in _mark_all(ctx, "unpublish", insert, delete):
+    async for step in _mark_all(ctx, _change(ctx, publication.unpublish)):
         yield step

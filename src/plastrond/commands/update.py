@@ -29,28 +29,19 @@ import attrs
 import trio
 from rdflib import Graph, URIRef
 
+from .. import editing
 from ..models import (
     ContentModel,
-    Item,
     ModelError,
     ModelSet,
     SparqlError,
     VocabularyCache,
-    VocabularyError,
-    apply_update,
     check_update,
     current_models,
     shared_cache,
-    sparql_update,
-    validate,
 )
 from ..models.namespaces import FABIO, LDP, ORE, PCDM, RDF
-from ..repository import (
-    PreconditionFailed,
-    RepositoryClient,
-    RepositoryError,
-    TransactionError,
-)
+from ..repository import RepositoryClient, RepositoryError, TransactionError
 from . import args, command
 from .base import JobContext, JobError, JobRequest, JobResult, Progress
 
@@ -293,60 +284,37 @@ class _UpdateRun:
     async def _process(self, client: RepositoryClient, uri: str, top: bool) -> list[str]:
         """Update one resource; return the related resources to update next."""
         stats = self.stats
-        if not client.contains(uri):
-            stats.error(
-                uri, f"not a resource of this repository (expected a URI under {client.root})"
+        want_containment = LDP.contains in self.request.recursive
+        try:
+            before = await editing.read(client, uri, containment=want_containment)
+        except (editing.NotInRepository, RepositoryError) as e:
+            stats.error(uri, str(e))
+            return []
+        related = self._related(client, uri, before.graph)
+        model = self.request.model if self.request.validate else None
+        try:
+            edited = await editing.edit(
+                client,
+                before,
+                self.request.sparql,
+                model=model,
+                vocabularies=self.vocabularies,
+                validate_if=lambda graph: self._validates(graph, uri, top),
+                dry_run=self.request.dry_run,
+                cpu_limiter=self.cpu_limiter,
             )
-            return []
-        try:
-            info = await client.head(uri)
-            want_containment = LDP.contains in self.request.recursive
-            read = await client.get_graph(info.description_uri, containment=want_containment)
-        except RepositoryError as e:
-            stats.error(uri, str(e))
-            return []
-        related = self._related(client, uri, read.graph)
-        try:
-            async with self.cpu_limiter:
-                updated = await trio.to_thread.run_sync(
-                    apply_update, read.graph, self.request.sparql, uri
-                )
-        except SparqlError as e:
-            stats.error(uri, str(e))
+        except editing.InvalidResource as e:
+            stats.invalid[uri] = e.result.reasons()
+            self.log.warning("invalid, not updated: %s: %s", uri, "; ".join(stats.invalid[uri]))
             return related
-        model = self.request.model
-        if self.request.validate and model is not None and self._validates(updated, uri, top):
-            try:
-                result = await validate(Item.from_graph(updated, uri, model), self.vocabularies)
-            except VocabularyError as e:
-                stats.error(uri, f"cannot validate: {e}")
-                return related
-            if not result.is_valid:
-                stats.invalid[uri] = result.reasons()
-                self.log.warning("invalid, not updated: %s: %s", uri, "; ".join(result.reasons()))
-                return related
-        try:
-            patch = sparql_update(read.graph, updated)
-        except ValueError as e:
+        except (SparqlError, editing.EditError, RepositoryError) as e:
             stats.error(uri, str(e))
             return related
         if self.request.dry_run:
-            self.log.info("dry run: would %s %s", "update" if patch else "leave unchanged", uri)
+            action = "update" if edited.patch else "leave unchanged"
+            self.log.info("dry run: would %s %s", action, uri)
             return related
-        if patch:
-            try:
-                await client.update(
-                    info.description_uri, patch, if_state_token=read.state_token or None
-                )
-            except PreconditionFailed:
-                stats.error(
-                    uri,
-                    "not updated: the resource changed while it was being updated; try again",
-                )
-                return related
-            except RepositoryError as e:
-                stats.error(uri, str(e))
-                return related
+        if edited.written:
             self.log.info("updated %s", uri)
         else:
             self.log.info("unchanged by the update: %s", uri)

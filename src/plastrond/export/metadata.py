@@ -5,11 +5,14 @@ at once (`render`, in a worker thread), kept on disk in an `OrderedSpool`, and t
 written at the end in the order of the request's URIs (`finish`). Memory holds three integers
 per item, never the whole export.
 
-The CSV follows `import-export.md`: the model's column labels in model order, a column per
-language (`Title [Japanese]`) or datatype (`Date {EDTF}`) met among the values, right after
-its plain column; embedded objects over parallel columns (objects separated by `;`, values by
-`|`, both escaped with a backslash), `INDEX` with each position's hash URI; then the system
-columns `URI`, `PUBLIC URI`, `CREATED`, `MODIFIED`, `INDEX`, `FILES`, `ITEM_FILES`.
+The CSV follows `import-export.md` and upstream's export: the model's column labels in the
+model's column order, a value's language written inline (`[@ja]東京`, as upstream writes it),
+a column per datatype other than the field's own (`Date {EDTF}`) met among the values, right
+after its plain column; embedded objects over parallel columns (objects separated by `;`,
+values by `|`, both escaped with a backslash), `INDEX` with each position's hash URI; then the
+system columns `URI`, `PUBLIC URI`, `CREATED`, `MODIFIED`, `INDEX`, `FILES`, `ITEM_FILES`,
+`PUBLISH`, `HIDDEN` (`True`/`False`: whether the item has the access class). FILES entries are
+`Label:<tag>path`: the page title, the usage tag a re-import needs to give the file its types.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from ..models.namespaces import FEDORA
 __all__ = [
     "SYSTEM_COLUMNS",
     "CsvMetadata",
+    "ExportedFile",
     "ItemRecord",
     "MetadataWriter",
     "OrderedSpool",
@@ -40,7 +44,40 @@ __all__ = [
     "join_cell",
 ]
 
-SYSTEM_COLUMNS: Final = ("URI", "PUBLIC URI", "CREATED", "MODIFIED", "INDEX", "FILES", "ITEM_FILES")
+SYSTEM_COLUMNS: Final = (
+    "URI",
+    "PUBLIC URI",
+    "CREATED",
+    "MODIFIED",
+    "INDEX",
+    "FILES",
+    "ITEM_FILES",
+    "PUBLISH",
+    "HIDDEN",
+)
+PUBLISHED: Final = URIRef("http://vocab.lib.umd.edu/access#Published")
+HIDDEN: Final = URIRef("http://vocab.lib.umd.edu/access#Hidden")
+
+
+@attrs.frozen
+class ExportedFile:
+    """One exported binary as FILES / ITEM_FILES name it: `Label:<tag>path`."""
+
+    path: str
+    #: the title of its page (FILES only)
+    label: str | None = None
+    #: usage tags (`preservation`, `ocr`, `metadata`)
+    tags: Sequence[str] = ()
+
+    def entry(self) -> str:
+        label = "" if self.label is None else _escape_entry(self.label) + ":"
+        tags = "".join(f"<{t}>" for t in self.tags)
+        return f"{label}{tags}{_escape_entry(self.path)}"
+
+
+def _escape_entry(text: str) -> str:
+    escaped = escape_value(text, embedded=True).replace(":", "\\:")
+    return "\\" + escaped if escaped.startswith("<") else escaped
 
 
 @attrs.frozen
@@ -50,9 +87,9 @@ class ItemRecord:
     uri: str
     graph: Graph
     #: FILES: the exported binaries of its pages, `<item dir>/<filename>`, in page order
-    files: Sequence[str] = ()
+    files: Sequence[str | ExportedFile] = ()
     #: ITEM_FILES: the exported binaries attached to the item itself
-    item_files: Sequence[str] = ()
+    item_files: Sequence[str | ExportedFile] = ()
     public_uri: str | None = None
 
 
@@ -187,6 +224,23 @@ def join_cell(values: Sequence[str]) -> str:
     return "|".join(escape_value(v) for v in values)
 
 
+def _files_cell(files: Sequence[str | ExportedFile]) -> str:
+    return ";".join(
+        f.entry() if isinstance(f, ExportedFile) else escape_value(f, embedded=True) for f in files
+    )
+
+
+def _value_text(value: Literal | URIRef, *, embedded: bool = False) -> str:
+    """A value as the CSV writes it, escaped: a literal's language inline (`[@ja]東京`), and
+    a value that would read as an inline language escaped (`\\[@x]`)."""
+    text = escape_value(str(value), embedded=embedded)
+    if isinstance(value, Literal) and value.language:
+        return f"[@{value.language}]{text}"
+    if text.lstrip().startswith("[@"):
+        return "\\" + text.lstrip()
+    return text
+
+
 @attrs.frozen
 class _Column:
     """One CSV column: a label, and optionally the language or datatype it is for."""
@@ -204,11 +258,12 @@ class CsvMetadata:
 
     content_type = "text/csv"
     file_extension = ".csv"
+    #: the export reads each binary's description for its FILES usage tags
+    wants_file_types = True
 
     def __init__(self, scratch: Path, models: ModelSet) -> None:
         self.models = models
         self.spool = OrderedSpool(scratch / "metadata.csv.spool")
-        self._languages = {code.lower(): name for name, code in models.column_languages.items()}
         self._datatypes = {str(uri): name for name, uri in models.column_datatypes.items()}
         # The longest namespace first, so that a CURIE uses the most specific prefix.
         self._prefixes = sorted(
@@ -238,17 +293,19 @@ class CsvMetadata:
                 for value in values:
                     if isinstance(value, Literal | URIRef):
                         column = self._column(f.header, f, value)
-                        cells.setdefault(column.header, []).append(str(value))
+                        cells.setdefault(column.header, []).append(_value_text(value))
                 for header, texts in cells.items():
-                    _put(row, header, join_cell(texts))
+                    _put(row, header, "|".join(texts))
         system = {
             "URI": record.uri,
             "PUBLIC URI": record.public_uri or "",
             "CREATED": _text(record.graph.value(subject, FEDORA.created)),
             "MODIFIED": _text(record.graph.value(subject, FEDORA.lastModified)),
             "INDEX": ";".join(index),
-            "FILES": ";".join(escape_value(f, embedded=True) for f in record.files),
-            "ITEM_FILES": ";".join(escape_value(f, embedded=True) for f in record.item_files),
+            "FILES": _files_cell(record.files),
+            "ITEM_FILES": _files_cell(record.item_files),
+            "PUBLISH": str(PUBLISHED in types),
+            "HIDDEN": str(HIDDEN in types),
         }
         row.update({k: v for k, v in system.items() if v})
         return model, row
@@ -276,31 +333,33 @@ class CsvMetadata:
                     for v in value.values.get(sub.name, []):
                         if isinstance(v, Literal | URIRef):
                             header = self._column(labels[sub.name], sub, v).header
-                            cells.setdefault(header, []).append(str(v))
+                            cells.setdefault(header, []).append(_value_text(v, embedded=True))
             elif isinstance(value, Literal):
                 # A bare literal where an object was expected: shown as its label.
                 header = self._column(labels[first_literal.name], first_literal, value).header
-                cells.setdefault(header, []).append(str(value))
+                cells.setdefault(header, []).append(_value_text(value, embedded=True))
             elif isinstance(value, URIRef) and first_uri is not None:
-                cells.setdefault(labels[first_uri.name], []).append(str(value))
+                cells.setdefault(labels[first_uri.name], []).append(
+                    _value_text(value, embedded=True)
+                )
             for header in cells:
                 if header not in columns:
                     columns.append(header)
             positions.append(cells)
         for header in columns:
-            cell = ";".join(
-                "|".join(escape_value(v, embedded=True) for v in cells.get(header, []))
-                for cells in positions
-            )
+            cell = ";".join("|".join(cells.get(header, [])) for cells in positions)
             _put(row, header, cell)
 
     def _column(self, label: str, f: Field, value: Literal | URIRef) -> _Column:
-        if isinstance(value, Literal):
-            if value.language:
-                code = value.language
-                return _Column(label, f"[{self._languages.get(code.lower(), code)}]")
-            if value.datatype is not None and value.datatype != f.datatype:
-                return _Column(label, "{" + self._datatype_name(value.datatype) + "}")
+        """The column of *value*: the plain one (languages are written inline), or one for a
+        datatype that is not the field's own."""
+        if (
+            isinstance(value, Literal)
+            and not value.language
+            and value.datatype is not None
+            and value.datatype != f.datatype
+        ):
+            return _Column(label, "{" + self._datatype_name(value.datatype) + "}")
         return _Column(label)
 
     def _datatype_name(self, datatype: URIRef) -> str:
@@ -346,14 +405,8 @@ class CsvMetadata:
     def headers(self, model: ContentModel, used: set[str]) -> list[str]:
         """Every column of *model*'s CSV: each label, its language and datatype variants found
         among the rows (*used*) sorted after it, then the system columns."""
-        labels: list[str] = []
-        for f in model.fields:
-            if f.kind == "embedded":
-                labels.extend(f.headers.values())
-            elif f.header:
-                labels.append(f.header)
         headers: list[str] = []
-        for label in labels:
+        for label in model.columns:
             if label in headers:
                 continue
             headers.append(label)

@@ -39,11 +39,12 @@ import trio
 from rdflib import Graph, Literal, URIRef
 
 from .. import __version__, metrics
-from ..models.namespaces import FABIO, IANA, ORE, PCDM
-from ..repository import RepositoryClient, RepositoryError
+from ..models import usage_tags
+from ..models.namespaces import DCTERMS, FABIO, IANA, ORE, PCDM, RDF
+from ..repository import RepositoryClient, RepositoryError, parse_links
 from .bag import BagZipWriter, Digester
 from .destinations import Destination, DestinationError, Sink
-from .metadata import ItemRecord, MetadataWriter
+from .metadata import ExportedFile, ItemRecord, MetadataWriter
 
 __all__ = [
     "ExportCounts",
@@ -113,6 +114,10 @@ class _Binary:
     mtime: float | None
     mime_type: str | None
     on_page: bool
+    description_uri: str | None = None
+    #: the title of its page (FILES labels), and its usage tags
+    label: str | None = None
+    tags: tuple[str, ...] = ()
 
 
 @attrs.frozen
@@ -333,8 +338,8 @@ class ExportRun:
         record = ItemRecord(
             uri=uri,
             graph=graph,
-            files=[name for name, b in binaries if b.on_page],
-            item_files=[name for name, b in binaries if not b.on_page],
+            files=[ExportedFile(name, b.label, b.tags) for name, b in binaries if b.on_page],
+            item_files=[ExportedFile(name, None, b.tags) for name, b in binaries if not b.on_page],
             public_uri=self._public_uri(uri),
         )
         try:
@@ -364,22 +369,47 @@ class ExportRun:
     async def _binaries(self, uri: str, graph: Graph, folder: Path) -> list[_Binary]:
         subject = URIRef(uri)
         pages = await self._pages(subject, graph)
-        plan: list[tuple[str, bool]] = []
-        for _page, page_graph, page_uri in pages:
-            plan.extend((str(f), True) for f in _files(page_graph, page_uri))
-        plan.extend((str(f), False) for f in _files(graph, subject))
+        plan: list[tuple[str, bool, str | None]] = []
+        page_of: list[int] = []
+        for n, page_graph, page_uri in pages:
+            title = page_graph.value(page_uri, DCTERMS.title)
+            label = str(title) if title is not None and str(title).strip() else f"Page {n + 1}"
+            files = _files(page_graph, page_uri)
+            plan.extend((str(f), True, label) for f in files)
+            page_of.extend(n for _ in files)
+        item_files = _files(graph, subject)
+        plan.extend((str(f), False, None) for f in item_files)
+        page_of.extend(len(pages) for _ in item_files)
         results: list[_Binary | None] = [None] * len(plan)
 
-        async def fetch(slot: int, file_uri: str, on_page: bool) -> None:
-            results[slot] = await self._download(file_uri, folder / f"{slot}", on_page)
+        async def fetch(slot: int, file_uri: str, on_page: bool, label: str | None) -> None:
+            binary = await self._download(file_uri, folder / f"{slot}", on_page)
+            if binary is not None and getattr(self.writer, "wants_file_types", False):
+                types = await self._file_types(file_uri, binary.description_uri)
+                binary = attrs.evolve(binary, tags=usage_tags(types, binary.mime_type))
+            if binary is not None:
+                binary = attrs.evolve(binary, label=label)
+            results[slot] = binary
 
         try:
             async with trio.open_nursery() as nursery:
-                for slot, (file_uri, on_page) in enumerate(plan):
-                    nursery.start_soon(fetch, slot, file_uri, on_page)
+                for slot, (file_uri, on_page, page_label) in enumerate(plan):
+                    nursery.start_soon(fetch, slot, file_uri, on_page, page_label)
         except BaseExceptionGroup as group:
             raise item_failure_of(group) from None
-        return [b for b in results if b is not None]
+        # Pages in order; a page's files (a set in the repository) by name, so that two
+        # exports of one item are the same.
+        ordered = sorted(
+            ((page_of[i], b.filename, i, b) for i, b in enumerate(results) if b is not None),
+            key=lambda entry: entry[:3],
+        )
+        return [b for *_key, b in ordered]
+
+    async def _file_types(self, uri: str, description_uri: str | None) -> list[URIRef]:
+        """The rdf:types of a binary's description (for its FILES usage tags)."""
+        described = description_uri or f"{uri.rstrip('/')}/fcr:metadata"
+        graph = await self._graph(described)
+        return [t for t in graph.objects(URIRef(uri), RDF.type) if isinstance(t, URIRef)]
 
     async def _pages(self, subject: URIRef, graph: Graph) -> list[tuple[int, Graph, URIRef]]:
         """The item's pages (pcdm:hasMember) with their graphs, in page order: by
@@ -460,6 +490,7 @@ class ExportRun:
                         mtime=_http_time(binary.headers.get("Last-Modified")),
                         mime_type=binary.content_type,
                         on_page=on_page,
+                        description_uri=_described_by(binary.headers.get_list("Link")),
                     )
             except RepositoryError as e:
                 raise ItemFailure(str(e)) from e
@@ -486,6 +517,10 @@ def item_failure_of(group: BaseExceptionGroup[BaseException]) -> BaseException:
     if leaves and all(isinstance(e, ItemFailure) for e in leaves):
         return leaves[0]
     return group
+
+
+def _described_by(links: list[str]) -> str | None:
+    return next((ln.target for ln in parse_links(links) if ln.rel == "describedby"), None)
 
 
 def _files(graph: Graph, subject: URIRef) -> list[URIRef]:

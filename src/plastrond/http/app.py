@@ -10,6 +10,8 @@ Routes (the JSON shapes of `/jobs` and `/jobs/<id>` are fixed by
 - `GET /jobs`: `{"jobs": [{"@id", "job_id"}, ...]}` sorted by id (the HTML page for browsers).
 - `GET /jobs/<job id>`: the job's description; the id is URL-decoded once and looked up only
   as a direct child of JOBS_DIR. Optional `offset` and `limit` narrow every item list.
+- `POST /inbox` (`inbox.py`) and `PATCH /resources/<path>` (`resources.py`): publishing and
+  metadata editing in the repository (shared/reference/http-api.md).
 
 Every error is an RFC 9457 problem document (`application/problem+json`). HEAD is answered
 wherever GET is. Job folders are read in worker threads, never on the trio thread.
@@ -41,16 +43,18 @@ from ..jobfolders import (
     summarize_job,
 )
 from ..logs import job_context
+from . import inbox, resources
+from .backend import Backend
 from .detail import Page, dumps, job_body
 from .instrument import instrument
 from .page import jobs_page
+from .problems import PROBLEM_JSON, Problem, problem_response
 
 __all__ = ["JSON", "PROBLEM_JSON", "Problem", "create_app"]
 
 log = logging.getLogger("plastrond.http")
 
 JSON = "application/json"
-PROBLEM_JSON = "application/problem+json"
 HTML = "text/html; charset=utf-8"
 #: a job whose logs hold fewer bytes than this is sent whole, with a Content-Length;
 #: larger ones are streamed in chunks
@@ -61,26 +65,6 @@ READ_THREADS = 8
 _MAX_DIGITS = 12
 
 T = TypeVar("T")
-
-
-class Problem(Exception):
-    """An error answered as a problem document: HTTP *status* and a one-line *detail*."""
-
-    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.detail = detail
-        self.headers = headers or {}
-
-
-def problem_response(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
-    body = {
-        "type": "about:blank",
-        "title": HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-    }
-    return Response(dumps(body), status, headers or {}, content_type=PROBLEM_JSON)
 
 
 def _json(value: Any, *, vary: bool = False) -> Response:
@@ -149,9 +133,16 @@ class _Reader:
             job.close()
 
 
-def create_app(jobs_dir: Path, *, version: str = __version__) -> QuartTrio:
-    """The http mode's application, reading the job folders in *jobs_dir*."""
+def create_app(
+    jobs_dir: Path, *, backend: Backend | None = None, version: str = __version__
+) -> QuartTrio:
+    """The http mode's application, reading the job folders in *jobs_dir*; with *backend*,
+    also publishing (`/inbox`) and editing (`/resources`) in its repository."""
     app = QuartTrio("plastrond.http")
+    if backend is not None:
+        app.config["MAX_CONTENT_LENGTH"] = backend.config.http_server.max_body_bytes
+    inbox.register(app, backend)
+    resources.register(app, backend)
     # Archelon has sent job ids unencoded (`/jobs/http://host/import_jobs/7`): keep the `//`.
     app.url_map.merge_slashes = False
     reader = _Reader(jobs_dir)
@@ -217,7 +208,7 @@ def create_app(jobs_dir: Path, *, version: str = __version__) -> QuartTrio:
 
     @app.errorhandler(Problem)
     async def on_problem(e: Problem) -> Response:
-        return problem_response(e.status, e.detail, e.headers)
+        return problem_response(e.status, e.detail, e.headers, title=e.title, extra=e.extra)
 
     @app.errorhandler(JobReadError)
     async def on_read_error(e: JobReadError) -> Response:
@@ -228,6 +219,9 @@ def create_app(jobs_dir: Path, *, version: str = __version__) -> QuartTrio:
     @app.errorhandler(HTTPException)
     async def on_http_error(e: HTTPException) -> Response:
         status = e.code or 500
+        if status == 413:
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            return problem_response(413, f"the request body is larger than {limit} bytes")
         if status == 404:
             return problem_response(404, f"nothing at {request.path}")
         if isinstance(e, MethodNotAllowed):

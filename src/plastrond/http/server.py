@@ -11,10 +11,14 @@ from contextlib import ExitStack
 import trio
 from hypercorn.config import Config as HypercornConfig
 from hypercorn.trio import serve as hypercorn_serve
+from quart_trio import QuartTrio
 
 from ..config import Config, ConfigError
+from ..publication import Handles
+from ..repository import RepositoryClient
 from ..shutdown import STOP_SIGNALS, early_signal
 from .app import create_app
+from .backend import Backend
 
 __all__ = ["GRACEFUL_TIMEOUT", "bind_address", "serve"]
 
@@ -119,9 +123,31 @@ async def serve(
     hyper.graceful_timeout = GRACEFUL_TIMEOUT
     hyper.accesslog = _access_logger()
     hyper.errorlog = logging.getLogger("hypercorn.error")
-    app = create_app(jobs_dir)
+    repository = RepositoryClient(config.repository)
+    handles = Handles.from_config(config.publication)
+    backend = Backend(config=config, repository=repository, handles=handles)
+    app = create_app(jobs_dir, backend=backend)
 
     stop = trio.Event()
+    try:
+        async with repository:
+            await _serve(app, hyper, bind, config, shutdown_trigger, task_status, stop)
+    finally:
+        if handles is not None:
+            with trio.CancelScope(shield=True):
+                await handles.client.aclose()
+
+
+async def _serve(
+    app: QuartTrio,
+    hyper: HypercornConfig,
+    bind: str,
+    config: Config,
+    shutdown_trigger: Callable[[], Awaitable[None]] | None,
+    task_status: trio.TaskStatus[list[str]],
+    stop: trio.Event,
+) -> None:
+    jobs_dir = config.require_jobs_dir()
     bind_error: OSError | None = None
     with ExitStack() as stack:
         signals = None
@@ -147,7 +173,12 @@ async def serve(
                     raise
                 nursery.cancel_scope.cancel()
             else:
-                log.info("serving import jobs from %s on %s", jobs_dir, ", ".join(urls))
+                log.info(
+                    "serving import jobs from %s and the repository %s on %s",
+                    jobs_dir,
+                    config.repository.rest_endpoint,
+                    ", ".join(urls),
+                )
                 task_status.started(urls)
     if bind_error is not None:
         raise ConfigError(

@@ -33,7 +33,7 @@ from ..models import Item, file_graph, page_graph, page_title, proxy_graph, spar
 from ..models.namespaces import PCDM, RDF
 from ..repository import RepositoryClient
 from .binaries import Location, mime_type
-from .metadata import RowData
+from .metadata import FileSpec, RowData
 
 __all__ = [
     "FLAT",
@@ -101,12 +101,18 @@ def _new(parent: str) -> str:
     return f"{parent.rstrip('/')}/{uuid.uuid4()}"
 
 
-def _file(path: str, parent_uri: str, folder: str, access: URIRef | None) -> FilePlan:
+def _file(spec: FileSpec, parent_uri: str, folder: str, access: URIRef | None) -> FilePlan:
     uri = _new(folder)
+    path = spec.path
     filename = posixpath.basename(path)
     mime = mime_type(path)
+    # The usage tags' types are added to what the TIFF rule gives (as upstream does).
     graph = file_graph(
-        uri, title=filename, file_of=parent_uri, preservation_master=mime in TIFF_TYPES
+        uri,
+        title=filename,
+        file_of=parent_uri,
+        preservation_master=mime in TIFF_TYPES,
+        types=spec.types,
     )
     if access is not None:
         graph.add((URIRef(uri), RDF.type, access))
@@ -132,19 +138,19 @@ def plan_item(
     if member_of is not None and URIRef(member_of) not in item.member_of:
         item.member_of.append(URIRef(member_of))
     containers: list[str] = []
-    page_paths = data.files if data.create_pages else ()
-    item_paths = data.item_files if data.create_pages else data.files + data.item_files
+    item_paths = data.loose_files
     pages: list[PagePlan] = []
     proxies: list[tuple[str, Graph]] = []
-    groups = file_groups(page_paths)
+    groups = data.pages
     if groups:
         containers.append(f"{item_uri}/x")
         if hierarchical:
             containers.append(f"{item_uri}/m")
     proxy_uris = [_new(f"{item_uri}/x") for _ in groups]
-    for n, (stem, paths) in enumerate(groups, 1):
+    for n, group in enumerate(groups, 1):
+        paths = group.files
         page_uri = _new(f"{item_uri}/m" if hierarchical else container)
-        title = page_title(item, stem, n)
+        title = group.label or page_title(item, group.stem, n)
         graph = page_graph(page_uri, title=title, number=n, member_of=item_uri)
         if access is not None:
             graph.add((URIRef(page_uri), RDF.type, access))

@@ -12,12 +12,20 @@ get exactly the row's values, fields without one keep theirs, so that a row with
 changes only what its columns say.
 
 Cell syntax: values are separated by `|`; in an embedded field's columns, objects (positions)
-are separated by `;` and each object's values by `|`; `FILES` and `ITEM_FILES` separate paths
+are separated by `;` and each object's values by `|`; `FILES` and `ITEM_FILES` separate entries
 with `;`. A backslash makes the next character literal (`\\|`, `\\;`, `\\\\`). Values are
-stripped of surrounding spaces, and empty values ignored. The parallel columns of an embedded
-field (`Creator`, `Creator URI`) describe one object per position; `INDEX`
+stripped of surrounding spaces, and empty values ignored. A literal value may start with its
+language, `[@ja]東京` (what upstream's export writes; `\\[@` keeps it text). The parallel columns
+of an embedded field (`Creator`, `Creator URI`) describe one object per position; `INDEX`
 (`creator[0]=#abc;creator[1]=#def`) says which hash URI each position has. A position without
 one keeps the existing object whose values it repeats, else is a new object.
+
+A `FILES` entry is `Label:<tag>path`: the page label (up to the first unescaped colon), usage
+tags (`<preservation>`, `<ocr>`, `<metadata>`, case ignored), the path. Files are grouped into
+pages by base name without extension; labels are on every group or on none, one per group.
+`ITEM_FILES` entries take tags (a label is read and ignored, as upstream does). `PUBLISH` and
+`HIDDEN` are read as nothing: they show the state on export (upstream's decision record 0004);
+publishing is the job's `publish` argument.
 """
 
 from __future__ import annotations
@@ -33,27 +41,44 @@ from typing import Final
 import attrs
 from rdflib import Literal, URIRef
 
-from ..models import ContentModel, Embedded, Field, Item, ModelError, ModelSet, Value
+from ..models import (
+    USAGE_TYPES,
+    ContentModel,
+    Embedded,
+    Field,
+    Item,
+    ModelError,
+    ModelSet,
+    Value,
+)
 
 __all__ = [
     "SYSTEM_COLUMNS",
+    "USAGE_TAGS",
     "Column",
+    "FileSpec",
     "Header",
     "MetadataError",
     "MetadataFile",
+    "PageGroup",
     "RowData",
     "RowError",
     "SourceRow",
     "apply_row",
     "first_text",
     "is_iri",
+    "page_groups",
     "parse_boolean",
+    "parse_file_spec",
     "read_metadata",
     "read_row",
     "row_key_text",
     "split_cell",
+    "split_file_specs",
     "split_files",
     "split_positions",
+    "split_tagged",
+    "split_tagged_positions",
 ]
 
 #: the columns that are not fields of a model
@@ -65,12 +90,21 @@ SYSTEM_COLUMNS: Final = (
     "INDEX",
     "FILES",
     "ITEM_FILES",
+    "PUBLISH",
+    "HIDDEN",
     "CREATE_PAGES",
 )
+
+#: FILES / ITEM_FILES usage tag -> the rdf:type it gives the file (upstream files.py:28-32)
+USAGE_TAGS: Final[Mapping[str, URIRef]] = USAGE_TYPES
 
 _LANGUAGE_LABEL: Final = re.compile(r"(.+?)\s*\[([^\[\]]+)\]")
 _DATATYPE_LABEL: Final = re.compile(r"(.+?)\s*\{([^{}]+)\}")
 _LANGUAGE_TAG: Final = re.compile(r"[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*")
+_INLINE_LANGUAGE: Final = re.compile(
+    r"\s*\[@([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*)\](.*)", re.DOTALL
+)
+_USAGE_TAG: Final = re.compile(r"<([^<>]*)>")
 _IRI: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+")
 _INDEX_ENTRY: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]=(.+)")
 _TRUE: Final = frozenset({"true", "yes", "1", "on", "y", "t"})
@@ -139,17 +173,113 @@ def split_cell(cell: str) -> list[str]:
     return [v for v in values if v]
 
 
+#: a value of a cell and the language its inline `[@xx]` gives it (None without one)
+Tagged = tuple[str, str | None]
+
+
+def split_tagged(cell: str) -> list[Tagged]:
+    """The values of a cell with their inline languages: `[@ja]東京|Tokyo` is
+    `[("東京", "ja"), ("Tokyo", None)]`; an escaped `\\[@ja]` is text."""
+    found: list[Tagged] = []
+    for raw in _split_raw(cell, "|"):
+        lang = None
+        m = _INLINE_LANGUAGE.match(raw)
+        if m:
+            lang, raw = m.group(1), m.group(2)
+        value = _unescape(raw).strip()
+        if value:
+            found.append((value, lang))
+    return found
+
+
 def split_positions(cell: str) -> list[list[str]]:
     """The objects of an embedded column: `;`-separated positions, each a list of values."""
+    return [[v for v, _ in values] for values in split_tagged_positions(cell)]
+
+
+def split_tagged_positions(cell: str) -> list[list[Tagged]]:
+    """`split_positions` with each value's inline language."""
     if not cell.strip():
         return []
-    return [split_cell(piece) for piece in _split_raw(cell, ";")]
+    return [split_tagged(piece) for piece in _split_raw(cell, ";")]
 
 
 def split_files(cell: str) -> list[str]:
-    """The paths of a FILES or ITEM_FILES cell: `;`-separated, unescaped, stripped."""
-    paths = (_unescape(p).strip() for p in _split_raw(cell, ";"))
-    return [p for p in paths if p]
+    """The paths of a FILES or ITEM_FILES cell (labels and tags left out)."""
+    return [spec.path for spec in split_file_specs(cell)]
+
+
+@attrs.frozen
+class FileSpec:
+    """One entry of FILES or ITEM_FILES: `Label:<tag>path`."""
+
+    path: str
+    label: str | None = None
+    #: usage tags as written (lower case)
+    tags: tuple[str, ...] = ()
+
+    @property
+    def stem(self) -> str:
+        """The base name without extension: files with the same stem are one page."""
+        return posixpath.splitext(posixpath.basename(self.path))[0]
+
+    @property
+    def types(self) -> tuple[URIRef, ...]:
+        return tuple(USAGE_TAGS[t] for t in self.tags if t in USAGE_TAGS)
+
+
+def parse_file_spec(raw: str) -> FileSpec | None:
+    """One entry as written (escapes still in), or None when it names no path."""
+    label: str | None = None
+    pieces = _split_raw(raw, ":")
+    if len(pieces) > 1:
+        label = _unescape(pieces[0]).strip() or None
+        raw = ":".join(pieces[1:])
+    rest = raw.strip()
+    tags: list[str] = []
+    while (m := _USAGE_TAG.match(rest)) is not None:
+        tags.append(m.group(1).strip().lower())
+        rest = rest[m.end() :].lstrip()
+    path = _unescape(rest).strip()
+    if not path:
+        return None
+    return FileSpec(path=path, label=label, tags=tuple(tags))
+
+
+def split_file_specs(cell: str) -> list[FileSpec]:
+    """The entries of a FILES or ITEM_FILES cell: `;`-separated `Label:<tag>path`."""
+    specs = (parse_file_spec(p) for p in _split_raw(cell, ";"))
+    return [s for s in specs if s is not None]
+
+
+@attrs.frozen
+class PageGroup:
+    """The files of one page, and its label (None: titled by the model's rule)."""
+
+    stem: str
+    label: str | None
+    files: tuple[FileSpec, ...]
+
+
+def page_groups(specs: Sequence[FileSpec]) -> list[PageGroup]:
+    """FILES entries grouped into pages by stem, in order of first appearance (upstream's
+    "rootname" grouping); ValueError when labels are on some groups only, or a group has two."""
+    groups: dict[str, list[FileSpec]] = {}
+    for spec in specs:
+        groups.setdefault(spec.stem, []).append(spec)
+    result: list[PageGroup] = []
+    for stem, files in groups.items():
+        labels = list(dict.fromkeys(f.label for f in files if f.label))
+        if len(labels) > 1:
+            raise ValueError(
+                f"FILES: the files of page {stem!r} have different labels: {', '.join(labels)}"
+            )
+        result.append(PageGroup(stem=stem, label=labels[0] if labels else None, files=tuple(files)))
+    labelled = [g for g in result if g.label]
+    if labelled and len(labelled) != len(result):
+        bare = next(g.stem for g in result if not g.label)
+        raise ValueError(f"FILES: labels must be on every page or on none ({bare!r} has none)")
+    return result
 
 
 def is_iri(value: str) -> bool:
@@ -190,14 +320,24 @@ class Column:
         """The field whose values the column holds (the class's field, for embedded ones)."""
         return self.sub if self.sub is not None else self.field
 
-    def node(self, value: str) -> Value:
-        """*value* as an RDF term for this column; ValueError when it cannot be one."""
+    def node(self, value: str, lang: str | None = None) -> Value:
+        """*value* (with its inline language *lang*, if any) as an RDF term for this column;
+        ValueError when it cannot be one."""
         target = self.target
         assert target is not None
         if target.kind == "literal":
-            if self.lang:
-                return Literal(value, lang=self.lang)
-            return Literal(value, datatype=self.datatype or target.datatype)
+            lang = lang or self.lang
+            datatype = self.datatype or target.datatype
+            if lang and datatype is not None:
+                raise ValueError(
+                    f"{self.header}: a value in language {lang!r} cannot have the datatype "
+                    f"{datatype} of field {target.name}"
+                )
+            if lang:
+                return Literal(value, lang=lang)
+            return Literal(value, datatype=datatype)
+        if lang:
+            raise ValueError(f"{self.header}: [@{lang}]: field {target.name} holds URIs")
         if not is_iri(value):
             raise ValueError(f"{self.header}: not a URI: {value!r}")
         return URIRef(value)
@@ -222,10 +362,10 @@ class Header:
 
     def key_columns(self) -> tuple[Column, ...]:
         """The columns that identify a row for resuming, in the order they are tried: the
-        model's `identifier` field, then its `handle`, then its `title` (plain columns before
-        those with a language or datatype)."""
+        model's `identifier` field, else its `title` (upstream's rule: an Issue is known by
+        its Title; plain columns before those with a language or datatype)."""
         found: list[Column] = []
-        for name in ("identifier", "handle", "title"):
+        for name in ("identifier", "title"):
             columns = self.plain.get(name, ())
             found.extend(sorted(columns, key=lambda c: (c.lang or "", str(c.datatype or ""))))
         return tuple(found)
@@ -290,6 +430,11 @@ def _column(
     if (lang or datatype is not None) and target.kind != "literal":
         what = "language" if lang else "datatype"
         raise MetadataError(f"column {header!r}: field {target.name} holds URIs, not a {what}")
+    if lang and target.datatype is not None:
+        raise MetadataError(
+            f"column {header!r}: field {target.name} has the datatype {target.datatype}, "
+            "not a language"
+        )
     return Column(index=index, header=header, field=f, sub=sub, lang=lang, datatype=datatype)
 
 
@@ -414,13 +559,34 @@ class RowData:
     #: embedded field name -> position -> the hash URI it is given (as written in INDEX)
     index: Mapping[str, Mapping[int, str]]
     uri: str | None = None
+    #: the paths of FILES and ITEM_FILES
     files: tuple[str, ...] = ()
     item_files: tuple[str, ...] = ()
     create_pages: bool = True
+    #: FILES and ITEM_FILES entries with their labels and tags (by default: the bare paths)
+    file_specs: tuple[FileSpec, ...] = attrs.field(
+        default=attrs.Factory(lambda self: tuple(FileSpec(p) for p in self.files), takes_self=True)
+    )
+    item_file_specs: tuple[FileSpec, ...] = attrs.field(
+        default=attrs.Factory(
+            lambda self: tuple(FileSpec(p) for p in self.item_files), takes_self=True
+        )
+    )
 
     @property
     def all_files(self) -> tuple[str, ...]:
         return self.files + self.item_files
+
+    @property
+    def pages(self) -> list[PageGroup]:
+        """The pages the FILES make (none when CREATE_PAGES is false)."""
+        return page_groups(self.file_specs) if self.create_pages else []
+
+    @property
+    def loose_files(self) -> tuple[FileSpec, ...]:
+        """The files attached to the item itself: ITEM_FILES, and FILES too when CREATE_PAGES
+        is false."""
+        return self.item_file_specs if self.create_pages else self.file_specs + self.item_file_specs
 
 
 def _check_path(column: str, path: str, problems: list[str]) -> str | None:
@@ -469,9 +635,9 @@ def read_row(header: Header, row: SourceRow) -> RowData:
     for name, columns in header.plain.items():
         values: list[Value] = []
         for column in columns:
-            for text in split_cell(row.cell(column)):
+            for text, lang in split_tagged(row.cell(column)):
                 try:
-                    values.append(column.node(text))
+                    values.append(column.node(text, lang))
                 except ValueError as e:
                     problems.append(str(e))
         plain[name] = values
@@ -480,13 +646,13 @@ def read_row(header: Header, row: SourceRow) -> RowData:
         positions: list[Position] = []
         for sub_name, columns in subs.items():
             for column in columns:
-                for n, texts in enumerate(split_positions(row.cell(column))):
+                for n, texts in enumerate(split_tagged_positions(row.cell(column))):
                     while len(positions) <= n:
                         positions.append({})
                     slot = positions[n].setdefault(sub_name, [])
-                    for text in texts:
+                    for text, lang in texts:
                         try:
-                            slot.append(column.node(text))
+                            slot.append(column.node(text, lang))
                         except ValueError as e:
                             problems.append(str(e))
         embedded[name] = positions
@@ -494,12 +660,22 @@ def read_row(header: Header, row: SourceRow) -> RowData:
     uri = row.cell(header.system.get("URI")).strip() or None
     if uri is not None and not (uri.startswith(("http://", "https://")) and is_iri(uri)):
         problems.append(f"URI: not an http(s) URI: {uri!r}")
-    files: dict[str, list[str]] = {}
+    files: dict[str, list[FileSpec]] = {}
     for column_name in ("FILES", "ITEM_FILES"):
-        for path in split_files(row.cell(header.system.get(column_name))):
-            checked = _check_path(column_name, path, problems)
+        for spec in split_file_specs(row.cell(header.system.get(column_name))):
+            checked = _check_path(column_name, spec.path, problems)
+            unknown = [t for t in spec.tags if t not in USAGE_TAGS]
+            if unknown:
+                problems.append(
+                    f"{column_name}: {spec.path}: unknown usage tag <{unknown[0]}> "
+                    f"(known: {', '.join(f'<{t}>' for t in USAGE_TAGS)})"
+                )
             if checked is not None:
-                files.setdefault(column_name, []).append(checked)
+                files.setdefault(column_name, []).append(attrs.evolve(spec, path=checked))
+    try:
+        page_groups(files.get("FILES", []))
+    except ValueError as e:
+        problems.append(str(e))
     create_pages = True
     flag = row.cell(header.system.get("CREATE_PAGES")).strip()
     if flag:
@@ -515,8 +691,10 @@ def read_row(header: Header, row: SourceRow) -> RowData:
         embedded=embedded,
         index=index,
         uri=uri,
-        files=tuple(files.get("FILES", ())),
-        item_files=tuple(files.get("ITEM_FILES", ())),
+        files=tuple(spec.path for spec in files.get("FILES", ())),
+        item_files=tuple(spec.path for spec in files.get("ITEM_FILES", ())),
+        file_specs=tuple(files.get("FILES", ())),
+        item_file_specs=tuple(files.get("ITEM_FILES", ())),
         create_pages=create_pages,
     )
 

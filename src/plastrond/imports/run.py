@@ -597,7 +597,8 @@ class ImportRun:
             raise ImportJobError(f"cannot validate: {e}", self.details()) from None
         report["passed"] = [o.as_list() for o in result.passed()]
         report["failed"] = [o.as_list() for o in result.failed()]
-        rules = [f"{o.field} failed {o.rule} {_text(o.argument)}" for o in result.failed()]
+        # upstream's words: "Validation failures: title is required; ..."
+        rules = [f"{name} {text}" for name, text in result.messages().items()]
         errors: list[str] = []
         if data.uri is None:
             paths = data.all_files

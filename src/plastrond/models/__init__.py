@@ -8,6 +8,7 @@ model = models.get("Item")                       # or models.detect(types) when 
 item = Item.from_graph(graph, uri, model)        # fields, embedded objects, PCDM structure
 result = await validate(item, shared_cache(models.vocabularies))
 result.is_valid, result.reasons()                # "('title', 'failed', 'exactly', '1')"
+result.messages()                                # {"title": "is required"} (PATCH /resources)
 patch = sparql_update(old_graph, item.to_graph())  # never touches server-managed triples
 ```
 
@@ -18,6 +19,8 @@ from .diff import delta, is_server_managed, sparql_update
 from .edtf import edtf_level, is_edtf
 from .mapping import (
     STRUCTURE,
+    TIFF_TYPES,
+    USAGE_TYPES,
     Embedded,
     Item,
     Value,
@@ -26,6 +29,7 @@ from .mapping import (
     page_graph,
     proxy_graph,
     proxy_order,
+    usage_tags,
 )
 from .pages import page_title
 from .registry import current_models
@@ -48,11 +52,14 @@ from .validation import (
     is_iso639,
     prepare,
     validate,
+    validation_errors,
 )
 from .vocabulary import VocabularyCache, VocabularyError, shared_cache
 
 __all__ = [
     "STRUCTURE",
+    "TIFF_TYPES",
+    "USAGE_TYPES",
     "ContentModel",
     "Embedded",
     "EmbeddedClass",
@@ -88,5 +95,7 @@ __all__ = [
     "proxy_order",
     "shared_cache",
     "sparql_update",
+    "usage_tags",
     "validate",
+    "validation_errors",
 ]

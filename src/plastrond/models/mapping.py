@@ -17,11 +17,13 @@ import attrs
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from .namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF
+from .namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF, XSD
 from .schema import ContentModel, EmbeddedClass, Field
 
 __all__ = [
     "STRUCTURE",
+    "TIFF_TYPES",
+    "USAGE_TYPES",
     "Embedded",
     "Item",
     "Value",
@@ -31,7 +33,34 @@ __all__ = [
     "proxy_graph",
     "proxy_order",
     "to_node",
+    "usage_tags",
 ]
+
+#: FILES / ITEM_FILES usage tag -> the rdf:type it gives a file (upstream files.py:28-32), in
+#: the order upstream's export picks the tag of a file
+USAGE_TYPES: Mapping[str, URIRef] = {
+    "preservation": PCDMUSE.PreservationMasterFile,
+    "ocr": PCDMUSE.ExtractedText,
+    "metadata": FABIO.MetadataFile,
+}
+TIFF_TYPES = frozenset({"image/tiff", "image/tiff-fx"})
+
+
+def usage_tags(types: Iterable[Node], mime_type: str | None) -> tuple[str, ...]:
+    """The usage tags a file with these rdf:types needs in FILES, so that importing it again
+    gives it the same types: those a TIFF would not get anyway (a TIFF that is also OCR is
+    `ocr`), else `preservation` for a preservation master (as upstream writes it)."""
+    present = set(types)
+    tiff = (mime_type or "").split(";")[0].strip().lower() in TIFF_TYPES
+    tags = [
+        tag
+        for tag, t in USAGE_TYPES.items()
+        if t in present and not (tiff and t == PCDMUSE.PreservationMasterFile)
+    ]
+    if not tags and PCDMUSE.PreservationMasterFile in present:
+        tags = ["preservation"]
+    return tuple(tags)
+
 
 #: The PCDM structure of an object: attribute of `Item` -> predicate
 STRUCTURE: Mapping[str, URIRef] = {
@@ -277,14 +306,15 @@ def page_graph(
     number: int | str | None = None,
     member_of: str | None = None,
 ) -> Graph:
-    """A page: a pcdm:Object and fabio:Page with a title, a sequence number, its item."""
+    """A page: a pcdm:Object and fabio:Page with a title, a sequence number (xsd:integer, as
+    upstream writes it), its item."""
     s = URIRef(uri)
     g = Graph()
     g.add((s, RDF.type, PCDM.Object))
     g.add((s, RDF.type, FABIO.Page))
     g.add((s, URIRef("http://purl.org/dc/terms/title"), Literal(title)))
     if number is not None:
-        g.add((s, FABIO.hasSequenceIdentifier, Literal(str(number))))
+        g.add((s, FABIO.hasSequenceIdentifier, Literal(str(number), datatype=XSD.integer)))
     if member_of is not None:
         g.add((s, PCDM.memberOf, URIRef(member_of)))
     return g
@@ -296,13 +326,17 @@ def file_graph(
     title: str | None = None,
     file_of: str | None = None,
     preservation_master: bool = False,
+    types: Iterable[URIRef] = (),
 ) -> Graph:
-    """The description of a file: a pcdm:File (also a preservation master when asked)."""
+    """The description of a file: a pcdm:File (also a preservation master when asked), with
+    the usage *types* its tags give it."""
     s = URIRef(uri)
     g = Graph()
     g.add((s, RDF.type, PCDM.File))
     if preservation_master:
         g.add((s, RDF.type, PCDMUSE.PreservationMasterFile))
+    for t in types:
+        g.add((s, RDF.type, t))
     if title is not None:
         g.add((s, URIRef("http://purl.org/dc/terms/title"), Literal(title)))
     if file_of is not None:

@@ -6,6 +6,7 @@ from rdflib import Namespace
 from rdflib.namespace import RDF, RDFS, XSD
 
 __all__ = [
+    "DCTERMS",
     "EBUCORE",
     "FABIO",
     "FCREPO",
@@ -23,6 +24,7 @@ __all__ = [
 ]
 
 PCDM = Namespace("http://pcdm.org/models#")
+DCTERMS = Namespace("http://purl.org/dc/terms/")
 PCDMUSE = Namespace("http://pcdm.org/use#")
 ORE = Namespace("http://www.openarchives.org/ore/terms/")
 IANA = Namespace("http://www.iana.org/assignments/relation/")

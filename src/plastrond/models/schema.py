@@ -53,7 +53,7 @@ _FIELD_KEYS: Final = frozenset(
     {"predicate", "kind", "datatype", "class", "class_type", "header", "headers", "rules"}
 )
 _CLASS_KEYS: Final = frozenset({"types", "fields", "extends"})
-_MODEL_KEYS: Final = frozenset({"types", "detect", "fields"})
+_MODEL_KEYS: Final = frozenset({"types", "detect", "fields", "column_order"})
 _TOP_KEYS: Final = frozenset(
     {
         "prefixes",
@@ -63,6 +63,7 @@ _TOP_KEYS: Final = frozenset(
         "vocabularies",
         "column_languages",
         "column_datatypes",
+        "detection",
     }
 )
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -131,6 +132,23 @@ class ContentModel:
     notes: Mapping[str, Any] = attrs.field(factory=dict)
     #: the file that defined it
     source: str = ""
+    #: the CSV column labels in export order (`column_order`, else field order)
+    column_order: tuple[str, ...] = ()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Every CSV column label of the model, in field order (an embedded field's labels in
+        the order its `headers` lists them)."""
+        found: list[str] = []
+        for f in self.fields:
+            names = f.headers.values() if f.kind == "embedded" else [f.header] if f.header else []
+            found.extend(n for n in names if n not in found)
+        return tuple(found)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """The CSV column labels in export order."""
+        return self.column_order or self.labels
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -170,6 +188,8 @@ class ModelSet:
     vocabularies: Mapping[str, str]
     column_languages: Mapping[str, str]
     column_datatypes: Mapping[str, URIRef]
+    #: (rdf:type, model name) in the order they are checked when exporting
+    detection: tuple[tuple[URIRef, str], ...] = ()
 
     @property
     def names(self) -> list[str]:
@@ -187,16 +207,14 @@ class ModelSet:
         return model
 
     def detect(self, types: Iterable[object]) -> ContentModel:
-        """The model of a resource with these rdf:types: the one whose `detect` types are all
-        present (the most specific wins; the first defined on a tie), else the default."""
+        """The model of a resource with these rdf:types: the first row of `detection` whose
+        type it has (upstream's order: umd:Issue, umd:Item, bibo:Image, bibo:Issue,
+        bibo:Letter), else the default model."""
         present = {str(t) for t in types}
-        best: ContentModel | None = None
-        for model in self.models.values():
-            if not model.detect or not all(str(t) in present for t in model.detect):
-                continue
-            if best is None or len(model.detect) > len(best.detect):
-                best = model
-        return best if best is not None else self.models[self.default_model]
+        for rdf_type, name in self.detection:
+            if str(rdf_type) in present and name in self.models:
+                return self.models[name]
+        return self.models[self.default_model]
 
     def expand(self, name: str) -> URIRef:
         """A CURIE (`dcterms:title`), `<IRI>` or plain absolute IRI as a URIRef."""
@@ -249,6 +267,7 @@ def load_models(extra_dir: str | os.PathLike[str] | None = None) -> ModelSet:
     class_defs: dict[str, tuple[Path, Any]] = {}
     model_defs: dict[str, tuple[Path, Any]] = {}
     default_model: tuple[Path, str] | None = None
+    detection_raw: list[tuple[Path, list[tuple[str, str]]]] = []
     for path, doc in documents:
         for key in doc:
             if key not in _TOP_KEYS:
@@ -273,6 +292,7 @@ def load_models(extra_dir: str | os.PathLike[str] | None = None) -> ModelSet:
             model_defs[str(name)] = (path, definition)
         if "default_model" in doc:
             default_model = (path, str(doc["default_model"]))
+        detection_raw.append((path, _detection_rows(doc.get("detection"), path)))
 
     classes: dict[str, EmbeddedClass] = {}
     for name in class_defs:
@@ -292,6 +312,16 @@ def load_models(extra_dir: str | os.PathLike[str] | None = None) -> ModelSet:
         label: URIRef(_expand(value, prefixes, f"{path}: column_datatypes.{label}"))
         for path, label, value in datatypes_raw
     }
+    detection: list[tuple[URIRef, str]] = []
+    # A later file's rows are checked first, so that a model it adds can claim a type.
+    for path, rows in reversed(detection_raw):
+        for n, (rdf_type, name) in enumerate(rows):
+            if name not in models:
+                raise ModelError(f"{path}: detection[{n}]: no model named {name!r}")
+            detection.append((URIRef(_expand(rdf_type, prefixes, f"{path}: detection")), name))
+    # Models that name `detect` types of their own come after the table.
+    for model in models.values():
+        detection.extend((t, model.name) for t in model.detect)
     return ModelSet(
         models=models,
         classes=classes,
@@ -300,7 +330,25 @@ def load_models(extra_dir: str | os.PathLike[str] | None = None) -> ModelSet:
         vocabularies=vocabularies,
         column_languages=languages,
         column_datatypes=datatypes,
+        detection=tuple(detection),
     )
+
+
+def _detection_rows(value: Any, path: Path) -> list[tuple[str, str]]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ModelError(f"{path}: detection: expected a list of {{type: CURIE, model: Name}}")
+    rows = []
+    for n, row in enumerate(value):
+        if (
+            not isinstance(row, dict)
+            or set(row) != {"type", "model"}
+            or not all(isinstance(v, str) for v in row.values())
+        ):
+            raise ModelError(f"{path}: detection[{n}]: expected {{type: CURIE, model: Name}}")
+        rows.append((row["type"], row["model"]))
+    return rows
 
 
 def _read(path: Path) -> Mapping[str, Any]:
@@ -419,9 +467,23 @@ def _build_model(
     detect = _terms(definition.get("detect"), prefixes, f"{where}.detect")
     fields = _build_fields(definition.get("fields"), where, path, classes, prefixes, None)
     notes = {k: v for k, v in definition.items() if k not in _MODEL_KEYS}
-    return ContentModel(
+    model = ContentModel(
         name=name, types=types, detect=detect, fields=fields, notes=notes, source=str(path)
     )
+    order = definition.get("column_order")
+    if order is None:
+        return model
+    if not isinstance(order, list) or not all(isinstance(c, str) for c in order):
+        raise ModelError(f"{where}.column_order: expected a list of column labels")
+    labels = set(model.labels)
+    unknown = [c for c in order if c not in labels]
+    if unknown:
+        raise ModelError(f"{where}.column_order: {unknown[0]!r} is no column of the model")
+    missing = [c for c in model.labels if c not in order]
+    if missing or len(set(order)) != len(order):
+        what = f"lacks {missing[0]!r}" if missing else "names a column twice"
+        raise ModelError(f"{where}.column_order: {what}")
+    return attrs.evolve(model, column_order=tuple(order))
 
 
 def _build_fields(

@@ -1,11 +1,17 @@
 """Validating an item against its content model's rules.
 
-Each rule of each field gives one `Outcome`: (field, "passed" | "failed", rule, argument).
+Each rule of each field gives one `Outcome`: (field, "passed" | "failed", rule, argument), the
+four parts the STOMP update reports and older Archelon parses, plus a `message` for people
+(`is required`, `is not repeatable`, `is not from <vocabulary>`, ...: upstream Plastron's
+words), which `ValidationResult.messages()` gives per field for `PATCH /resources`.
+
 Rules about how many values a field has (`required`, `exactly`, `max_values`) count the
-non-blank values; rules about each value (`from_vocabulary`, `value_pattern`, `edtf`,
-`iso639`, `handle`) pass when there is no value. The rules of an embedded class apply to each
-embedded object and are reported as `<field>.<class field>` (e.g. `creator.label`), failed when
-any object fails.
+non-blank values; for a literal field, `exactly` and `max_values` count the values of each
+language tag (an untagged value is a tag of its own), so that a single-valued title may have
+one value per language, as upstream allows. Rules about each value (`from_vocabulary`,
+`value_pattern`, `edtf`, `iso639`, `handle`) pass when there is no value. The rules of an
+embedded class apply to each embedded object and are reported as `<field>.<class field>` (e.g.
+`creator.label`), failed when any object fails.
 
 `check(item, terms)` is pure (vocabularies given as IRI -> terms); `validate(item, cache)`
 fetches the vocabularies the model needs first (a `VocabularyError` when one cannot be read).
@@ -20,6 +26,7 @@ from typing import Final
 
 import attrs
 import trio
+from rdflib import Literal
 
 from .edtf import is_edtf
 from .mapping import Embedded, Item, Value
@@ -34,21 +41,23 @@ __all__ = [
     "check",
     "is_handle",
     "is_iso639",
+    "message_of",
     "prepare",
     "validate",
+    "validation_errors",
 ]
 
 PASSED: Final = "passed"
 FAILED: Final = "failed"
 
-_HANDLE: Final = re.compile(r"(?:hdl:)?[0-9A-Za-z]+(?:\.[0-9A-Za-z]+)*/[^\s]+")
+_HANDLE: Final = re.compile(r"hdl:[^/]+/.*", re.DOTALL)
 #: ISO 639-2 reserves qaa..qtz for local use
 _LOCAL_USE: Final = re.compile(r"q[a-t][a-z]")
 
 
 def is_handle(value: str) -> bool:
-    """`hdl:<prefix>/<suffix>` or `<prefix>/<suffix>`: a prefix of dot-separated segments
-    (such as `1903.1`), a slash, a suffix without spaces."""
+    """A handle URI as upstream checks it: `hdl:`, a prefix without slashes, a slash, the rest
+    (`hdl:1903.1/123`; `1903.1/123` is not one)."""
     return _HANDLE.fullmatch(value) is not None
 
 
@@ -66,10 +75,22 @@ def _iso639_codes() -> frozenset[str]:
     return frozenset(codes)
 
 
+@functools.cache
+def _iso639_names() -> frozenset[str]:
+    from iso639 import ALL_LANGUAGES
+
+    return frozenset(language.name for language in ALL_LANGUAGES if language.name)
+
+
 def is_iso639(value: str) -> bool:
     """An ISO 639-1, 639-2 (B or T) or 639-3 code in use, in lower case (`en`, `ger`, `deu`,
-    `ase`), or a 639-2 local-use code (`qaa`-`qtz`)."""
-    return value in _iso639_codes() or _LOCAL_USE.fullmatch(value) is not None
+    `ase`), a 639-2 local-use code (`qaa`-`qtz`), or a language's reference name (`English`),
+    which upstream's check (python-iso639 `Language.match`) accepts too."""
+    return (
+        value in _iso639_codes()
+        or _LOCAL_USE.fullmatch(value) is not None
+        or value in _iso639_names()
+    )
 
 
 @attrs.frozen
@@ -80,6 +101,8 @@ class Outcome:
     status: str
     rule: str
     argument: bool | int | str
+    #: what is wrong, for people (`is required`); "" when the rule passed
+    message: str = attrs.field(default="", eq=False)
 
     @property
     def passed(self) -> bool:
@@ -117,6 +140,21 @@ class ValidationResult:
         """The failed outcomes as strings, for a completion's `invalid` stats."""
         return [o.reason() for o in self.failed()]
 
+    def messages(self) -> dict[str, str]:
+        """Field name -> what is wrong with it (`is required`; several joined by `; `), for
+        `PATCH /resources`' `validation_errors`; empty when the item is valid."""
+        found: dict[str, list[str]] = {}
+        for o in self.failed():
+            texts = found.setdefault(o.field, [])
+            if o.message not in texts:
+                texts.append(o.message)
+        return {name: "; ".join(texts) for name, texts in found.items()}
+
+    def summary(self) -> str:
+        """`<field> <message>; ...` for the failed rules (upstream's import wording after
+        `Validation failures: `)."""
+        return "; ".join(f"{name} {text}" for name, text in self.messages().items())
+
 
 def _present(values: Iterable[Value]) -> list[Value]:
     return [v for v in values if isinstance(v, Embedded) or str(v).strip()]
@@ -151,16 +189,57 @@ def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+def _count(values: list[Value], literal: bool) -> int:
+    """How many values count against `exactly` / `max_values`: for a literal field, the most
+    values that share one language tag (untagged values share the tag "none")."""
+    if not literal:
+        return len(values)
+    per_language: dict[str | None, int] = {}
+    for v in values:
+        lang = v.language.lower() if isinstance(v, Literal) and v.language else None
+        per_language[lang] = per_language.get(lang, 0) + 1
+    return max(per_language.values(), default=0)
+
+
 _CHECKS: Final[Mapping[str, Check]] = {
     "required": lambda values, rule, terms: len(values) >= 1,
-    "exactly": lambda values, rule, terms: len(values) == rule.argument,
-    "max_values": lambda values, rule, terms: len(values) <= int(rule.argument),
+    "exactly": lambda values, rule, terms: _count(values, _literal(values)) == rule.argument,
+    "max_values": lambda values, rule, terms: (
+        _count(values, _literal(values)) <= int(rule.argument)
+    ),
     "from_vocabulary": _from_vocabulary,
     "value_pattern": _value_pattern,
     "edtf": _each(is_edtf),
     "iso639": _each(is_iso639),
     "handle": _each(is_handle),
 }
+
+
+def _literal(values: list[Value]) -> bool:
+    return bool(values) and all(isinstance(v, Literal) for v in values)
+
+
+_VALUE_MESSAGES: Final[Mapping[str, str]] = {
+    "edtf": "is not a valid EDTF date",
+    "iso639": "is not an ISO 639 language code",
+    "handle": "is not a handle URI",
+}
+
+
+def message_of(rule: Rule, values: list[Value]) -> str:
+    """Upstream's words for a failed *rule* with these values."""
+    n = rule.argument
+    if rule.name == "required" or (rule.name == "exactly" and not values):
+        return "is required"
+    if rule.name in ("exactly", "max_values"):
+        if n == 1:
+            return "is not repeatable"
+        return f"has more than {n} values" if rule.name == "max_values" else f"needs {n} values"
+    if rule.name == "from_vocabulary":
+        return f"is not from {n}"
+    if rule.name == "value_pattern":
+        return f"does not match {n}"
+    return _VALUE_MESSAGES.get(rule.name, f"fails {rule.name}")
 
 
 def check(item: Item, terms: Mapping[str, frozenset[str]] | None = None) -> ValidationResult:
@@ -185,8 +264,11 @@ def _outcomes(
 ) -> Iterable[Outcome]:
     for rule in f.rules:
         test = _CHECKS[rule.name]
-        ok = all(test(values, rule, terms) for values in groups)
-        yield Outcome(name, PASSED if ok else FAILED, rule.name, rule.argument)
+        bad = next((values for values in groups if not test(values, rule, terms)), None)
+        if bad is None:
+            yield Outcome(name, PASSED, rule.name, rule.argument)
+        else:
+            yield Outcome(name, FAILED, rule.name, rule.argument, message_of(rule, bad))
 
 
 def _needs(item: Item) -> tuple[bool, set[str]]:
@@ -221,6 +303,13 @@ async def prepare(item: Item, vocabularies: VocabularyCache) -> dict[str, frozen
     if languages and _iso639_codes.cache_info().currsize == 0:
         await trio.to_thread.run_sync(_iso639_codes)
     return {iri: await vocabularies.terms(iri) for iri in sorted(needed)}
+
+
+async def validation_errors(item: Item, vocabularies: VocabularyCache) -> dict[str, str]:
+    """Field name -> what is wrong with it (`{"title": "is required"}`), empty when *item* is
+    valid: `PATCH /resources`' `validation_errors`. A vocabulary that cannot be read raises
+    `VocabularyError`."""
+    return (await validate(item, vocabularies)).messages()
 
 
 async def validate(item: Item, vocabularies: VocabularyCache) -> ValidationResult:

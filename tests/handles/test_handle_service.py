@@ -1,0 +1,159 @@
+"""The test handle service (services/handles.sh) checked against handles.md, the description
+of umd-handle's API v1, and not against what plastrond's client does: every expectation here
+is a sentence of handles.md."""
+
+from __future__ import annotations
+
+import uuid
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def api(handle_service):
+    with httpx.Client(base_url=handle_service.url, headers=handle_service.headers, timeout=30) as c:
+        yield c
+
+
+def new_repo_id() -> str:
+    return f"http://repo.example/fcrepo/rest/pcdm/{uuid.uuid4()}"
+
+
+def test_every_request_needs_the_bearer_token(handle_service):
+    # "All requests carry Authorization: Bearer <HANDLE_JWT_TOKEN>; without a valid one the
+    # service answers 401."
+    with httpx.Client(base_url=handle_service.url, timeout=30) as anonymous:
+        requests = [
+            ("GET", "/handles/info?prefix=1903.1&suffix=1", None),
+            ("GET", "/handles/exists?repo=fcrepo&repo_id=x", None),
+            (
+                "POST",
+                "/handles",
+                {"prefix": "1903.1", "url": "http://x/", "repo": "fcrepo", "repo_id": "x"},
+            ),
+            ("PATCH", "/handles/1903.1/1", {"url": "http://y/"}),
+            ("GET", "/handles/1903.1/1", None),
+        ]
+        for method, path, body in requests:
+            for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+                answer = anonymous.request(method, path, json=body, headers=headers)
+                assert answer.status_code == 401, (method, path, headers)
+
+
+def test_mint_then_info_exists_get_and_update_keep_state(api):
+    repo_id = new_repo_id()
+    # "POST /handles with {prefix, url, repo, repo_id, description?, notes?}
+    #  -> {request: {...}, suffix, handle_url}: a new handle"
+    minted = api.post(
+        "/handles",
+        json={
+            "prefix": "1903.1",
+            "url": "https://digital.example/a",
+            "repo": "fcrepo",
+            "repo_id": repo_id,
+            "description": "A title",
+        },
+    )
+    assert minted.status_code == 200, minted.text
+    body = minted.json()
+    assert set(body) >= {"request", "suffix", "handle_url"}
+    assert body["request"]["repo_id"] == repo_id
+    suffix = body["suffix"]
+    assert suffix
+    second = api.post(
+        "/handles",
+        json={
+            "prefix": "1903.1",
+            "url": "https://digital.example/b",
+            "repo": "fcrepo",
+            "repo_id": new_repo_id(),
+        },
+    ).json()
+    assert second["suffix"] != suffix  # each POST is a new handle
+
+    # "GET /handles/info?prefix=P&suffix=S -> {request, exists, handle_url, prefix, suffix,
+    #  url, repo, repo_id} (the last five only when it exists)"
+    info = api.get("/handles/info", params={"prefix": "1903.1", "suffix": suffix}).json()
+    assert info["exists"] is True
+    assert info["prefix"] == "1903.1" and info["suffix"] == suffix
+    assert info["url"] == "https://digital.example/a"
+    assert info["repo"] == "fcrepo" and info["repo_id"] == repo_id
+    assert info["handle_url"]
+    unknown = api.get("/handles/info", params={"prefix": "1903.1", "suffix": "no-such"}).json()
+    assert unknown["exists"] is False
+    assert not {"url", "repo", "repo_id", "prefix", "suffix"} & set(unknown)
+    assert "request" in unknown
+
+    # "GET /handles/exists?repo=R&repo_id=I -> {request, exists, handle_url, prefix, suffix,
+    #  url}"
+    found = api.get("/handles/exists", params={"repo": "fcrepo", "repo_id": repo_id}).json()
+    assert found["exists"] is True
+    assert (found["prefix"], found["suffix"]) == ("1903.1", suffix)
+    assert found["url"] == "https://digital.example/a"
+    none = api.get("/handles/exists", params={"repo": "fcrepo", "repo_id": new_repo_id()}).json()
+    assert none["exists"] is False
+    other_repo = api.get("/handles/exists", params={"repo": "other", "repo_id": repo_id}).json()
+    assert other_repo["exists"] is False
+
+    # "PATCH /handles/P/S with any of {url, repo, repo_id, description, notes}
+    #  -> {request, suffix, handle_url}"
+    patched = api.patch(f"/handles/1903.1/{suffix}", json={"url": "https://digital.example/c"})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["suffix"] == suffix
+    # "GET /handles/P/S -> {url}, or 404"
+    assert api.get(f"/handles/1903.1/{suffix}").json() == {"url": "https://digital.example/c"}
+    info = api.get("/handles/info", params={"prefix": "1903.1", "suffix": suffix}).json()
+    assert info["url"] == "https://digital.example/c" and info["repo_id"] == repo_id
+    assert api.get("/handles/1903.1/no-such").status_code == 404
+
+
+def test_bad_requests_are_400_with_errors(api):
+    # "A 400 answer carries {"errors": ["..."]}."
+    for answer in (
+        api.post("/handles", json={"prefix": "1903.1"}),
+        api.post("/handles", content=b"{not json", headers={"Content-Type": "application/json"}),
+        api.get("/handles/info", params={"prefix": "1903.1"}),
+        api.get("/handles/exists", params={"repo": "fcrepo"}),
+    ):
+        assert answer.status_code == 400, answer.text
+        errors = answer.json()["errors"]
+        assert isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors)
+    missing = api.post("/handles", json={"prefix": "1903.1"}).json()["errors"]
+    assert any("url" in e for e in missing) and any("repo_id" in e for e in missing)
+    suffix = api.post(
+        "/handles",
+        json={
+            "prefix": "1903.1",
+            "url": "https://x.example/",
+            "repo": "fcrepo",
+            "repo_id": new_repo_id(),
+        },
+    ).json()["suffix"]
+    answer = api.patch(f"/handles/1903.1/{suffix}", json={"colour": "red"})
+    assert answer.status_code == 400 and answer.json()["errors"]
+
+
+def test_state_survives_a_restart(api, handle_service):
+    import subprocess
+
+    repo_id = new_repo_id()
+    suffix = api.post(
+        "/handles",
+        json={
+            "prefix": "1903.1",
+            "url": "https://x.example/kept",
+            "repo": "fcrepo",
+            "repo_id": repo_id,
+        },
+    ).json()["suffix"]
+    subprocess.run(
+        ["bash", str(handle_service.script), "restart"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    found = api.get("/handles/exists", params={"repo": "fcrepo", "repo_id": repo_id}).json()
+    assert found["exists"] is True and found["suffix"] == suffix

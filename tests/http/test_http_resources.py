@@ -1,0 +1,202 @@
+"""PATCH /resources/<path> against the real Fedora, over real HTTP, as Archelon's metadata
+editor sends it: edits land, invalid ones are refused naming the field and change nothing,
+and a PATCH that races another write is a 409 that loses neither change."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+from live_support import (
+    ACTIVITY,
+    ALTERNATIVE,
+    AS_CONTEXT,
+    DCTERMS,
+    HIDDEN,
+    PUBLISHED,
+    RIGHTS,
+    RIGHTS_TTL,
+    TITLE,
+    HeldVocabulary,
+    Live,
+    live_server,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def live(tmp_path: Path, fedora, vocabulary_server) -> AsyncIterator[Live]:
+    vocabularies = {RIGHTS: vocabulary_server.serve("/rights", RIGHTS_TTL)}
+    async with live_server(tmp_path, fedora, vocabularies) as server:
+        yield server
+
+
+def archelon_sparql(uri: str, deletes: list[tuple[str, str]], inserts: list[tuple[str, str]]):
+    """What Archelon's resource controller builds from the edit form (`<>` may stand for the
+    resource; Archelon writes the full URI)."""
+
+    def lines(pairs: list[tuple[str, str]]) -> str:
+        return "".join(f"<{uri}> <{p}> {o} .\n" for p, o in pairs)
+
+    return f"DELETE {{\n{lines(deletes)} }} INSERT {{\n{lines(inserts)} }} WHERE {{}}"
+
+
+def assert_problem(response: httpx.Response, status: int, title: str, *fragments: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert body["status"] == status
+    assert body["title"] == title
+    assert body["detail"] == body["details"]
+    for fragment in fragments:
+        assert fragment in body["detail"], body
+    return body
+
+
+async def test_title_edit_lands(live: Live) -> None:
+    uri = await live.repo.item()
+    sparql = archelon_sparql(
+        uri, [(DCTERMS + "title", '"Old title"@en')], [(DCTERMS + "title", '"New title"@en')]
+    )
+    answer = await live.patch(live.repo.path(uri), sparql)
+    assert answer.status_code == 204, answer.text
+    assert answer.content == b""
+    assert await live.repo.values(uri, TITLE) == {"New title"}
+
+
+async def test_relative_iri_is_the_resource_and_no_model_means_no_validation(live: Live) -> None:
+    uri = await live.repo.item()
+    sparql = "DELETE WHERE { <> <http://purl.org/dc/terms/title> ?t } ;\n"
+    sparql += 'INSERT DATA { <> <http://purl.org/dc/terms/alternative> "Other" }'
+    answer = await live.patch(live.repo.path(uri), sparql, model=None)
+    assert answer.status_code == 204, answer.text
+    assert await live.repo.values(uri, TITLE) == set()
+    assert await live.repo.values(uri, ALTERNATIVE) == {"Other"}
+
+
+async def test_removing_the_required_title_is_refused(live: Live) -> None:
+    uri = await live.repo.item()
+    before = await live.repo.graph(uri)
+    sparql = archelon_sparql(uri, [(DCTERMS + "title", '"Old title"@en')], [])
+    answer = await live.patch(live.repo.path(uri), sparql)
+    body = assert_problem(answer, 400, "Content-model validation failed", "title")
+    assert set(body["validation_errors"]) == {"title"}
+    assert "exactly 1" in body["validation_errors"]["title"]
+    assert body["error_count"] == 1
+    assert body["model_name"] == "Item"
+    assert body["resource"] == uri
+    after = await live.repo.graph(uri)
+    assert await live.repo.values(uri, TITLE) == {"Old title"}
+    assert set(after) == set(before)
+
+
+async def test_broken_sparql_wrong_type_missing_and_unknown_model(live: Live) -> None:
+    uri = await live.repo.item()
+    path = live.repo.path(uri)
+    assert_problem(
+        await live.patch(path, "INSERT DATA { <> <urn:p> "), 400, "SPARQL Update problem", "parse"
+    )
+    assert_problem(
+        await live.patch(path, "DROP ALL"), 400, "SPARQL Update problem", "DROP is not allowed"
+    )
+    assert_problem(await live.patch(path, b"\xff\xfe"), 400, "SPARQL Update problem", "UTF-8")
+    answer = await live.patch(path, "INSERT DATA { <> <urn:p> 1 }", content_type="text/turtle")
+    assert_problem(answer, 415, "Unsupported Media Type", "application/sparql-update")
+    answer = await live.patch(path + "-missing", "INSERT DATA { <> <urn:p> 1 }")
+    assert_problem(answer, 404, "Not Found", "-missing")
+    answer = await live.patch(path, "INSERT DATA { <> <urn:p> 1 }", model="NoSuchModel")
+    assert_problem(answer, 400, "Unrecognized content-model", "NoSuchModel")
+    graph = await live.repo.graph(uri)
+    assert not any(str(p) == "urn:p" for p in graph.predicates())
+
+
+async def test_paths_stay_below_the_repository_root(live: Live) -> None:
+    uri = await live.repo.item()
+    path = live.repo.path(uri)
+    for bad in (f"{path}/../..", f"{path}/%2e%2e", f"{path}/%252E%252E/x", "/"):
+        answer = await live.client.patch(
+            "/resources" + bad,
+            content="INSERT DATA { <> <urn:p> 1 }",
+            headers={"Content-Type": "application/sparql-update"},
+        )
+        assert answer.status_code in (400, 404), (bad, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_patch_racing_another_write_is_409_and_loses_nothing(
+    tmp_path: Path, fedora
+) -> None:
+    held = HeldVocabulary(RIGHTS_TTL)
+    try:
+        async with live_server(tmp_path, fedora, {RIGHTS: held.url}) as live:
+            uri = await live.repo.item()
+            sparql = archelon_sparql(
+                uri, [(DCTERMS + "title", '"Old title"@en')], [(DCTERMS + "title", '"Mine"@en')]
+            )
+            answers: list[httpx.Response] = []
+
+            async def editor() -> None:
+                answers.append(await live.patch(live.repo.path(uri), sparql))
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(editor)
+                # plastrond has read the resource and is validating it: change it meanwhile.
+                assert await held.wait_requested()
+                await live.repo.patch(
+                    uri, f'INSERT DATA {{ <{uri}> <{DCTERMS}alternative> "Theirs" }}'
+                )
+                held.release.set()
+            (answer,) = answers
+            assert_problem(answer, 409, "Conflict", "changed")
+            assert await live.repo.values(uri, ALTERNATIVE) == {"Theirs"}
+            assert await live.repo.values(uri, TITLE) == {"Old title"}
+
+            # Read again, the same edit goes through and keeps the other change.
+            answer = await live.patch(live.repo.path(uri), sparql)
+            assert answer.status_code == 204, answer.text
+            assert await live.repo.values(uri, TITLE) == {"Mine"}
+            assert await live.repo.values(uri, ALTERNATIVE) == {"Theirs"}
+    finally:
+        held.close()
+
+
+async def test_archelon_request_shapes(live: Live, fedora) -> None:
+    """Both routes exactly as Archelon calls them (http-api.md): the base URL
+    PLASTRON_REST_BASE_URL with a trailing slash, `resources` + the path cut from the
+    resource URI + `?model=Item`, and the activity JSON sent by Ruby's http gem (`json:`)."""
+    base = live.url + "/"  # PLASTRON_REST_BASE_URL
+    uri = await live.repo.item(title="Letters, 1945")
+    path = uri[len(fedora.rest_url) :]
+    sparql = archelon_sparql(
+        uri,
+        [(DCTERMS + "title", '"Letters, 1945"@en')],
+        [(DCTERMS + "title", '"Letters, 1945-1946"@en')],
+    )
+    async with httpx.AsyncClient(timeout=60) as client:
+        answer = await client.patch(
+            f"{base}resources{path}?model=Item",
+            content=sparql.encode("utf-8"),
+            headers={"Content-Type": "application/sparql-update"},
+        )
+        assert answer.status_code == 204, answer.text
+        answer = await client.post(
+            f"{base}inbox",
+            content=json.dumps(
+                {
+                    "@context": AS_CONTEXT,
+                    "type": ACTIVITY + "PublishHidden",
+                    "actor": "acct:jdoe@umd.edu",
+                    "object": uri,
+                }
+            ).encode(),
+            headers={"Content-Type": "application/json; charset=utf-8"},
+        )
+        assert 200 <= answer.status_code < 300, answer.text
+        assert isinstance(answer.json(), dict)
+    assert await live.repo.values(uri, TITLE) == {"Letters, 1945-1946"}
+    assert {PUBLISHED, HIDDEN} <= await live.repo.types(uri)
