@@ -446,3 +446,42 @@ def test_the_compose_health_checks_pass_on_healthy_daemons_and_fail_otherwise(
     finally:
         http.stop()
     assert run_check("plastrond-http", http_url) != 0
+
+
+# --- the handle service client counts its calls ------------------------------------------------
+
+
+async def test_handle_service_calls_are_counted_by_operation_and_outcome(handle_service):
+    from prometheus_client import REGISTRY
+
+    from plastrond.config import PublicationConfig
+    from plastrond.handles import HandleClient, HandleServiceError
+
+    def count(operation: str, outcome: str) -> float:
+        labels = {"operation": operation, "outcome": outcome}
+        return REGISTRY.get_sample_value("plastrond_handle_requests_total", labels) or 0.0
+
+    config = PublicationConfig(
+        handle_endpoint=handle_service.url,
+        handle_jwt_token=handle_service.token,
+        handle_prefix="1903.1",
+        handle_repo="fcrepo",
+    )
+    before = {k: count(*k) for k in [("mint", "200"), ("info", "200"), ("update", "200")]}
+    refused_before = count("exists", "401")
+    repo_id = f"http://repo.example/{uuid.uuid4().hex}"
+    async with HandleClient(config) as service:
+        minted = await service.mint(url="http://public.example/1", repo_id=repo_id)
+        assert await service.info(minted.prefix, minted.suffix) is not None
+        await service.update(minted, url="http://public.example/2")
+    after = {k: count(*k) for k in before}
+    assert {k: after[k] - before[k] for k in before} == {
+        ("mint", "200"): 1,
+        ("info", "200"): 1,
+        ("update", "200"): 1,
+    }
+    wrong = PublicationConfig(handle_endpoint=handle_service.url, handle_jwt_token="not-the-token")
+    async with HandleClient(wrong) as service:
+        with pytest.raises(HandleServiceError):
+            await service.exists("fcrepo", repo_id)
+    assert count("exists", "401") == refused_before + 1
