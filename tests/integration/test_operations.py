@@ -364,6 +364,10 @@ def test_prometheus_scrapes_both_modes_and_has_the_job_counters(
             checked = promtool_check(exposition.text)
             assert checked.returncode == 0, checked.stdout + checked.stderr
             assert checked.stdout == checked.stderr == ""
+        # The admin listener ends with the daemon, which still stops cleanly.
+        daemon.signal(signal.SIGTERM)
+        assert daemon.wait(30) == 0
+        assert health(stomp_url)[0] == 0
     finally:
         targets.unlink(missing_ok=True)
         http.stop()
