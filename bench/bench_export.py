@@ -149,7 +149,9 @@ def _rss_kib() -> int:
 
 
 async def child_export(job: dict[str, Any]) -> dict[str, Any]:
-    from plastrond.commands import JobContext, JobRequest, JobResult, get_command
+    from plastrond.commands import get_command
+    from plastrond.jobs import JobContext, JobRequest
+    from plastrond.jobs.runner import run_command
     from plastrond.models import current_models
 
     out = Path(job["out"])
@@ -189,11 +191,7 @@ async def child_export(job: dict[str, Any]) -> dict[str, Any]:
         before = _rss_kib()
         sampler.start()
         started = time.perf_counter()
-        result = None
-        async for step in command(ctx):
-            if isinstance(step, JobResult):
-                result = step
-                break
+        result = await run_command(command, ctx)
         elapsed = time.perf_counter() - started
         stop.set()
     assert result is not None and isinstance(result.body, dict), result

@@ -1,21 +1,25 @@
-"""The import command: items per second one at a time and at the default concurrency.
+"""The import command with files, on each Fedora: items/s, HTTP requests per item, and the CPU
+the daemon and Fedora spend per item, one item at a time and at the default concurrency.
 
-Run: python bench/bench_import.py [--quick] [--items N] [--warmup N] [--url URL]
-     [--user U --password P]
+Run: python bench/bench_import.py [--quick] [--items N] [--warmup N]
+     [--server NAME=URL ...] [--user U --password P]
 
-Needs a running Fedora (`services/fedora.sh start`; the default URL is the one it serves).
-Workload: a metadata CSV of N items (default 500) of the Item model, each with two small files
-(`<n>-1.jpg` and `<n>-2.jpg`, 2 KiB each, so two pages per item) in a local binaries folder.
-Each item is created as the command creates it: item, pages, files and proxies in one
-transaction. The import runs in-process (the `import` command driven as the runner drives it,
-with the daemon's RepositoryClient settings), once with `MAX_CONCURRENT_ITEMS: 1` and once with
-the default (4), into a container of its own each time.
+Needs the running Fedoras (`services/fedora.sh start`, `services/fedora47.sh start`); by
+default both are measured, `fcrepo6=http://127.0.0.1:8080/fcrepo/rest` and
+`fcrepo47=http://127.0.0.1:8090/rest` (a server that does not answer is skipped, saying so).
+Workload: a metadata CSV of N items (default 200) of the Item model, each with one page of a
+TIFF and a JPG (`<n>.tif`, `<n>.jpg`, 2 KiB each) in a local binaries folder, created as the
+command creates them: item, page, files and proxy in one transaction, in the nested layout,
+each resource created before it is linked (see `plastrond.imports.items`). The import runs
+in-process (the `import` command driven as the runner drives it, with the daemon's
+RepositoryClient settings), once with `MAX_CONCURRENT_ITEMS: 1` and once with the default (4),
+into a container of its own each time; the two alternate in halves (1, default, 1, default) so
+that Fedora's slow moments fall on both alike.
 
-Printed: items/s and requests/s for both, and the ratio (goal: >= 3x). The two runs alternate
-in halves (1, default, 1, default) so that Fedora's slow moments fall on both alike. When Fedora
-runs on this machine (a `java` process with `fcrepo` and the URL's port in its command line),
-the CPU it used is shown too, in cores: with both on one machine, the ratio cannot exceed the
-CPUs Fedora can get over what one item at a time makes it use.
+Printed per server and concurrency: items/s, requests per item (every HTTP request, the
+transaction's own included), and CPU per item in milliseconds for this process (the daemon's
+work: CSV, validation, hashing, HTTP) and for Fedora (its `java` process, found by its port
+in /proc, when it runs on this machine); then the ratio of the default to one at a time.
 """
 
 from __future__ import annotations
@@ -32,10 +36,11 @@ import time
 import uuid
 from pathlib import Path
 
+import attrs
 import httpx
 import trio
 
-from plastrond.commands import JobContext, JobRequest, JobResult, get_command
+from plastrond.commands import get_command
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -45,10 +50,16 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
+from plastrond.jobs import JobContext, JobRequest
+from plastrond.jobs.runner import run_command
 from plastrond.repository import RepositoryClient
 
 RIGHTS = "http://vocab.lib.umd.edu/rightsStatement#"
 HEADER = ["Identifier", "Title", "Object Type", "Rights Statement", "Date", "Creator", "FILES"]
+SERVERS = {
+    "fcrepo6": "http://127.0.0.1:8080/fcrepo/rest",
+    "fcrepo47": "http://127.0.0.1:8090/rest",
+}
 
 
 class CountingTransport(httpx.AsyncBaseTransport):
@@ -105,7 +116,7 @@ def make_csv(first: int, count: int, tag: str) -> bytes:
                 f"{RIGHTS}InC",
                 "1945-05",
                 f"Creator {n}",
-                f"{n}-1.jpg;{n}-2.jpg",
+                f"{n}.tif;{n}.jpg",
             ]
         )
     return out.getvalue().encode("utf-8")
@@ -113,16 +124,16 @@ def make_csv(first: int, count: int, tag: str) -> bytes:
 
 def make_files(folder: Path, total: int) -> None:
     for n in range(total):
-        for page in (1, 2):
-            (folder / f"{n}-{page}.jpg").write_bytes(os.urandom(2048))
+        (folder / f"{n}.tif").write_bytes(b"II*\x00" + os.urandom(2044))
+        (folder / f"{n}.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(2044))
 
 
-def config_for(args: argparse.Namespace, work: Path, concurrency: int) -> Config:
+def config_for(args: argparse.Namespace, url: str, work: Path, concurrency: int) -> Config:
     rights = work / "rights.ttl"
     return Config(
         path=Path("/dev/null"),
         repository=RepositoryConfig(
-            rest_endpoint=args.url.rstrip("/"),
+            rest_endpoint=url.rstrip("/"),
             relpath="/",
             log_dir=work,
             fedora_user=args.user,
@@ -142,12 +153,28 @@ def config_for(args: argparse.Namespace, work: Path, concurrency: int) -> Config
     )
 
 
+@attrs.define
+class Measure:
+    seconds: float = 0.0
+    items: int = 0
+    requests: int = 0
+    daemon_cpu: float = 0.0
+    fedora_cpu: float = 0.0
+
+    def add(self, other: Measure) -> None:
+        self.seconds += other.seconds
+        self.items += other.items
+        self.requests += other.requests
+        self.daemon_cpu += other.daemon_cpu
+        self.fedora_cpu += other.fedora_cpu
+
+
 async def run_once(
-    args: argparse.Namespace, work: Path, concurrency: int, first: int, count: int
-) -> tuple[float, int, int, float]:
-    """(seconds, items created, requests sent, Fedora CPU seconds) of one import."""
-    config = config_for(args, work, concurrency)
-    parent = f"{args.url.rstrip('/')}/bench-import-{uuid.uuid4()}"
+    args: argparse.Namespace, url: str, work: Path, concurrency: int, first: int, count: int
+) -> Measure:
+    """One import of *count* items into a container of its own on *url*."""
+    config = config_for(args, url, work, concurrency)
+    parent = f"{url.rstrip('/')}/bench-import-{uuid.uuid4()}"
     with httpx.Client(auth=(args.user, args.password), timeout=60) as admin:
         admin.put(parent, headers={"Content-Type": "text/turtle"}).raise_for_status()
     transport = CountingTransport()
@@ -169,65 +196,93 @@ async def run_once(
             log=logging.getLogger("bench.import"),
             repository_client=repo,
         )
-        pid = fedora_pid(args.url)
+        pid = fedora_pid(url)
         fedora_before = cpu_seconds(pid)
+        daemon_before = time.process_time()
         started = time.perf_counter()
-        result: JobResult | None = None
-        async for step in get_command("import")(ctx):
-            if isinstance(step, JobResult):
-                result = step
+        result = await run_command(get_command("import"), ctx)
         elapsed = time.perf_counter() - started
+        daemon_cpu = time.process_time() - daemon_before
         fedora_cpu = cpu_seconds(pid) - fedora_before
     assert result is not None and isinstance(result.body, dict), result
     counts = result.body["count"]
     if result.state != "import_complete" or counts["created"] != count:
-        sys.exit(f"import failed: {result.state} {counts} {result.error}")
-    return elapsed, counts["created"], transport.count, fedora_cpu
+        sys.exit(f"import into {url} failed: {result.state} {counts} {result.error}")
+    return Measure(elapsed, counts["created"], transport.count, daemon_cpu, fedora_cpu)
+
+
+def answers(args: argparse.Namespace, url: str) -> bool:
+    try:
+        with httpx.Client(auth=(args.user, args.password), timeout=10) as client:
+            return client.get(url + "/", headers={"Accept": "text/turtle"}).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def bench_server(
+    args: argparse.Namespace, url: str, work: Path, total: int
+) -> dict[int, Measure]:
+    half = total // 2
+    # Warm-up: vocabularies, the connection pool, Fedora's JIT and its node types.
+    await run_once(args, url, work, 4, total, args.warmup)
+    results = {1: Measure(), 4: Measure()}
+    for first in (0, half):
+        for concurrency in (1, 4):
+            results[concurrency].add(
+                await run_once(args, url, work, concurrency, first, total - half if first else half)
+            )
+    return results
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8080/fcrepo/rest")
+    parser.add_argument(
+        "--server",
+        action="append",
+        metavar="NAME=URL",
+        help="a Fedora to measure (repeatable; default: " + ", ".join(SERVERS) + ")",
+    )
     parser.add_argument("--user", default="fedoraAdmin")
     parser.add_argument("--password", default="fedoraAdmin")
-    parser.add_argument("--items", type=int, default=500)
-    parser.add_argument("--quick", action="store_true", help="100 items instead of 500")
+    parser.add_argument("--items", type=int, default=200)
+    parser.add_argument("--quick", action="store_true", help="60 items instead of 200")
     parser.add_argument(
         "--warmup", type=int, default=20, help="items imported first, not measured (default 20)"
     )
     args = parser.parse_args()
-    total = 100 if args.quick else args.items
-    half = total // 2
+    servers = dict(s.split("=", 1) for s in args.server) if args.server else dict(SERVERS)
+    total = 60 if args.quick else args.items
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, {total} items, "
+        "each one page of a TIFF and a JPG"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-import-") as name:
         work = Path(name)
         (work / "files").mkdir()
-        make_files(work / "files", max(total, args.warmup))
+        make_files(work / "files", total + args.warmup)
         (work / "rights.ttl").write_text(
             f'<{RIGHTS}InC> <http://www.w3.org/2000/01/rdf-schema#label> "In Copyright" .\n'
         )
-        # Warm-up: vocabularies, the connection pool, Fedora's JIT.
-        await run_once(args, work, 4, 0, args.warmup)
-        results: dict[int, list[tuple[float, int, int, float]]] = {1: [], 4: []}
-        for first in (0, half):
-            for concurrency in (1, 4):
-                results[concurrency].append(
-                    await run_once(args, work, concurrency, first, total - half if first else half)
+        for server, url in servers.items():
+            if not answers(args, url):
+                print(f"{server} ({url}): does not answer, skipped")
+                continue
+            results = await bench_server(args, url, work, total)
+            print(f"{server} ({url}):")
+            for concurrency, m in results.items():
+                label = "1 at a time" if concurrency == 1 else f"{concurrency} at a time (default)"
+                fedora = (
+                    f"  Fedora CPU {1000 * m.fedora_cpu / m.items:6.1f} ms/item"
+                    if m.fedora_cpu
+                    else ""
                 )
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {total} items x 2 files")
-    rates = {}
-    for concurrency, runs in results.items():
-        seconds = sum(r[0] for r in runs)
-        items = sum(r[1] for r in runs)
-        requests = sum(r[2] for r in runs)
-        fedora = sum(r[3] for r in runs)
-        rates[concurrency] = items / seconds
-        label = "1 at a time" if concurrency == 1 else f"{concurrency} at a time (default)"
-        print(
-            f"  {label:24} {seconds:7.2f} s  {items / seconds:6.1f} items/s  "
-            f"{requests / seconds:6.1f} requests/s  ({requests / items:.1f} requests/item)"
-            + (f"  Fedora CPU {fedora / seconds:.2f} cores" if fedora else "")
-        )
-    print(f"  ratio: {rates[4] / rates[1]:.2f}x (goal >= 3x)")
+                print(
+                    f"  {label:24} {m.items / m.seconds:6.1f} items/s  "
+                    f"{m.requests / m.items:5.1f} requests/item  "
+                    f"daemon CPU {1000 * m.daemon_cpu / m.items:6.1f} ms/item{fedora}"
+                )
+            rate = {c: m.items / m.seconds for c, m in results.items()}
+            print(f"  ratio default / 1 at a time: {rate[4] / rate[1]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -51,6 +51,34 @@ class FedoraEndpoint:
     def admin_auth(self) -> tuple[str, str]:
         return (self.admin_user, self.admin_password)
 
+    def grant(self, container: str, *users: str, write: bool = True) -> None:
+        """Let *users* read (and *write*) *container* and everything below it, as the server
+        spells it: a WebAC `fcr:acl` on Fedora 6, a basic role in `fcr:accessroles` on the
+        Fedora 4.7 here (services/fedora47.sh)."""
+        import httpx
+
+        container = container.rstrip("/")
+        with httpx.Client(auth=self.admin_auth, timeout=60) as client:
+            if self.is_fcrepo4:
+                role = "writer" if write else "reader"
+                body = {user: [role] for user in users}
+                for _ in range(3):  # its first such request after a start may answer 500
+                    answer = client.post(f"{container}/fcr:accessroles", json=body)
+                    if answer.status_code != 500:
+                        break
+                answer.raise_for_status()
+                return
+            modes = "acl:Read, acl:Write" if write else "acl:Read"
+            agents = ", ".join(f'"{user}"' for user in users)
+            acl = (
+                "@prefix acl: <http://www.w3.org/ns/auth/acl#> .\n"
+                f"<{container}/fcr:acl#granted> a acl:Authorization ; acl:agent {agents} ;\n"
+                f"  acl:mode {modes} ; acl:accessTo <{container}> ; acl:default <{container}> .\n"
+            )
+            client.put(
+                f"{container}/fcr:acl", content=acl, headers={"Content-Type": "text/turtle"}
+            ).raise_for_status()
+
 
 def run_service_script(name: str, *args: str) -> str:
     """Run services/<name>.sh and return what it printed on stdout (its address)."""

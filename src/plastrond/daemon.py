@@ -31,12 +31,12 @@ from stompframe import Frame
 from . import __version__, metrics
 from .broker.backoff import Backoff
 from .broker.connection import BrokerConnection, BrokerError, ConnectionLost
-from .commands.base import JobRequest
+from .commands import registry
 from .config import BrokerConfig, Config
 from .health import Health
 from .jobs.completion import Completion, completion_for
-from .jobs.request import MissingJobId, parse_request
-from .jobs.runner import JobRunner, command_label
+from .jobs.request import JobRequest, MissingJobId, request_from_message
+from .jobs.runner import JobRunner
 from .jobs.store import MessageStore, StoreInUse
 from .logs import job_context
 from .shutdown import STOP_SIGNALS, early_signal
@@ -154,6 +154,7 @@ class Daemon:
         self.writer = _StoreWriter(self.store, self.health)
         self.runner = JobRunner(
             config,
+            commands=registry,
             max_async=self.broker.max_concurrent_jobs,
             max_sync=self.broker.max_concurrent_sync_jobs,
             send_progress=self._send_progress,
@@ -458,7 +459,9 @@ class Daemon:
                 for _frame, request in accepted:
                     with job_context(request.job_id):
                         log.info("accepted %s job", request.command or "(no command)")
-                    metrics.JOBS_ACCEPTED.labels(command_label(request.command), "async").inc()
+                    metrics.JOBS_ACCEPTED.labels(
+                        self.runner.command_label(request.command), "async"
+                    ).inc()
                     self._start_job(request)
             # A message whose ACK does not reach the broker is delivered again and recognised
             # by its job id.
@@ -474,7 +477,7 @@ class Daemon:
         self, conn: BrokerConnection, frame: Frame, *, synchronous: bool
     ) -> JobRequest | None:
         try:
-            return parse_request(
+            return request_from_message(
                 _first_headers(frame), frame.body, synchronous=synchronous, received=time.time()
             )
         except MissingJobId as e:
@@ -565,7 +568,7 @@ class Daemon:
                     log.error("synchronous job without reply-to dropped (nowhere to answer)")
                 conn.ack(frame)
                 continue
-            metrics.JOBS_ACCEPTED.labels(command_label(request.command), "sync").inc()
+            metrics.JOBS_ACCEPTED.labels(self.runner.command_label(request.command), "sync").inc()
             self.active_jobs += 1
             self._idle = trio.Event()
             nursery.start_soon(self._run_sync_job, conn, frame, request, name=request.job_id)

@@ -16,7 +16,6 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
 from plastrond.commands import get_command
-from plastrond.commands.base import JobContext, JobRequest, JobResult, Progress
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -25,6 +24,8 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
+from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
+from plastrond.jobs.runner import run_command
 from plastrond.models import page_graph
 from plastrond.models.namespaces import FEDORA, PCDM
 from plastrond.repository import RepositoryClient
@@ -172,17 +173,7 @@ async def run_export(
         repository_client=repository,
     )
     progress: list[Progress] = []
-    result: JobResult | None = None
-    steps = get_command("export")(ctx)
-    try:
-        async for step in steps:
-            if isinstance(step, JobResult):
-                result = step
-                break
-            progress.append(step)
-    finally:
-        await steps.aclose()  # type: ignore[attr-defined]
-    assert result is not None
+    result = await run_command(get_command("export"), ctx, report=progress.append)
     return Outcome(progress, result)
 
 

@@ -18,9 +18,10 @@ import trio
 from export_support import FAKE_ROOT, FakeFedora, FakeResource, export_config, run_export, unzip
 from rdflib import Graph, URIRef
 
-from plastrond.commands import JobError
+from plastrond.config import PublicationConfig
 from plastrond.export import ExportError, ExportOptions, ExportRun, TurtleMetadata
 from plastrond.export.run import item_folder_names
+from plastrond.jobs import JobError
 from plastrond.models.namespaces import IANA, ORE
 from plastrond.repository import RepositoryClient
 
@@ -253,6 +254,34 @@ async def test_public_uri_from_the_template(out: Path, tmp_path: Path) -> None:
         f",https://digital.example/{uid}?x={{y}},"
         in (bag / "data" / "Item_metadata.csv").read_text()
     )
+
+
+async def test_public_uri_from_the_public_url_pattern(out: Path, tmp_path: Path) -> None:
+    fake = FakeFedora()
+    uid = "1a2b6a9e-3c1d-4e5f-8a7b-9c0d1e2f3a4b"
+    uri = fake.add_item(f"pcdm/ab/{uid}")
+    plain = fake.add_item("pcdm/no-uuid-here")
+    pattern = "https://digital.example/{relpath}/{uuid}?iiif={iiif_id}"
+    config = attrs.evolve(
+        export_config(FAKE_ROOT, allowed=[out]),
+        publication=PublicationConfig(public_url_pattern=pattern),
+    )
+    async with fake.client() as repo:
+        await run_export(config, repo, [uri, plain], output_dest=f"{out}/pat", format="csv")
+        # The request's uri-template wins over the pattern.
+        await run_export(
+            config,
+            repo,
+            [uri],
+            output_dest=f"{out}/tpl",
+            format="csv",
+            uri_template="https://other.example/{uuid}",
+        )
+    text = (bag_of(out / "pat.zip", tmp_path / "a") / "data" / "Item_metadata.csv").read_text()
+    assert f",https://digital.example/pcdm/ab/{uid}?iiif=fcrepo:pcdm:ab:{uid}," in text
+    assert "no-uuid-here" not in text  # that item failed: no UUID for {uuid}
+    text = (bag_of(out / "tpl.zip", tmp_path / "b") / "data" / "Item_metadata.csv").read_text()
+    assert f",https://other.example/{uid}," in text
 
 
 @pytest.mark.parametrize(

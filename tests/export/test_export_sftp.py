@@ -9,7 +9,7 @@ import bagit
 import pytest
 from export_support import FAKE_ROOT, FakeFedora, export_config, run_export, unzip
 
-from plastrond.commands import JobError
+from plastrond.jobs import JobError
 
 pytestmark = pytest.mark.integration
 

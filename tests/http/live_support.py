@@ -294,3 +294,24 @@ async def uuid_item(repo: Repository, title: str = "An item") -> str:
     )
     response.raise_for_status()
     return uri
+
+
+async def raw_request(url: str, method: str, target: str, body: bytes, content_type: str) -> int:
+    """Send a request target exactly as written (no client-side removal of `..`), return the
+    status."""
+    host, port = url.removeprefix("http://").split(":")
+    with trio.fail_after(30):
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            head = (
+                f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n"
+                f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+            )
+            await stream.send_all(head.encode("latin-1") + body)
+            data = b""
+            while b"\r\n" not in data:
+                chunk = await stream.receive_some()
+                if not chunk:
+                    break
+                data += chunk
+    return int(data.split(b"\r\n", 1)[0].split()[1])

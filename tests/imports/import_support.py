@@ -17,7 +17,7 @@ import attrs
 import httpx
 from rdflib import Graph, URIRef
 
-from plastrond.commands import JobContext, JobRequest, JobResult, Progress, get_command
+from plastrond.commands import get_command
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -27,6 +27,8 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
+from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
+from plastrond.jobs.runner import run_command
 from plastrond.repository import RepositoryClient
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -42,6 +44,23 @@ RDF_TYPE = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 PCDM_OBJECT = URIRef("http://pcdm.org/models#Object")
 FABIO_PAGE = URIRef("http://purl.org/spar/fabio/Page")
 LDP_CONTAINS = URIRef("http://www.w3.org/ns/ldp#contains")
+PCDM = "http://pcdm.org/models#"
+PCDM_FILE = URIRef(PCDM + "File")
+HAS_MEMBER = URIRef(PCDM + "hasMember")
+MEMBER_OF = URIRef(PCDM + "memberOf")
+HAS_FILE = URIRef(PCDM + "hasFile")
+FILE_OF = URIRef(PCDM + "fileOf")
+ORE_PROXY = URIRef("http://www.openarchives.org/ore/terms/Proxy")
+PROXY_FOR = URIRef("http://www.openarchives.org/ore/terms/proxyFor")
+PROXY_IN = URIRef("http://www.openarchives.org/ore/terms/proxyIn")
+IANA_FIRST = URIRef("http://www.iana.org/assignments/relation/first")
+IANA_LAST = URIRef("http://www.iana.org/assignments/relation/last")
+IANA_NEXT = URIRef("http://www.iana.org/assignments/relation/next")
+IANA_PREV = URIRef("http://www.iana.org/assignments/relation/prev")
+DCTERMS_TITLE = URIRef("http://purl.org/dc/terms/title")
+SEQUENCE = URIRef("http://purl.org/spar/fabio/hasSequenceIdentifier")
+EBUCORE_FILENAME = URIRef("http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#filename")
+PRESERVATION_MASTER = URIRef("http://pcdm.org/use#PreservationMasterFile")
 
 
 def import_config(
@@ -115,14 +134,33 @@ async def run_import(
         repository_client=repository,
     )
     progress: list[Progress] = []
-    result: JobResult | None = None
-    async for step in get_command("import")(ctx):
-        if isinstance(step, JobResult):
-            result = step
-        else:
-            progress.append(step)
-    assert result is not None
+    result = await run_command(get_command("import"), ctx, report=progress.append)
     return Outcome(progress, result)
+
+
+@attrs.frozen
+class WalkedFile:
+    uri: str
+    filename: str
+    mime_type: str
+    preservation_master: bool
+
+
+@attrs.frozen
+class WalkedPage:
+    uri: str
+    title: str
+    number: object
+    files: list[WalkedFile]
+
+
+@attrs.frozen
+class WalkedItem:
+    uri: str
+    graph: Graph
+    #: in the proxies' order
+    pages: list[WalkedPage]
+    item_files: list[WalkedFile]
 
 
 class TestContainer:
@@ -161,14 +199,96 @@ class TestContainer:
                 found.append(child)
         return found
 
+    def walk_item(self, item: str) -> WalkedItem:
+        """Read *item* and everything inside it, asserting the layout of import-export.md
+        ("Where an imported item lives"): its pairtree path, pages under `m/`, their files
+        under `<page>/f/`, proxies under `x/`, item files under `f/`, and every link and the
+        order between them."""
+        relative = item.removeprefix(self.uri + "/")
+        assert relative != item, f"{item} is not under {self.uri}"
+        *tree, identifier = relative.split("/")
+        compact = identifier.replace("-", "")
+        assert tree == [compact[i : i + 2] for i in range(0, 8, 2)], relative
+        me = URIRef(item)
+        graph = self.graph(item)
+        assert PCDM_OBJECT in set(graph.objects(me, RDF_TYPE))
+        inside = set(self.children(item))
+        assert inside <= {f"{item}/m", f"{item}/x", f"{item}/f", f"{item}/a"}, inside
+        members = {str(m) for m in graph.objects(me, HAS_MEMBER)}
+        assert members == (set(self.children(f"{item}/m")) if members else set())
+        pages: dict[str, WalkedPage] = {}
+        for page in members:
+            assert page.startswith(f"{item}/m/")
+            g = self.graph(page)
+            subject = URIRef(page)
+            assert {PCDM_OBJECT, FABIO_PAGE} <= set(g.objects(subject, RDF_TYPE))
+            assert g.value(subject, MEMBER_OF) == me
+            assert self.children(page) == [f"{page}/f"]
+            number = g.value(subject, SEQUENCE)
+            pages[page] = WalkedPage(
+                uri=page,
+                title=str(g.value(subject, DCTERMS_TITLE)),
+                number=number.toPython() if number is not None else None,
+                files=self._files(page, g),
+            )
+        proxies = self.children(f"{item}/x") if members else []
+        order: list[str] = []
+        current = graph.value(me, IANA_FIRST)
+        previous: URIRef | None = None
+        while current is not None:
+            assert str(current).startswith(f"{item}/x/") and str(current) in proxies
+            g = self.graph(str(current))
+            assert ORE_PROXY in set(g.objects(current, RDF_TYPE))
+            assert g.value(current, PROXY_IN) == me
+            assert g.value(current, IANA_PREV) == previous
+            target = str(g.value(current, PROXY_FOR))
+            assert str(g.value(current, DCTERMS_TITLE)) == pages[target].title
+            order.append(target)
+            previous, current = current, g.value(current, IANA_NEXT)  # type: ignore[assignment]
+        assert graph.value(me, IANA_LAST) == previous
+        assert len(order) == len(proxies) and sorted(order) == sorted(members)
+        return WalkedItem(
+            uri=item,
+            graph=graph,
+            pages=[pages[p] for p in order],
+            item_files=self._files(item, graph),
+        )
+
+    def _files(self, parent: str, graph: Graph) -> list[WalkedFile]:
+        files = {str(f) for f in graph.objects(URIRef(parent), HAS_FILE)}
+        assert files == (set(self.children(f"{parent}/f")) if files else set())
+        found = []
+        for uri in sorted(files):
+            assert uri.startswith(f"{parent}/f/")
+            head = self.client.head(uri)
+            head.raise_for_status()
+            assert "NonRDFSource" in head.headers.get("Link", ""), uri
+            description = self.graph(f"{uri}/fcr:metadata")
+            subject = URIRef(uri)
+            types = set(description.objects(subject, RDF_TYPE))
+            assert PCDM_FILE in types
+            assert description.value(subject, FILE_OF) == URIRef(parent)
+            name = str(description.value(subject, EBUCORE_FILENAME))
+            assert str(description.value(subject, DCTERMS_TITLE)) == name
+            found.append(
+                WalkedFile(
+                    uri=uri,
+                    filename=name,
+                    mime_type=head.headers.get("Content-Type", "").split(";")[0],
+                    preservation_master=PRESERVATION_MASTER in types,
+                )
+            )
+        return sorted(found, key=lambda f: f.filename)
+
     def last_modified(self, uri: str) -> str:
         response = self.client.head(uri)
         response.raise_for_status()
         return response.headers["Last-Modified"] + response.headers.get("ETag", "")
 
     def close(self) -> None:
-        self.client.delete(self.uri)
-        self.client.delete(f"{self.uri}/fcr:tombstone")
+        # a container of hundreds of items takes Fedora a while to delete
+        self.client.delete(self.uri, timeout=600)
+        self.client.delete(f"{self.uri}/fcr:tombstone", timeout=600)
         self.client.close()
 
 

@@ -13,8 +13,8 @@ import trio
 from import_support import DATA, FILES, TestContainer, corrupt, import_config, run_import
 from rdflib import Literal, URIRef
 
-from plastrond.commands import JobError
 from plastrond.jobfolders import JobFolder, read_rows
+from plastrond.jobs import JobError
 from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration
@@ -94,8 +94,12 @@ async def test_each_models_sample_validates_imports_and_resumes(
     assert done.count["created"] == items and done.count["errors"] == 0
     created = target.items()
     assert len(created) == items
-    has_member = URIRef("http://pcdm.org/models#hasMember")
-    assert sum(len(set(target.graph(u).objects(URIRef(u), has_member))) for u in created) == pages
+    walked = [target.walk_item(u) for u in created]
+    assert sum(len(w.pages) for w in walked) == pages
+    assert (
+        sum(len(p.files) for w in walked for p in w.pages) + sum(len(w.item_files) for w in walked)
+        == files
+    )
     completed = read_rows(job_folder(jobs) / "completed.log.csv")
     assert sorted(r["uri"] for r in completed) == sorted(created)
     assert {r["status"] for r in completed} == {"created"}
@@ -204,11 +208,11 @@ async def test_a_row_failing_mid_transaction_leaves_nothing(repo, target, jobs, 
     (failed,) = read_rows(latest_run(jobs) / "dropped-failed.log.csv")
     assert failed["id"] == "broken"
     assert failed["reason"].startswith("Creating item failed: cannot read bad.jpg from the ZIP")
-    # The item, its pages and good.jpg were written before bad.jpg failed: all rolled back.
+    # The item, its page and good.jpg were written before bad.jpg failed: all rolled back.
     (item,) = target.items()
-    children = target.children()
-    assert len(children) == 3  # the good row's item, page and file
-    assert item in children
+    assert target.children() == [item]  # the good row's item, with its page and file inside
+    (page,) = target.walk_item(item).pages
+    assert [f.filename for f in page.files] == ["good.jpg"]
     pending = read_rows(job_folder(jobs) / ".pending.csv")
     assert [r["state"] for r in pending if r["id"] == "broken"] == ["begun", "rolled back"]
 
@@ -319,9 +323,10 @@ async def test_limit_percent_and_resume(repo, target, jobs) -> None:
     assert third.progress[-1]["progress"] == 100
 
 
-async def test_hierarchical_structure_and_access(repo, target, jobs) -> None:
+@pytest.mark.parametrize("structure", ["flat", "hierarchical"])
+async def test_items_are_nested_whatever_the_structure(repo, target, jobs, structure) -> None:
     config = import_config(jobs, rest_url=repo.root)
-    body = rows_csv(f"h,H,{ITEM_ROW},p1.tif;p1.jpg", header=HEADER)
+    body = rows_csv(f"h,H,{ITEM_ROW},p1.tif;p1.jpg;p2.jpg", header=HEADER)
     outcome = await run_import(
         config,
         repo,
@@ -329,21 +334,28 @@ async def test_hierarchical_structure_and_access(repo, target, jobs) -> None:
         job_id=JOB,
         model="Item",
         container=target.uri,
-        structure="hierarchical",
+        structure=structure,
         access="umdaccess:Public",
         binaries_location=str(FILES),
     )
     assert outcome.state == "import_complete"
     (item,) = target.items()
     assert target.children() == [item]
+    walked = target.walk_item(item)
     assert sorted(target.children(item)) == [f"{item}/m", f"{item}/x"]
-    (page,) = target.children(f"{item}/m")
-    assert len(target.children(f"{page}/f")) == 2
+    assert [(p.title, p.number) for p in walked.pages] == [("Page 1", 1), ("Page 2", 2)]
+    assert [
+        [(f.filename, f.mime_type, f.preservation_master) for f in p.files] for p in walked.pages
+    ] == [
+        [("p1.jpg", "image/jpeg", False), ("p1.tif", "image/tiff", True)],
+        [("p2.jpg", "image/jpeg", False)],
+    ]
     public = URIRef("http://vocab.lib.umd.edu/access#Public")
-    assert public in set(target.graph(item).objects(URIRef(item), None))
-    assert public in set(target.graph(page).objects(URIRef(page), None))
+    assert public in set(walked.graph.objects(URIRef(item), None))
+    page = walked.pages[0].uri
+    assert public not in set(target.graph(page).objects(URIRef(page), None))  # item only
     config_yml = (job_folder(jobs) / "config.yml").read_text()
-    assert "structure: hierarchical" in config_yml and "access: umdaccess:Public" in config_yml
+    assert f"structure: {structure}" in config_yml and "access: umdaccess:Public" in config_yml
 
 
 async def test_progress_counts_are_integers(repo, target, jobs) -> None:
@@ -397,3 +409,76 @@ async def test_an_unreadable_vocabulary_fails_the_job(repo, target, jobs, tmp_pa
     )
     assert info.value.details["count"]["created"] == 0
     assert target.children() == []
+
+
+async def test_validate_only_needs_no_container_and_warns(repo, target, jobs) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    missing = f"{target.uri}/not-made-yet"
+    outcome = await run_import(
+        config,
+        repo,
+        rows_csv(f"a,A,{ITEM_ROW},p1.jpg"),
+        job_id=JOB,
+        model="Item",
+        container=missing,
+        validate_only="true",
+        binaries_location=str(FILES),
+    )
+    assert outcome.state == "validate_success"
+    assert outcome.count["valid"] == 1
+    (warning,) = outcome.body["warnings"]
+    assert warning.startswith(f"the container for new items does not exist: {missing}")
+    assert not target.exists(missing)
+    # the same job imported once the container is there
+    target.client.put(missing, headers={"Content-Type": "text/turtle"}).raise_for_status()
+    done = await run_import(
+        config,
+        repo,
+        rows_csv(f"a,A,{ITEM_ROW},p1.jpg"),
+        job_id=JOB,
+        model="Item",
+        container=missing,
+        binaries_location=str(FILES),
+    )
+    assert done.state == "import_complete" and "warnings" not in done.body
+    (item,) = [c for c in target.children(missing)]
+    assert len(target.children(item)) == 2  # m and x
+
+
+async def test_a_job_folder_of_the_flat_layout_resumes(repo, target, jobs) -> None:
+    """A job begun by an earlier version (items and pages side by side in the container, its
+    config.yml without `structure`) goes on: the rows it did stay done, its unsettled item is
+    found, and the rest are made in the nested layout."""
+    config = import_config(jobs, rest_url=repo.root)
+    body = rows_csv(f"a,A,{ITEM_ROW},", f"b,B,{ITEM_ROW},", f"c,C,{ITEM_ROW},p1.jpg")
+    folder = JobFolder.open(jobs, JOB)
+    old_a = f"{target.uri}/0f6c2b4e-aaaa-4aaa-8aaa-000000000001"
+    old_b = f"{target.uri}/0f6c2b4e-bbbb-4bbb-8bbb-000000000002"
+    for uri in (old_a, old_b):
+        target.client.put(uri, headers={"Content-Type": "text/turtle"}).raise_for_status()
+    folder.write_config(
+        {
+            "job_id": JOB,
+            "model": "Item",
+            "access": None,
+            "member_of": None,
+            "container": target.uri,
+            "binaries_location": str(FILES),
+        }
+    )
+    folder.write_source(body.encode("utf-8"))
+    (folder.path / "completed.log.csv").write_text(
+        f"id,timestamp,title,uri,status\r\na,2024-01-01T00:00:00,A,{old_a},created\r\n"
+    )
+    (folder.path / ".pending.csv").write_text(
+        f"id,uri,state\r\na,{old_a},begun\r\nb,{old_b},begun\r\n"
+    )
+    outcome = await run_import(config, repo, b"", job_id=JOB, resume="true")
+    assert outcome.state == "import_complete"
+    assert outcome.count["created"] == 1 and outcome.count["rows"] == 3
+    rows = {r["id"]: r for r in read_rows(job_folder(jobs) / "completed.log.csv")}
+    assert rows["a"]["uri"] == old_a and rows["b"]["uri"] == old_b
+    new_c = rows["c"]["uri"]
+    assert new_c not in (old_a, old_b)
+    assert len(target.walk_item(new_c).pages) == 1
+    assert sorted(target.children()) == sorted([old_a, old_b, new_c])

@@ -145,6 +145,17 @@ def csv_text(row: dict[str, str]) -> str:
     return out.getvalue()
 
 
+XSD_STRING = URIRef("http://www.w3.org/2001/XMLSchema#string")
+
+
+def plain(values) -> set:
+    """Literals as RDF 1.1 reads them: Fedora 4.7 answers a plain literal as xsd:string."""
+    return {
+        Literal(str(v)) if isinstance(v, Literal) and v.datatype == XSD_STRING else v
+        for v in values
+    }
+
+
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
@@ -270,7 +281,7 @@ async def test_languages_survive_with_their_tags(repo, target, tmp_path: Path) -
     outcome = await run_import(config, repo, csv_text(row), job_id="rt-lang", **args)
     assert outcome.state == "import_complete", outcome.body
     (item,) = target.items()
-    titles = set(target.graph(item).objects(URIRef(item), URIRef(DCTERMS + "title")))
+    titles = plain(target.graph(item).objects(URIRef(item), URIRef(DCTERMS + "title")))
     assert titles == {
         Literal("写真", lang="ja"),
         Literal("Photo of Testudo"),
@@ -304,14 +315,14 @@ async def test_an_upstream_export_imports_unchanged(repo, target, tmp_path: Path
     (item,) = target.items()
     s = URIRef(item)
     graph = target.graph(item)
-    assert set(graph.objects(s, URIRef(DCTERMS + "title"))) == {
+    assert plain(graph.objects(s, URIRef(DCTERMS + "title"))) == {
         Literal("写真", lang="ja"),
         Literal("Photo"),
     }
     creators = sorted(graph.objects(s, URIRef(DCTERMS + "creator")))
     assert creators == [URIRef(item + "#abc"), URIRef(item + "#def")]
     label = URIRef("http://www.w3.org/2000/01/rdf-schema#label")
-    assert graph.value(URIRef(item + "#abc"), label) == Literal("山田", lang="ja")
+    assert plain(graph.objects(URIRef(item + "#abc"), label)) == {Literal("山田", lang="ja")}
     # PUBLISH and HIDDEN show state; they publish nothing
     types = {str(t) for t in graph.objects(s, RDF_TYPE)}
     assert not types & {

@@ -19,7 +19,11 @@ HIDDEN = URIRef("http://vocab.lib.umd.edu/access#Hidden")
 def running(activemq, fedora, plastrond_setup, archelon_factory):
     setup = plastrond_setup(
         activemq,
-        repository={"FEDORA_USER": fedora.admin_user, "FEDORA_PASSWORD": fedora.admin_password},
+        repository={
+            "REST_ENDPOINT": fedora.rest_url,
+            "FEDORA_USER": fedora.admin_user,
+            "FEDORA_PASSWORD": fedora.admin_password,
+        },
     )
     daemon = setup.plastrond()
     daemon.wait_connected()
@@ -50,7 +54,7 @@ def test_publish_hidden_then_visible_then_unpublish(running, fedora):
     first, second = _new_item(fedora), _new_item(fedora)
     client.send_job("pub-1", "publish", f"{first}\n\n{second}\n", hidden="true")
     (done,) = client.wait_for("completions", 1, timeout=30)
-    assert done.headers["PlastronJobState"] == "publish_complete"
+    assert done.headers["PlastronJobState"] == "publish_complete", done.body
     body = json.loads(done.body)
     assert body["count"] == {"total": 2, "done": 2, "errors": 0}
     for uri in (first, second):

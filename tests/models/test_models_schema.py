@@ -175,6 +175,55 @@ def test_a_folder_adds_a_model_and_replaces_one(tmp_path):
     assert models.vocabularies["http://example.org/vocab#"] == str(tmp_path / "vocab.ttl")
 
 
+def test_a_later_files_detection_rows_come_first(tmp_path):
+    write(
+        tmp_path,
+        "maps.yml",
+        """\
+        models:
+          Map:
+            types: [pcdm:Object, umd:Item, bibo:Map]
+            fields: {}
+        detection:
+          - {type: bibo:Map, model: Map}
+        prefixes:
+          bibo: http://purl.org/ontology/bibo/
+        """,
+    )
+    models = load_models(tmp_path)
+    types = [URIRef(UMD + "Item"), URIRef(BIBO + "Map")]
+    assert models.detect(types).name == "Map"
+    assert load_models().detect(types).name == "Item"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("detection:\n  - {type: ex:X}\n", "detection[0]: expected {type: CURIE, model: Name}"),
+        ("detection:\n  - {type: bibo:Map, model: Nope}\n", "detection[0]: no model named 'Nope'"),
+        (F + "t: {predicate: dcterms:title, header: T}\n    column_order: [T, U]\n",
+         "column_order: 'U' is no column of the model"),
+        (F + "t: {predicate: dcterms:title, header: T}\n"
+         "      u: {predicate: dcterms:alternative, header: U}\n    column_order: [U]\n",
+         "column_order: lacks 'T'"),
+    ],
+)  # fmt: skip
+def test_bad_detection_and_column_order_are_named(tmp_path, text, message):
+    write(tmp_path, "bad.yml", text)
+    assert message in error_of(tmp_path)
+
+
+def test_column_order_sets_the_export_order(tmp_path):
+    write(
+        tmp_path,
+        "x.yml",
+        F + "t: {predicate: dcterms:title, header: T}\n"
+        "      u: {predicate: dcterms:alternative, header: U}\n    column_order: [U, T]\n",
+    )
+    model = load_models(tmp_path).get("X")
+    assert model.labels == ("T", "U") and model.columns == ("U", "T")
+
+
 async def test_current_models_reloads_when_a_file_changes(tmp_path):
     folder = tmp_path / "models"
     folder.mkdir()

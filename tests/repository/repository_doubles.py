@@ -1,5 +1,5 @@
-"""A small HTTP/1.1 server on loopback (trio + h11) that tests script, for what the real Fedora
-here cannot show: a Fedora 4.7 transaction, a JWT-checking front end, TLS client certificates.
+"""A small HTTP/1.1 server on loopback (trio + h11) that tests script, for what the real Fedoras
+here cannot show: a JWT-checking front end, TLS client certificates, faults.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
-"""What the Fedora 6 of these tests cannot show, against small HTTP doubles on loopback:
+"""What the real Fedoras of these tests (6.1.0 and 4.7.5) cannot show, against small HTTP
+doubles on loopback (Fedora 4.7 transactions are tested against the real 4.7.5, in
+test_repository_fedora.py):
 
-- Fedora 4.7 transactions (`tx:` paths). No Fedora 4.7 runs here; the double answers as
-  fedora.md describes 4.7: begin gives `Location: <root>/tx:<id>`, work happens under that path,
-  keep-alive, commit and rollback are POSTs below `<root>/tx:<id>/fcr:tx`.
 - Bearer tokens and minted JWTs. The Fedora here has no JWT filter (its Jetty realm does HTTP
   Basic only), so a double checks the Authorization header and the token's signature and claims.
 - TLS client certificates and a trusted self-signed server certificate.
@@ -21,8 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-import trio
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 from repository_doubles import Reply, Request, repo_config, serve
 
 from plastrond.repository import (
@@ -34,96 +32,6 @@ from plastrond.repository import (
 
 DC = "http://purl.org/dc/terms/"
 EXTERNAL = "https://repo.example.org/rest"
-TX = "tx:7f3a"
-
-
-# ------------------------------------------------------------------------------------------
-# Fedora 4.7 transactions
-# ------------------------------------------------------------------------------------------
-
-
-class Fedora47:
-    """Fedora 4.7's transaction protocol, as far as the client needs it."""
-
-    def __init__(self) -> None:
-        self.base = ""
-        self.outcome: str | None = None
-
-    async def __call__(self, request: Request) -> Reply:
-        path, method = request.target, request.method
-        tx = f"/rest/{TX}"
-        if method == "POST" and path == "/rest/fcr:tx":
-            return Reply(201, [("Location", self.base + tx)])
-        if method == "POST" and path == f"{tx}/fcr:tx":
-            return Reply(204)
-        if method == "POST" and path in (f"{tx}/fcr:tx/fcr:commit", f"{tx}/fcr:tx/fcr:rollback"):
-            self.outcome = path.rsplit(":", 1)[1]
-            return Reply(204)
-        if not path.startswith(tx + "/"):
-            return Reply(404, [("Content-Type", "text/plain")], b"not in the transaction")
-        inside = path[len(tx) :]
-        if method == "POST":
-            new = f"{inside}/{request.header('slug') or 'n1'}"
-            return Reply(201, [("Location", f"{self.base}{tx}{new}")])
-        if method == "GET":
-            me = f"{self.base}{tx}{inside}"
-            body = (
-                f'<{me}> <{DC}title> "x" .\n'
-                f"<{me}> <{DC}relation> <{self.base}{tx}/other> .\n"
-                f"<{me}> <{DC}source> <http://elsewhere.org/a> .\n"
-            )
-            return Reply(200, [("Content-Type", "application/n-triples")], body.encode())
-        if method == "PATCH":
-            return Reply(204)
-        return Reply(405)
-
-
-async def test_fedora_47_transaction_rewrites_paths_and_maps_uris_back():
-    fedora = Fedora47()
-    async with serve(fedora) as double:
-        fedora.base = double.base
-        internal = f"{double.base}/rest"
-        config = repo_config(internal, repo_external_url=EXTERNAL)
-        async with RepositoryClient(config) as repo:
-            graph = Graph()
-            graph.add((URIRef(""), URIRef(DC + "relation"), URIRef(EXTERNAL + "/other")))
-            async with repo.transaction(keep_alive_interval=0.2) as tx:
-                assert tx.transaction_info is not None
-                assert tx.transaction_info.style == "fcrepo4"
-                created = await tx.create_container(EXTERNAL + "/items", graph, slug="n1")
-                read = await tx.get_graph(created.uri)
-                await tx.update(created.uri, f"INSERT DATA {{ <> <{DC}relation> <{EXTERNAL}/b> }}")
-                await trio.sleep(0.5)
-    seen = {(r.method, r.target): r for r in double.requests}
-    # The caller only ever sees permanent, external URIs ...
-    assert created.uri == EXTERNAL + "/items/n1"
-    subjects = {str(s) for s in read.graph.subjects()}
-    assert subjects == {EXTERNAL + "/items/n1"}
-    assert set(map(str, read.graph.objects(None, URIRef(DC + "relation")))) == {EXTERNAL + "/other"}
-    source = read.graph.value(URIRef(EXTERNAL + "/items/n1"), URIRef(DC + "source"))
-    assert str(source) == "http://elsewhere.org/a"
-    # ... while the server is asked in its own terms, inside the transaction.
-    post = seen[("POST", f"/rest/{TX}/items")]
-    assert f"<{internal}/{TX}/other>".encode() in post.body
-    patch = seen[("PATCH", f"/rest/{TX}/items/n1")]
-    assert f"<{internal}/{TX}/b>".encode() in patch.body
-    keep_alives = [r for r in double.requests if r.target == f"/rest/{TX}/fcr:tx"]
-    assert len(keep_alives) >= 2
-    assert fedora.outcome == "commit"
-    assert all(r.header("atomic-id") is None for r in double.requests)
-
-
-async def test_fedora_47_transaction_rolls_back_on_error():
-    fedora = Fedora47()
-    async with serve(fedora) as double:
-        fedora.base = double.base
-        config = repo_config(f"{double.base}/rest", transaction_style="fcrepo4")
-        async with RepositoryClient(config) as repo:
-            with pytest.raises(RuntimeError):
-                async with repo.transaction() as tx:
-                    await tx.create_container(f"{double.base}/rest/items")
-                    raise RuntimeError("import row 3 failed")
-    assert fedora.outcome == "rollback"
 
 
 # ------------------------------------------------------------------------------------------

@@ -6,15 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from plastrond.commands.base import JobRequest
-from plastrond.jobs.completion import completion_for, error_result
+from plastrond.jobs.completion import completion_for
 from plastrond.jobs.ids import MAX_SEGMENT, job_id_segment, segment_job_id
-from plastrond.jobs.request import MissingJobId, parse_request
+from plastrond.jobs.request import JobRequest, MissingJobId, request_from_message
+from plastrond.jobs.result import error_result
 from plastrond.jobs.store import MessageStore, StoreInUse
 
 
-def test_parse_request_reads_the_protocol_headers():
-    request = parse_request(
+def test_request_from_message_reads_the_protocol_headers():
+    request = request_from_message(
         {
             "PlastronJobId": "http://archelon.example/import_jobs/42",
             "PlastronCommand": "export",
@@ -41,7 +41,7 @@ def test_parse_request_reads_the_protocol_headers():
 
 
 def test_sync_request_keeps_reply_to_and_old_echo_delay_header():
-    request = parse_request(
+    request = request_from_message(
         {
             "PlastronJobId": "SYNCHRONOUS-1",
             "PlastronCommand": "echo",
@@ -55,7 +55,7 @@ def test_sync_request_keeps_reply_to_and_old_echo_delay_header():
     assert request.reply_to == "/temp-queue/x"
     assert request.args["echo-delay"] == "2"
     # The PlastronArg- spelling wins when both are present.
-    both = parse_request(
+    both = request_from_message(
         {"PlastronJobId": "a", "echo-delay": "2", "PlastronArg-echo-delay": "3"},
         b"",
         synchronous=False,
@@ -76,11 +76,13 @@ def test_sync_request_keeps_reply_to_and_old_echo_delay_header():
 )
 def test_unusable_job_ids(headers):
     with pytest.raises(MissingJobId):
-        parse_request({"PlastronCommand": "echo", **headers}, b"", synchronous=False, received=0)
+        request_from_message(
+            {"PlastronCommand": "echo", **headers}, b"", synchronous=False, received=0
+        )
 
 
 def test_missing_command_is_left_for_the_runner_to_answer():
-    request = parse_request({"PlastronJobId": "j"}, b"", synchronous=False, received=0)
+    request = request_from_message({"PlastronJobId": "j"}, b"", synchronous=False, received=0)
     assert request.command == ""
 
 

@@ -90,21 +90,65 @@ def test_nothing_below_imports_the_daemon_or_the_cli(package):
     assert offenders(package, forbidden) == []
 
 
+#: what commands and their helpers may use of jobs/: the command protocol, never the runner,
+#: the store or the completions
+JOB_TYPES = ("plastrond.jobs.protocol", "plastrond.jobs.request", "plastrond.jobs.result")
+
+
+def test_jobs_never_import_commands_or_what_they_use():
+    # The runner finds commands in the registry it is given (DESIGN.md).
+    forbidden = (
+        "plastrond.commands",
+        "plastrond.export",
+        "plastrond.imports",
+        "plastrond.http",
+        "plastrond.daemon",
+        "plastrond.cli",
+        "plastrond.broker",
+    )
+    assert offenders("plastrond.jobs", forbidden) == []
+
+
 @pytest.mark.parametrize("package", ["plastrond.export", "plastrond.imports"])
-def test_command_helpers_use_only_the_command_types(package):
-    # They may raise JobError and read JobRequest (commands.base, commands.args), never
-    # reach into a command module or the registry.
-    allowed = ("plastrond.commands.base", "plastrond.commands.args")
+def test_command_helpers_use_only_the_job_types(package):
+    # They may raise JobError and read JobRequest, never reach into a command module, the
+    # registry, the runner or the store.
+    assert offenders(package, ("plastrond.commands",)) == []
     found = [
         line
-        for line in offenders(package, ("plastrond.commands",))
-        if not any(line.split(" imports ")[1].startswith(a) for a in allowed)
+        for line in offenders(package, ("plastrond.jobs",))
+        if not any(line.split(" imports ")[1].startswith(a) for a in JOB_TYPES)
+        and not line.split(" imports ")[1].startswith("plastrond.jobs.ids")
     ]
     assert found == []
 
 
 def test_commands_do_not_import_the_runner_or_store():
-    assert offenders("plastrond.commands", ("plastrond.jobs",)) == []
+    found = [
+        line
+        for line in offenders("plastrond.commands", ("plastrond.jobs",))
+        if not any(line.split(" imports ")[1].startswith(a) for a in JOB_TYPES)
+    ]
+    assert found == []
+
+
+def test_the_job_types_stand_alone():
+    # The command protocol is plain values: it imports nothing else of jobs/ or above.
+    for module, names in imported_modules("plastrond.jobs").items():
+        if module not in JOB_TYPES:
+            continue
+        bad = [
+            n
+            for n in names
+            if n.startswith("plastrond.")
+            and not n.startswith(JOB_TYPES)
+            and not n.startswith(("plastrond.errors", "plastrond.config", "plastrond.repository"))
+        ]
+        assert bad == [], module
+
+
+def test_the_error_root_imports_nothing_of_plastrond():
+    assert [n for n in imported_modules("plastrond")["plastrond.errors"] if "plastrond" in n] == []
 
 
 def test_job_folders_and_durable_writes_sit_below_their_users():

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 import trio
 
-from plastrond.commands import command
-from plastrond.commands.base import JobContext, JobRequest, JobResult, Progress
+from plastrond.commands import registry as shipped
 from plastrond.config import load_config
+from plastrond.jobs import CommandRegistry, JobContext, JobError, JobRequest, JobResult, Report
 from plastrond.jobs.completion import completion_for
 from plastrond.jobs.runner import JobRunner, percent
 
@@ -38,32 +37,67 @@ class Sink:
         self.sent.append((trio.current_time(), job_id, json.loads(body)))
 
 
+#: the shipped commands and the tests' own
+commands = CommandRegistry(shipped.modules)
+command = commands.register
+
+
+def make_runner(config, **options) -> JobRunner:
+    return JobRunner(config, commands=commands, **options)
+
+
 @command("test-counting")
-async def counting(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def counting(ctx: JobContext, report: Report) -> JobResult:
     total = int(ctx.request.args.get("n", "100"))
     step = float(ctx.request.args.get("step", "0.001"))
     for i in range(1, total + 1):
         await trio.sleep(step)
-        yield {"count": {"total": total, "done": i}, "progress": percent(i, total)}
-    yield JobResult(state="counted", body={"count": {"done": total}})
+        report({"count": {"total": total, "done": i}, "progress": percent(i, total)})
+    return JobResult(state="counted", body={"count": {"done": total}})
 
 
 @command("test-silent")
-async def silent(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
-    yield {"count": {"done": 0}}
+async def silent(ctx: JobContext, report: Report) -> JobResult:
+    report({"count": {"done": 0}})
     await trio.sleep(float(ctx.request.args["wait"]))
-    yield JobResult(body=b"ok")
+    return JobResult(body=b"ok")
 
 
 @command("test-broken")
-async def broken(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
-    yield {"count": {"done": 0}}
+async def broken(ctx: JobContext, report: Report) -> JobResult:
+    report({"count": {"done": 0}})
     raise RuntimeError("disk on fire")
 
 
 @command("test-noresult")
-async def noresult(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
-    yield {"count": {"done": 0}}
+async def noresult(ctx: JobContext, report: Report) -> JobResult:
+    report({"count": {"done": 0}})
+    return None  # type: ignore[return-value]
+
+
+async def _fail_in_task(message: str, delay: float) -> None:
+    await trio.sleep(delay)
+    raise JobError(message, details={"count": {"done": 1}})
+
+
+@command("test-rows-fail")
+async def rows_fail(ctx: JobContext, report: Report) -> JobResult:
+    # Two tasks of the command's own nursery fail with JobErrors at the same moment.
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(_fail_in_task, "row 1:   bad\n value", 1)
+        nursery.start_soon(_fail_in_task, "row 2: bad too", 1)
+    return JobResult()
+
+
+@command("test-two-bugs")
+async def two_bugs(ctx: JobContext, report: Report) -> JobResult:
+    async def fail(e: Exception) -> None:
+        raise e  # at once, before a sibling's failure can cancel it
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(fail, KeyError("a"))
+        nursery.start_soon(fail, ValueError("b"))
+    return JobResult()
 
 
 def request(command: str, body: bytes = b"", sync: bool = False, **args: str) -> JobRequest:
@@ -73,7 +107,7 @@ def request(command: str, body: bytes = b"", sync: bool = False, **args: str) ->
 
 
 async def test_echo_returns_the_body_unchanged(config):
-    runner = JobRunner(config, max_async=1, max_sync=1)
+    runner = make_runner(config, max_async=1, max_sync=1)
     result = await runner.run(request("echo", b"\x00binary\xffbody"))
     assert result.state == "Done" and result.error is None
     completion = completion_for(request("echo"), result, "/queue/status")
@@ -83,7 +117,7 @@ async def test_echo_returns_the_body_unchanged(config):
 
 async def test_echo_delay_waits_and_reports(config, autojump_clock):
     sink = Sink()
-    runner = JobRunner(config, max_async=1, max_sync=1, send_progress=sink)
+    runner = make_runner(config, max_async=1, max_sync=1, send_progress=sink)
     started = trio.current_time()
     result = await runner.run(request("ECHO", b"hi", **{"echo-delay": "12"}))
     assert trio.current_time() - started == pytest.approx(12, abs=0.01)
@@ -93,7 +127,7 @@ async def test_echo_delay_waits_and_reports(config, autojump_clock):
 
 async def test_fast_job_progress_is_coalesced_and_the_last_always_goes(config, autojump_clock):
     sink = Sink()
-    runner = JobRunner(config, max_async=1, max_sync=1, send_progress=sink, progress_interval=1.0)
+    runner = make_runner(config, max_async=1, max_sync=1, send_progress=sink, progress_interval=1.0)
     result = await runner.run(request("test-counting", n="1000", step="0.01"))
     assert result.state == "counted"
     # 1000 updates over 10 s at most one a second: about ten messages, not a thousand.
@@ -107,7 +141,7 @@ async def test_fast_job_progress_is_coalesced_and_the_last_always_goes(config, a
 
 async def test_a_quiet_job_repeats_its_progress_every_15_seconds(config, autojump_clock):
     sink = Sink()
-    runner = JobRunner(config, max_async=1, max_sync=1, send_progress=sink)
+    runner = make_runner(config, max_async=1, max_sync=1, send_progress=sink)
     await runner.run(request("test-silent", wait="60"))
     times = [t for t, _, _ in sink.sent]
     # Archelon calls a job stalled after 30 s of silence; we speak at least every 15.
@@ -120,7 +154,7 @@ async def test_progress_sink_failures_do_not_fail_the_job(config, autojump_clock
     async def broken_sink(job_id: str, body: bytes) -> None:
         raise trio.BrokenResourceError("broker away")
 
-    runner = JobRunner(config, max_async=1, max_sync=1, send_progress=broken_sink)
+    runner = make_runner(config, max_async=1, max_sync=1, send_progress=broken_sink)
     result = await runner.run(request("test-counting", n="10", step="0.5"))
     assert result.state == "counted"
 
@@ -136,7 +170,7 @@ async def test_progress_sink_failures_do_not_fail_the_job(config, autojump_clock
     ],
 )
 async def test_failures_become_one_line_errors(config, req, error):
-    runner = JobRunner(config, max_async=1, max_sync=1)
+    runner = make_runner(config, max_async=1, max_sync=1)
     result = await runner.run(req)
     assert result.error is not None and error in result.error
     assert "\n" not in result.error
@@ -145,8 +179,21 @@ async def test_failures_become_one_line_errors(config, req, error):
     assert json.loads(completion.body)["state"] == "Error"
 
 
+async def test_job_errors_from_tasks_of_the_command_are_the_job_error(config, autojump_clock):
+    runner = make_runner(config, max_async=1, max_sync=1)
+    result = await runner.run(request("test-rows-fail"))
+    # One of the two, as one line, with its details: not a group, not an internal error.
+    assert result.error in {"row 1: bad value", "row 2: bad too"}
+    assert isinstance(result.body, dict) and result.body["count"] == {"done": 1}
+    bugs = await runner.run(request("test-two-bugs"))
+    # Two different failures at once are a bug: neither is taken for the job's reason.
+    assert bugs.error is not None
+    assert bugs.error.startswith("internal error in test-two-bugs: ExceptionGroup")
+    assert "\n" not in bugs.error
+
+
 async def test_sync_jobs_do_not_wait_behind_async_ones(config, autojump_clock):
-    runner = JobRunner(config, max_async=2, max_sync=1)
+    runner = make_runner(config, max_async=2, max_sync=1)
     finished: list[tuple[str, float]] = []
 
     async def run(req: JobRequest) -> None:
@@ -173,6 +220,7 @@ def test_percent():
 
 
 def test_every_shipped_command_loads_and_modules_load_only_when_asked():
+    import importlib
     import subprocess
     import sys
 
@@ -181,13 +229,12 @@ def test_every_shipped_command_loads_and_modules_load_only_when_asked():
     assert set(names()) >= set(BUILTIN)
     for name in BUILTIN:
         assert callable(get_command(name.upper()))
+        # every command module can be imported by its name (import_ for import)
+        importlib.import_module(f"plastrond.commands.{BUILTIN[name]}")
     # A fresh interpreter that only echoes never imports the export or import machinery.
     probe = (
         "import sys; from plastrond.commands import get_command; get_command('echo'); "
         "print(sorted(m for m in sys.modules if m.startswith('plastrond.commands.')))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert (
-        out.stdout.strip()
-        == "['plastrond.commands.args', 'plastrond.commands.base', 'plastrond.commands.echo']"
-    )
+    assert out.stdout.strip() == "['plastrond.commands.args', 'plastrond.commands.echo']"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from .base import JobError, JobRequest
+from ..jobs.request import JobRequest
+from ..jobs.result import JobError
 
 __all__ = ["boolean", "choice", "number", "text"]
 

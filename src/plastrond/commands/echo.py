@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import trio
 
+from ..jobs.protocol import JobContext, Report
+from ..jobs.result import JobResult
 from . import args, command
-from .base import JobContext, JobResult, Progress
 
 #: the longest delay a client may ask for, in seconds (a day)
 MAX_DELAY = 86_400.0
 
 
 @command("echo")
-async def echo(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def echo(ctx: JobContext, report: Report) -> JobResult:
     # `echo-delay` (older clients) arrives in args too; see jobs.request.
     delay = args.number(ctx.request, "echo-delay", 0.0, minimum=0.0, maximum=MAX_DELAY)
     if delay:
@@ -22,9 +21,11 @@ async def echo(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         deadline = trio.current_time() + delay
         # Waiting in slices keeps the progress messages coming on long delays.
         while (left := deadline - trio.current_time()) > 0:
-            yield {
-                "time": {"delay": delay, "left": round(left, 3)},
-                "progress": round(100 * (delay - left) / delay),
-            }
+            report(
+                {
+                    "time": {"delay": delay, "left": round(left, 3)},
+                    "progress": round(100 * (delay - left) / delay),
+                }
+            )
             await trio.sleep(min(left, 5.0))
-    yield JobResult(body=ctx.request.body)
+    return JobResult(body=ctx.request.body)

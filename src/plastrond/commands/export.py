@@ -4,7 +4,8 @@ Body: repository URIs, one per line (blank lines ignored). Args: `format` (`text
 `turtle`, `ttl` (the default), `text/csv`, `csv`), `output-dest` (a local path inside
 `COMMANDS.EXPORT.ALLOWED_OUTPUT_DIRS`, or `sftp://user@host[:port]/path`; `.zip` appended when
 missing), `export-binaries`, `binary-types` (comma-separated MIME types, `type/*` allowed),
-`uri-template` (public URI template with `{uuid}`; default `MESSAGE_BROKER.PUBLIC_URI_TEMPLATE`),
+`uri-template` (public URI template with `{uuid}`; default
+`PUBLICATION_WORKFLOW.PUBLIC_URL_PATTERN`, then `MESSAGE_BROKER.PUBLIC_URI_TEMPLATE`),
 `timestamp` (informational: recorded in `bag-info.txt`).
 
 Progress after each item: `{"time": {"started", "now", "elapsed"}, "count": {"total",
@@ -15,27 +16,26 @@ some items could not be read (they are skipped, and the file is written all the 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
-import trio
 
 from ..config import Config
 from ..export import (
     CsvMetadata,
     Destination,
-    DestinationError,
-    ExportError,
     ExportOptions,
     ExportRun,
     MetadataWriter,
     TurtleMetadata,
     parse_destination,
 )
+from ..jobs.protocol import JobContext, Report
+from ..jobs.request import JobRequest
+from ..jobs.result import JobError, JobResult
 from ..models import ModelError, ModelSet, current_models
 from . import args, command
-from .base import JobContext, JobError, JobRequest, JobResult, Progress
 
 __all__ = ["FORMATS", "ExportRequest", "parse_request"]
 
@@ -73,10 +73,7 @@ def parse_request(request: JobRequest, config: Config) -> ExportRequest:
     """The export *request* asks for, checked; JobError with one line when it cannot be run."""
     fmt = args.choice(request, "format", FORMATS, "turtle")
     output = args.required_text(request, "output-dest")
-    try:
-        destination = parse_destination(output, config.commands.export)
-    except DestinationError as e:
-        raise JobError(str(e)) from None
+    destination = parse_destination(output, config.commands.export)  # DestinationError
     binaries = args.boolean(request, "export-binaries", False)
     types: list[str] = []
     for part in (args.text(request, "binary-types") or "").split(","):
@@ -87,7 +84,11 @@ def parse_request(request: JobRequest, config: Config) -> ExportRequest:
             raise JobError(f"argument binary-types: {part!r} is not a MIME type")
         types.append(part.lower())
     template = args.text(request, "uri-template")
-    if template is None and config.message_broker is not None:
+    if (
+        template is None
+        and config.message_broker is not None
+        and not config.publication.public_url_pattern
+    ):
         template = config.message_broker.public_uri_template
     if template is not None and "{uuid}" not in template:
         raise JobError(f"argument uri-template must contain {{uuid}}, not {template!r}")
@@ -124,7 +125,7 @@ def _writer(fmt: str, models: ModelSet) -> Callable[[Path], MetadataWriter]:
 
 
 @command("export")
-async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def export(ctx: JobContext, report: Report) -> JobResult:
     config = ctx.config
     request = parse_request(ctx.request, config)
     try:
@@ -138,10 +139,11 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         export_binaries=request.export_binaries,
         binary_types=request.binary_types,
         uri_template=request.uri_template,
+        public_url_pattern=config.publication.public_url_pattern,
         max_concurrent_items=config.commands.export.max_concurrent_items,
         bag_info=info,
     )
-    run = ExportRun(ctx.repository, _writer(request.format, models), options, ctx.log)
+    run = ExportRun(ctx.repository, _writer(request.format, models), options, ctx.log, report)
     ctx.log.info(
         "export of %d item(s) as %s%s to %s",
         len(request.uris),
@@ -149,31 +151,8 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         " with binaries" if request.export_binaries else "",
         request.destination.describe(),
     )
-    finished = False
-
-    async def work() -> None:
-        nonlocal finished
-        try:
-            await run.execute(request.uris, request.destination)
-        finally:
-            finished = True
-            run.changed.set()
-
-    try:
-        # The runner drives this generator from one task and does nothing between steps but
-        # record the progress, so yielding inside this nursery keeps its scopes well nested.
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(work)
-            while True:
-                await run.changed.wait()
-                run.changed = trio.Event()
-                if finished:
-                    break
-                yield run.progress()
-    except BaseExceptionGroup as group:
-        raise _job_error(group) from None
-    except (DestinationError, ExportError) as e:
-        raise JobError(str(e)) from None
+    # DestinationError and ExportError are JobErrors: they go to the runner as they are.
+    await run.execute(request.uris, request.destination)
     counts = run.counts
     state = "export_complete" if counts.errors == 0 else "partial_export"
     ctx.log.info(
@@ -184,8 +163,8 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         run.download_bytes,
         request.destination.describe(),
     )
-    yield run.progress()
-    yield JobResult(
+    report(run.progress())
+    return JobResult(
         state=state,
         body={
             "type": state,
@@ -195,26 +174,3 @@ async def export(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
             "count": counts.as_dict(),
         },
     )
-
-
-def _job_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The one-line JobError for what ended the export, or the group when it was a bug."""
-    pending: list[BaseException] = [group]
-    while pending:
-        e = pending.pop(0)
-        if isinstance(e, BaseExceptionGroup):
-            pending[:0] = list(e.exceptions)
-        elif isinstance(e, DestinationError | ExportError | JobError):
-            return JobError(str(e))
-    leaves = list(_leaves(group))
-    return leaves[0] if len(leaves) == 1 else group
-
-
-def _leaves(group: BaseExceptionGroup[BaseException]) -> list[BaseException]:
-    found: list[BaseException] = []
-    for e in group.exceptions:
-        if isinstance(e, BaseExceptionGroup):
-            found.extend(_leaves(e))
-        else:
-            found.append(e)
-    return found

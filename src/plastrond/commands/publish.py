@@ -9,15 +9,16 @@ names the resource just done (`result`: uri, handle, status).
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import trio
 
 from .. import publication
+from ..jobs.protocol import JobContext, Progress, Report
+from ..jobs.result import JobError, JobResult
 from ..publication import Change, PublicationError
 from . import args, command
-from .base import JobContext, JobError, JobResult, Progress
 
 #: resources changed at once within one job
 CONCURRENCY = 4
@@ -38,15 +39,13 @@ def request_uris(ctx: JobContext) -> list[str]:
     return uris
 
 
-async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress | JobResult]:
+async def _mark_all(ctx: JobContext, report: Report, change: Change) -> JobResult:
     name = change.name
     uris = request_uris(ctx)
     repository = ctx.repository
     started = time.time()
     done: list[str] = []
     errors: dict[str, str] = {}
-    news: trio.MemorySendChannel[dict[str, Any]]
-    news, news_receive = trio.open_memory_channel[dict[str, Any]](float("inf"))
     limiter = trio.CapacityLimiter(CONCURRENCY)
 
     def progress(result: dict[str, Any] | None = None) -> Progress:
@@ -60,7 +59,8 @@ async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress |
             body["result"] = result
         return body
 
-    handles = publication.Handles.from_config(ctx.config.publication)
+    # Only publishing talks to the handle service.
+    handles = publication.Handles.from_config(ctx.config.publication) if change.published else None
 
     async def one(uri: str) -> None:
         async with limiter:
@@ -85,20 +85,13 @@ async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress |
                 )
                 done.append(uri)
                 result = outcome.as_json()
-        news.send_nowait(result)
+        report(progress(result))
 
-    async def run_all() -> None:
+    try:
+        report(progress())
         async with trio.open_nursery() as nursery:
             for uri in uris:
                 nursery.start_soon(one, uri)
-        await news.aclose()
-
-    yield progress()
-    try:
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run_all)
-            async for result in news_receive:
-                yield progress(result)
     finally:
         if handles is not None:
             with trio.CancelScope(shield=True):
@@ -109,7 +102,7 @@ async def _mark_all(ctx: JobContext, change: Change) -> AsyncIterator[Progress |
         "uris": sorted(done),
         "errors": errors,
     }
-    yield JobResult(state=state, body=body)
+    return JobResult(state=state, body=body)
 
 
 def _change(ctx: JobContext, make: Callable[..., Change]) -> Change:
@@ -121,12 +114,10 @@ def _change(ctx: JobContext, make: Callable[..., Change]) -> Change:
 
 
 @command("publish")
-async def publish(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
-    async for step in _mark_all(ctx, _change(ctx, publication.publish)):
-        yield step
+async def publish(ctx: JobContext, report: Report) -> JobResult:
+    return await _mark_all(ctx, report, _change(ctx, publication.publish))
 
 
 @command("unpublish")
-async def unpublish(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
-    async for step in _mark_all(ctx, _change(ctx, publication.unpublish)):
-        yield step
+async def unpublish(ctx: JobContext, report: Report) -> JobResult:
+    return await _mark_all(ctx, report, _change(ctx, publication.unpublish))

@@ -21,7 +21,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,6 +30,9 @@ import trio
 from rdflib import Graph, URIRef
 
 from .. import editing
+from ..jobs.protocol import JobContext, Progress, Report
+from ..jobs.request import JobRequest
+from ..jobs.result import JobError, JobResult
 from ..models import (
     ContentModel,
     ModelError,
@@ -43,7 +46,6 @@ from ..models import (
 from ..models.namespaces import FABIO, LDP, ORE, PCDM, RDF
 from ..repository import RepositoryClient, RepositoryError, TransactionError
 from . import args, command
-from .base import JobContext, JobError, JobRequest, JobResult, Progress
 
 __all__ = ["COMPLETE", "INCOMPLETE", "UpdateRequest", "parse_request", "update"]
 
@@ -225,15 +227,15 @@ class _UpdateRun:
         self.stats = _Stats(total=None if request.recursive else len(request.uris))
         self.limiter = trio.CapacityLimiter(concurrency)
         self.cpu_limiter = trio.CapacityLimiter(1)
-        self.send: trio.MemorySendChannel[Progress] | None = None
+        self.report: Report | None = None
 
-    async def run(self, send: trio.MemorySendChannel[Progress]) -> None:
-        self.send = send
-        async with send:
-            if self.request.use_transactions and not self.request.dry_run:
-                await self._in_transaction()
-            else:
-                await self._all(self.repository)
+    async def run(self, report: Report) -> None:
+        self.report = report
+        report(self.stats.progress())
+        if self.request.use_transactions and not self.request.dry_run:
+            await self._in_transaction()
+        else:
+            await self._all(self.repository)
 
     async def _in_transaction(self) -> None:
         try:
@@ -278,8 +280,8 @@ class _UpdateRun:
         self.stats.done += 1
         for target in related:
             self._schedule(nursery, client, target, top=False)
-        if self.send is not None:
-            await self.send.send(self.stats.progress())
+        if self.report is not None:
+            self.report(self.stats.progress())
 
     async def _process(self, client: RepositoryClient, uri: str, top: bool) -> list[str]:
         """Update one resource; return the related resources to update next."""
@@ -345,14 +347,8 @@ class _UpdateRun:
         return found
 
 
-def _single(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
 @command("update")
-async def update(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def update(ctx: JobContext, report: Report) -> JobResult:
     config = ctx.config
     settings = config.content_models
     request, models = await parse_request(ctx.request, settings.dir)
@@ -376,16 +372,5 @@ async def update(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
         ", in a transaction" if request.use_transactions and not request.dry_run else "",
         ", dry run" if request.dry_run else "",
     )
-    yield run.stats.progress()
-    send, receive = trio.open_memory_channel[Progress](math.inf)
-    try:
-        # The runner drives this generator from one task and does nothing between steps but
-        # record the progress, so yielding inside this nursery keeps its scopes well nested.
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(run.run, send)
-            async with receive:
-                async for progress in receive:
-                    yield progress
-    except BaseExceptionGroup as group:
-        raise _single(group) from None
-    yield run.stats.result()
+    await run.run(report)
+    return run.stats.result()

@@ -23,6 +23,7 @@ from urllib.parse import unquote, urlsplit
 import attrs
 
 from ..config import ExportConfig
+from ..jobs.result import JobError
 from ..sftp import SFTP_TIMEOUT, SftpAddress, SftpError, SftpSettings, connect, open_sftp
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 WRITE_BUFFER: Final = 1024 * 1024
 
 
-class DestinationError(Exception):
+class DestinationError(JobError):
     """The output destination is refused or cannot be written; the message is one line."""
 
 

@@ -2,7 +2,7 @@
 
 ```
 run = ExportRun(repository, lambda scratch: TurtleMetadata(scratch, prefixes), options, log)
-await run.execute(uris, destination)        # run.counts and run.progress() as it goes
+await run.execute(uris, destination)        # report(run.progress()) as the counts change
 ```
 
 Items are read concurrently (at most `max_concurrent_items` at once, and at most twice that many
@@ -39,8 +39,12 @@ import trio
 from rdflib import Graph, Literal, URIRef
 
 from .. import __version__, metrics
+from ..errors import PlastronError, failure_of
+from ..jobs.protocol import Report
+from ..jobs.result import JobError
 from ..models import usage_tags
 from ..models.namespaces import DCTERMS, FABIO, IANA, ORE, PCDM, RDF
+from ..public_urls import PublicUrlError, public_url
 from ..repository import RepositoryClient, RepositoryError, parse_links
 from .bag import BagZipWriter, Digester
 from .destinations import Destination, DestinationError, Sink
@@ -52,7 +56,6 @@ __all__ = [
     "ExportOptions",
     "ExportRun",
     "ItemFailure",
-    "item_failure_of",
     "item_folder_name",
     "item_folder_names",
     "mime_matches",
@@ -66,11 +69,11 @@ _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9
 _UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]')
 
 
-class ExportError(Exception):
+class ExportError(JobError):
     """The export as a whole failed (the ZIP could not be written); one line."""
 
 
-class ItemFailure(Exception):
+class ItemFailure(PlastronError):
     """One item could not be exported; it is counted as an error and skipped."""
 
 
@@ -83,8 +86,10 @@ class ExportOptions:
     export_binaries: bool = False
     #: MIME types of the binaries to export (`type/*` allowed); empty: every binary
     binary_types: tuple[str, ...] = ()
-    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI`
+    #: public URI template with `{uuid}`, for the CSV's `PUBLIC URI` (the request's)
     uri_template: str | None = None
+    #: otherwise PUBLICATION_WORKFLOW.PUBLIC_URL_PATTERN (plastrond.public_urls fields)
+    public_url_pattern: str | None = None
     max_concurrent_items: int = 4
     #: extra `bag-info.txt` tags
     bag_info: Mapping[str, str] = attrs.field(factory=dict)
@@ -134,6 +139,7 @@ class ExportRun:
         make_writer: Callable[[Path], MetadataWriter],
         options: ExportOptions,
         log: logging.Logger,
+        report: Report | None = None,
     ) -> None:
         self.repository = repository
         self.make_writer = make_writer
@@ -142,8 +148,8 @@ class ExportRun:
         self.log = log
         self.counts = ExportCounts(total=0)
         self.started = time.time()
-        #: set whenever the counts change (the command waits on it to report progress)
-        self.changed = trio.Event()
+        #: given the progress whenever the counts change
+        self.report = report
         n = max(1, options.max_concurrent_items)
         self._slots = trio.Semaphore(n)
         # With one item at a time, everything is sequential; else each item may have a
@@ -179,6 +185,10 @@ class ExportRun:
             body["progress"] = max(0, min(100, math.floor(100 * done / total)))
         return body
 
+    def _changed(self) -> None:
+        if self.report is not None:
+            self.report(self.progress())
+
     # -- the whole export -------------------------------------------------------------------
 
     async def execute(self, uris: Sequence[str], destination: Destination) -> None:
@@ -186,7 +196,7 @@ class ExportRun:
         the destination cannot be opened, `ExportError` when writing it fails."""
         self.counts = ExportCounts(total=len(uris))
         self._folders = item_folder_names(uris)
-        self.changed.set()
+        self._changed()
         base = self.options.scratch_dir
         scratch = Path(
             await trio.to_thread.run_sync(
@@ -300,7 +310,7 @@ class ExportRun:
                 with trio.CancelScope(shield=True):
                     await trio.to_thread.run_sync(shutil.rmtree, folder, True)
             self._slots.release()
-            self.changed.set()
+            self._changed()
 
     def _add_to_bag(self, index: int, prepared: _Prepared, folder: Path, bag: BagZipWriter) -> None:
         for name, binary in prepared.binaries:
@@ -350,9 +360,15 @@ class ExportRun:
 
     def _public_uri(self, uri: str) -> str | None:
         template = self.options.uri_template
-        if not template:
+        if template:
+            return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+        pattern = self.options.public_url_pattern
+        if not pattern:
             return None
-        return template.replace("{uuid}", uuid_of(uri) or _last_segment(uri))
+        try:
+            return public_url(pattern, uri, self.repository.root)
+        except PublicUrlError as e:
+            raise ItemFailure(str(e)) from e
 
     async def _graph(self, uri: str) -> Graph:
         async with self._requests:
@@ -396,7 +412,7 @@ class ExportRun:
                 for slot, (file_uri, on_page, page_label) in enumerate(plan):
                     nursery.start_soon(fetch, slot, file_uri, on_page, page_label)
         except BaseExceptionGroup as group:
-            raise item_failure_of(group) from None
+            raise failure_of(group, ItemFailure) or group from None
         # Pages in order; a page's files (a set in the repository) by name, so that two
         # exports of one item are the same.
         ordered = sorted(
@@ -428,7 +444,7 @@ class ExportRun:
                 for member in members:
                     nursery.start_soon(fetch, member)
         except BaseExceptionGroup as group:
-            raise item_failure_of(group) from None
+            raise failure_of(group, ItemFailure) or group from None
         numbers: dict[URIRef, int] = {}
         for member in members:
             value = graphs[member].value(member, FABIO.hasSequenceIdentifier)
@@ -501,22 +517,6 @@ class ExportRun:
 # --------------------------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------------------------
-
-
-def item_failure_of(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    """The first ItemFailure in *group* when that is all it holds (siblings cancelled by the
-    nursery are not in it); else the group itself, for anything worse to go on up."""
-    leaves: list[BaseException] = []
-    pending: list[BaseException] = [group]
-    while pending:
-        e = pending.pop(0)
-        if isinstance(e, BaseExceptionGroup):
-            pending[:0] = list(e.exceptions)
-        else:
-            leaves.append(e)
-    if leaves and all(isinstance(e, ItemFailure) for e in leaves):
-        return leaves[0]
-    return group
 
 
 def _described_by(links: list[str]) -> str | None:

@@ -18,12 +18,12 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from .. import editing
-from ..models import ModelError, Outcome, SparqlError, UnknownModel, check_update
+from ..models import ModelError, SparqlError, UnknownModel, check_update
 from ..repository import RepositoryError, ResourceGone, ResourceNotFound
 from .backend import Backend
 from .problems import Problem
 
-__all__ = ["SPARQL_UPDATE", "field_message", "register", "resource_path"]
+__all__ = ["SPARQL_UPDATE", "register", "resource_path"]
 
 log = logging.getLogger("plastrond.http")
 
@@ -51,38 +51,6 @@ def resource_path(raw: str) -> str:
                 400, f"not a path below the repository root: /{path[:200]} (segment {segment!r})"
             )
     return "/" + path
-
-
-def field_message(outcome: Outcome) -> str:
-    """One sentence for a failed rule, for `validation_errors`."""
-    argument = outcome.argument
-    match outcome.rule:
-        case "required":
-            return "is required"
-        case "exactly":
-            return f"must have exactly {argument} value{'s' if argument != 1 else ''}"
-        case "max_values":
-            return f"must have at most {argument} value{'s' if argument != 1 else ''}"
-        case "from_vocabulary":
-            return f"must be a term of the vocabulary {argument}"
-        case "value_pattern":
-            return f"must match the pattern {argument}"
-        case "edtf":
-            return "must be an EDTF date"
-        case "iso639":
-            return "must be an ISO 639 language code"
-        case "handle":
-            return "must be a handle (hdl:<prefix>/<suffix>)"
-    return f"failed the rule {outcome.rule} ({argument})"
-
-
-def _validation_errors(failed: list[Outcome]) -> dict[str, str]:
-    errors: dict[str, list[str]] = {}
-    for outcome in failed:
-        message = field_message(outcome)
-        if message not in errors.setdefault(outcome.field, []):
-            errors[outcome.field].append(message)
-    return {name: "; ".join(messages) for name, messages in errors.items()}
 
 
 def register(app: QuartTrio, backend: Backend | None) -> None:
@@ -151,7 +119,7 @@ def register(app: QuartTrio, backend: Backend | None) -> None:
         except editing.UnwritableChange as e:
             raise Problem(400, str(e), title=SPARQL_PROBLEM) from None
         except editing.InvalidResource as e:
-            errors = _validation_errors(e.result.failed())
+            errors = e.result.messages()
             shown = "; ".join(f"{name} {message}" for name, message in errors.items())
             log.info("not updated, invalid as %s: %s: %s", e.model.name, uri, shown)
             raise Problem(

@@ -14,6 +14,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
 from ..config import Config, ConfigError
+from ..errors import failure_of
 from ..publication import Handles
 from ..repository import RepositoryClient
 from ..shutdown import STOP_SIGNALS, early_signal
@@ -86,13 +87,6 @@ async def _watch_signals(
             reason = "cancelled requests still running"
             trio.lowlevel.spawn_system_task(_exit_after, SECOND_SIGNAL_EXIT_AFTER, reason)
             return
-
-
-def _only_os_error(error: BaseException) -> OSError | None:
-    """The OSError that *error* is, or that a group of nested groups holds alone."""
-    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
-        error = error.exceptions[0]
-    return error if isinstance(error, OSError) else None
 
 
 def bind_address(host: str, port: int) -> str:
@@ -168,9 +162,10 @@ async def _serve(
                 urls: list[str] = await nursery.start(run_hypercorn)
             except (OSError, BaseExceptionGroup) as e:
                 # Before it listens, hypercorn fails only in creating its sockets.
-                bind_error = _only_os_error(e)
-                if bind_error is None:
+                failure = failure_of(e, OSError)
+                if not isinstance(failure, OSError):
                     raise
+                bind_error = failure
                 nursery.cancel_scope.cancel()
             else:
                 log.info(

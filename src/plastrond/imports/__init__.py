@@ -5,7 +5,7 @@
 - `items`: a new item's pages, files and proxies, planned and written in one transaction.
 - `run`: one run of a job: rows validated and imported concurrently, progress, completion.
 
-`plastrond.commands.import` turns a request into `run.ImportOptions` and drives `run.ImportRun`.
-This package imports no module of the broker or the jobs runner. The job folders it writes
+`plastrond.commands.import_` turns a request into `run.ImportOptions` and drives `run.ImportRun`.
+This package imports no module of the broker or the jobs runner; the job folders it writes
 are `plastrond.jobfolders`'.
 """

@@ -1,36 +1,45 @@
 """A new item with its pages, files and proxies: planned with every URI chosen up front, then
-written in one transaction.
+written in one transaction, each resource created before anything links to it.
 
-Choosing the URIs first (`<container>/<uuid>`, written with PUT) means every graph is complete
-when it is sent (an item names its members and first/last proxies, a page its files), and that
-the item's URI is known before its transaction commits, which is what lets an interrupted run
-find out afterwards whether the item was created.
+Where the parts go (`shared/reference/import-export.md`, "Where an imported item lives"), the
+shape Plastron 4.x gives every item, whatever the job's `structure`:
 
-Where the parts go (`structure`), as the original plastron lays them out:
+| what | where |
+|---|---|
+| item | `<container>/<pairtree>/<uuid>`: `<container>/d4/de/77/1a/d4de771a-...` |
+| pages | `<item>/m/<uuid>` |
+| a page's files | `<page>/f/<uuid>` |
+| item-level files (`ITEM_FILES`) | `<item>/f/<uuid>` |
+| proxies (the page order) | `<item>/x/<uuid>` |
 
-| | flat (default) | hierarchical |
-|---|---|---|
-| item | `<container>/<uuid>` | `<container>/<uuid>` |
-| pages | `<container>/<uuid>` | `<item>/m/<uuid>` |
-| files | `<container>/<uuid>` | `<page or item>/f/<uuid>` |
-| proxies | `<item>/x/<uuid>` | `<item>/x/<uuid>` |
+Fedora 4 mints the pairtree form on a POST without Slug; here it is written by PUT on both
+servers, so that the item's URI is known (and journalled) before its transaction begins.
+
+Fedora 4.7 refuses a triple that names a repository resource that does not exist yet
+(`400 PathNotFoundException`), so the item is written in two passes inside its transaction
+(`write_item`): first every resource, each naming only what exists already (the item its
+fields and collection; a page its item; a file's description its page; a proxy its page, its
+item and the proxy before it), then the links that point forward, one SPARQL Update per
+resource: a page's `pcdm:hasFile`, a proxy's `iana:next`, the item's `pcdm:hasMember`,
+`pcdm:hasFile`, `iana:first`/`iana:last`. Fedora 6 takes the same requests.
 
 Files are grouped into pages by base name without extension (`p001.tif` and `p001.jpg` are one
-page), in order of first appearance; TIFF files are preservation masters.
+page), in order of first appearance; TIFF files are preservation masters. The job's access
+class goes on the item only (pages and files get none, as upstream).
 """
 
 from __future__ import annotations
 
 import posixpath
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator
 from typing import Final
 
 import attrs
 from rdflib import Graph, URIRef
 
 from ..models import Item, file_graph, page_graph, page_title, proxy_graph, sparql_update
-from ..models.namespaces import PCDM, RDF
+from ..models.namespaces import IANA, PCDM
 from ..repository import RepositoryClient
 from .binaries import Location, mime_type
 from .metadata import FileSpec, RowData
@@ -42,14 +51,25 @@ __all__ = [
     "FilePlan",
     "ItemPlan",
     "PagePlan",
-    "file_groups",
+    "ProxyPlan",
+    "first_segment",
+    "new_item_uri",
+    "pairtree",
     "plan_item",
     "write_item",
 ]
 
+#: the `structure` argument: how the collection the items are filed in is laid out (recorded
+#: in config.yml); it does not change an item's own shape
 FLAT: Final = "flat"
 HIERARCHICAL: Final = "hierarchical"
 STRUCTURES: Final = (FLAT, HIERARCHICAL)
+
+#: the containers inside an item, and inside a page
+MEMBERS: Final = "m"
+FILES: Final = "f"
+PROXIES: Final = "x"
+ANNOTATIONS: Final = "a"
 
 TIFF_TYPES: Final = frozenset({"image/tiff", "image/tiff-fx"})
 
@@ -61,48 +81,111 @@ class FilePlan:
     path: str
     filename: str
     mime_type: str
+    #: its description (written to the binary's fcr:metadata once the binary exists)
     graph: Graph
 
 
 @attrs.frozen
 class PagePlan:
     uri: str
+    #: the page's own triples (without its files)
     graph: Graph
     files: tuple[FilePlan, ...]
-    #: the container of the page's files, created after the page (hierarchical structure)
-    folder: str | None = None
+
+    @property
+    def folder(self) -> str:
+        """The container of the page's files."""
+        return f"{self.uri}/{FILES}"
+
+
+@attrs.frozen
+class ProxyPlan:
+    uri: str
+    #: ore:proxyFor, ore:proxyIn, the title and iana:prev (the proxy before it exists already)
+    graph: Graph
+    #: the proxy after it (linked once it exists)
+    next: str | None = None
 
 
 @attrs.frozen
 class ItemPlan:
     uri: str
+    #: the item's triples without the structure links (`links`)
     graph: Graph
-    #: empty containers inside the item (`x`, `m`, `f`), created right after it
+    #: the structure links: pcdm:hasMember, pcdm:hasFile, iana:first/last
+    links: Graph
+    #: empty containers inside the item (`m`, `x`, `f`), created right after it
     containers: tuple[str, ...]
     pages: tuple[PagePlan, ...]
     item_files: tuple[FilePlan, ...]
-    proxies: tuple[tuple[str, Graph], ...]
+    proxies: tuple[ProxyPlan, ...]
 
     @property
     def files(self) -> tuple[FilePlan, ...]:
         return tuple(f for page in self.pages for f in page.files) + self.item_files
 
+    @property
+    def full_graph(self) -> Graph:
+        """The item's triples once written (its graph and its links)."""
+        return self.graph + self.links
 
-def file_groups(paths: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """(base name, paths) for each group of files with the same base name, in order."""
-    groups: dict[str, list[str]] = {}
-    for path in paths:
-        stem = posixpath.splitext(posixpath.basename(path))[0]
-        groups.setdefault(stem, []).append(path)
-    return list(groups.items())
+    def link_updates(self) -> Iterator[tuple[str, Graph]]:
+        """(resource, triples to add) for the second pass, in order."""
+        for page in self.pages:
+            if page.files:
+                g = Graph()
+                for f in page.files:
+                    g.add((URIRef(page.uri), PCDM.hasFile, URIRef(f.uri)))
+                yield page.uri, g
+        for proxy in self.proxies:
+            if proxy.next is not None:
+                g = Graph()
+                g.add((URIRef(proxy.uri), IANA.next, URIRef(proxy.next)))
+                yield proxy.uri, g
+        if len(self.links):
+            yield self.uri, self.links
+
+    @property
+    def requests(self) -> int:
+        """How many requests `write_item` sends (the transaction's own three aside)."""
+        return (
+            1
+            + len(self.containers)
+            + sum(2 + 2 * len(p.files) for p in self.pages)
+            + 2 * len(self.item_files)
+            + len(self.proxies)
+            + sum(1 for _ in self.link_updates())
+        )
+
+
+def pairtree(identifier: str) -> str:
+    """The pairtree path Fedora 4 mints for *identifier*: its first 8 characters in pairs,
+    then the identifier itself (`d4/de/77/1a/d4de771a-...`)."""
+    compact = identifier.replace("-", "")
+    return "/".join([*(compact[i : i + 2] for i in range(0, 8, 2)), identifier])
+
+
+def new_item_uri(container: str, avoid: Collection[str] = ()) -> str:
+    """A new item's URI under *container*, at a pairtree path whose first segment is not in
+    *avoid* (those of the items being written at the same time: Fedora 4.7 fails one of two
+    transactions that create the same pairtree node at once)."""
+    while True:
+        path = pairtree(str(uuid.uuid4()))
+        if path[:2] not in avoid:
+            return f"{container.rstrip('/')}/{path}"
+
+
+def first_segment(item_uri: str, container: str) -> str:
+    """The first pairtree segment of *item_uri* under *container* (see `new_item_uri`)."""
+    return item_uri[len(container.rstrip("/")) + 1 :][:2]
 
 
 def _new(parent: str) -> str:
     return f"{parent.rstrip('/')}/{uuid.uuid4()}"
 
 
-def _file(spec: FileSpec, parent_uri: str, folder: str, access: URIRef | None) -> FilePlan:
-    uri = _new(folder)
+def _file(spec: FileSpec, parent_uri: str) -> FilePlan:
+    uri = _new(f"{parent_uri}/{FILES}")
     path = spec.path
     filename = posixpath.basename(path)
     mime = mime_type(path)
@@ -114,8 +197,6 @@ def _file(spec: FileSpec, parent_uri: str, folder: str, access: URIRef | None) -
         preservation_master=mime in TIFF_TYPES,
         types=spec.types,
     )
-    if access is not None:
-        graph.add((URIRef(uri), RDF.type, access))
     return FilePlan(uri=uri, path=path, filename=filename, mime_type=mime, graph=graph)
 
 
@@ -123,46 +204,34 @@ def plan_item(
     item: Item,
     data: RowData,
     *,
-    container: str,
-    structure: str = FLAT,
     access: URIRef | None = None,
     member_of: str | None = None,
 ) -> ItemPlan:
-    """Everything to write for the new *item* (whose URI is already `<container>/<uuid>`):
+    """Everything to write for the new *item* (whose URI is already chosen, `new_item_uri`):
     its pages, files and proxies from the row's FILES and ITEM_FILES. *item* gains the
     structure links (members, files, first/last proxy), the access class and membership."""
     item_uri = str(item.uri)
-    hierarchical = structure == HIERARCHICAL
     if access is not None and access not in item.types:
         item.types.append(access)
     if member_of is not None and URIRef(member_of) not in item.member_of:
         item.member_of.append(URIRef(member_of))
+    own = item.to_graph()
     containers: list[str] = []
     item_paths = data.loose_files
-    pages: list[PagePlan] = []
-    proxies: list[tuple[str, Graph]] = []
     groups = data.pages
     if groups:
-        containers.append(f"{item_uri}/x")
-        if hierarchical:
-            containers.append(f"{item_uri}/m")
-    proxy_uris = [_new(f"{item_uri}/x") for _ in groups]
+        containers += [f"{item_uri}/{MEMBERS}", f"{item_uri}/{PROXIES}"]
+    if item_paths:
+        containers.append(f"{item_uri}/{FILES}")
+    proxy_uris = [_new(f"{item_uri}/{PROXIES}") for _ in groups]
+    pages: list[PagePlan] = []
+    proxies: list[ProxyPlan] = []
     for n, group in enumerate(groups, 1):
-        paths = group.files
-        page_uri = _new(f"{item_uri}/m" if hierarchical else container)
+        page_uri = _new(f"{item_uri}/{MEMBERS}")
         title = group.label or page_title(item, group.stem, n)
         graph = page_graph(page_uri, title=title, number=n, member_of=item_uri)
-        if access is not None:
-            graph.add((URIRef(page_uri), RDF.type, access))
-        folder = f"{page_uri}/f" if hierarchical else container
-        files = tuple(_file(p, page_uri, folder, access) for p in paths)
-        for f in files:
-            graph.add((URIRef(page_uri), PCDM.hasFile, URIRef(f.uri)))
-        pages.append(
-            PagePlan(
-                uri=page_uri, graph=graph, files=files, folder=folder if hierarchical else None
-            )
-        )
+        files = tuple(_file(spec, page_uri) for spec in group.files)
+        pages.append(PagePlan(uri=page_uri, graph=graph, files=files))
         item.members.append(URIRef(page_uri))
         proxy_uri = proxy_uris[n - 1]
         proxy = proxy_graph(
@@ -170,24 +239,23 @@ def plan_item(
             proxy_for=page_uri,
             proxy_in=item_uri,
             prev=proxy_uris[n - 2] if n > 1 else None,
-            next=proxy_uris[n] if n < len(proxy_uris) else None,
             title=title,
         )
-        if access is not None:
-            proxy.add((URIRef(proxy_uri), RDF.type, access))
-        proxies.append((proxy_uri, proxy))
+        proxies.append(
+            ProxyPlan(
+                uri=proxy_uri, graph=proxy, next=proxy_uris[n] if n < len(proxy_uris) else None
+            )
+        )
     if proxy_uris:
         item.first.append(URIRef(proxy_uris[0]))
         item.last.append(URIRef(proxy_uris[-1]))
-    item_folder = f"{item_uri}/f" if hierarchical else container
-    if hierarchical and item_paths:
-        containers.append(item_folder)
-    item_files = tuple(_file(p, item_uri, item_folder, access) for p in item_paths)
+    item_files = tuple(_file(p, item_uri) for p in item_paths)
     for f in item_files:
         item.files.append(URIRef(f.uri))
     return ItemPlan(
         uri=item_uri,
-        graph=item.to_graph(),
+        graph=own,
+        links=item.to_graph() - own,
         containers=tuple(containers),
         pages=tuple(pages),
         item_files=item_files,
@@ -206,17 +274,19 @@ async def _write_file(tx: RepositoryClient, plan: FilePlan, location: Location |
 
 
 async def write_item(tx: RepositoryClient, plan: ItemPlan, location: Location | None) -> None:
-    """Create everything *plan* describes, through *tx* (a client inside a transaction)."""
+    """Create everything *plan* describes through *tx* (a client inside a transaction): every
+    resource first, then the links between them (see the module)."""
     await tx.put_container(plan.uri, plan.graph)
     for container in plan.containers:
         await tx.put_container(container, None)
     for page in plan.pages:
         await tx.put_container(page.uri, page.graph)
-        if page.folder is not None:
-            await tx.put_container(page.folder, None)
+        await tx.put_container(page.folder, None)
         for f in page.files:
             await _write_file(tx, f, location)
     for f in plan.item_files:
         await _write_file(tx, f, location)
-    for proxy_uri, graph in plan.proxies:
-        await tx.put_container(proxy_uri, graph)
+    for proxy in plan.proxies:
+        await tx.put_container(proxy.uri, proxy.graph)
+    for uri, graph in plan.link_updates():
+        await tx.update(uri, sparql_update(Graph(), graph))

@@ -2,53 +2,54 @@
 
     run = await ImportRun.prepare(options, config, repository, log)   # ImportJobError
     try:
-        await run.run(send)          # sends progress dicts on *send* as rows finish
+        await run.run(report)        # report(progress dict) as rows finish
     finally:
         await run.close()
     state, body = run.result()
 
-`prepare` sets up the job folder (config.yml, source.csv, a new run folder), reads the CSV
-through the content model, settles what an earlier run left unresolved and picks the rows to
-do: those within `limit`, not yet in completed.log.csv, thinned to `percent`. Every run skips
-the rows completed before (a plain rerun as well as `resume`), so the daemon's rerun of a job
-interrupted by a shutdown or a crash goes on where it stopped.
+`prepare` reads the inputs (the job folder's config.yml, source.csv and logs, the content
+models, the CSV), has `plastrond.imports.plan` decide what to do (pure code: which rows, where,
+what is done), checks the container and opens the logs. Every run skips the rows completed
+before (a plain rerun as well as `resume`), so the daemon's rerun of a job interrupted by a
+shutdown or a crash goes on where it stopped.
 
 Each row, up to `MAX_CONCURRENT_ITEMS` at once: its cells are read, a `URI` row's resource is
 read and the row's values applied to it, the item is validated and (new items) its files
 looked for; an invalid row goes to dropped-invalid.log.csv. Then, unless `validate-only`: a
-new item, with its pages, files and proxies, is created in one transaction (a failure rolls it
-back and the row goes to dropped-failed.log.csv), a `URI` row becomes one SPARQL Update of the
-difference (none when nothing changed). Each imported row is appended to completed.log.csv as
-soon as it is done, so the log's order is the order rows finished in.
+new item, with its pages, files and proxies, is created in one transaction
+(`plastrond.imports.items`; a failure rolls it back and the row goes to
+dropped-failed.log.csv), a `URI` row becomes one SPARQL Update of the difference (none when
+nothing changed). Each imported row is appended to completed.log.csv as soon as it is done, so
+the log's order is the order rows finished in.
 
-Before a new item's transaction begins, its URI goes to `.pending.csv`: a run that stops between
-the commit and the log line leaves a "begun" entry that the next run resolves by asking the
-repository whether the item exists (then it is logged as completed, never created twice).
+Before a new item's transaction begins, its URI goes to `.pending.csv` (fsynced): a run that
+stops between the commit and the log line leaves a "begun" entry that the next run resolves by
+asking the repository whether the item exists (then it is logged as completed, never created
+twice).
 
-A row is known in the logs by its identifier (the model's `identifier` column, else `handle`,
-else `title`); a row whose identifier is empty or shared with another row is known by its
-line instead (`<identifier> (source.csv:<line>)`, or `source.csv:<line>`).
+A validate-only run does not need the container for new items to exist (Archelon validates
+before it makes the collection's container): a missing one is a warning in the result.
 """
 
 from __future__ import annotations
 
-import collections
 import functools
 import logging
 import math
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import attrs
 import trio
-from rdflib import Graph, URIRef
+from rdflib import Graph
 
 from .. import metrics
 from ..config import Config
-from ..jobfolders import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
+from ..errors import failure_of
+from ..jobfolders import AppendLog, JobFolder, JobFolderError, Run, timestamp
 from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
+from ..jobs.protocol import Report
 from ..models import (
     ContentModel,
     Item,
@@ -65,23 +66,31 @@ from ..repository import (
     PreconditionFailed,
     RepositoryClient,
     RepositoryError,
+    RepositoryHTTPError,
     ResourceNotFound,
 )
 from .binaries import BinariesError, Location, parse_location
-from .items import FLAT, STRUCTURES, plan_item, write_item
+from .items import first_segment, new_item_uri, plan_item, write_item
 from .metadata import (
-    Header,
     MetadataError,
+    MetadataFile,
     RowData,
     RowError,
-    SourceRow,
     apply_row,
     first_text,
-    is_iri,
     read_metadata,
     read_row,
-    row_key_text,
-    split_cell,
+)
+from .plan import (
+    ImportJobError,
+    ImportOptions,
+    ImportPlan,
+    PlannedRow,
+    Settings,
+    plan_import,
+    row_keys,
+    select_rows,
+    settle,
 )
 
 __all__ = [
@@ -105,34 +114,6 @@ IMPORT_INCOMPLETE: Final = "import_incomplete"
 T = TypeVar("T")
 
 
-class ImportJobError(Exception):
-    """The job cannot go on; one line. *details* are extra keys for the completion body."""
-
-    def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.details: Mapping[str, Any] = details or {}
-
-
-@attrs.frozen
-class ImportOptions:
-    """An import request's arguments, checked (None: not given)."""
-
-    job_id: str
-    body: bytes = b""
-    model: str | None = None
-    name: str | None = None
-    access: str | None = None
-    member_of: str | None = None
-    container: str | None = None
-    structure: str | None = None
-    binaries_location: str | None = None
-    validate_only: bool = False
-    resume: bool = False
-    limit: int | None = None
-    percent: int | None = None
-    extract_text: str | None = None
-
-
 @attrs.define
 class Counts:
     """The counters of protocol.md: all integers, only `total` may be None."""
@@ -151,86 +132,35 @@ class Counts:
         return attrs.asdict(self)
 
 
-@attrs.frozen
-class _Settings:
-    """What the run works with: the request's options over the stored config.yml."""
-
-    job_id: str
-    model_name: str
-    name: str | None
-    access: str | None
-    member_of: str | None
-    container: str
-    structure: str
-    binaries_location: str | None
-
-    def config_fields(self) -> dict[str, str | None]:
-        fields: dict[str, str | None] = {
-            "job_id": self.job_id,
-            "model": self.model_name,
-            "access": self.access,
-            "member_of": self.member_of,
-            "container": self.container,
-            "binaries_location": self.binaries_location,
-            "structure": self.structure,
-        }
-        if self.name is not None:
-            fields["name"] = self.name
-        return fields
-
-
-def row_keys(header: Header, rows: Sequence[SourceRow]) -> dict[int, str]:
-    """Each row's id in the logs (by row number): its identifier when that is not empty and no
-    other row has it, else its line (see the module)."""
-    texts = {row.number: row_key_text(header, row) for row in rows}
-    seen = collections.Counter(texts.values())
-    keys: dict[int, str] = {}
-    for row in rows:
-        text = texts[row.number]
-        where = f"{SOURCE_FILE}:{row.line}"
-        if not text:
-            keys[row.number] = where
-        elif seen[text] > 1:
-            keys[row.number] = f"{text} ({where})"
-        else:
-            keys[row.number] = text
-    return keys
-
-
-def select_rows(
-    rows: Sequence[SourceRow],
-    done: Callable[[SourceRow], bool],
-    limit: int | None,
-    percent: int | None,
-) -> tuple[list[SourceRow], int]:
-    """(the rows to do, how many rows within the limit were done before). `limit` counts rows
-    from the top of the file, done or not; `percent` then keeps an evenly spaced share of the
-    rest, as close as possible to that percentage of all the rows within the limit."""
-    within = list(rows if limit is None else rows[:limit])
-    todo = [row for row in within if not done(row)]
-    skipped = len(within) - len(todo)
-    if percent is not None and percent < 100 and todo:
-        target = max(1, math.floor(percent / 100 * len(within) + 0.5))
-        if target < len(todo):
-            step = len(todo) / target
-            todo = [todo[math.floor(i * step)] for i in range(target)]
-    return todo, skipped
-
-
-class _RowFailed(Exception):
-    """A row could not be imported; the reason goes to dropped-failed.log.csv."""
-
-
 @attrs.define
 class _Logs:
-    """The logs a run appends to, each written by one worker thread at a time."""
+    """The logs a run appends to, each written by one worker thread at a time; completed and
+    pending are None in a validate-only run."""
 
     completed: AppendLog | None
     pending: AppendLog | None
     run: Run
     limiter: trio.CapacityLimiter = attrs.field(factory=lambda: trio.CapacityLimiter(1))
+    #: what a failed job's completion carries (the run's `details`, once there is a run)
+    details: Callable[[], Mapping[str, Any]] = dict
 
-    async def append(self, log: AppendLog, values: Sequence[str], *, sync: bool = False) -> None:
+    @classmethod
+    def open(cls, folder: JobFolder, validate_only: bool) -> _Logs:
+        logs = cls(completed=None, pending=None, run=folder.start_run())
+        try:
+            if not validate_only:
+                logs.completed = folder.completed_log()
+                logs.pending = folder.pending_log()
+        except BaseException:
+            logs.close()
+            raise
+        return logs
+
+    async def append(
+        self, log: AppendLog | None, values: Sequence[str], *, sync: bool = False
+    ) -> None:
+        assert log is not None
+
         def work() -> None:
             log.append(values)
             if sync:
@@ -239,7 +169,7 @@ class _Logs:
         try:
             await trio.to_thread.run_sync(work, limiter=self.limiter)
         except JobFolderError as e:  # a full disk, say: no row can be recorded any more
-            raise ImportJobError(str(e)) from None
+            raise ImportJobError(str(e), self.details()) from None
 
     def close(self) -> None:
         for log in (self.completed, self.pending):
@@ -248,61 +178,54 @@ class _Logs:
         self.run.close()
 
 
+@attrs.frozen
+class _Inputs:
+    """What `prepare` reads before planning."""
+
+    settings: Settings
+    #: the CSV as received (None: resumed from the folder's source.csv)
+    new_source: bytes | None
+    models: ModelSet
+    model: ContentModel
+    metadata: MetadataFile
+
+
+@attrs.frozen
+class _Parts:
+    """The run's means of I/O."""
+
+    folder: JobFolder
+    logs: _Logs
+    repository: RepositoryClient
+    location: Location | None
+    vocabularies: VocabularyCache
+    log: logging.Logger
+    concurrency: int
+
+
 class ImportRun:
-    def __init__(
-        self,
-        *,
-        options: ImportOptions,
-        settings: _Settings,
-        model: ContentModel,
-        header: Header,
-        rows: Sequence[SourceRow],
-        selected: Sequence[SourceRow],
-        skipped: int,
-        keys: Mapping[int, str],
-        completed: set[str],
-        folder: JobFolder,
-        logs: _Logs,
-        repository: RepositoryClient,
-        container_uri: str,
-        access: URIRef | None,
-        location: Location | None,
-        vocabularies: VocabularyCache,
-        concurrency: int,
-        log: logging.Logger,
-        pending: Sequence[PendingItem] = (),
-    ) -> None:
-        self.options = options
-        self.settings = settings
-        self.model = model
-        self.header = header
-        self.rows = rows
-        self.selected = selected
-        self.keys = keys
-        self.completed = completed
-        self.folder = folder
-        self.logs = logs
-        self.repository = repository
-        self.container_uri = container_uri
-        self.access = access
-        self.location = location
-        self.vocabularies = vocabularies
-        self.concurrency = concurrency
-        self.log = log
+    """A prepared run: its plan, and what it writes with."""
+
+    def __init__(self, plan: ImportPlan, parts: _Parts, warnings: Sequence[str] = ()) -> None:
+        self.plan = plan
+        self.parts = parts
+        self.log = parts.log
+        self.warnings = list(warnings)
         self.started = time.time()
-        self.counts = Counts(total=len(rows), rows=skipped)
-        self.planned = skipped + len(selected)
+        self.counts = Counts(total=len(plan.rows), rows=plan.skipped)
+        self.completed: set[str] = set()
         self.reports: dict[int, dict[str, Any]] = {}
-        self.send: trio.MemorySendChannel[dict[str, Any]] | None = None
-        #: new items begun by an interrupted run, settled before the rows are done
-        self.pending = list(pending)
+        self.report: Report | None = None
+        parts.logs.details = self.details
         #: rows left out of this run because an earlier one may have done them
         self.held: set[str] = set()
+        #: the first pairtree segment of each new item being done (by row number)
+        self.in_flight: dict[int, str] = {}
         self._closed = False
 
     @property
     def validate_only(self) -> bool:
-        return self.options.validate_only
+        return self.plan.validate_only
 
     # -- preparing ---------------------------------------------------------------------------
 
@@ -316,189 +239,97 @@ class ImportRun:
     ) -> ImportRun:
         """Everything the run needs, set up and checked (ImportJobError when it cannot run)."""
         section = config.commands.import_
-        jobs_dir = section.jobs_dir
-        if jobs_dir is None:
+        if section.jobs_dir is None:
             raise ImportJobError(
                 f"no folder for import jobs is configured ({config.path}: COMMANDS.IMPORT.JOBS_DIR)"
             )
         folder = await _in_thread(
-            functools.partial(JobFolder.open, create=not options.resume), jobs_dir, options.job_id
+            functools.partial(JobFolder.open, create=not options.resume),
+            section.jobs_dir,
+            options.job_id,
         )
         await _in_thread(folder.lock)
         try:
-            return await cls._prepare_locked(options, config, repository, log, folder)
+            inputs = await _read_inputs(options, config, folder)
+            settings = inputs.settings
+            done = await _in_thread(folder.read_completed)
+            pending = []
+            if not options.validate_only:
+                pending = await _in_thread(folder.read_pending, {r.uri for r in done.values()})
+            location: Location | None = None
+            if settings.binaries_location is not None:
+                try:
+                    location = parse_location(settings.binaries_location, section)
+                except BinariesError as e:
+                    raise ImportJobError(str(e)) from None
+            plan = plan_import(
+                options,
+                settings,
+                inputs.metadata,
+                inputs.models,
+                container=_container_uri(settings.container, repository),
+                done=done.keys(),
+                pending=pending,
+                has_location=location is not None,
+            )
+            warnings = await _check_container(plan, repository)
+            await _in_thread(folder.write_config, settings.config_fields())
+            if inputs.new_source is not None:
+                await _in_thread(folder.write_source, inputs.new_source)
+            cm = config.content_models
+            vocabularies = shared_cache(
+                {**inputs.models.vocabularies, **cm.vocabularies},
+                ttl=cm.vocabulary_cache_seconds,
+                timeout=cm.vocabulary_timeout,
+            )
+            logs = await _in_thread(_Logs.open, folder, options.validate_only)
         except BaseException:
             folder.unlock()
             raise
-
-    @classmethod
-    async def _prepare_locked(
-        cls,
-        options: ImportOptions,
-        config: Config,
-        repository: RepositoryClient,
-        log: logging.Logger,
-        folder: JobFolder,
-    ) -> ImportRun:
-        section = config.commands.import_
-        stored = await _in_thread(folder.read_config)
-        if options.resume and stored is None:
-            raise ImportJobError(
-                f"cannot resume job {options.job_id}: its folder has no config.yml"
-            )
-        settings = _settle(options, stored or {}, config.repository.relpath)
-        source = options.body
-        if not source.strip():
-            if not options.resume:
-                raise ImportJobError("the message body is empty (expected the metadata CSV)")
-            stored_source = await _in_thread(folder.read_source)
-            if not stored_source:
-                raise ImportJobError(
-                    f"cannot resume job {options.job_id}: its folder has no source.csv"
-                )
-            source = stored_source
-        try:
-            text = source.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise ImportJobError(f"the CSV is not UTF-8 text (byte {e.start})") from None
-
-        settings_cm = config.content_models
-        try:
-            models = await current_models(settings_cm.dir)
-            model = models.get(settings.model_name)
-        except ModelError as e:
-            raise ImportJobError(str(e)) from None
-        try:
-            metadata = await trio.to_thread.run_sync(read_metadata, text, model, models)
-        except MetadataError as e:
-            raise ImportJobError(f"{SOURCE_FILE}: {e}") from None
-        access = _access(settings.access, models)
-        if settings.member_of is not None and not (
-            settings.member_of.startswith(("http://", "https://")) and is_iri(settings.member_of)
-        ):
-            raise ImportJobError(
-                f"argument member-of is not an http(s) URI: {settings.member_of!r}"
-            )
-        container_uri = _container_uri(settings.container, repository)
-
-        location: Location | None = None
-        if settings.binaries_location is not None:
-            try:
-                location = parse_location(settings.binaries_location, section)
-            except BinariesError as e:
-                raise ImportJobError(str(e)) from None
-
-        # The job folder: config.yml, source.csv, and what earlier runs did.
-        await _in_thread(folder.write_config, settings.config_fields())
-        if source is options.body:
-            await _in_thread(folder.write_source, source)
-        done = await _in_thread(folder.read_completed)
-        completed = set(done)
-        keys = row_keys(metadata.header, metadata.rows)
-        pending: list[PendingItem] = []
-        if not options.validate_only:
-            pending = await _in_thread(folder.read_pending, {r.uri for r in done.values()})
-        selected, skipped = select_rows(
-            metadata.rows,
-            lambda row: keys[row.number] in completed,
-            options.limit,
-            options.percent,
+        parts = _Parts(
+            folder=folder,
+            logs=logs,
+            repository=repository,
+            location=location,
+            vocabularies=vocabularies,
+            log=log,
+            concurrency=section.max_concurrent_items,
         )
-        if location is None and metadata.header.has_files:
-            for row in selected:
-                names = [
-                    c
-                    for c in ("FILES", "ITEM_FILES")
-                    if c in metadata.header.system
-                    and row.cell(metadata.header.system[c]).strip()
-                    and not row.cell(metadata.header.system.get("URI")).strip()
-                ]
-                if names:
-                    raise ImportJobError(
-                        f"{SOURCE_FILE}:{row.line}: {names[0]} names files, and no "
-                        "binaries-location was given"
-                    )
-
-        if any(not row.cell(metadata.header.system.get("URI")).strip() for row in selected):
-            try:
-                found = await repository.exists(container_uri)
-            except RepositoryError as e:
-                raise ImportJobError(f"cannot check the container {container_uri}: {e}") from None
-            if not found:
-                raise ImportJobError(
-                    f"the container for new items does not exist: {container_uri} "
-                    "(argument relpath or container)"
-                )
-
-        vocabularies = shared_cache(
-            {**models.vocabularies, **settings_cm.vocabularies},
-            ttl=settings_cm.vocabulary_cache_seconds,
-            timeout=settings_cm.vocabulary_timeout,
+        run = cls(plan, parts, warnings)
+        run.completed.update(done)
+        log.info(
+            "import of %d row(s) as %s into %s (run %s): %d to do, %d done before%s",
+            len(plan.rows),
+            inputs.model.name,
+            plan.container,
+            logs.run.name,
+            len(plan.todo),
+            plan.skipped,
+            ", validation only" if options.validate_only else "",
         )
-        run_folder = await _in_thread(folder.start_run)
-        logs = _Logs(completed=None, pending=None, run=run_folder)
-        try:
-            if not options.validate_only:
-                logs.completed = await _in_thread(folder.completed_log)
-                logs.pending = await _in_thread(folder.pending_log)
-            run = cls(
-                options=options,
-                settings=settings,
-                model=model,
-                header=metadata.header,
-                rows=metadata.rows,
-                selected=selected,
-                skipped=skipped,
-                keys=keys,
-                completed=completed,
-                folder=folder,
-                logs=logs,
-                repository=repository,
-                container_uri=container_uri,
-                access=access,
-                location=location,
-                vocabularies=vocabularies,
-                concurrency=section.max_concurrent_items,
-                log=log,
-                pending=pending,
-            )
-            log.info(
-                "import of %d row(s) as %s into %s (run %s): %d to do, %d done before%s",
-                len(metadata.rows),
-                model.name,
-                container_uri,
-                run_folder.name,
-                len(selected),
-                skipped,
-                ", validation only" if options.validate_only else "",
-            )
-        except BaseException:
-            logs.close()
-            raise
         return run
 
     # -- running -----------------------------------------------------------------------------
 
-    async def run(self, send: trio.MemorySendChannel[dict[str, Any]]) -> None:
-        """Do the selected rows, sending progress on *send* as each finishes; closes *send*."""
-        self.send = send
-        async with send:
-            if self.location is not None:
-                try:
-                    await self.location.open()
-                except BinariesError as e:
-                    raise ImportJobError(str(e), self.details()) from None
-            if self.pending:
-                await self._resolve_pending()
-            slots = trio.Semaphore(self.concurrency)
-            async with trio.open_nursery() as nursery:
-                for row in self.selected:
-                    key = self.keys[row.number]
-                    if key in self.completed or key in self.held:
-                        self.counts.rows += 1  # resolved from .pending.csv just now
-                        continue
-                    await slots.acquire()
-                    nursery.start_soon(self._one, row, slots)
+    async def run(self, report: Report) -> None:
+        """Do the rows to do, calling *report* with the progress as each finishes."""
+        self.report = report
+        location = self.parts.location
+        if location is not None:
+            try:
+                await location.open()
+            except BinariesError as e:
+                raise ImportJobError(str(e), self.details()) from None
+        if self.plan.pending:
+            await self._resolve_pending()
+        slots = trio.Semaphore(self.parts.concurrency)
+        async with trio.open_nursery() as nursery:
+            for row in self.plan.todo:
+                if row.key in self.completed or row.key in self.held:
+                    self.counts.rows += 1  # resolved from .pending.csv just now
+                    continue
+                await slots.acquire()
+                nursery.start_soon(self._one, row, slots)
 
     async def close(self) -> None:
         """Release the logs, the location and the job folder (shielded from cancellation)."""
@@ -507,92 +338,91 @@ class ImportRun:
         self._closed = True
         with trio.CancelScope(shield=True):
             try:
-                if self.location is not None:
-                    await self.location.aclose()
+                if self.parts.location is not None:
+                    await self.parts.location.aclose()
             finally:
-                await trio.to_thread.run_sync(self.logs.close)
-                self.folder.unlock()
+                await trio.to_thread.run_sync(self.parts.logs.close)
+                self.parts.folder.unlock()
 
-    async def _one(self, row: SourceRow, slots: trio.Semaphore) -> None:
+    async def _one(self, row: PlannedRow, slots: trio.Semaphore) -> None:
         try:
             await self._row(row)
         except ImportJobError:
             raise
         except Exception as e:
             # Whatever went wrong with this row, the others go on.
-            self.log.exception("%s: failed", _where(row))
-            key = self.keys[row.number]
-            await self._drop_failed(row, key, _row_title(self.header, row), "", _reason(e))
+            self.log.exception("%s: failed", row.where)
+            await self._drop_failed(row, "", _reason(e))
         finally:
             slots.release()
         self.counts.rows += 1
-        if self.send is not None:
-            self.send.send_nowait(self.progress())
+        if self.report is not None:
+            self.report(self.progress())
 
     async def _resolve_pending(self) -> None:
         """Settle the new items an interrupted run began: logged as created when they exist,
         marked rolled back when not; when the repository cannot say, the row is left out of
         this run (it would risk a second copy)."""
-        by_key = {self.keys[row.number]: row for row in self.rows}
-        assert self.logs.completed is not None and self.logs.pending is not None
-        for item in self.pending:
+        logs = self.parts.logs
+        by_key = self.plan.by_key()
+        for item in self.plan.pending:
+            row = by_key.get(item.id)
             try:
-                exists = await self.repository.exists(item.uri)
+                exists = await self.parts.repository.exists(item.uri)
             except RepositoryError as e:
                 self.log.warning("cannot tell whether %s was created: %s", item.uri, e)
                 self.held.add(item.id)  # not redone in this run
-                await self._drop_failed(
-                    by_key.get(item.id),
-                    item.id,
-                    "",
-                    item.uri,
-                    f"an earlier run began creating {item.uri}, and the repository cannot say "
-                    f"whether it exists ({e}); run the job again",
-                )
+                if row is not None:
+                    await self._drop_failed(
+                        row,
+                        item.uri,
+                        f"an earlier run began creating {item.uri}, and the repository cannot "
+                        f"say whether it exists ({e}); run the job again",
+                    )
                 continue
             if exists:
-                row = by_key.get(item.id)
-                title = _row_title(self.header, row) if row is not None else ""
+                title = row.title if row is not None else ""
                 self.log.info("found %s, created by an interrupted run: completed", item.uri)
-                await self.logs.append(
-                    self.logs.completed, [item.id, timestamp(), title, item.uri, CREATED]
-                )
+                await logs.append(logs.completed, [item.id, timestamp(), title, item.uri, CREATED])
                 self.completed.add(item.id)
             else:
-                await self.logs.append(self.logs.pending, [item.id, item.uri, "rolled back"])
+                await logs.append(logs.pending, [item.id, item.uri, "rolled back"])
 
-    async def _row(self, row: SourceRow) -> None:
-        key = self.keys[row.number]
+    async def _row(self, row: PlannedRow) -> None:
+        header = self.plan.header
         report: dict[str, Any] = {
-            "line": f"{SOURCE_FILE}:{row.line}",
+            "line": row.where,
             "is_valid": False,
             "passed": [],
             "failed": [],
         }
-        self.reports[row.number] = report
-        title = _row_title(self.header, row)
-        if len(row.cells) != self.header.width:
-            width = f"wrong number of columns: expected {self.header.width}, found {len(row.cells)}"
-            await self._invalid(row, key, title, "", report, errors=[width])
+        self.reports[row.source.number] = report
+        if len(row.source.cells) != header.width:
+            width = (
+                f"wrong number of columns: expected {header.width}, found {len(row.source.cells)}"
+            )
+            await self._invalid(row, "", report, errors=[width])
             return
         try:
-            data = read_row(self.header, row)
+            data = read_row(header, row.source)
         except RowError as e:
-            await self._invalid(row, key, title, "", report, errors=e.problems)
+            await self._invalid(row, "", report, errors=e.problems)
             return
         old: Graph | None = None
         state_token: str | None = None
         if data.uri is not None:
             problem, item, old, state_token = await self._read_existing(data.uri)
             if problem is not None or item is None:
-                await self._invalid(row, key, title, data.uri, report, errors=[problem or ""])
+                await self._invalid(row, data.uri, report, errors=[problem or ""])
                 return
         else:
-            item = Item.new(f"{self.container_uri}/{uuid.uuid4()}", self.model)
-        apply_row(item, self.header, data)
-        title = first_text(item, "title") or title
+            uri = new_item_uri(self.plan.container, avoid=set(self.in_flight.values()))
+            self.in_flight[row.source.number] = first_segment(uri, self.plan.container)
+            item = Item.new(uri, header.model)
+        apply_row(item, header, data)
+        row = attrs.evolve(row, title=first_text(item, "title") or row.title)
         try:
-            result = await validate(item, self.vocabularies)
+            result = await validate(item, self.parts.vocabularies)
         except VocabularyError as e:
             raise ImportJobError(f"cannot validate: {e}", self.details()) from None
         report["passed"] = [o.as_list() for o in result.passed()]
@@ -608,41 +438,37 @@ class ImportRun:
                     report["failed"].append([column, "failed", "file_exists", path])
                     errors.append(missing)
         if rules or errors:
-            await self._invalid(row, key, title, data.uri or "", report, errors=errors, rules=rules)
+            await self._invalid(row, data.uri or "", report, errors=errors, rules=rules)
             return
         report["is_valid"] = True
         self.counts.valid += 1
         if self.validate_only:
             return
         if data.uri is None:
-            await self._create(row, key, title, item, data)
+            await self._create(row, item, data)
         else:
             assert old is not None
-            await self._update(row, key, title, item, old, state_token)
+            await self._update(row, item, old, state_token)
 
     async def _read_existing(
         self, uri: str
     ) -> tuple[str | None, Item | None, Graph | None, str | None]:
-        if not self.repository.contains(uri):
-            return (
-                f"URI {uri} is not in this repository ({self.repository.root})",
-                None,
-                None,
-                None,
-            )
+        repository = self.parts.repository
+        if not repository.contains(uri):
+            return f"URI {uri} is not in this repository ({repository.root})", None, None, None
         try:
-            read = await self.repository.get_graph(uri, containment=False)
+            read = await repository.get_graph(uri, containment=False)
         except ResourceNotFound:
             return f"URI {uri}: no such resource in the repository", None, None, None
         except RepositoryError as e:
             return f"URI {uri} cannot be read: {e}", None, None, None
         except Exception as e:  # an answer that is not RDF (a binary, say)
             return f"URI {uri} is not an RDF resource: {type(e).__name__}", None, None, None
-        item = Item.from_graph(read.graph, uri, self.model)
+        item = Item.from_graph(read.graph, uri, self.plan.header.model)
         return None, item, read.graph, read.state_token
 
     async def _missing_files(self, data: RowData) -> list[tuple[str, str, str]]:
-        location = self.location
+        location = self.parts.location
         found: list[tuple[str, str, str]] = []
         if location is None:
             return [
@@ -657,101 +483,96 @@ class ImportRun:
                     found.append((column, path, problems[path]))
         return found
 
-    async def _create(
-        self, row: SourceRow, key: str, title: str, item: Item, data: RowData
-    ) -> None:
-        assert self.logs.pending is not None and self.logs.completed is not None
+    async def _create(self, row: PlannedRow, item: Item, data: RowData) -> None:
+        logs = self.parts.logs
+        repository = self.parts.repository
         plan = plan_item(
-            item,
-            data,
-            container=self.container_uri,
-            structure=self.settings.structure,
-            access=self.access,
-            member_of=self.settings.member_of,
+            item, data, access=self.plan.access, member_of=self.plan.settings.member_of
         )
-        await self.logs.append(self.logs.pending, [key, plan.uri, "begun"], sync=True)
-        try:
-            async with self.repository.transaction() as tx:
-                await write_item(tx, plan, self.location)
-        except Exception as e:
-            reason = _reason(e)
+        await logs.append(logs.pending, [row.key, plan.uri, "begun"], sync=True)
+        attempt = 0
+        while True:
             try:
-                exists = await self.repository.exists(plan.uri)
+                async with repository.transaction() as tx:
+                    await write_item(tx, plan, self.parts.location)
+            except Exception as e:
+                attempt += 1
+                if attempt < RACE_ATTEMPTS and _fedora47_race(e):
+                    # Rolled back, nothing committed: try again, at the same URIs.
+                    self.log.info("%s: %s; trying again", row.where, _reason(e))
+                    await trio.sleep(0.2 * attempt)
+                    continue
+                failure: Exception | None = e
+            else:
+                failure = None
+            break
+        if failure is not None:
+            reason = _reason(failure)
+            try:
+                exists = await repository.exists(plan.uri)
             except RepositoryError as head_error:
                 self.log.warning("cannot tell whether %s was created: %s", plan.uri, head_error)
                 await self._drop_failed(
                     row,
-                    key,
-                    title,
                     "",
                     f"{reason} (whether {plan.uri} was created is not known: the next run "
                     "finds out)",
                 )
                 return
             if not exists:
-                await self.logs.append(self.logs.pending, [key, plan.uri, "rolled back"])
-                self.log.warning("%s: not imported, rolled back: %s", _where(row), reason)
-                await self._drop_failed(row, key, title, "", f"Creating item failed: {reason}")
+                await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])
+                self.log.warning("%s: not imported, rolled back: %s", row.where, reason)
+                await self._drop_failed(row, "", f"Creating item failed: {reason}")
                 return
             self.log.warning(
-                "%s: %s, yet %s exists: the commit went through", _where(row), reason, plan.uri
+                "%s: %s, yet %s exists: the commit went through", row.where, reason, plan.uri
             )
-        await self.logs.append(self.logs.completed, [key, timestamp(), title, plan.uri, CREATED])
-        self.completed.add(key)
+        await logs.append(logs.completed, [row.key, timestamp(), row.title, plan.uri, CREATED])
+        self.completed.add(row.key)
         self.counts.created += 1
         metrics.IMPORT_ITEMS.labels("created").inc()
-        self.log.info("%s: created %s (%d file(s))", _where(row), plan.uri, len(plan.files))
+        self.log.info("%s: created %s (%d file(s))", row.where, plan.uri, len(plan.files))
 
     async def _update(
-        self,
-        row: SourceRow,
-        key: str,
-        title: str,
-        item: Item,
-        old: Graph,
-        state_token: str | None,
+        self, row: PlannedRow, item: Item, old: Graph, state_token: str | None
     ) -> None:
-        assert self.logs.completed is not None
+        logs = self.parts.logs
         uri = str(item.uri)
         try:
             patch = sparql_update(old, item.to_graph())
         except ValueError as e:
-            await self._drop_failed(row, key, title, uri, f"Updating item failed: {e}")
+            await self._drop_failed(row, uri, f"Updating item failed: {e}")
             return
         status = UNCHANGED
         if patch:
             try:
-                await self.repository.update(uri, patch, if_state_token=state_token)
+                await self.parts.repository.update(uri, patch, if_state_token=state_token)
             except PreconditionFailed:
                 await self._drop_failed(
                     row,
-                    key,
-                    title,
                     uri,
                     "Updating item failed: it changed while it was being updated; run the job "
                     "again",
                 )
                 return
             except RepositoryError as e:
-                await self._drop_failed(row, key, title, uri, f"Updating item failed: {e}")
+                await self._drop_failed(row, uri, f"Updating item failed: {e}")
                 return
             status = MODIFIED
-        await self.logs.append(self.logs.completed, [key, timestamp(), title, uri, status])
-        self.completed.add(key)
+        await logs.append(logs.completed, [row.key, timestamp(), row.title, uri, status])
+        self.completed.add(row.key)
         if status == MODIFIED:
             self.counts.updated += 1
             metrics.IMPORT_ITEMS.labels("updated").inc()
-            self.log.info("%s: updated %s", _where(row), uri)
+            self.log.info("%s: updated %s", row.where, uri)
         else:
             self.counts.unchanged += 1
             metrics.IMPORT_ITEMS.labels("unchanged").inc()
-            self.log.info("%s: %s unchanged", _where(row), uri)
+            self.log.info("%s: %s unchanged", row.where, uri)
 
     async def _invalid(
         self,
-        row: SourceRow,
-        key: str,
-        title: str,
+        row: PlannedRow,
         uri: str,
         report: dict[str, Any],
         *,
@@ -767,15 +588,15 @@ class ImportRun:
         reason = "; ".join([*rules, *errors])
         if rules:
             reason = f"Validation failures: {reason}"
-        self.log.warning("%s: invalid: %s", _where(row), reason)
-        await self.logs.append(self.logs.run.invalid, [key, timestamp(), title, uri, reason])
+        self.log.warning("%s: invalid: %s", row.where, reason)
+        logs = self.parts.logs
+        await logs.append(logs.run.invalid, [row.key, timestamp(), row.title, uri, reason])
 
-    async def _drop_failed(
-        self, row: SourceRow | None, key: str, title: str, uri: str, reason: str
-    ) -> None:
+    async def _drop_failed(self, row: PlannedRow, uri: str, reason: str) -> None:
         self.counts.errors += 1
         metrics.IMPORT_ITEMS.labels("failed").inc()
-        await self.logs.append(self.logs.run.failed, [key, timestamp(), title, uri, reason])
+        logs = self.parts.logs
+        await logs.append(logs.run.failed, [row.key, timestamp(), row.title, uri, reason])
 
     # -- reporting ---------------------------------------------------------------------------
 
@@ -785,8 +606,9 @@ class ImportRun:
             "time": {"started": self.started, "now": now, "elapsed": round(now - self.started, 3)},
             "count": self.counts.as_dict(),
         }
-        if self.planned:
-            body["progress"] = max(0, min(100, math.floor(100 * self.counts.rows / self.planned)))
+        planned = self.plan.planned
+        if planned:
+            body["progress"] = max(0, min(100, math.floor(100 * self.counts.rows / planned)))
         return body
 
     def validation(self) -> list[dict[str, Any]]:
@@ -794,14 +616,17 @@ class ImportRun:
 
     def details(self) -> dict[str, Any]:
         """What a failed job's completion carries besides the error."""
-        return {"count": self.counts.as_dict(), "validation": self.validation()}
+        details: dict[str, Any] = {"count": self.counts.as_dict(), "validation": self.validation()}
+        if self.warnings:
+            details["warnings"] = list(self.warnings)
+        return details
 
     def result(self) -> tuple[str, dict[str, Any]]:
         """The completion's state and body."""
         if self.validate_only:
             state = VALIDATE_SUCCESS if self.counts.invalid == 0 else VALIDATE_FAILED
         else:
-            every = all(self.keys[row.number] in self.completed for row in self.rows)
+            every = all(row.key in self.completed for row in self.plan.rows)
             state = IMPORT_COMPLETE if every else IMPORT_INCOMPLETE
         return state, {"type": state, **self.details()}
 
@@ -818,44 +643,61 @@ async def _in_thread(func: Callable[..., T], *args: Any) -> T:
         raise ImportJobError(str(e)) from None
 
 
-def _settle(options: ImportOptions, stored: Mapping[str, Any], relpath: str) -> _Settings:
-    """The request's options over the stored config.yml (only when resuming)."""
-    base: Mapping[str, Any] = stored if options.resume else {}
-
-    def pick(given: str | None, key: str) -> str | None:
-        if given is not None:
-            return given
-        value = base.get(key)
-        return None if value is None else str(value)
-
-    model = pick(options.model, "model")
-    if model is None:
-        raise ImportJobError("missing required argument model (header PlastronArg-model)")
-    structure = pick(options.structure, "structure") or FLAT
-    if structure not in STRUCTURES:
-        raise ImportJobError(f"structure must be flat or hierarchical, not {structure!r}")
-    return _Settings(
-        job_id=options.job_id,
-        model_name=model,
-        name=pick(options.name, "name"),
-        access=pick(options.access, "access"),
-        member_of=pick(options.member_of, "member_of"),
-        container=pick(options.container, "container") or relpath,
-        structure=structure,
-        binaries_location=pick(options.binaries_location, "binaries_location"),
+async def _read_inputs(options: ImportOptions, config: Config, folder: JobFolder) -> _Inputs:
+    """The settings, the CSV and the models (ImportJobError naming what is wrong)."""
+    stored = await _in_thread(folder.read_config)
+    if options.resume and stored is None:
+        raise ImportJobError(f"cannot resume job {options.job_id}: its folder has no config.yml")
+    settings = settle(options, stored or {}, config.repository.relpath)
+    source = options.body
+    new_source: bytes | None = source
+    if not source.strip():
+        if not options.resume:
+            raise ImportJobError("the message body is empty (expected the metadata CSV)")
+        stored_source = await _in_thread(folder.read_source)
+        if not stored_source:
+            raise ImportJobError(
+                f"cannot resume job {options.job_id}: its folder has no source.csv"
+            )
+        source, new_source = stored_source, None
+    try:
+        text = source.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ImportJobError(f"the CSV is not UTF-8 text (byte {e.start})") from None
+    try:
+        models = await current_models(config.content_models.dir)
+        model = models.get(settings.model_name)
+    except ModelError as e:
+        raise ImportJobError(str(e)) from None
+    try:
+        metadata = await trio.to_thread.run_sync(read_metadata, text, model, models)
+    except MetadataError as e:
+        raise ImportJobError(f"{SOURCE_FILE}: {e}") from None
+    return _Inputs(
+        settings=settings, new_source=new_source, models=models, model=model, metadata=metadata
     )
 
 
-def _access(text: str | None, models: ModelSet) -> URIRef | None:
-    if text is None:
-        return None
+async def _check_container(plan: ImportPlan, repository: RepositoryClient) -> list[str]:
+    """The warnings about the container for new items: none when it exists or no row makes a
+    new item; ImportJobError when it is missing (or cannot be checked) for an import, a warning
+    for a validate-only run."""
+    if not plan.creates:
+        return []
     try:
-        access = models.expand(text)
-    except ModelError as e:
-        raise ImportJobError(f"argument access: {e}") from None
-    if not is_iri(str(access)):
-        raise ImportJobError(f"argument access is not a URI or CURIE: {text!r}")
-    return access
+        found = await repository.exists(plan.container)
+    except RepositoryError as e:
+        problem = f"cannot check the container {plan.container}: {e}"
+    else:
+        if found:
+            return []
+        problem = (
+            f"the container for new items does not exist: {plan.container} "
+            "(argument relpath or container)"
+        )
+    if plan.validate_only:
+        return [f"{problem}; it must exist before the import"]
+    raise ImportJobError(problem)
 
 
 def _container_uri(text: str, repository: RepositoryClient) -> str:
@@ -868,28 +710,40 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
     return repository.uri(text).rstrip("/")
 
 
-def _row_title(header: Header, row: SourceRow | None) -> str:
-    if row is None:
-        return ""
-    for column in header.plain.get("title", ()):
-        values = split_cell(row.cell(column))
-        if values:
-            return values[0]
-    return ""
+#: how many times an item's transaction is tried when Fedora 4.7 trips over a concurrent one
+#: (see `_fedora47_race`)
+RACE_ATTEMPTS: Final = 4
+
+#: what Fedora 4.7 (ModeShape) answers when two transactions change its schema or the same
+#: node at once: the first resource of a new rdf:type registers a node type (`400 Node type
+#: 'ns009:Issue' already exists`), the first item under a pairtree segment creates that node
+#: (`500 ... ConstraintViolationException: Cannot find a definition for a child named '{}8a'`),
+#: and binaries uploaded at once now and then have their digests crossed (`409 Checksum
+#: Mismatch of <the digest we sent> and <the digest of another upload in flight>`: seen once in
+#: 400 files; refused because we send a Digest, so nothing wrong is stored)
+_RACES: Final = (
+    (400, ("Node type", "already exists")),
+    (500, ("ConstraintViolationException", "Cannot find a definition for a child")),
+    (409, ("Checksum Mismatch",)),
+)
 
 
-def _where(row: SourceRow | None) -> str:
-    return f"{SOURCE_FILE}:{row.line}" if row is not None else SOURCE_FILE
-
-
-def _text(argument: object) -> str:
-    if isinstance(argument, bool):
-        return "true" if argument else "false"
-    return str(argument)
+def _fedora47_race(e: BaseException) -> bool:
+    """Whether *e* is one of Fedora 4.7's concurrency failures (`_RACES`). Only a write inside
+    the transaction counts (then nothing was committed); a failed commit is never retried."""
+    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
+        e = e.exceptions[0]
+    return (
+        isinstance(e, RepositoryHTTPError)
+        and e.method in ("PUT", "PATCH")
+        and any(
+            e.status == status and all(part in e.reason for part in parts)
+            for status, parts in _RACES
+        )
+    )
 
 
 def _reason(e: BaseException) -> str:
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
+    e = failure_of(e) or e
     text = " ".join(str(e).split())
     return text or type(e).__name__

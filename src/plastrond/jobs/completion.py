@@ -8,12 +8,10 @@ from typing import Any
 
 import attrs
 
-from ..commands.base import JobRequest, JobResult
+from .request import JobRequest, decode_body, encode_body
+from .result import ERROR_STATE, JobResult
 
 __all__ = ["ERROR_STATE", "Completion", "completion_for", "progress_body"]
-
-#: the state of a job that failed as a whole (clients look at PlastronJobError first)
-ERROR_STATE = "Error"
 
 
 @attrs.frozen
@@ -35,25 +33,21 @@ class Completion:
         return dict(self.headers).get("PlastronJobState", "")
 
     def to_json(self) -> dict[str, Any]:
-        from ..commands.base import _encode_body
-
         return {
             "job_id": self.job_id,
             "destination": self.destination,
             "headers": [list(h) for h in self.headers],
-            "body": _encode_body(self.body),
+            "body": encode_body(self.body),
             "synchronous": self.synchronous,
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Completion:
-        from ..commands.base import _decode_body
-
         return cls(
             job_id=str(data["job_id"]),
             destination=str(data["destination"]),
             headers=tuple((str(k), str(v)) for k, v in data["headers"]),
-            body=_decode_body(data["body"]),
+            body=decode_body(data["body"]),
             synchronous=bool(data.get("synchronous", False)),
         )
 
@@ -80,10 +74,6 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
         body=JobResult(result.state, body).encoded_body(),
         synchronous=request.synchronous,
     )
-
-
-def error_result(reason: str, details: Mapping[str, Any] | None = None) -> JobResult:
-    return JobResult(state=ERROR_STATE, body={**(details or {}), "error": reason}, error=reason)
 
 
 def progress_body(progress: Mapping[str, Any]) -> bytes:

@@ -1,23 +1,90 @@
-"""Job requests from STOMP messages (the headers of `shared/reference/protocol.md`)."""
+"""A job as the client asked for it: `JobRequest`, made from a STOMP message's headers
+(`shared/reference/protocol.md`) by `request_from_message`, kept in the inbox as JSON."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
+from typing import Any
 
-from ..commands.base import JobRequest
+import attrs
 
-__all__ = ["ARG_PREFIX", "MissingJobId", "parse_request"]
+from ..errors import PlastronError
+from .result import JobError
+
+__all__ = [
+    "ARG_PREFIX",
+    "JobRequest",
+    "MissingJobId",
+    "decode_body",
+    "encode_body",
+    "request_from_message",
+]
 
 ARG_PREFIX = "PlastronArg-"
 #: longest job id accepted (a URL fits easily)
 MAX_JOB_ID = 2000
 
 
-class MissingJobId(Exception):
+class MissingJobId(PlastronError):
     """The message has no usable job id: it cannot be correlated, so it is dropped."""
 
 
-def parse_request(
+@attrs.frozen
+class JobRequest:
+    """One job as the client asked for it. Immutable; commands read it, never change it.
+
+    Everything the daemon needs to run the job and answer it travels here, through the inbox
+    (`to_json`/`from_json`): a new field needs a default and a line in each of the two.
+    """
+
+    job_id: str
+    command: str
+    #: `PlastronArg-<name>` headers by lower-cased name (values are strings)
+    args: Mapping[str, str] = attrs.field(factory=dict)
+    body: bytes = b""
+    synchronous: bool = False
+    #: where a synchronous job's completion goes (`reply-to` header)
+    reply_to: str | None = None
+    #: seconds since the epoch when plastrond received it
+    received: float = 0.0
+
+    @property
+    def on_behalf_of(self) -> str | None:
+        return self.args.get("on-behalf-of") or None
+
+    def text(self) -> str:
+        """The body as text (UTF-8, a leading BOM dropped), or JobError."""
+        try:
+            return self.body.decode("utf-8-sig")
+        except UnicodeDecodeError as e:
+            raise JobError(f"the message body is not UTF-8 text (byte {e.start})") from None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "job_id": self.job_id,
+            "command": self.command,
+            "args": dict(self.args),
+            "body": encode_body(self.body),
+            "synchronous": self.synchronous,
+            "reply_to": self.reply_to,
+            "received": self.received,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> JobRequest:
+        return cls(
+            job_id=str(data["job_id"]),
+            command=str(data["command"]),
+            args={str(k): str(v) for k, v in data.get("args", {}).items()},
+            body=decode_body(data.get("body", "")),
+            synchronous=bool(data.get("synchronous", False)),
+            reply_to=data.get("reply_to"),
+            received=float(data.get("received", 0.0)),
+        )
+
+
+def request_from_message(
     headers: Mapping[str, str], body: bytes, *, synchronous: bool, received: float
 ) -> JobRequest:
     """The JobRequest a message asks for.
@@ -50,3 +117,20 @@ def parse_request(
         reply_to=reply_to,
         received=received,
     )
+
+
+def encode_body(body: bytes) -> dict[str, str]:
+    """A message body as JSON: `{"text": ...}` when it is UTF-8, else `{"base64": ...}`."""
+    try:
+        return {"text": body.decode("utf-8")}
+    except UnicodeDecodeError:
+        return {"base64": base64.b64encode(body).decode("ascii")}
+
+
+def decode_body(data: Any) -> bytes:
+    """The body `encode_body` made (or a bare string, as older journals have it)."""
+    if isinstance(data, str):
+        return data.encode("utf-8")
+    if "text" in data:
+        return str(data["text"]).encode("utf-8")
+    return base64.b64decode(data["base64"])

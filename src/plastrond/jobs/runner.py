@@ -1,31 +1,38 @@
-"""Running one job: the command's generator, its progress messages, and its result.
+"""Running one job: the command, its progress messages, and its result.
 
-The runner knows nothing of the broker. It is given a `send_progress(job_id, body)` coroutine
-function and returns a `JobResult`; the daemon turns that into a completion and delivers it.
-Asynchronous and synchronous jobs have separate concurrency budgets, so a burst of long
-imports never holds up Archelon's synchronous updates.
+`JobRunner.run(request)` looks the command up in the registry it was given, runs it within its
+concurrency budget and returns a `JobResult`, failures included. Asynchronous and synchronous
+jobs have separate budgets, so a burst of long imports never holds up Archelon's synchronous
+updates. The runner knows nothing of the broker: progress leaves through the
+`send_progress(job_id, body)` coroutine function it is given.
+
+`run_command` is the one job's nursery: the command's `report` feeds a `_ProgressPump`, which
+runs in that nursery and is the only place progress is coalesced; `run_command` is also the
+only place that looks at what the nursery raised (through `plastrond.errors.failure_of`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import trio
 
 from .. import metrics
-from ..commands import get_command, names
-from ..commands.base import JobContext, JobError, JobRequest, JobResult, Progress
+from ..errors import failure_of
 from ..logs import job_context
-from .completion import error_result, progress_body
+from .completion import progress_body
+from .protocol import Command, CommandRegistry, JobContext, Progress, Report
+from .request import JobRequest
+from .result import JobError, JobResult, error_result
 
 if TYPE_CHECKING:
     from ..config import Config
     from ..repository import RepositoryClient
 
-__all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress", "command_label"]
+__all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress", "percent", "run_command"]
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +43,17 @@ SendProgress = Callable[[str, bytes], Awaitable[None]]
 KEEPALIVE_INTERVAL = 15.0
 
 
-_labels: dict[str | None, str] = {}
-
-
-def command_label(command: str | None) -> str:
-    """The `command` label of a job's metrics (a known command's name, `none` or `other`)."""
-    label = _labels.get(command)
-    if label is None:
-        label = metrics.command_label(command, names())
-        if label != "other" and len(_labels) < 256:
-            _labels[command] = label
-    return label
-
-
 class _ProgressPump:
     """Coalesces a job's progress: at most one message per `interval`, the newest one, at
     least one every `keepalive` seconds, and the last one always."""
 
     def __init__(
-        self, job_id: str, send: SendProgress | None, interval: float, keepalive: float
+        self,
+        job_id: str,
+        send: SendProgress | None,
+        nursery: trio.Nursery,
+        interval: float,
+        keepalive: float,
     ) -> None:
         self.job_id = job_id
         self.send = send
@@ -65,9 +64,10 @@ class _ProgressPump:
         self.sent_version = 0
         self.changed = trio.Event()
         self.messages_sent = 0
-        self.nursery: trio.Nursery | None = None
+        self.nursery: trio.Nursery | None = nursery if send is not None else None
 
     def update(self, progress: Progress) -> None:
+        """The command's `report`."""
         self.latest = progress
         self.version += 1
         self.changed.set()
@@ -103,11 +103,50 @@ class _ProgressPump:
             await self._send_latest()
 
 
+async def run_command(
+    command: Command,
+    ctx: JobContext,
+    *,
+    report: Report | None = None,
+    send_progress: SendProgress | None = None,
+    progress_interval: float = 1.0,
+    keepalive_interval: float = KEEPALIVE_INTERVAL,
+) -> JobResult:
+    """Run *command* in a nursery of its own and return its result.
+
+    Its progress goes to *report* as it comes (a test's list), or coalesced to
+    *send_progress*. What the command raises comes out as the one exception it stands for:
+    the first JobError when that is all that failed (rows failing together), else the lone
+    exception, else the group itself (a bug, for the caller to log).
+    """
+    name = ctx.request.command
+    try:
+        async with trio.open_nursery() as nursery:
+            pump = _ProgressPump(
+                ctx.request.job_id, send_progress, nursery, progress_interval, keepalive_interval
+            )
+
+            def both(progress: Progress) -> None:
+                pump.update(progress)
+                if report is not None:
+                    report(progress)
+
+            result = await command(ctx, both if report is not None else pump.update)
+            nursery.cancel_scope.cancel()
+    except Exception as e:
+        raise (failure_of(e, JobError) or failure_of(e) or e) from None
+    await pump.flush()
+    if not isinstance(result, JobResult):
+        raise RuntimeError(f"command {name} ended without a result")
+    return result
+
+
 class JobRunner:
     def __init__(
         self,
         config: Config,
         *,
+        commands: CommandRegistry,
         max_async: int,
         max_sync: int,
         send_progress: SendProgress | None = None,
@@ -117,6 +156,7 @@ class JobRunner:
         repository_factory: Callable[[], RepositoryClient] | None = None,
     ) -> None:
         self.config = config
+        self.commands = commands
         self.repository = repository
         self.repository_factory = repository_factory
         self.async_limiter = trio.CapacityLimiter(max_async)
@@ -124,6 +164,16 @@ class JobRunner:
         self.send_progress = send_progress
         self.progress_interval = progress_interval
         self.keepalive_interval = keepalive_interval
+        self._labels: dict[str | None, str] = {}
+
+    def command_label(self, command: str | None) -> str:
+        """The `command` label of a job's metrics: a known command's name, `none` or `other`."""
+        label = self._labels.get(command)
+        if label is None:
+            label = metrics.command_label(command, self.commands.names())
+            if label != "other" and len(self._labels) < 256:
+                self._labels[command] = label
+        return label
 
     async def run(self, request: JobRequest) -> JobResult:
         """Run *request* within its concurrency budget. Never raises but for cancellation."""
@@ -150,7 +200,17 @@ class JobRunner:
         with job_context(request.job_id):
             started = trio.current_time()
             try:
-                result = await self._execute(request)
+                if not request.command:
+                    raise JobError("missing PlastronCommand header")
+                command = self.commands.get(request.command)
+                log.debug("running %s", request.command)
+                result = await run_command(
+                    command,
+                    self._context(request),
+                    send_progress=self.send_progress,
+                    progress_interval=self.progress_interval,
+                    keepalive_interval=self.keepalive_interval,
+                )
             except JobError as e:
                 log.warning("job failed: %s", e)
                 result = error_result(str(e), e.details)
@@ -167,58 +227,20 @@ class JobRunner:
                     )
                 else:
                     log.info("job done in %.3f s: %s", elapsed, result.state, extra=fields)
-            label = command_label(request.command)
+            label = self.command_label(request.command)
             metrics.JOB_SECONDS.labels(label).observe(trio.current_time() - started)
             ended = metrics.JOBS_FAILED if result.error else metrics.JOBS_COMPLETED
             ended.labels(label, result.state).inc()
             return result
 
-    async def _execute(self, request: JobRequest) -> JobResult:
-        if not request.command:
-            raise JobError("missing PlastronCommand header")
-        func = get_command(request.command)
-        log.debug("running %s", request.command)
-        ctx = JobContext(
+    def _context(self, request: JobRequest) -> JobContext:
+        return JobContext(
             request=request,
             config=self.config,
             log=log,
             repository_client=self.repository,
             repository_factory=self.repository_factory,
         )
-        pump = _ProgressPump(
-            request.job_id, self.send_progress, self.progress_interval, self.keepalive_interval
-        )
-        result: JobResult | None = None
-        failure: Exception | None = None
-        async with trio.open_nursery() as nursery:
-            pump.nursery = nursery
-            try:
-                result = await self._drive(func(ctx), pump)
-            except Exception as e:
-                # Raised outside the nursery, so it is not wrapped in an ExceptionGroup.
-                failure = e
-            nursery.cancel_scope.cancel()
-        if failure is not None:
-            raise failure
-        await pump.flush()
-        if result is None:
-            raise RuntimeError(f"command {request.command} ended without a result")
-        return result
-
-    @staticmethod
-    async def _drive(
-        steps: AsyncIterator[Progress | JobResult], pump: _ProgressPump
-    ) -> JobResult | None:
-        try:
-            async for item in steps:
-                if isinstance(item, JobResult):
-                    return item
-                if not isinstance(item, dict):
-                    raise TypeError(f"command yielded {type(item).__name__}, not a dict")
-                pump.update(item)
-        finally:
-            await steps.aclose()  # type: ignore[attr-defined]
-        return None
 
 
 def percent(done: int, total: int | None) -> int | None:

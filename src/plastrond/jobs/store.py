@@ -46,9 +46,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import metrics
-from ..commands.base import JobRequest
 from ..durable import fsync_dir, write_all
 from .completion import Completion
+from .request import JobRequest
 
 __all__ = ["MessageStore", "StoreInUse", "StoreWriteError"]
 
@@ -175,7 +175,9 @@ class MessageStore:
             # Cut an incomplete last record off, or the next batch would be glued to it.
             os.ftruncate(self._fd, good_length)
         self._size = os.fstat(self._fd).st_size
-        self._count()
+        # Read at each scrape (nothing to do per write): the latest store opened is counted.
+        metrics.INBOX_DEPTH.set_function(lambda: len(self._requests))
+        metrics.OUTBOX_DEPTH.set_function(lambda: len(self._completions))
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -265,11 +267,6 @@ class MessageStore:
         for record in records:
             self._apply(record)
         self._after_append()
-
-    def _count(self) -> None:
-        # Read at each scrape (nothing to do per write): the latest store opened is counted.
-        metrics.INBOX_DEPTH.set_function(lambda: len(self._requests))
-        metrics.OUTBOX_DEPTH.set_function(lambda: len(self._completions))
 
     def _apply(self, record: dict[str, Any]) -> None:
         data = dict(record)

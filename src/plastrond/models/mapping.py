@@ -17,6 +17,8 @@ import attrs
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
+from plastrond.literals import is_string_datatype
+
 from .namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF, XSD
 from .schema import ContentModel, EmbeddedClass, Field
 
@@ -236,7 +238,8 @@ def to_node(
         if lang:
             return Literal(value, lang=lang)
         dt = URIRef(datatype) if datatype else f.datatype
-        return Literal(value, datatype=dt)
+        # xsd:string is the simple literal (plastrond.literals): one spelling for one value
+        return Literal(value, datatype=None if is_string_datatype(dt) else dt)
     return URIRef(value)
 
 
@@ -256,7 +259,7 @@ def _route(candidates: tuple[Field, ...], o: Node, subject: URIRef) -> Field | N
         return candidates[0]
     if isinstance(o, Literal):
         literals = [f for f in candidates if f.kind == "literal"]
-        dt = o.datatype
+        dt = None if is_string_datatype(o.datatype) else o.datatype
         return (
             next((f for f in literals if f.datatype is not None and f.datatype == dt), None)
             or next((f for f in literals if f.datatype is None), None)

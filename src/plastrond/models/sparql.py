@@ -8,6 +8,7 @@ they would reach other graphs or make rdflib fetch URLs.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -42,15 +43,21 @@ class SparqlError(ValueError):
     """The update does not parse, or does something plastrond does not allow; one line."""
 
 
+#: rdflib's SPARQL grammar (pyparsing) keeps state while it parses: two threads parsing at
+#: once corrupt each other's results ("<lambda>() missing 1 required positional argument")
+_PARSING = threading.Lock()
+
+
 def _translate(text: str, base: str | None) -> Update:
-    try:
-        parsed = parseUpdate(text)
-    except Exception as e:  # pyparsing's ParseException, and others on odd input
-        raise SparqlError(f"the SPARQL update does not parse: {_one_line(e)}") from None
-    try:
-        return translateUpdate(parsed, base=base)
-    except Exception as e:  # e.g. an undeclared prefix
-        raise SparqlError(f"the SPARQL update is not valid: {_one_line(e)}") from None
+    with _PARSING:
+        try:
+            parsed = parseUpdate(text)
+        except Exception as e:  # pyparsing's ParseException, and others on odd input
+            raise SparqlError(f"the SPARQL update does not parse: {_one_line(e)}") from None
+        try:
+            return translateUpdate(parsed, base=base)
+        except Exception as e:  # e.g. an undeclared prefix
+            raise SparqlError(f"the SPARQL update is not valid: {_one_line(e)}") from None
 
 
 def _one_line(e: Exception) -> str:

@@ -24,6 +24,8 @@ import trio
 from rdflib import Graph, URIRef
 from rdflib.util import guess_format
 
+from plastrond.literals import normalize_graph
+
 __all__ = ["VocabularyCache", "VocabularyError", "shared_cache"]
 
 log = logging.getLogger("plastrond.models")
@@ -174,7 +176,7 @@ def _parse(data: bytes, fmt: str | None, source: str) -> Graph:
     for candidate in formats:
         try:
             graph.parse(data=data, format=candidate, publicID=source)
-            return graph
+            return normalize_graph(graph)
         except Exception as e:  # rdflib's parsers raise many kinds
             problem = f"not {candidate} ({type(e).__name__}: {str(e).splitlines()[0][:200]})"
             graph = Graph()

@@ -23,10 +23,11 @@ from urllib.parse import quote, unquote
 import attrs
 import httpx
 import trio
-from rdflib import Graph
+from rdflib import Graph, URIRef
 
 from plastrond import __version__, metrics
 from plastrond.config import RepositoryConfig
+from plastrond.errors import failure_of
 
 from ._auth import auth_from_config, ssl_from_config
 from ._errors import (
@@ -40,7 +41,7 @@ from ._errors import (
     reason_from_body,
 )
 from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
-from ._transaction import FCREPO6, Transaction, parse_http_date, style_of_location
+from ._transaction import FCREPO4, FCREPO6, Transaction, parse_http_date, style_of_location
 from ._uris import Link, UriMap, parse_links
 
 __all__ = [
@@ -56,8 +57,14 @@ log = logging.getLogger("plastrond.repository")
 
 LDP = "http://www.w3.org/ns/ldp#"
 PREFER_CONTAINMENT = LDP + "PreferContainment"
+#: `Prefer` omit URIs for the server-managed triples: Fedora 6 and Fedora 4.7 name it apart
+#: (each ignores the other's)
 SERVER_MANAGED = "http://fedora.info/definitions/fcrepo#ServerManaged"
+SERVER_MANAGED_FCREPO4 = "http://fedora.info/definitions/v4/repository#ServerManaged"
 LENIENT = 'handling=lenient; received="minimal"'
+FEDORA_NS = "http://fedora.info/definitions/v4/repository#"
+FCREPO_NS = "http://fedora.info/definitions/fcrepo#"
+RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 #: methods that may be sent again after a failure in mid-flight (RFC 9110 idempotent methods)
 IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -81,6 +88,17 @@ DIGESTS: Mapping[str, str] = {
 }
 
 _ERROR_BODY_LIMIT = 64 * 1024
+PREMIS_DIGEST = "http://www.loc.gov/premis/rdf/v1#hasMessageDigest"
+#: `urn:<name>:<hex>` digest names in binary descriptions -> the names of DIGESTS
+_URN_DIGEST_NAMES = {
+    "sha1": "sha",
+    "sha-1": "sha",
+    "sha256": "sha-256",
+    "sha-256": "sha-256",
+    "sha512": "sha-512",
+    "sha-512": "sha-512",
+    "md5": "md5",
+}
 
 Body = bytes | Callable[[], AsyncIterator[bytes]] | AsyncIterable[bytes] | None
 BinarySource = os.PathLike[str] | bytes | AsyncIterable[bytes]
@@ -144,7 +162,9 @@ class GraphResource:
     On Fedora 6.1.0 the ETag of an RDF source depends on Accept and Prefer, and only the ETag of
     the default representation (as `head()` returns it) satisfies If-Match; `state_token`
     (`X-State-Token`, Fedora 6) is the same for every representation: pass it back as
-    `if_state_token`.
+    `if_state_token`. Fedora 4.7 has no state token; its ETag is the same for every
+    representation, so `state_token` is the ETag there, and `if_state_token` sends it as
+    If-Match.
     """
 
     uri: str
@@ -197,6 +217,14 @@ class BinaryStream:
         return value
 
     @property
+    def describedby(self) -> str | None:
+        """The `Link: <...>; rel="describedby"` target as the server sent it (internal form)."""
+        for link in parse_links(self._response.headers.get_list("Link")):
+            if link.rel == "describedby":
+                return link.target
+        return None
+
+    @property
     def digests(self) -> dict[str, str]:
         """The `Digest` the server sent (algorithm -> lower-case hex), if it was asked for one."""
         return parse_digest_header(self._response.headers.get("Digest"))
@@ -223,6 +251,8 @@ class _Shared:
     digest_algorithm: str
     chunk_size: int
     hash_limiter: trio.CapacityLimiter
+    #: what the server turned out to be: "tx_style" once a transaction has begun
+    learned: dict[str, str] = attrs.field(factory=dict)
 
 
 class RepositoryClient:
@@ -393,17 +423,20 @@ class RepositoryClient:
         if not containment:
             omit.append(PREFER_CONTAINMENT)
         if not server_managed:
-            omit.append(SERVER_MANAGED)
+            omit.extend((SERVER_MANAGED, SERVER_MANAGED_FCREPO4))
         if omit:
             headers["Prefer"] = f'return=representation; omit="{" ".join(omit)}"'
         response = await self._send("GET", uri, headers=headers)
         mapper = None if self._map.identity else self._map.inbound
         graph = parse_ntriples(response.content, mapper)
+        etag = response.headers.get("ETag")
         return GraphResource(
             uri=uri,
             graph=graph,
-            etag=response.headers.get("ETag"),
-            state_token=response.headers.get("X-State-Token"),
+            etag=etag,
+            # Fedora 4.7 has no X-State-Token, but its ETag is the same for every
+            # representation and is matched by If-Match: it serves as the state token.
+            state_token=response.headers.get("X-State-Token") or etag,
         )
 
     @asynccontextmanager
@@ -429,27 +462,29 @@ class RepositoryClient:
         target = Path(path)
         partial = target.with_name(target.name + ".part")
         algorithm = self._shared.digest_algorithm
-        hasher = hashlib.new(DIGESTS[algorithm]) if verify else None
+        # Fedora 4.7 sends no Digest (it ignores Want-Digest) but always records a SHA-1 in the
+        # binary's description: hash that too, to check against it.
+        hashers = {a: hashlib.new(DIGESTS[a]) for a in {algorithm, "sha"}} if verify else {}
         size = 0
         try:
             async with self.open_binary(uri, want_digest=verify) as binary:
                 async with await trio.open_file(partial, "wb") as out:
                     async for chunk in binary.iter_bytes():
-                        if hasher is not None:
+                        for hasher in hashers.values():
                             hasher.update(chunk)
                         await out.write(chunk)
                         size += len(chunk)
                     await out.flush()
                     await trio.to_thread.run_sync(os.fsync, out.fileno())
-                expected = binary.digests.get(algorithm)
-            if hasher is not None and expected is not None and expected != hasher.hexdigest():
-                raise ChecksumMismatch(
-                    "GET",
-                    uri,
-                    200,
-                    f"received bytes have {algorithm} {hasher.hexdigest()}, "
-                    f"the server reports {expected}",
-                )
+                reported = binary.digests
+                described = binary.describedby
+                if described is not None:
+                    described = self._map.inbound(described)
+            if hashers:
+                ours = {a: h.hexdigest() for a, h in hashers.items()}
+                if not any(a in reported for a in ours):
+                    reported = await self._described_digests(described or f"{uri}/fcr:metadata")
+                self._compare_digests("GET", uri, 200, ours, reported, "received bytes")
             await trio.Path(partial).rename(target)
         except BaseException:
             with trio.CancelScope(shield=True):
@@ -492,9 +527,18 @@ class RepositoryClient:
         """PUT a container at *uri*: create it, or replace its RDF with *graph*.
 
         With *lenient*, server-managed triples in *graph* (as read by `get_graph`) are ignored
-        instead of refused (`Prefer: handling=lenient; received="minimal"`).
+        instead of refused (`Prefer: handling=lenient; received="minimal"`): they are left out
+        of the body, because Fedora 4.7, unlike 6, refuses a lenient PUT that carries them
+        (and a strict replacing PUT that lacks them).
         """
         headers = {"Content-Type": WRITE_FORMAT}
+        if graph is not None and lenient:
+            graph = without_server_managed(graph)
+        elif graph is None or len(without_server_managed(graph)) == len(graph):
+            # Nothing server-managed in the body, so lenient changes nothing on Fedora 6; on
+            # Fedora 4.7 it is what lets a PUT replace an existing container's RDF (strict, 4.7
+            # refuses a body that lacks the container's server-managed types).
+            lenient = True
         if lenient:
             headers["Prefer"] = LENIENT
         _preconditions(headers, if_match, if_state_token)
@@ -614,7 +658,22 @@ class RepositoryClient:
                 body = _hashing(source, streamed_hasher)
         if given:
             headers["Digest"] = ", ".join(f"{alg}={value}" for alg, value in given.items())
-        response = await self._send(method, uri, headers=headers, body=body)
+        try:
+            response = await self._send(method, uri, headers=headers, body=body)
+        except RepositoryHTTPError as e:
+            # SHA-1 is "sha" to Fedora 6 and "sha1" to Fedora 4.7 (each refuses the other's
+            # name; both take "sha-256"): say it the other way once.
+            other = {"sha": "sha1", "sha1": "sha"}
+            if not (
+                e.status in (400, 409)
+                and "digest" in e.reason.lower()
+                and any(alg in other for alg in given)
+                and (body is None or isinstance(body, bytes) or callable(body))
+            ):
+                raise
+            given = {other.get(alg, alg): value for alg, value in given.items()}
+            headers["Digest"] = ", ".join(f"{alg}={value}" for alg, value in given.items())
+            response = await self._send(method, uri, headers=headers, body=body)
         result = self._written(uri, response, binary=True)
         if streamed_hasher is not None:
             await self._check_stored_digest(method, result, algorithm, streamed_hasher.hexdigest())
@@ -625,8 +684,11 @@ class RepositoryClient:
     ) -> None:
         """After streaming bytes whose digest we could not send first: compare the server's."""
         response = await self._send("HEAD", result.uri, headers={"Want-Digest": algorithm})
-        theirs = parse_digest_header(response.headers.get("Digest")).get(algorithm)
-        if theirs is None:
+        reported = parse_digest_header(response.headers.get("Digest"))
+        if algorithm not in reported:
+            # Fedora 4.7 ignores Want-Digest; the description records the digests it computed
+            reported = await self._described_digests(result.description_uri)
+        if algorithm not in reported:
             log.warning(
                 "%s %s: the server reported no %s digest; stored bytes not verified",
                 method,
@@ -634,13 +696,45 @@ class RepositoryClient:
                 algorithm,
             )
             return
-        if theirs != ours:
-            raise ChecksumMismatch(
-                method,
-                result.uri,
-                response.status_code,
-                f"streamed bytes have {algorithm} {ours}, the server stored {theirs}",
-            )
+        self._compare_digests(
+            method, result.uri, response.status_code, {algorithm: ours}, reported, "streamed bytes"
+        )
+
+    async def _described_digests(self, description_uri: str) -> dict[str, str]:
+        """The `premis:hasMessageDigest` values of a binary's description, by our algorithm
+        names (`urn:sha1:<hex>` is "sha"; Fedora 4.7 writes `urn:sha256:`, 6 `urn:sha-256:`)."""
+        try:
+            read = await self.get_graph(description_uri, containment=False)
+        except RepositoryError as e:
+            log.warning("%s: digests not readable: %s", description_uri, e)
+            return {}
+        found: dict[str, str] = {}
+        for value in read.graph.objects(None, URIRef(PREMIS_DIGEST)):
+            scheme, _, rest = str(value).partition(":")
+            name, _, hexdigest = rest.partition(":")
+            name = _URN_DIGEST_NAMES.get(name.lower(), "")
+            if scheme == "urn" and name and hexdigest:
+                found[name] = hexdigest.lower()
+        return found
+
+    @staticmethod
+    def _compare_digests(
+        method: str,
+        uri: str,
+        status: int,
+        ours: Mapping[str, str],
+        reported: Mapping[str, str],
+        what: str,
+    ) -> None:
+        for algorithm, value in ours.items():
+            theirs = reported.get(algorithm)
+            if theirs is not None and theirs != value:
+                raise ChecksumMismatch(
+                    method,
+                    uri,
+                    status,
+                    f"{what} have {algorithm} {value}, the server reports {theirs}",
+                )
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -672,7 +766,7 @@ class RepositoryClient:
                     nursery.cancel_scope.cancel()
         except BaseException as exc:  # the nursery's own exit was cancelled from outside
             if outcome is None:
-                outcome = _single(exc)
+                outcome = failure_of(exc) or exc
         if tx.failure is not None:
             await self._rollback(tx)
             raise tx.failure from (outcome if not isinstance(outcome, trio.Cancelled) else None)
@@ -692,13 +786,24 @@ class RepositoryClient:
     async def _begin(self) -> Transaction:
         root = self._shared.base_map.internal
         url = f"{root}/fcr:tx"
+        wanted = self._shared.config.transaction_style
+        style = wanted if wanted != "auto" else self._shared.learned.get("tx_style")
+        # A Fedora 4.7 transaction works as the user who began it (On-Behalf-Of on the work
+        # inside is ignored), so a delegated one is begun on the user's behalf; Fedora 6 takes
+        # the delegation on each request and refuses transaction control from a non-admin.
+        begin_as = self._delegate if style == FCREPO4 else None
         try:
-            response = await self._view(delegate=None, tx=None)._send("POST", url, raw_url=True)
+            response = await self._view(delegate=begin_as, tx=None)._send("POST", url, raw_url=True)
         except RepositoryError as e:
             raise TransactionError(f"cannot begin a transaction: {e}") from e
         location = response.headers.get("Location", "")
         found = style_of_location(root, location)
-        wanted = self._shared.config.transaction_style
+        if found is not None and wanted in ("auto", found):
+            self._shared.learned["tx_style"] = found
+        if found == FCREPO4 and self._delegate is not None and begin_as is None:
+            # learned only now that this is Fedora 4.7: begin again as the user
+            await self._rollback(Transaction(uri=location, style=FCREPO4))
+            return await self._begin()
         if found is None or (wanted != "auto" and wanted != found):
             what = f"a {found} transaction" if found else f"an unrecognised Location {location!r}"
             if found is not None:
@@ -802,13 +907,15 @@ class RepositoryClient:
             all_headers["On-Behalf-Of"] = self._delegate
         if self._tx is not None and self._tx.style == FCREPO6:
             all_headers["Atomic-ID"] = self._tx.uri
+        # ISO-8859-1 letters in a header (a Content-Disposition filename) go as such
+        wire = [(k.encode("ascii"), v.encode("latin-1")) for k, v in all_headers.items()]
         replayable = body is None or isinstance(body, bytes) or callable(body)
         idempotent = (method in IDEMPOTENT) if repeatable is None else repeatable
         policy = shared.retry
         attempt = 0
         while True:
             content = body() if callable(body) else body
-            request = shared.http.build_request(method, url, headers=all_headers, content=content)
+            request = shared.http.build_request(method, url, headers=wire, content=content)
             started = time.perf_counter()
             try:
                 response = await shared.http.send(
@@ -899,16 +1006,28 @@ class RepositoryClient:
 # --------------------------------------------------------------------------------------------
 
 
-def _single(exc: BaseException) -> BaseException:
-    """The lone exception inside a group (as a nursery wraps it), or *exc* itself."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
+def without_server_managed(graph: Graph) -> Graph:
+    """A copy of *graph* without the triples Fedora (4.7 or 6) manages itself: its own
+    properties, containment, and the LDP and Fedora types."""
+    result = Graph()
+    for s, p, o in graph:
+        predicate = str(p)
+        if predicate.startswith((FEDORA_NS, FCREPO_NS)) or predicate == PREFER_CONTAINMENT:
+            continue
+        if predicate == LDP + "contains":
+            continue
+        if predicate == RDF_TYPE and str(o).startswith((FEDORA_NS, FCREPO_NS, LDP)):
+            continue
+        result.add((s, p, o))
+    return result
 
 
 def _preconditions(
     headers: dict[str, str], if_match: str | None, if_state_token: str | None
 ) -> None:
+    if if_state_token and if_state_token.strip()[:1] in ('"', "W"):
+        # an ETag standing in for the state token (Fedora 4.7, see GraphResource)
+        if_match, if_state_token = if_match or if_state_token, None
     if if_match:
         # Fedora 6.1.0 hands out weak ETags (W/"...") for RDF sources but only ever matches
         # their strong form in If-Match.
@@ -925,15 +1044,21 @@ def _header_safe(what: str, value: str) -> str:
 
 
 _PLAIN_FILENAME = re.compile(r"[\x20-\x7e]+")
+#: what may stand in a quoted `filename="..."`: printable ISO-8859-1 (HTTP's obs-text), since
+#: Fedora 4.7 reads only `filename`, in ISO-8859-1, and ignores `filename*`
+_LATIN1_FILENAME_CHAR = re.compile(r"[\x20-\x7e\xa0-\xff]")
 
 
 def content_disposition(filename: str) -> str:
     """`attachment; filename="..."`, adding an RFC 6266 `filename*` (which Fedora 6 prefers)
-    when the name is not plain ASCII or holds a quote or backslash."""
+    when the name is not plain ASCII or holds a quote or backslash. The `filename` fallback
+    keeps the ISO-8859-1 letters (sent as such, see `_send`), which is all Fedora 4.7 reads."""
     name = filename.replace("\r", " ").replace("\n", " ").strip() or "file"
     if _PLAIN_FILENAME.fullmatch(name) and '"' not in name and "\\" not in name:
         return f'attachment; filename="{name}"'
-    fallback = "".join(c if _PLAIN_FILENAME.fullmatch(c) and c not in '"\\' else "_" for c in name)
+    fallback = "".join(
+        c if _LATIN1_FILENAME_CHAR.fullmatch(c) and c not in '"\\' else "_" for c in name
+    )
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from rdflib import Graph, URIRef
 from rdflib.term import Node
 
+from plastrond.literals import normalize_graph, plain
+
 __all__ = ["map_graph", "map_sparql", "parse_ntriples", "serialize_for_write"]
 
 #: N-Triples is what we ask for when reading: the fastest format for rdflib to parse.
@@ -17,12 +19,13 @@ WRITE_FORMAT = "text/turtle"
 
 
 def map_graph(graph: Graph, mapper: Callable[[str], str]) -> Graph:
-    """A new graph with every URIRef passed through *mapper* (the input is left alone)."""
+    """A new graph with every URIRef passed through *mapper* (the input is left alone), and
+    `xsd:string` literals written as simple literals (`plastrond.literals`)."""
     cache: dict[Node, Node] = {}
 
     def term(node: Node) -> Node:
         if not isinstance(node, URIRef):
-            return node
+            return plain(node)
         mapped = cache.get(node)
         if mapped is None:
             mapped = URIRef(mapper(str(node)))
@@ -38,12 +41,14 @@ def map_graph(graph: Graph, mapper: Callable[[str], str]) -> Graph:
 
 
 def parse_ntriples(data: bytes, mapper: Callable[[str], str] | None) -> Graph:
+    """A graph as the server sent it, with URIs mapped and the literal rule applied: Fedora
+    4.7's `"x"^^xsd:string` is read as the simple literal `"x"` it equals (Fedora 6's form)."""
     graph = Graph()
     if data.strip():
         graph.parse(data=data.decode("utf-8"), format="nt")
     if mapper is not None:
-        graph = map_graph(graph, mapper)
-    return graph
+        return map_graph(graph, mapper)
+    return normalize_graph(graph)
 
 
 def serialize_for_write(graph: Graph | None, mapper: Callable[[str], str] | None) -> bytes:
@@ -53,6 +58,9 @@ def serialize_for_write(graph: Graph | None, mapper: Callable[[str], str] | None
         return b""
     if mapper is not None:
         graph = map_graph(graph, mapper)
+    elif any(plain(o) is not o for o in graph.objects()):
+        # an xsd:string literal is the simple literal it equals: say it the one way
+        graph = map_graph(graph, lambda uri: uri)
     return graph.serialize(format="nt", encoding="utf-8")
 
 

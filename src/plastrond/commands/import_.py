@@ -6,8 +6,8 @@ Arguments (protocol.md): `model` (required unless resuming), `name`, `member-of`
 `validate-only`, `resume`, `limit`, `percent`, `extract-text` (not supported: ignored, with a
 warning), `timestamp` (informational).
 
-The work is `plastrond.imports.run.ImportRun`; this module checks the arguments, drives the
-run and turns its outcome into progress messages and one completion:
+The work is `plastrond.imports.run.ImportRun`; this module checks the arguments, runs it
+(reporting its progress as rows finish) and turns its outcome into one completion:
 `validate_success` / `validate_failed` (validate-only), `import_complete` (every row of the CSV
 is in completed.log.csv) or `import_incomplete`, with the counts and the per-row validation
 reports. A job that cannot run at all (unknown column, bad argument, unusable binaries
@@ -16,16 +16,12 @@ location, ...) fails with a one-line `PlastronJobError`.
 
 from __future__ import annotations
 
-import math
-from collections.abc import AsyncIterator
-from typing import Any
-
-import trio
-
 from ..imports.items import STRUCTURES
-from ..imports.run import ImportJobError, ImportOptions, ImportRun
+from ..imports.run import ImportOptions, ImportRun
+from ..jobs.protocol import JobContext, Report
+from ..jobs.request import JobRequest
+from ..jobs.result import JobError, JobResult
 from . import args, command
-from .base import JobContext, JobError, JobRequest, JobResult, Progress
 
 __all__ = ["import_items", "parse_request"]
 
@@ -65,53 +61,19 @@ def parse_request(request: JobRequest) -> ImportOptions:
     )
 
 
-def _single(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
-
-
-def _first(group: BaseExceptionGroup[BaseException]) -> ImportJobError | None:
-    """The first ImportJobError in *group* (rows running at once may fail together)."""
-    matched, _rest = group.split(ImportJobError)
-    exc: BaseException | None = matched
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc if isinstance(exc, ImportJobError) else None
-
-
 @command("import")
-async def import_items(ctx: JobContext) -> AsyncIterator[Progress | JobResult]:
+async def import_items(ctx: JobContext, report: Report) -> JobResult:
     options = parse_request(ctx.request)
     if options.extract_text:
         ctx.log.warning("extract-text is not supported; ignored (%s)", options.extract_text)
+    # ImportJobError is a JobError: it goes to the runner as it is, from any row.
+    run = await ImportRun.prepare(options, ctx.config, ctx.repository, ctx.log)
     try:
-        run = await ImportRun.prepare(options, ctx.config, ctx.repository, ctx.log)
-    except ImportJobError as e:
-        raise JobError(str(e), details=e.details) from None
-    failure: BaseException | None = None
-    try:
-        yield run.progress()
-        send, receive = trio.open_memory_channel[dict[str, Any]](math.inf)
-        try:
-            # The runner drives this generator from one task and does nothing between steps
-            # but record the progress, so yielding inside this nursery keeps scopes nested.
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(run.run, send)
-                async with receive:
-                    async for progress in receive:
-                        yield progress
-        except BaseExceptionGroup as group:
-            failure = _first(group)
-            if failure is None:
-                raise _single(group) from None
-        except ImportJobError as e:
-            failure = e
+        report(run.progress())
+        await run.run(report)
     finally:
         await run.close()
-    if isinstance(failure, ImportJobError):
-        raise JobError(str(failure), details=failure.details or run.details())
-    yield run.progress()
+    report(run.progress())
     state, body = run.result()
     ctx.log.info("import %s: %s", state, run.counts.as_dict())
-    yield JobResult(state=state, body=body)
+    return JobResult(state=state, body=body)

@@ -1,0 +1,42 @@
+"""The root of plastrond's exceptions, and the one place that looks inside exception groups.
+
+Every exception the daemon defines derives from `PlastronError`; beside it stand the repository
+client's tree (`plastrond.repository.RepositoryError`) and the codec's (`stompframe.StompError`),
+which can be used without the daemon. A job-level failure is a `plastrond.jobs.JobError`.
+
+A trio nursery raises what its tasks raised as an `ExceptionGroup` (nested for nested
+nurseries). `failure_of` says which single exception such a group stands for; nothing else in
+plastrond walks a group.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PlastronError", "failure_of"]
+
+
+class PlastronError(Exception):
+    """Something plastrond itself reports; the message is one line a person can act on."""
+
+
+def failure_of(error: BaseException, *kinds: type[BaseException]) -> BaseException | None:
+    """The one exception *error* stands for, or None when it stands for more than one.
+
+    *error* is returned as it is when it is not a group. In a group (however nested): with
+    *kinds*, its first exception when every one of them is of *kinds*; without, its exception
+    when it holds exactly one.
+    """
+    if not isinstance(error, BaseExceptionGroup):
+        if kinds and not isinstance(error, kinds):
+            return None
+        return error
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [error]
+    while pending:
+        e = pending.pop(0)
+        if isinstance(e, BaseExceptionGroup):
+            pending[:0] = e.exceptions
+        else:
+            leaves.append(e)
+    if kinds:
+        return leaves[0] if leaves and all(isinstance(e, kinds) for e in leaves) else None
+    return leaves[0] if len(leaves) == 1 else None

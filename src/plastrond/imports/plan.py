@@ -1,0 +1,292 @@
+"""What one run of an import job is to do, decided without any I/O.
+
+    settings = settle(options, stored_config, relpath)              # ImportJobError
+    plan = plan_import(options, settings, metadata, models, container=..., done=...,
+                       pending=..., has_location=...)                # ImportJobError
+
+`settle` puts the request's options over the job's stored config.yml (only when resuming);
+`plan_import` checks the arguments that need the model (access, member-of), names every row
+(`row_keys`), picks the rows to do (`select_rows`: within `limit`, not done before, thinned to
+`percent`) and finds what an earlier run left unsettled. `plastrond.imports.run` reads the
+inputs, hands them here, and then only does the rows.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import Any
+
+import attrs
+from rdflib import URIRef
+
+from ..jobfolders import PendingItem
+from ..jobfolders.layout import SOURCE_FILE
+from ..jobs.result import JobError
+from ..models import ModelError, ModelSet
+from .items import FLAT, STRUCTURES
+from .metadata import Header, MetadataFile, SourceRow, is_iri, row_key_text, split_cell
+
+__all__ = [
+    "ImportJobError",
+    "ImportOptions",
+    "ImportPlan",
+    "PlannedRow",
+    "Settings",
+    "plan_import",
+    "row_keys",
+    "select_rows",
+    "settle",
+]
+
+
+class ImportJobError(JobError):
+    """The job cannot go on; one line. *details* are extra keys for the completion body."""
+
+    def __init__(self, message: str, details: Mapping[str, Any] | None = None) -> None:
+        super().__init__(message, details=details)
+
+
+@attrs.frozen
+class ImportOptions:
+    """An import request's arguments, checked (None: not given)."""
+
+    job_id: str
+    body: bytes = b""
+    model: str | None = None
+    name: str | None = None
+    access: str | None = None
+    member_of: str | None = None
+    container: str | None = None
+    structure: str | None = None
+    binaries_location: str | None = None
+    validate_only: bool = False
+    resume: bool = False
+    limit: int | None = None
+    percent: int | None = None
+    extract_text: str | None = None
+
+
+@attrs.frozen
+class Settings:
+    """What the run works with: the request's options over the stored config.yml."""
+
+    job_id: str
+    model_name: str
+    name: str | None
+    access: str | None
+    member_of: str | None
+    container: str
+    structure: str
+    binaries_location: str | None
+
+    def config_fields(self) -> dict[str, str | None]:
+        fields: dict[str, str | None] = {
+            "job_id": self.job_id,
+            "model": self.model_name,
+            "access": self.access,
+            "member_of": self.member_of,
+            "container": self.container,
+            "binaries_location": self.binaries_location,
+            "structure": self.structure,
+        }
+        if self.name is not None:
+            fields["name"] = self.name
+        return fields
+
+
+def settle(options: ImportOptions, stored: Mapping[str, Any], relpath: str) -> Settings:
+    """The request's options over the stored config.yml (only when resuming)."""
+    base: Mapping[str, Any] = stored if options.resume else {}
+
+    def pick(given: str | None, key: str) -> str | None:
+        if given is not None:
+            return given
+        value = base.get(key)
+        return None if value is None else str(value)
+
+    model = pick(options.model, "model")
+    if model is None:
+        raise ImportJobError("missing required argument model (header PlastronArg-model)")
+    structure = pick(options.structure, "structure") or FLAT
+    if structure not in STRUCTURES:
+        raise ImportJobError(f"structure must be flat or hierarchical, not {structure!r}")
+    return Settings(
+        job_id=options.job_id,
+        model_name=model,
+        name=pick(options.name, "name"),
+        access=pick(options.access, "access"),
+        member_of=pick(options.member_of, "member_of"),
+        container=pick(options.container, "container") or relpath,
+        structure=structure,
+        binaries_location=pick(options.binaries_location, "binaries_location"),
+    )
+
+
+@attrs.frozen
+class PlannedRow:
+    """A row of the CSV as the run knows it: the row, its id in the logs and its title."""
+
+    source: SourceRow
+    #: its id in the logs (see `row_keys`)
+    key: str
+    #: the first value of its title column, as written ("" without one)
+    title: str
+    #: whether it names an existing resource (a `URI` row) rather than a new item
+    is_update: bool
+
+    @property
+    def where(self) -> str:
+        return f"{SOURCE_FILE}:{self.source.line}"
+
+
+@attrs.frozen
+class ImportPlan:
+    """What a run is to do."""
+
+    settings: Settings
+    header: Header
+    #: every row of the CSV, in order
+    rows: tuple[PlannedRow, ...]
+    #: the rows to do in this run, in order
+    todo: tuple[PlannedRow, ...]
+    #: rows within the limit that earlier runs completed
+    skipped: int
+    #: new items an earlier run began and no log settles (validate-only: none)
+    pending: tuple[PendingItem, ...]
+    #: where new items go (an absolute URI, no trailing slash)
+    container: str
+    #: the access class the new items get
+    access: URIRef | None
+    validate_only: bool
+
+    @property
+    def planned(self) -> int:
+        return self.skipped + len(self.todo)
+
+    @property
+    def creates(self) -> bool:
+        """Whether a row to do makes a new item (so the container must exist)."""
+        return any(not row.is_update for row in self.todo)
+
+    def by_key(self) -> dict[str, PlannedRow]:
+        return {row.key: row for row in self.rows}
+
+
+def row_keys(header: Header, rows: Sequence[SourceRow]) -> dict[int, str]:
+    """Each row's id in the logs (by row number): its identifier when that is not empty and no
+    other row has it, else its line (`<identifier> (source.csv:<line>)`, or
+    `source.csv:<line>`)."""
+    texts = {row.number: row_key_text(header, row) for row in rows}
+    seen = collections.Counter(texts.values())
+    keys: dict[int, str] = {}
+    for row in rows:
+        text = texts[row.number]
+        where = f"{SOURCE_FILE}:{row.line}"
+        if not text:
+            keys[row.number] = where
+        elif seen[text] > 1:
+            keys[row.number] = f"{text} ({where})"
+        else:
+            keys[row.number] = text
+    return keys
+
+
+def select_rows(
+    rows: Sequence[SourceRow],
+    done: Callable[[SourceRow], bool],
+    limit: int | None,
+    percent: int | None,
+) -> tuple[list[SourceRow], int]:
+    """(the rows to do, how many rows within the limit were done before). `limit` counts rows
+    from the top of the file, done or not; `percent` then keeps an evenly spaced share of the
+    rest, as close as possible to that percentage of all the rows within the limit."""
+    within = list(rows if limit is None else rows[:limit])
+    todo = [row for row in within if not done(row)]
+    skipped = len(within) - len(todo)
+    if percent is not None and percent < 100 and todo:
+        target = max(1, math.floor(percent / 100 * len(within) + 0.5))
+        if target < len(todo):
+            step = len(todo) / target
+            todo = [todo[math.floor(i * step)] for i in range(target)]
+    return todo, skipped
+
+
+def row_title(header: Header, row: SourceRow) -> str:
+    for column in header.plain.get("title", ()):
+        values = split_cell(row.cell(column))
+        if values:
+            return values[0]
+    return ""
+
+
+def _access(text: str | None, models: ModelSet) -> URIRef | None:
+    if text is None:
+        return None
+    try:
+        access = models.expand(text)
+    except ModelError as e:
+        raise ImportJobError(f"argument access: {e}") from None
+    if not is_iri(str(access)):
+        raise ImportJobError(f"argument access is not a URI or CURIE: {text!r}")
+    return access
+
+
+def plan_import(
+    options: ImportOptions,
+    settings: Settings,
+    metadata: MetadataFile,
+    models: ModelSet,
+    *,
+    container: str,
+    done: Collection[str],
+    pending: Sequence[PendingItem] = (),
+    has_location: bool,
+) -> ImportPlan:
+    """The run's plan. *done* holds the ids completed.log.csv has, *pending* the new items
+    earlier runs began (`JobFolder.read_pending`), *has_location* whether a binaries location
+    is given. ImportJobError when the job cannot run."""
+    header = metadata.header
+    access = _access(settings.access, models)
+    if settings.member_of is not None and not (
+        settings.member_of.startswith(("http://", "https://")) and is_iri(settings.member_of)
+    ):
+        raise ImportJobError(f"argument member-of is not an http(s) URI: {settings.member_of!r}")
+    keys = row_keys(header, metadata.rows)
+    uri_column = header.system.get("URI")
+    rows = tuple(
+        PlannedRow(
+            source=row,
+            key=keys[row.number],
+            title=row_title(header, row),
+            is_update=bool(row.cell(uri_column).strip()),
+        )
+        for row in metadata.rows
+    )
+    by_number = {row.source.number: row for row in rows}
+    selected, skipped = select_rows(
+        metadata.rows, lambda row: keys[row.number] in done, options.limit, options.percent
+    )
+    todo = tuple(by_number[row.number] for row in selected)
+    if not has_location:
+        for row in todo:
+            if row.is_update:
+                continue
+            for name in ("FILES", "ITEM_FILES"):
+                column = header.system.get(name)
+                if column is not None and row.source.cell(column).strip():
+                    raise ImportJobError(
+                        f"{row.where}: {name} names files, and no binaries-location was given"
+                    )
+    return ImportPlan(
+        settings=settings,
+        header=header,
+        rows=rows,
+        todo=todo,
+        skipped=skipped,
+        pending=() if options.validate_only else tuple(pending),
+        container=container,
+        access=access,
+        validate_only=options.validate_only,
+    )
