@@ -29,7 +29,7 @@ REPO_DIR = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_DIR / "services"
 ADMIN = {"ADMIN": {"HOST": "127.0.0.1", "PORT": 0}}
 _LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
-_SERVING = re.compile(r"serving import jobs from \S+ on (http://[0-9.]+:\d+)")
+_SERVING = re.compile(r"serving import jobs from .* on (http://[0-9.]+:\d+)")
 
 
 def _wait_until(check: Callable[[], Any], timeout: float, what: str, pause: float = 0.1) -> Any:
