@@ -12,6 +12,7 @@ atomically after each change, so they survive calls and restarts. Besides the AP
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hmac
 import json
 import os
@@ -229,15 +230,24 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=3010)
     parser.add_argument("--state", type=Path, required=True)
+    parser.add_argument("--pidfile", type=Path, help="written once the port is bound")
     args = parser.parse_args()
     args.state.mkdir(parents=True, exist_ok=True)
     token_file = args.state / "token"
     if not token_file.exists():
-        token_file.write_text(secrets.token_urlsafe(24))
-        token_file.chmod(0o600)
+        tmp = args.state / f"token.{os.getpid()}"
+        tmp.write_text(secrets.token_urlsafe(24))
+        tmp.chmod(0o600)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, token_file)  # the first start makes the token; others keep it
+        tmp.unlink()
     token = token_file.read_text().strip()
     server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(Store(args.state), token))
     server.daemon_threads = True
+    if args.pidfile is not None:
+        tmp_pid = args.pidfile.with_name(f"{args.pidfile.name}.{os.getpid()}")
+        tmp_pid.write_text(f"{os.getpid()}\n")
+        os.replace(tmp_pid, args.pidfile)
     server.serve_forever()
 
 

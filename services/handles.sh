@@ -32,8 +32,7 @@ where() {
 
 start() {
   if ready; then
-    pid_alive "$PIDFILE" \
-      || die "a service not started from $BASE answers at $HOST:$PORT; stop it or set HANDLE_SERVICE_PORT"
+    # It answered with this folder's token: it is the service of this folder.
     log "handle service already answers at $HOST:$PORT"
     where
     return 0
@@ -44,9 +43,10 @@ start() {
   mkdir -p "$BASE"
   chmod 700 "$BASE"
   log "starting the handle service; log in $LOGFILE"
+  # The service writes its pid file itself once it holds the port: of two starts at once,
+  # the one that lost the port leaves no pid behind.
   nohup "$PYTHON" "$SERVICES_DIR/handle_service.py" --port "$PORT" --state "$BASE" \
-    >>"$LOGFILE" 2>&1 </dev/null &
-  echo $! >"$PIDFILE"
+    --pidfile "$PIDFILE" >>"$LOGFILE" 2>&1 </dev/null &
   if ! wait_until 30 "handle service" ready; then
     tail -n 20 "$LOGFILE" >&2 || true
     die "the handle service did not answer at $HOST:$PORT in time"

@@ -161,6 +161,10 @@ class ImportConfig:
     sftp_accept_unknown_hosts: bool = False
     sftp_known_hosts: Path | None = None
     max_concurrent_items: int = 4
+    #: the largest file one row may bring (declared and real size), in bytes
+    max_file_size: int = 50 * 1024**3  # MAX_FILE_SIZE_DEFAULT
+    #: the most bytes of files one run of a job may bring, in all
+    max_job_files_size: int = 2 * 1024**4  # MAX_JOB_FILES_SIZE_DEFAULT
 
 
 @attrs.frozen
@@ -557,6 +561,8 @@ def _commands(sec: _Section, environ: Mapping[str, str]) -> CommandsConfig:
         sftp_accept_unknown_hosts=imp.flag("SFTP_ACCEPT_UNKNOWN_HOSTS", False),
         sftp_known_hosts=imp.path_("SFTP_KNOWN_HOSTS"),
         max_concurrent_items=imp.number("MAX_CONCURRENT_ITEMS", 4, int, minimum=1),
+        max_file_size=imp.number("MAX_FILE_SIZE", 50 * 1024**3, int, minimum=0),
+        max_job_files_size=imp.number("MAX_JOB_FILES_SIZE", 2 * 1024**4, int, minimum=0),
     )
     upd = sec.section("UPDATE")
     update = UpdateConfig(

@@ -53,6 +53,13 @@ class Health:
     def store_written(self) -> None:
         self.store_problem = None
 
+    def store_result(self, error: OSError | None) -> None:
+        """How the last write of the message store went (None: it was written)."""
+        if error is None:
+            self.store_written()
+        else:
+            self.store_failed(error)
+
     # --- questions -----------------------------------------------------------------------
 
     @property

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from plastrond.commands.base import JobRequest, JobResult
+from plastrond.jobs import JobRequest, JobResult
 from plastrond.jobs.completion import completion_for
 from plastrond.jobs.store import MessageStore, StoreWriteError
 
@@ -55,7 +55,7 @@ def _ids(store_dir: Path) -> list[str]:
 CUT_SHORT = """
     import json, os, resource, shutil, signal, sys
     from pathlib import Path
-    from plastrond.commands.base import JobRequest
+    from plastrond.jobs import JobRequest
     from plastrond.jobs.store import MessageStore, StoreWriteError
 
     def request(job_id):
@@ -116,7 +116,7 @@ def test_a_batch_cut_short_at_every_byte_offset_loses_no_accepted_request(tmp_pa
 WRITER = """
     import sys
     from pathlib import Path
-    from plastrond.commands.base import JobRequest
+    from plastrond.jobs import JobRequest
     from plastrond.jobs.store import MessageStore
 
     store = MessageStore(Path(sys.argv[1]))

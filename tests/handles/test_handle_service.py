@@ -136,24 +136,50 @@ def test_bad_requests_are_400_with_errors(api):
     assert answer.status_code == 400 and answer.json()["errors"]
 
 
-def test_state_survives_a_restart(api, handle_service):
+def test_state_survives_a_restart(tmp_path, handle_service):
+    # A service of this test's own (another port and folder): the shared one is never
+    # restarted under other test runs.
+    import os
     import subprocess
 
-    repo_id = new_repo_id()
-    suffix = api.post(
-        "/handles",
-        json={
-            "prefix": "1903.1",
-            "url": "https://x.example/kept",
-            "repo": "fcrepo",
-            "repo_id": repo_id,
-        },
-    ).json()["suffix"]
-    subprocess.run(
-        ["bash", str(handle_service.script), "restart"],
-        check=True,
-        capture_output=True,
-        timeout=120,
+    env = {**os.environ, "HANDLE_SERVICE_PORT": "3019", "PLASTROND_SERVICES_STATE": str(tmp_path)}
+
+    def script(command: str) -> list[str]:
+        done = subprocess.run(
+            ["bash", str(handle_service.script), command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    lines = script("start")
+    try:
+        url = lines[0]
+        token = (tmp_path / "handles" / "token").read_text().strip()
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as own:
+            repo_id = new_repo_id()
+            suffix = own.post(
+                "/handles",
+                json={
+                    "prefix": "1903.1",
+                    "url": "https://x.example/kept",
+                    "repo": "fcrepo",
+                    "repo_id": repo_id,
+                },
+            ).json()["suffix"]
+            script("restart")
+            found = own.get("/handles/exists", params={"repo": "fcrepo", "repo_id": repo_id})
+            assert found.json()["exists"] is True and found.json()["suffix"] == suffix
+            assert script("status")[0] == "up"
+    finally:
+        script("stop")
+    assert (
+        subprocess.run(
+            ["bash", str(handle_service.script), "status"], env=env, capture_output=True
+        ).returncode
+        == 1
     )
-    found = api.get("/handles/exists", params={"repo": "fcrepo", "repo_id": repo_id}).json()
-    assert found["exists"] is True and found["suffix"] == suffix

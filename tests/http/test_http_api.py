@@ -27,6 +27,7 @@ from http_support import (
 )
 
 from plastrond import __version__
+from plastrond.jobfolders import JobFolder
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "details"}
 
@@ -418,7 +419,8 @@ async def test_reading_while_the_import_appends(server: Server, jobs: JobFolders
         return f"item-{n},2024-01-31T12:00:00,{title},http://x/{n},created\r\n".encode()
 
     async def writer() -> None:
-        with log.open("ab", buffering=0) as f:
+        # as the import does: holding the job's lock while it appends
+        with JobFolder(jobs.root, "live").locked(), log.open("ab", buffering=0) as f:
             for n in range(400):
                 data = row_bytes(n)
                 # Each row goes out in pieces: cut inside the quoted part, then the rest.

@@ -167,7 +167,7 @@ async def test_bearer_token_and_body_limit(
     tmp_path: Path, fedora, vocabulary_server, caplog
 ) -> None:
     caplog.set_level("DEBUG")
-    settings = {"AUTH_TOKEN": "s3cret-token", "MAX_BODY_BYTES": 2048}
+    settings = {"AUTH_TOKEN": "s3cret-token", "MAX_BODY_BYTES": 2048, "MAX_SPARQL_BYTES": 1024}
     vocabularies = {RIGHTS: vocabulary_server.serve("/rights", RIGHTS_TTL)}
     async with live_server(tmp_path, fedora, vocabularies, settings) as live:
         uri = await live.repo.item()
@@ -189,6 +189,11 @@ async def test_bearer_token_and_body_limit(
 
         big = json.dumps({**archelon("Publish", uri), "summary": "x" * 4000})
         assert_problem(await live.client.post("/inbox", content=big, headers=good), 413)
+        long_sparql = 'INSERT DATA { <> <urn:x> "' + "y" * 1500 + '" }'
+        answer = await live.patch(
+            live.repo.path(uri), long_sparql, headers={"Authorization": "Bearer s3cret-token"}
+        )
+        assert_problem(answer, 413, "1024 bytes")
         # The jobs API stays open.
         assert (await live.client.get("/jobs")).status_code == 200
     assert "publish" in caplog.text

@@ -29,6 +29,7 @@ from plastrond.config import (
 )
 from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
 from plastrond.jobs.runner import run_command
+from plastrond.literals import normalize_graph
 from plastrond.repository import RepositoryClient
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -174,9 +175,11 @@ class TestContainer:
         self.client.put(self.uri, headers={"Content-Type": "text/turtle"}).raise_for_status()
 
     def graph(self, uri: str) -> Graph:
+        """*uri*'s triples, with Fedora 4.7's `xsd:string` literals read as the simple
+        literals they are (`plastrond.literals`)."""
         response = self.client.get(uri, headers={"Accept": "application/n-triples"})
         response.raise_for_status()
-        return Graph().parse(data=response.text, format="nt")
+        return normalize_graph(Graph().parse(data=response.text, format="nt"))
 
     def exists(self, uri: str) -> bool:
         return self.client.head(uri).status_code == 200

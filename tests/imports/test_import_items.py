@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rdflib import Graph, Literal, URIRef
 
-from plastrond.imports.items import new_item_uri, pairtree, plan_item
+from plastrond.imports.items import first_segment, new_item_uri, pairtree, plan_item
 from plastrond.imports.metadata import RowData
 from plastrond.models import Item, load_models, proxy_order
 from plastrond.models.namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF
@@ -140,3 +140,10 @@ def test_pool_reports_pages_are_body_and_attachments() -> None:
     plan = plan_item(item, data(("body-1.pdf", "att-a.pdf", "att-b.pdf")))
     titles = [str(p.graph.value(URIRef(p.uri), DCTERMS_TITLE)) for p in plan.pages]
     assert titles == ["Body", "Attachment 1", "Attachment 2"]
+
+
+def test_items_written_at_once_never_share_a_first_pairtree_segment() -> None:
+    busy = {f"{n:02x}" for n in range(256)} - {"ab"}
+    uri = new_item_uri(CONTAINER, avoid=busy)
+    assert first_segment(uri, CONTAINER) == "ab"
+    assert uri.startswith(f"{CONTAINER}/ab/")

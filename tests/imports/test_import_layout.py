@@ -72,8 +72,8 @@ def item_csv(binaries: Path) -> str:
                 "http://vocab.lib.umd.edu/rightsStatement#InC",
                 f"Photograph {n} — Ünïcödé",
                 f"19{n % 100:02d}",
-                f"Doe, Jane {n}|Roe, Richard",
-                "Students|Campus",
+                f"Doe, Jane {n};Roe, Richard",
+                "Students;Campus",
                 "en",
                 f"scan-{n:03d}.tif;scan-{n:03d}.jpg",
             ]

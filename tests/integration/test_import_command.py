@@ -53,15 +53,7 @@ class Target(TestContainer):
 
     def __init__(self, endpoint) -> None:
         super().__init__(endpoint.rest_url, endpoint.admin_auth)
-        acl = (
-            "@prefix acl: <http://www.w3.org/ns/auth/acl#> .\n"
-            f'<#importers> a acl:Authorization ; acl:agent "{EDITOR}" ;\n'
-            f"  acl:mode acl:Read, acl:Write ; acl:accessTo <{self.uri}> ;"
-            f" acl:default <{self.uri}> .\n"
-        )
-        self.client.put(
-            f"{self.uri}/fcr:acl", content=acl, headers={"Content-Type": "text/turtle"}
-        ).raise_for_status()
+        endpoint.grant(self.uri, EDITOR)  # WebAC on Fedora 6, a basic role on 4.7
 
 
 @pytest.fixture
@@ -84,7 +76,11 @@ def setup(activemq, fedora, sshd, plastrond_setup, jobs_dir, tmp_path):
     binaries.mkdir()
     return plastrond_setup(
         activemq,
-        repository={"FEDORA_USER": fedora.admin_user, "FEDORA_PASSWORD": fedora.admin_password},
+        repository={
+            "REST_ENDPOINT": fedora.rest_url,
+            "FEDORA_USER": fedora.admin_user,
+            "FEDORA_PASSWORD": fedora.admin_password,
+        },
         sections={
             "CONTENT_MODELS": {"VOCABULARIES": VOCABULARIES},
             "COMMANDS": {

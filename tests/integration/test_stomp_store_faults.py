@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from plastrond.commands.base import JobRequest
+from plastrond.jobs import JobRequest
 
 pytestmark = pytest.mark.integration
 

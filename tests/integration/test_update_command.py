@@ -18,6 +18,8 @@ import httpx
 import pytest
 from rdflib import Graph, Literal, URIRef
 
+from plastrond.literals import normalize_graph
+
 pytestmark = pytest.mark.integration
 
 DCTERMS = "http://purl.org/dc/terms/"
@@ -61,16 +63,7 @@ class Fedora:
         )
         response.raise_for_status()
         self.parent = response.headers["Location"]
-        acl = (
-            "@prefix acl: <http://www.w3.org/ns/auth/acl#> .\n"
-            f'<#editors> a acl:Authorization ; acl:agent "{EDITOR}" ;\n'
-            f"  acl:mode acl:Read, acl:Write ; acl:accessTo <{self.parent}> ;"
-            f" acl:default <{self.parent}> .\n"
-        )
-        response = self.client.put(
-            f"{self.parent}/fcr:acl", content=acl, headers={"Content-Type": "text/turtle"}
-        )
-        response.raise_for_status()
+        endpoint.grant(self.parent, EDITOR)  # WebAC on Fedora 6, a basic role on 4.7
 
     def create(self, turtle: str, slug: str | None = None, parent: str | None = None) -> str:
         headers = {"Content-Type": "text/turtle"}
@@ -92,7 +85,8 @@ class Fedora:
     def graph(self, uri: str) -> Graph:
         response = self.client.get(uri, headers={"Accept": "application/n-triples"})
         response.raise_for_status()
-        return Graph().parse(data=response.text, format="nt")
+        # as plastrond reads it: Fedora 4.7's "x"^^xsd:string is the plain literal "x"
+        return normalize_graph(Graph().parse(data=response.text, format="nt"))
 
     def titles(self, uri: str) -> set[str]:
         return {str(o) for o in self.graph(uri).objects(URIRef(uri), TITLE)}
@@ -120,7 +114,11 @@ def running(activemq, fedora, plastrond_setup, archelon_factory, vocabulary_serv
     }
     setup = plastrond_setup(
         activemq,
-        repository={"FEDORA_USER": fedora.admin_user, "FEDORA_PASSWORD": fedora.admin_password},
+        repository={
+            "REST_ENDPOINT": fedora.rest_url,
+            "FEDORA_USER": fedora.admin_user,
+            "FEDORA_PASSWORD": fedora.admin_password,
+        },
         sections={"CONTENT_MODELS": {"VOCABULARIES": vocabularies}},
         PROGRESS_INTERVAL=0,
     )
@@ -253,7 +251,7 @@ def test_dry_run_validates_and_writes_nothing(running, repo):
     assert body["stats"]["invalid"] == {uri: ["('title', 'failed', 'exactly', '1')"]}
 
 
-def test_recursive_update_of_an_item_with_pages(running, repo):
+def test_recursive_update_of_an_item_with_pages(running, repo, fedora):
     _daemon, client = running
     uri = repo.item()
     pages = []
@@ -267,10 +265,15 @@ def test_recursive_update_of_an_item_with_pages(running, repo):
         pages.append(page)
         repo.patch(uri, f"INSERT DATA {{ <{uri}> <http://pcdm.org/models#hasMember> <{page}> }}")
     label = "http://www.w3.org/2000/01/rdf-schema#label"
+    publisher = URIRef(f"{uri}#publisher")
     sparql = (
-        f"INSERT {{ <> <{PUBLISHER}> <{uri}#publisher> . "
-        f'<{uri}#publisher> <{label}> "UMD" }} WHERE {{}}'
+        f'INSERT {{ <> <{PUBLISHER}> <{publisher}> . <{publisher}> <{label}> "UMD" }} WHERE {{}}'
     )
+    if fedora.is_fcrepo4:
+        # Fedora 4.7 takes triples about a resource and its own hash URIs only ("... is not in
+        # the topic of this RDF"): the pages may point at the item's publisher, not describe it
+        publisher = URIRef("http://id.example/publishers/umd")
+        sparql = f"INSERT {{ <> <{PUBLISHER}> <{publisher}> }} WHERE {{}}"
     job_id = "http://archelon.example/update_jobs/1"
     client.send_job(
         job_id,
@@ -290,7 +293,7 @@ def test_recursive_update_of_an_item_with_pages(running, repo):
     assert body["stats"]["updated"][0] == uri
     assert sorted(body["stats"]["updated"][1:]) == sorted(pages)
     for resource in [uri, *pages]:
-        assert (URIRef(resource), PUBLISHER, URIRef(f"{uri}#publisher")) in repo.graph(resource)
+        assert (URIRef(resource), PUBLISHER, publisher) in repo.graph(resource)
     progress = [json.loads(m.body) for m in client.wait_for("progress", 1, timeout=10)]
     for message in progress:
         assert message["state"] == "in_progress"

@@ -18,6 +18,7 @@ from stompframe import ClientConnection, Frame, Heartbeat, ProtocolError, State
 
 from .. import metrics
 from ..config import BrokerAddress
+from ..waiting import wait_any
 
 __all__ = ["BrokerConnection", "BrokerError", "ConnectionLost"]
 
@@ -52,6 +53,8 @@ class BrokerConnection:
         self._receipts: dict[str, ReceiptCallback] = {}
         self._receipt_counter = 0
         self._closed = False
+        #: set when the session has ended (what receipt waiters wait on beside the receipt)
+        self.ended = trio.Event()
 
     # --- opening ---------------------------------------------------------------------------
 
@@ -194,9 +197,13 @@ class BrokerConnection:
         await self.aclose()
 
     async def aclose(self) -> None:
-        self._closed = True
+        self._end()
         self._receipts.clear()
         await trio.aclose_forcefully(self.stream)
+
+    def _end(self) -> None:
+        self._closed = True
+        self.ended.set()
 
     # --- running ---------------------------------------------------------------------------
 
@@ -218,7 +225,7 @@ class BrokerConnection:
                 nursery.start_soon(guarded, self._writer)
                 nursery.start_soon(guarded, self._heartbeats)
         finally:
-            self._closed = True
+            self._end()
             for handler in self._handlers.values():
                 handler.close()
         # The first task to fail says why; the others were only cancelled.
@@ -325,12 +332,10 @@ class BrokerConnection:
         return receipt
 
     async def _wait_receipt(self, done: trio.Event) -> None:
-        # The session may end while we wait: poll its state at a gentle pace.
-        while not done.is_set():
-            if self._closed:
-                raise ConnectionLost(f"connection to {self.address} ended before the receipt")
-            with trio.move_on_after(0.5):
-                await done.wait()
+        # Whichever comes first: the receipt, or the end of the session.
+        await wait_any(done, self.ended)
+        if not done.is_set():
+            raise ConnectionLost(f"connection to {self.address} ended before the receipt")
 
 
 def _reason(frame: Frame) -> str:

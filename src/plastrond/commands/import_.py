@@ -4,7 +4,8 @@ Body: the metadata CSV (a UTF-8 BOM is fine); empty when resuming from the job f
 Arguments (protocol.md): `model` (required unless resuming), `name`, `member-of`, `access`,
 `relpath` / `container`, `structure` (`flat` or `hierarchical`), `binaries-location`,
 `validate-only`, `resume`, `limit`, `percent`, `extract-text` (not supported: ignored, with a
-warning), `timestamp` (informational).
+warning), `publish` (publish each new item as it is created, as the publish command does;
+kept in config.yml for resumes), `timestamp` (informational).
 
 The work is `plastrond.imports.run.ImportRun`; this module checks the arguments, runs it
 (reporting its progress as rows finish) and turns its outcome into one completion:
@@ -58,6 +59,9 @@ def parse_request(request: JobRequest) -> ImportOptions:
         if percent is None
         else int(args.number(request, "percent", 100, minimum=1, maximum=100, integer=True)),
         extract_text=args.text(request, "extract-text"),
+        publish=None
+        if args.text(request, "publish") is None
+        else args.boolean(request, "publish", False),
     )
 
 

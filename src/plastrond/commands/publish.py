@@ -3,7 +3,8 @@
 What is done to each resource is `plastrond.publication` (shared with the http mode's inbox);
 this module reads the request and reports. A resource that cannot be changed is an error
 counted in an `*_incomplete` completion; the others are still done. Each progress message
-names the resource just done (`result`: uri, handle, status).
+names the resource just done (`result`: uri, handle, status); the completion lists every
+resource's handle (`handles`: uri -> `hdl:P/S`) when there are any.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ async def _mark_all(ctx: JobContext, report: Report, change: Change) -> JobResul
     started = time.time()
     done: list[str] = []
     errors: dict[str, str] = {}
+    handles_of: dict[str, str] = {}
     limiter = trio.CapacityLimiter(CONCURRENCY)
 
     def progress(result: dict[str, Any] | None = None) -> Progress:
@@ -84,6 +86,8 @@ async def _mark_all(ctx: JobContext, report: Report, change: Change) -> JobResul
                     f" ({outcome.handle})" if outcome.handle else "",
                 )
                 done.append(uri)
+                if outcome.handle:
+                    handles_of[uri] = outcome.handle
                 result = outcome.as_json()
         report(progress(result))
 
@@ -102,6 +106,9 @@ async def _mark_all(ctx: JobContext, report: Report, change: Change) -> JobResul
         "uris": sorted(done),
         "errors": errors,
     }
+    if handles_of:
+        # every resource with its handle (progress, coalesced, names only some)
+        body["handles"] = dict(sorted(handles_of.items()))
     return JobResult(state=state, body=body)
 
 

@@ -7,6 +7,7 @@ import os
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import ExitStack
+from typing import Any
 
 import trio
 from hypercorn.config import Config as HypercornConfig
@@ -89,6 +90,39 @@ async def _watch_signals(
             return
 
 
+class _CloseAfterLastBody:
+    """An ASGI wrapper that lets hypercorn close a connection the client asked to close.
+
+    hypercorn 0.16 closes such a connection (`Connection: close`, HTTP/1.0) from inside the
+    app's own `send` of the last body message: h11's state is then MUST_CLOSE, so
+    `H11Protocol._maybe_recycle` sends `Closed()`, which runs `TCPServer._close()`
+    (`send_eof()`, then `aclose()`). On its way it tells the app `http.disconnect`, and
+    quart-trio answers that by cancelling the nursery the request runs in, the very task in
+    that `send`: the Cancelled lands on `send_eof()`'s first checkpoint, before the socket is
+    shut down or closed, and since no idle timer is armed for a connection that must close, it
+    stays open until the client goes (issue #18: 20 were still open after 75 s). Shielding the
+    last `send` lets the close finish; the cancellation is delivered right after it. hypercorn
+    already shields its socket writes, so this adds no new way to hang.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope.get("type") != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_last_shielded(message: Mapping[str, Any]) -> None:
+            if message.get("type") == "http.response.body" and not message.get("more_body"):
+                with trio.CancelScope(shield=True):
+                    await send(message)
+            else:
+                await send(message)
+
+        await self.app(scope, receive, send_last_shielded)
+
+
 def bind_address(host: str, port: int) -> str:
     """hypercorn's `host:port`, with an IPv6 address in brackets."""
     if ":" in host and not host.startswith("["):
@@ -152,7 +186,10 @@ async def _serve(
 
             async def run_hypercorn(task_status: trio.TaskStatus[list[str]]) -> None:
                 await hypercorn_serve(
-                    app, hyper, shutdown_trigger=shutdown_trigger, task_status=task_status
+                    _CloseAfterLastBody(app),
+                    hyper,
+                    shutdown_trigger=shutdown_trigger,
+                    task_status=task_status,
                 )
                 nursery.cancel_scope.cancel()  # served to the end: stop watching signals
 

@@ -3,8 +3,8 @@
     location = parse_location(text, config.commands.import_)   # checks the text, no I/O
     async with location:                                       # opens, and cleans up after
         problems = await location.check(["p001.tif", "p001.jpg"])   # path -> "Missing file: ..."
-        async with location.fetch("p001.tif") as local_path:       # a local file to upload
-            ...
+        async with location.source("p001.tif") as source:          # for put_binary: streamed
+            await repository.put_binary(uri, source, ...)
 
 | written | what |
 |---|---|
@@ -16,14 +16,23 @@
 
 The paths in a row are relative to the location; a path that leads out of it (`..`), or a
 local file that resolves (through symbolic links) outside the allowed folders, counts as a
-problem of the row, never as a file. Files that are not local are downloaded to a temporary
-folder just before they are uploaded, and removed after. Blocking work (the file system, ZIP
-reading, paramiko) runs in worker threads.
+problem of the row, never as a file.
+
+`source(path)` gives what the repository client uploads: a local file's path, or the bytes
+streamed straight from the ZIP member, the SFTP file or the HTTP response, never copied to a
+temporary file first. The declared size (the ZIP's directory, the SFTP stat, Content-Length)
+and the bytes actually read are both held to `COMMANDS.IMPORT.MAX_FILE_SIZE` per file and
+`MAX_JOB_FILES_SIZE` for the job in all; past either the file fails with FetchError (the row
+fails, and the upload is cut off). Only a `zip+sftp://` archive is downloaded, once, so that
+its members can be read at random. `fetch(path)` still copies one file out to a temporary
+file for callers that want a path. Blocking work (the file system, ZIP reading, paramiko)
+runs in worker threads.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import mimetypes
 import os
 import posixpath
@@ -38,6 +47,7 @@ from types import TracebackType
 from typing import Any, Final, TypeVar
 from urllib.parse import quote
 
+import attrs
 import httpx
 import trio
 
@@ -52,6 +62,8 @@ __all__ = [
     "LocalLocation",
     "Location",
     "SftpLocation",
+    "SizeLimits",
+    "Source",
     "ZipLocation",
     "mime_type",
     "parse_location",
@@ -82,15 +94,51 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+@attrs.frozen
+class SizeLimits:
+    """Ceilings on the files of one job, in bytes (`COMMANDS.IMPORT`)."""
+
+    file: int = 50 * 1024**3
+    job: int = 2 * 1024**4
+
+    @classmethod
+    def of(cls, config: ImportConfig) -> SizeLimits:
+        return cls(file=config.max_file_size, job=config.max_job_files_size)
+
+
+@attrs.frozen
+class Stream:
+    """A file's bytes streamed from its location, and its declared size when known."""
+
+    chunks: AsyncIterator[bytes]
+    size: int | None
+    #: `sha-256=<hex>` when it could be computed first (a ZIP member, read once more in a
+    #: worker thread: Fedora then checks the bytes as they arrive, instead of being asked for
+    #: its digest afterwards, which makes it read the whole file again)
+    digest: str | None = None
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.chunks
+
+
+#: what `Location.source` gives: a local file, or bytes streamed from the location
+Source = Path | Stream
+
+
 class Location:
     """A binaries location (base class). Use it as an async context manager."""
 
     #: the location as written in the request
     written: str
 
-    def __init__(self, written: str, concurrency: int = 4) -> None:
+    def __init__(
+        self, written: str, concurrency: int = 4, limits: SizeLimits | None = None
+    ) -> None:
         self.written = written
         self.limiter = trio.CapacityLimiter(max(1, concurrency))
+        self.limits = limits or SizeLimits()
+        #: bytes of files this job has brought so far (declared ones, then real ones)
+        self.job_bytes = 0
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         self._lock = trio.Lock()
 
@@ -153,6 +201,52 @@ class Location:
 
     async def _download(self, path: str, local: Path) -> None:
         # Each kind of location below says how it copies a file out.
+        raise NotImplementedError
+
+    # -- streaming ---------------------------------------------------------------------------
+
+    def _check_size(self, path: str, size: int, what: str) -> None:
+        if size > self.limits.file:
+            raise FetchError(
+                f"{path}: {what} {size} bytes is more than the {self.limits.file} allowed per "
+                f"file ({SECTION}.MAX_FILE_SIZE)"
+            )
+        if self.job_bytes + size > self.limits.job:
+            raise FetchError(
+                f"{path}: {what} {size} bytes would bring the job's files past the "
+                f"{self.limits.job} bytes allowed ({SECTION}.MAX_JOB_FILES_SIZE)"
+            )
+
+    @contextlib.asynccontextmanager
+    async def source(self, path: str) -> AsyncIterator[Source]:
+        """What to upload for *path*: streamed from the location (no temporary copy), its
+        declared and real size held to the limits. FetchError when it cannot be read or is
+        too large (also raised from inside the stream, cutting the upload off)."""
+        async with self._stream(path) as (declared, chunks):
+            if declared is not None:
+                self._check_size(path, declared, "declared size")
+            digest = await self._digest(path)
+            yield Stream(self._counted(path, declared, chunks), declared, digest)
+
+    async def _digest(self, path: str) -> str | None:
+        return None
+
+    async def _counted(
+        self, path: str, declared: int | None, chunks: AsyncIterator[bytes]
+    ) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in chunks:
+            seen += len(chunk)
+            if declared is not None and seen > declared:
+                raise FetchError(f"{path}: more bytes than its declared size {declared}")
+            self._check_size(path, seen, "size")
+            self.job_bytes += len(chunk)
+            yield chunk
+
+    def _stream(
+        self, path: str
+    ) -> contextlib.AbstractAsyncContextManager[tuple[int | None, AsyncIterator[bytes]]]:
+        # Each kind of location below says how it streams a file: (declared size, chunks).
         raise NotImplementedError
 
 
@@ -237,6 +331,15 @@ class LocalLocation(Location):
             raise FetchError(problem or f"Missing file: {path}")
         yield Path(real)
 
+    @contextlib.asynccontextmanager
+    async def source(self, path: str) -> AsyncIterator[Source]:
+        # A local file is uploaded from where it is (the client sends it by its size).
+        async with self.fetch(path) as real:
+            size = (await trio.Path(real).stat()).st_size
+            self._check_size(path, size, "size")
+            self.job_bytes += size
+            yield real
+
 
 class ZipLocation(Location):
     """A ZIP file: a local one, or one fetched once over SFTP (`zip+sftp://`)."""
@@ -307,6 +410,53 @@ class ZipLocation(Location):
                 raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
 
         await self._thread(extract)
+
+    async def _digest(self, path: str) -> str | None:
+        name = self._names.get(posixpath.normpath(path))
+        archive = self._zip
+        if name is None or archive is None:
+            return None
+
+        def digest() -> str | None:
+            hasher = hashlib.sha256()
+            try:
+                with archive.open(name) as member:
+                    while data := member.read(CHUNK):
+                        hasher.update(data)
+            except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError):
+                return None  # the stream itself will fail, with the reason
+            return f"sha-256={hasher.hexdigest()}"
+
+        return await self._thread(digest)
+
+    @contextlib.asynccontextmanager
+    async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
+        name = self._names.get(posixpath.normpath(path))
+        archive = self._zip
+        if name is None or archive is None:
+            raise FetchError(f"Missing file: {path}")
+        errors = (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError)
+        try:
+            member = await self._thread(archive.open, name)
+        except errors as e:
+            raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                try:
+                    data = await self._thread(member.read, CHUNK)
+                except errors as e:  # a bad CRC, a broken deflate stream...
+                    raise FetchError(
+                        f"cannot read {path} from the ZIP file: {_reason(e)}"
+                    ) from None
+                if not data:
+                    return
+                yield data
+
+        try:
+            yield archive.getinfo(name).file_size, chunks()
+        finally:
+            member.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -403,6 +553,56 @@ class SftpLocation(Location):
         except Exception as e:
             raise FetchError(f"cannot download {path} over SFTP: {_reason(e)}") from None
 
+    @contextlib.asynccontextmanager
+    async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
+        remote = self._remote(path)
+        client = self._client
+        if client is None:
+            raise FetchError(f"binaries-location {self.written} is closed")
+        channel = self._channels.pop() if self._channels else None
+
+        def start() -> tuple[Any, Any, int]:
+            sftp = channel or open_sftp(client, self.address, self.settings.timeout)
+            try:
+                handle = sftp.open(remote, "rb")
+                size = handle.stat().st_size
+                # read ahead, with a bounded number of requests in flight (memory stays flat)
+                handle.prefetch(size, max_concurrent_requests=32)
+            except BaseException:
+                sftp.close()
+                raise
+            return sftp, handle, size
+
+        try:
+            sftp, handle, size = await self._thread(start)
+        except FileNotFoundError:
+            raise FetchError(f"Missing file: {path}") from None
+        except Exception as e:  # paramiko's SSHException derives from Exception alone
+            raise FetchError(f"cannot download {path} over SFTP: {_reason(e)}") from None
+
+        async def chunks() -> AsyncIterator[bytes]:
+            while True:
+                try:
+                    data = await self._thread(handle.read, CHUNK)
+                except Exception as e:
+                    raise FetchError(f"cannot download {path} over SFTP: {_reason(e)}") from None
+                if not data:
+                    return
+                yield data
+
+        healthy = False
+        try:
+            yield size, chunks()
+            healthy = True
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(handle.close)
+            if healthy:
+                self._channels.append(sftp)
+            else:
+                with contextlib.suppress(Exception):
+                    sftp.close()
+
 
 # --------------------------------------------------------------------------------------------
 # HTTP
@@ -473,6 +673,31 @@ class HttpLocation(Location):
         except httpx.HTTPError as e:
             raise FetchError(f"cannot download {path}: {type(e).__name__}: {e}") from None
 
+    @contextlib.asynccontextmanager
+    async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
+        url = self.url(path)
+        try:
+            async with self.limiter, self._http.stream("GET", url) as response:
+                if response.status_code in (404, 410):
+                    raise FetchError(f"Missing file: {path}")
+                if response.status_code != 200:
+                    raise FetchError(f"cannot download {path}: HTTP {response.status_code}")
+                length = response.headers.get("Content-Length", "")
+                declared = int(length) if length.isdigit() else None
+
+                async def chunks() -> AsyncIterator[bytes]:
+                    try:
+                        async for chunk in response.aiter_bytes(CHUNK):
+                            yield chunk
+                    except httpx.HTTPError as e:
+                        raise FetchError(
+                            f"cannot download {path}: {type(e).__name__}: {e}"
+                        ) from None
+
+                yield declared, chunks()
+        except httpx.HTTPError as e:
+            raise FetchError(f"cannot download {path}: {type(e).__name__}: {e}") from None
+
 
 # --------------------------------------------------------------------------------------------
 
@@ -499,6 +724,18 @@ def parse_location(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> Location:
     """The location *text* names, checked against *config* (no I/O), or BinariesError."""
+    location = _location(text, config, concurrency=concurrency, transport=transport)
+    location.limits = SizeLimits.of(config)
+    return location
+
+
+def _location(
+    text: str,
+    config: ImportConfig,
+    *,
+    concurrency: int | None,
+    transport: httpx.AsyncBaseTransport | None,
+) -> Location:
     written = text.strip()
     if not written:
         raise BinariesError("binaries-location is empty")

@@ -33,6 +33,7 @@ from __future__ import annotations
 import posixpath
 import uuid
 from collections.abc import Collection, Iterator
+from pathlib import Path
 from typing import Final
 
 import attrs
@@ -266,9 +267,15 @@ def plan_item(
 async def _write_file(tx: RepositoryClient, plan: FilePlan, location: Location | None) -> None:
     if location is None:
         raise RuntimeError(f"no binaries location to read {plan.path} from")
-    async with location.fetch(plan.path) as local:
+    # streamed from the location into the request: no temporary copy
+    async with location.source(plan.path) as source:
         written = await tx.put_binary(
-            plan.uri, local, filename=plan.filename, mime_type=plan.mime_type
+            plan.uri,
+            source,
+            filename=plan.filename,
+            mime_type=plan.mime_type,
+            size=None if isinstance(source, Path) else source.size,
+            digest=None if isinstance(source, Path) else source.digest,
         )
     await tx.update(written.description_uri, sparql_update(Graph(), plan.graph))
 

@@ -31,7 +31,6 @@ publishing is the job's `publish` argument.
 from __future__ import annotations
 
 import csv
-import io
 import posixpath
 import re
 import uuid
@@ -41,6 +40,7 @@ from typing import Final
 import attrs
 from rdflib import Literal, URIRef
 
+from ..jobfolders.csvlog import MAX_FIELD
 from ..models import (
     USAGE_TYPES,
     ContentModel,
@@ -492,6 +492,9 @@ class SourceRow:
     number: int
     line: int
     cells: tuple[str, ...]
+    #: why the row cannot be read at all (its quotes, a cell past the field limit); it is
+    #: then invalid, and `cells` is empty
+    problem: str | None = None
 
     def cell(self, column: Column | None) -> str:
         if column is None or column.index >= len(self.cells):
@@ -505,18 +508,67 @@ class MetadataFile:
     rows: tuple[SourceRow, ...]
 
 
-def _records(text: str) -> list[tuple[int, list[str]]]:
-    """(starting line, cells) of every record of *text* that has a non-blank cell."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    records: list[tuple[int, list[str]]] = []
-    line = 1
-    try:
-        for cells in reader:
-            if cells and any(c.strip() for c in cells):
-                records.append((line, cells))
-            line = reader.line_num + 1
-    except csv.Error as e:
-        raise MetadataError(f"line {reader.line_num}: the CSV cannot be read: {e}") from None
+class _Lines:
+    """The physical lines of a text (each with its line break), as an iterator that can be
+    moved: after a record that cannot be read, reading resumes at a chosen line."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: list[str] = _LINE.findall(text)
+        self.pos = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self.pos >= len(self.lines):
+            raise StopIteration
+        self.pos += 1
+        return self.lines[self.pos - 1]
+
+    def record_end(self, start: int) -> int:
+        """The line after the record starting at line index *start*, by quote parity."""
+        in_quotes = False
+        for index in range(start, len(self.lines)):
+            if self.lines[index].count('"') & 1:
+                in_quotes = not in_quotes
+            if not in_quotes:
+                return index + 1
+        return len(self.lines)
+
+
+#: a physical line: what csv (newline="") treats as one: up to \r\n, \n or \r
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\n|\r)|[^\r\n]+\Z")
+
+
+def _records(text: str) -> list[tuple[int, list[str] | str]]:
+    """(starting line, cells) of every record of *text* that has a non-blank cell, or
+    (starting line, why it cannot be read) for a record the parser cannot delimit.
+
+    Quoting is strict: a quote left open, or text after a closing quote, makes that record
+    unreadable, and reading goes on at the next line, so one bad quote never swallows the
+    rows after it. A field longer than `MAX_FIELD` makes its record unreadable too (reading
+    goes on after the whole record).
+    """
+    lines = _Lines(text)
+    reader = csv.reader(lines, strict=True)
+    records: list[tuple[int, list[str] | str]] = []
+    while lines.pos < len(lines.lines):
+        start = lines.pos
+        try:
+            cells = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as e:
+            if "field limit" in str(e):
+                problem = f"a cell is longer than {MAX_FIELD} characters"
+                lines.pos = lines.record_end(start)
+            else:
+                problem = f"the CSV cannot be read here ({e}): check its quotes"
+                lines.pos = start + 1
+            records.append((start + 1, f"line {start + 1}: {problem}"))
+            continue
+        if cells and any(c.strip() for c in cells):
+            records.append((start + 1, cells))
     return records
 
 
@@ -526,16 +578,24 @@ def read_metadata(text: str, model: ContentModel, models: ModelSet) -> MetadataF
     records = _records(text.removeprefix("\ufeff"))
     if not records:
         raise MetadataError("the CSV is empty: no header row")
-    _, header_cells = records[0]
+    _, first = records[0]
+    if isinstance(first, str):
+        raise MetadataError(f"{first}: the header row cannot be read")
+    header_cells = first
     data = records[1:]
     blank = [
         i
         for i, cell in enumerate(header_cells)
-        if not cell.strip() and all(i >= len(cells) or not cells[i].strip() for _, cells in data)
+        if not cell.strip()
+        and all(
+            isinstance(cells, str) or i >= len(cells) or not cells[i].strip() for _, cells in data
+        )
     ]
     header = parse_header(header_cells, model, models, blank)
     rows = tuple(
-        SourceRow(number=n, line=line, cells=tuple(cells))
+        SourceRow(number=n, line=line, cells=(), problem=cells)
+        if isinstance(cells, str)
+        else SourceRow(number=n, line=line, cells=tuple(cells))
         for n, (line, cells) in enumerate(data, 1)
     )
     return MetadataFile(header=header, rows=rows)

@@ -66,6 +66,8 @@ class ImportOptions:
     limit: int | None = None
     percent: int | None = None
     extract_text: str | None = None
+    #: publish each new item right after its transaction commits (None: not given)
+    publish: bool | None = None
 
 
 @attrs.frozen
@@ -80,6 +82,7 @@ class Settings:
     container: str
     structure: str
     binaries_location: str | None
+    publish: bool = False
 
     def config_fields(self) -> dict[str, str | None]:
         fields: dict[str, str | None] = {
@@ -93,6 +96,8 @@ class Settings:
         }
         if self.name is not None:
             fields["name"] = self.name
+        if self.publish:
+            fields["publish"] = "true"
         return fields
 
 
@@ -121,6 +126,9 @@ def settle(options: ImportOptions, stored: Mapping[str, Any], relpath: str) -> S
         container=pick(options.container, "container") or relpath,
         structure=structure,
         binaries_location=pick(options.binaries_location, "binaries_location"),
+        publish=options.publish
+        if options.publish is not None
+        else str(base.get("publish", "")).lower() == "true",
     )
 
 

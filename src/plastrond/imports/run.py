@@ -44,7 +44,7 @@ import attrs
 import trio
 from rdflib import Graph
 
-from .. import metrics
+from .. import metrics, publication
 from ..config import Config
 from ..errors import failure_of
 from ..jobfolders import AppendLog, JobFolder, JobFolderError, Run, timestamp
@@ -127,9 +127,18 @@ class Counts:
     updated: int = 0
     unchanged: int = 0
     files: int = 0
+    #: with `publish` (only then in the counts): new items published in this run, and those
+    #: imported but not published
+    published: int = 0
+    publish_errors: int = 0
+    publishing: bool = False
 
     def as_dict(self) -> dict[str, int | None]:
-        return attrs.asdict(self)
+        counts: dict[str, Any] = attrs.asdict(self)
+        del counts["publishing"]
+        if not self.publishing:
+            del counts["published"], counts["publish_errors"]
+        return counts
 
 
 @attrs.define
@@ -201,6 +210,8 @@ class _Parts:
     vocabularies: VocabularyCache
     log: logging.Logger
     concurrency: int
+    #: the handle service, when publishing with PUBLICATION_WORKFLOW
+    handles: publication.Handles | None = None
 
 
 class ImportRun:
@@ -212,7 +223,11 @@ class ImportRun:
         self.log = parts.log
         self.warnings = list(warnings)
         self.started = time.time()
-        self.counts = Counts(total=len(plan.rows), rows=plan.skipped)
+        self.counts = Counts(
+            total=len(plan.rows),
+            rows=plan.skipped,
+            publishing=plan.settings.publish and not plan.validate_only,
+        )
         self.completed: set[str] = set()
         self.reports: dict[int, dict[str, Any]] = {}
         self.report: Report | None = None
@@ -221,6 +236,10 @@ class ImportRun:
         self.held: set[str] = set()
         #: the first pairtree segment of each new item being done (by row number)
         self.in_flight: dict[int, str] = {}
+        #: with `publish`: new items of earlier runs, published again (idempotent) in this one
+        self.earlier_items: list[tuple[str, str]] = []
+        #: new items imported but not published, and why
+        self.publish_failures: dict[str, str] = {}
         self._closed = False
 
     @property
@@ -284,8 +303,10 @@ class ImportRun:
             )
             logs = await _in_thread(_Logs.open, folder, options.validate_only)
         except BaseException:
+            folder.abandon()  # a job refused before it ran leaves no folder (quick, no thread)
             folder.unlock()
             raise
+        publishing = settings.publish and not options.validate_only
         parts = _Parts(
             folder=folder,
             logs=logs,
@@ -294,9 +315,12 @@ class ImportRun:
             vocabularies=vocabularies,
             log=log,
             concurrency=section.max_concurrent_items,
+            handles=publication.Handles.from_config(config.publication) if publishing else None,
         )
         run = cls(plan, parts, warnings)
         run.completed.update(done)
+        if publishing:
+            run.earlier_items = [(r.id, r.uri) for r in done.values() if r.status == CREATED]
         log.info(
             "import of %d row(s) as %s into %s (run %s): %d to do, %d done before%s",
             len(plan.rows),
@@ -323,6 +347,13 @@ class ImportRun:
         if self.plan.pending:
             await self._resolve_pending()
         slots = trio.Semaphore(self.parts.concurrency)
+        if self.plan.settings.publish and self.earlier_items:
+            # Items an earlier run created: published again, which changes nothing for those
+            # already published and finishes those that were not (no handle minted twice).
+            async with trio.open_nursery() as nursery:
+                for key, uri in self.earlier_items:
+                    await slots.acquire()
+                    nursery.start_soon(self._publish_earlier, key, uri, slots)
         async with trio.open_nursery() as nursery:
             for row in self.plan.todo:
                 if row.key in self.completed or row.key in self.held:
@@ -337,6 +368,8 @@ class ImportRun:
             return
         self._closed = True
         with trio.CancelScope(shield=True):
+            if self.parts.handles is not None:
+                await self.parts.handles.client.aclose()
             try:
                 if self.parts.location is not None:
                     await self.parts.location.aclose()
@@ -385,6 +418,8 @@ class ImportRun:
                 self.log.info("found %s, created by an interrupted run: completed", item.uri)
                 await logs.append(logs.completed, [item.id, timestamp(), title, item.uri, CREATED])
                 self.completed.add(item.id)
+                if self.plan.settings.publish:
+                    self.earlier_items.append((item.id, item.uri))
             else:
                 await logs.append(logs.pending, [item.id, item.uri, "rolled back"])
 
@@ -397,6 +432,9 @@ class ImportRun:
             "failed": [],
         }
         self.reports[row.source.number] = report
+        if row.source.problem is not None:  # a record the CSV parser could not delimit
+            await self._invalid(row, "", report, errors=[row.source.problem])
+            return
         if len(row.source.cells) != header.width:
             width = (
                 f"wrong number of columns: expected {header.width}, found {len(row.source.cells)}"
@@ -532,6 +570,32 @@ class ImportRun:
         self.counts.created += 1
         metrics.IMPORT_ITEMS.labels("created").inc()
         self.log.info("%s: created %s (%d file(s))", row.where, plan.uri, len(plan.files))
+        if self.plan.settings.publish:
+            await self._publish(row.where, plan.uri)
+
+    async def _publish_earlier(self, key: str, uri: str, slots: trio.Semaphore) -> None:
+        try:
+            await self._publish(f"{key} (imported before)", uri)
+        finally:
+            slots.release()
+
+    async def _publish(self, where: str, uri: str) -> None:
+        """Publish a new item as the publish command does; a failure is counted and logged,
+        and the item stays imported (the next run publishes it)."""
+        try:
+            outcome = await publication.apply(
+                self.parts.repository, uri, publication.publish(), handles=self.parts.handles
+            )
+        except publication.PublicationError as e:
+            self.counts.publish_errors += 1
+            self.publish_failures[uri] = e.reason
+            self.log.warning("%s: imported %s, but not published: %s", where, uri, e.reason)
+            return
+        self.publish_failures.pop(uri, None)
+        if outcome.status != "unchanged":
+            self.counts.published += 1
+        handle = f" ({outcome.handle})" if outcome.handle else ""
+        self.log.info("%s: %s %s%s", where, outcome.status, uri, handle)
 
     async def _update(
         self, row: PlannedRow, item: Item, old: Graph, state_token: str | None
@@ -617,6 +681,8 @@ class ImportRun:
     def details(self) -> dict[str, Any]:
         """What a failed job's completion carries besides the error."""
         details: dict[str, Any] = {"count": self.counts.as_dict(), "validation": self.validation()}
+        if self.publish_failures:
+            details["publish_errors"] = dict(self.publish_failures)
         if self.warnings:
             details["warnings"] = list(self.warnings)
         return details
@@ -627,6 +693,8 @@ class ImportRun:
             state = VALIDATE_SUCCESS if self.counts.invalid == 0 else VALIDATE_FAILED
         else:
             every = all(row.key in self.completed for row in self.plan.rows)
+            # an item imported but not published is not done either: a resume publishes it
+            every = every and not self.publish_failures
             state = IMPORT_COMPLETE if every else IMPORT_INCOMPLETE
         return state, {"type": state, **self.details()}
 

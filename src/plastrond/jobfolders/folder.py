@@ -95,6 +95,8 @@ class JobFolder:
         self.job_id = job_id
         self.path = jobs_dir / job_id_segment(job_id)
         self._lock_fd: int | None = None
+        #: this open made the folder, and no run has started in it yet
+        self.new = False
 
     @classmethod
     def open(cls, jobs_dir: Path, job_id: str, *, create: bool = True) -> JobFolder:
@@ -106,7 +108,10 @@ class JobFolder:
         if create:
             try:
                 jobs_dir.mkdir(parents=True, exist_ok=True)
-                folder.path.mkdir(exist_ok=True)
+                folder.path.mkdir()
+                folder.new = True
+            except FileExistsError:
+                pass
             except OSError as e:
                 raise JobFolderError(
                     f"cannot create the job folder {folder.path}: {reason(e)}"
@@ -145,6 +150,23 @@ class JobFolder:
                 raise JobBusy(f"job {self.job_id} is already running") from None
             raise JobFolderError(f"cannot lock {self.path}: {reason(e)}") from None
         self._lock_fd = fd
+
+    def abandon(self) -> None:
+        """Remove the folder again when this open made it and no run started in it: a job
+        refused before it ran (unknown model, a body that is not UTF-8...) leaves nothing.
+        Call it holding the lock; what cannot be removed is left as it is."""
+        if not self.new:
+            return
+        for name in (CONFIG_FILE, SOURCE_FILE, PENDING_FILE, LOCK_FILE):
+            try:
+                (self.path / name).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                return
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+        self.new = False
 
     def unlock(self) -> None:
         if self._lock_fd is not None:
@@ -222,6 +244,7 @@ class JobFolder:
         """A new run folder named by its UTC start time; a name already taken (two runs in
         one second) moves on to the next free second."""
         moment = time.time() if started is None else started
+        self.new = False  # the job ran: its folder stays
         for offset in range(3600):
             name = time.strftime(RUN_FORMAT, time.gmtime(moment + offset))
             path = self.path / name

@@ -24,7 +24,15 @@ from ._files import LruCache, open_dir, open_file, reason, signature
 from .config import MAX_CONFIG_BYTES, JsonScalar, config_fields, parse_config
 from .csvlog import OpenLog, csv_shape
 from .errors import BrokenJob, JobNotFound, JobReadError
-from .layout import COMPLETED_LOG, CONFIG_FILE, FAILED_LOG, INVALID_LOG, RUN_NAME, SOURCE_FILE
+from .layout import (
+    COMPLETED_LOG,
+    CONFIG_FILE,
+    FAILED_LOG,
+    INVALID_LOG,
+    LOCK_FILE,
+    RUN_NAME,
+    SOURCE_FILE,
+)
 
 __all__ = [
     "BROKEN",
@@ -163,19 +171,23 @@ def open_job(jobs_dir: Path, job_id: str) -> JobSnapshot:
         if source is None:
             raise BrokenJob(f"no {SOURCE_FILE}")
         try:
-            total = csv_shape(source, SOURCE_FILE)[1].count
+            # source.csv is replaced whole, never appended to: its last row is complete.
+            total = csv_shape(source, SOURCE_FILE, final=True)[1].count
         finally:
             os.close(source)
         runs = _runs(job_fd)
-        completed = OpenLog.open(COMPLETED_LOG, job_fd)
+        # While a run holds the job's lock, a log's last row may be half appended; otherwise
+        # a last row without a line break is a whole row (a log edited by hand, say).
+        final = not _lock_held(job_fd)
+        completed = OpenLog.open(COMPLETED_LOG, job_fd, final=final)
         logs.append(completed)
         failed = invalid = None
         if runs:
             run_fd = open_dir(runs[0], job_fd)
             try:
-                failed = OpenLog.open(FAILED_LOG, run_fd)
+                failed = OpenLog.open(FAILED_LOG, run_fd, final=final)
                 logs.append(failed)
-                invalid = OpenLog.open(INVALID_LOG, run_fd)
+                invalid = OpenLog.open(INVALID_LOG, run_fd, final=final)
                 logs.append(invalid)
             finally:
                 if run_fd is not None:
@@ -187,6 +199,28 @@ def open_job(jobs_dir: Path, job_id: str) -> JobSnapshot:
         raise
     finally:
         os.close(job_fd)
+
+
+def _lock_held(job_fd: int) -> bool:
+    """Whether a run holds the job's lock (an flock on `.lock`), looked up in /proc/locks so
+    that the reader never takes the lock itself (a run starting meanwhile would be refused).
+    When that cannot be told, it is taken as held."""
+    try:
+        fd = open_file(LOCK_FILE, job_fd)
+    except JobReadError:
+        return True
+    if fd is None:
+        return False
+    try:
+        st = os.fstat(fd)
+    finally:
+        os.close(fd)
+    wanted = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as locks:
+            return any("FLOCK" in line and wanted in line.split() for line in locks)
+    except OSError:
+        return True
 
 
 def _listed_job_id(jobs_dir: Path, name: str) -> str | None:
@@ -225,7 +259,9 @@ def list_job_ids(jobs_dir: Path) -> list[str]:
     """The ids of the job folders in *jobs_dir*, sorted; [] when the folder does not exist.
 
     Entries that are no job folder (files, symbolic links, names that are not the encoding of
-    an id, such as hidden or temporary folders) are left out.
+    an id, such as hidden or temporary folders) are left out, and so are folders holding only
+    hidden files (`.lock`: a job being prepared, or one an older plastrond refused before it
+    ran).
     """
     try:
         entries = list(os.scandir(jobs_dir))
@@ -238,9 +274,17 @@ def list_job_ids(jobs_dir: Path) -> list[str]:
         if not entry.is_dir(follow_symlinks=False):
             continue
         job_id = _listed_job_id(jobs_dir, entry.name)
-        if job_id is not None:
+        if job_id is not None and not _only_hidden(entry.path):
             ids.append(job_id)
     return sorted(ids)
+
+
+def _only_hidden(path: str) -> bool:
+    try:
+        with os.scandir(path) as inside:
+            return all(e.name.startswith(".") for e in inside)
+    except OSError:
+        return False  # listed; opening it says what is wrong
 
 
 # --------------------------------------------------------------------------------------------

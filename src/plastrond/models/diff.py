@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from rdflib import BNode, Graph, URIRef
 from rdflib.term import Node
 
+from plastrond.literals import plain
+
 from .namespaces import FCREPO, FEDORA, LDP, MEMENTO, PREMIS, RDF
 
 __all__ = ["delta", "is_server_managed", "sparql_update"]
@@ -40,9 +42,14 @@ def is_server_managed(triple: Triple) -> bool:
 
 
 def delta(old: Graph, new: Graph) -> tuple[list[Triple], list[Triple]]:
-    """(triples to delete, triples to insert), sorted, leaving server-managed triples alone."""
-    deletes = sorted(t for t in old if t not in new and not is_server_managed(t))
-    inserts = sorted(t for t in new if t not in old and not is_server_managed(t))
+    """(triples to delete, triples to insert), sorted, leaving server-managed triples alone.
+
+    `"x"^^xsd:string` and `"x"` are one value (plastrond.literals): a graph read from Fedora
+    4.7 and the same values from a CSV differ in nothing."""
+    before = {(s, p, plain(o)) for s, p, o in old}
+    after = {(s, p, plain(o)) for s, p, o in new}
+    deletes = sorted(t for t in before if t not in after and not is_server_managed(t))
+    inserts = sorted(t for t in after if t not in before and not is_server_managed(t))
     return deletes, inserts
 
 

@@ -601,6 +601,7 @@ class RepositoryClient:
         mime_type: str,
         digest: str | None = None,
         if_match: str | None = None,
+        size: int | None = None,
     ) -> WriteResult:
         """PUT a binary at *uri*, creating it or replacing its content.
 
@@ -608,10 +609,14 @@ class RepositoryClient:
         async iterator of bytes (streamed once). The server checks the bytes against the
         `Digest` header we send: *digest* (`"sha-256=<hex>"`) when given, else the one we
         computed. An async iterator without *digest* is hashed as it streams and the result
-        compared with the digest the server reports afterwards.
+        compared with the digest the server reports afterwards. *size*, when known, is sent as
+        the Content-Length of an async iterator (instead of a chunked body; the stream must then
+        hold exactly that many bytes).
         """
         headers: dict[str, str] = {}
         _preconditions(headers, if_match, None)
+        if size is not None and not isinstance(source, bytes | os.PathLike):
+            headers["Content-Length"] = str(size)
         return await self._write_binary("PUT", uri, source, filename, mime_type, digest, headers)
 
     async def _write_binary(

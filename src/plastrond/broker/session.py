@@ -1,0 +1,96 @@
+"""The broker session, renewed forever: connect (failing over between addresses), serve the
+connection until it ends, wait, connect again.
+
+`connect(address)` makes a `BrokerConnection` (`BrokerConnection.open` in the daemon, a fake
+broker over a memory stream in tests); `serve(conn)` is what the daemon does with one
+session. A session that ends with a `BrokerError` is logged and renewed after a back-off; so
+is any other failure of `serve` (a bug must not end the daemon). `stop()` ends the loop after
+the current session.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+
+import trio
+
+from ..config import BrokerAddress
+from .backoff import Backoff
+from .connection import BrokerConnection, BrokerError
+
+__all__ = ["BrokerSession", "Connect", "Serve"]
+
+log = logging.getLogger("plastrond.daemon")
+
+Connect = Callable[[BrokerAddress], Awaitable[BrokerConnection]]
+Serve = Callable[[BrokerConnection], Awaitable[None]]
+
+
+class BrokerSession:
+    def __init__(
+        self,
+        servers: Sequence[BrokerAddress],
+        connect: Connect,
+        serve: Serve,
+        backoff: Backoff,
+    ) -> None:
+        self.servers = tuple(servers)
+        self.connect = connect
+        self.serve = serve
+        self.backoff = backoff
+        #: the open connection, if any
+        self.conn: BrokerConnection | None = None
+        self.stopping = False
+        self._scope: trio.CancelScope | None = None
+
+    def stop(self) -> None:
+        """Connect no more once the current session ends."""
+        self.stopping = True
+
+    def renew(self) -> None:
+        """End the current session now (it is renewed after the back-off)."""
+        if self._scope is not None:
+            self._scope.cancel()
+
+    async def run(self) -> None:
+        attempt = 0
+        while not self.stopping:
+            address = self.servers[attempt % len(self.servers)]
+            attempt += 1
+            log.info("connecting to %s (attempt %d)", address, attempt)
+            try:
+                conn = await self.connect(address)
+            except (BrokerError, OSError, trio.TooSlowError, ssl.SSLError) as e:
+                reason = "timed out" if isinstance(e, trio.TooSlowError) else str(e)
+                delay = self.backoff.next_delay()
+                log.warning(
+                    "cannot connect to %s: %s; next attempt in %.1f s", address, reason, delay
+                )
+                await trio.sleep(delay)
+                continue
+            self.backoff.reset()
+            attempt = 0
+            log.info("connected to %s (STOMP %s)", address, conn.version)
+            await self._session(conn)
+            if not self.stopping:
+                delay = self.backoff.next_delay()
+                log.info("reconnecting in %.1f s", delay)
+                await trio.sleep(delay)
+
+    async def _session(self, conn: BrokerConnection) -> None:
+        self.conn = conn
+        try:
+            with trio.CancelScope() as self._scope:
+                await self.serve(conn)
+        except BrokerError as e:
+            if not self.stopping:
+                log.warning("lost the broker: %s", e)
+        except Exception:
+            log.exception("broker session failed")
+        finally:
+            self._scope = None
+            self.conn = None
+            with trio.CancelScope(shield=True):
+                await conn.aclose()

@@ -1,0 +1,45 @@
+"""Which failures of an item's transaction are Fedora 4.7's concurrency failures, tried again
+(the failures themselves are seen against the real 4.7.5 in test_import_layout.py, at 4 items
+at once; which of them happens in one run is up to the server's timing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from plastrond.imports.run import _fedora47_race
+from plastrond.repository import RepositoryHTTPError, TransactionError
+
+URI = "http://127.0.0.1:8090/rest/c/ab/cd/ef/01/abcdef01-x"
+
+
+@pytest.mark.parametrize(
+    ("method", "status", "reason", "retried"),
+    [
+        ("PUT", 400, "Node type 'ns009:Issue' already exists", True),
+        (
+            "PUT",
+            500,
+            "javax.jcr.nodetype.ConstraintViolationException: Cannot find a definition for a "
+            "child named '{}8a' on the node at '/c'",
+            True,
+        ),
+        ("PUT", 409, "Checksum Mismatch of urn:sha256:6fd5 and urn:sha256:4b2c", True),
+        ("PATCH", 400, "Node type 'ns001:Page' already exists", True),
+        ("PUT", 400, "javax.jcr.PathNotFoundException: No node exists at path '/c/x'", False),
+        ("PUT", 409, "Conflict: the resource exists", False),
+        ("POST", 409, "Checksum Mismatch", False),  # never a commit
+    ],
+)
+def test_only_writes_failing_as_4_7_races_are_tried_again(
+    method: str, status: int, reason: str, retried: bool
+) -> None:
+    error = RepositoryHTTPError(method, URI, status, reason)
+    assert _fedora47_race(error) is retried
+    assert _fedora47_race(ExceptionGroup("one", [error])) is retried
+
+
+def test_a_failed_commit_is_never_tried_again() -> None:
+    cause = RepositoryHTTPError("PUT", URI, 400, "Node type 'ns009:Issue' already exists")
+    commit = TransactionError("commit of transaction tx:1 failed")
+    commit.__cause__ = cause
+    assert not _fedora47_race(commit)
