@@ -6,12 +6,14 @@ set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/../services/common.sh"
 
 # activemq: the broker; openssh-server: sftp for export/import; ruby-stomp: Archelon's client;
-# Java 17 and Maven: Fedora and its download; python3-venv: the virtual environment;
+# Java 17 and Maven: Fedora, the Camel status route and their downloads; python3-venv: the virtual environment;
 # chromium: the http mode's page test; wrk: bench/bench_http.py's load generator;
 # prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them).
 need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven python3-venv \
   chromium wrk unzip prometheus
 
+# Apache Camel with the status route's components (services/camel.sh, integration tests only)
+bash "$SERVICES_DIR/camel.sh" fetch
 maven_fetch "org.fcrepo:fcrepo-webapp:$FCREPO_VERSION:war" "fcrepo-webapp-$FCREPO_VERSION.war" >/dev/null
 # Fedora 4.7 (services/fedora47.sh): its war and the authorization module it runs with
 maven_fetch "org.fcrepo:fcrepo-webapp:$FCREPO47_VERSION:war" "fcrepo-webapp-$FCREPO47_VERSION.war" >/dev/null

@@ -4,11 +4,14 @@
 # start is idempotent: if a broker already answers STOMP there, it only says where.
 # Data, config and logs live under $PLASTROND_SERVICES_STATE/activemq (default .services/),
 # never in the system instance under /var/lib/activemq.
+# With ACTIVEMQ_OPENWIRE_PORT set, the broker also has an OpenWire connector on that port (for
+# JMS clients such as the Camel status route, services/camel.sh); without it, STOMP only.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 HOST="${ACTIVEMQ_HOST:-127.0.0.1}"
 PORT="${ACTIVEMQ_STOMP_PORT:-61613}"
+OPENWIRE_PORT="${ACTIVEMQ_OPENWIRE_PORT:-}"
 BASE="$STATE_DIR/activemq"
 PIDFILE="$BASE/activemq.pid"
 LOGFILE="$BASE/activemq.log"
@@ -24,6 +27,10 @@ stomp_ready() {
 
 write_config() {
   mkdir -p "$BASE/conf" "$BASE/data" "$BASE/tmp"
+  local openwire=""
+  if [ -n "$OPENWIRE_PORT" ]; then
+    openwire="<transportConnector name=\"openwire\" uri=\"tcp://$HOST:$OPENWIRE_PORT\"/>"
+  fi
   cat >"$BASE/conf/activemq.xml" <<XML
 <beans xmlns="http://www.springframework.org/schema/beans"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -42,6 +49,7 @@ write_config() {
     </systemUsage>
     <transportConnectors>
       <transportConnector name="stomp" uri="stomp+nio://$HOST:$PORT?transport.closeAsync=false"/>
+      $openwire
     </transportConnectors>
   </broker>
 </beans>

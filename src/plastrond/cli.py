@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from . import __version__
 from .config import LOG_FORMATS, Config, ConfigError, load_config
-from .logs import configure_logging
+from .logs import configure_logging, level_from_environment
 from .metrics import set_build_info
 from .shutdown import catch_early_signals
 
@@ -96,10 +96,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"plastrond: {e}", file=sys.stderr)
         return 1
     try:
+        level = level_from_environment(os.environ)
+    except ValueError as e:
+        print(f"plastrond: {e}", file=sys.stderr)
+        return 1
+    try:
         log_file = configure_logging(
             args.mode,
             config.repository.log_dir,
             verbose=args.verbose,
+            level=level,
             secrets=config.secrets(),
             log_format=format_,
         )

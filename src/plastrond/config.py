@@ -57,9 +57,13 @@ class ConfigError(Exception):
 @attrs.frozen
 class RepositoryConfig:
     rest_endpoint: str
-    relpath: str
     log_dir: Path
+    #: container path under the root where new objects go
+    relpath: str = "/"
     repo_external_url: str | None = None
+    #: the URL the repository is really reached at when REST_ENDPOINT is its name behind a
+    #: reverse proxy: requests go there with X-Forwarded-Host/-Proto from REST_ENDPOINT
+    origin: str | None = None
     auth_token: str | None = attrs.field(default=None, repr=False)
     jwt_secret: str | None = attrs.field(default=None, repr=False)
     client_cert: Path | None = None
@@ -100,9 +104,12 @@ class BrokerAddress:
 @attrs.frozen
 class Destinations:
     jobs: str
-    job_progress: str
     job_status: str
-    synchronous_jobs: str
+    #: progress for older clients (none: progress goes only where a request's
+    #: PlastronStatusURL says, on job_status)
+    job_progress: str | None = None
+    #: older Archelon's synchronous jobs (none: not subscribed)
+    synchronous_jobs: str | None = None
     reindexing: str | None = None
 
 
@@ -459,10 +466,15 @@ def _repository(sec: _Section) -> RepositoryConfig:
     rest = sec.req_str("REST_ENDPOINT")
     if not rest.startswith(("http://", "https://")):
         raise ConfigError(f"{sec.where('REST_ENDPOINT')}: expected an http(s) URL, got {rest!r}")
+    rest = rest.rstrip("/")
+    relpath = sec.text("RELPATH", default="/") or "/"
+    if not relpath.startswith("/"):
+        relpath = "/" + relpath
     result = RepositoryConfig(
-        rest_endpoint=rest.rstrip("/"),
-        relpath=sec.req_str("RELPATH"),
+        rest_endpoint=rest,
+        relpath=relpath,
         log_dir=sec.req_path("LOG_DIR"),
+        origin=_origin(sec, rest),
         repo_external_url=(sec.text("REPO_EXTERNAL_URL") or "").rstrip("/") or None,
         auth_token=sec.text("AUTH_TOKEN"),
         jwt_secret=sec.text("JWT_SECRET"),
@@ -495,16 +507,44 @@ def _admin(sec: _Section) -> AdminConfig:
     return result
 
 
+def _origin(sec: _Section, rest_endpoint: str) -> str | None:
+    """REPOSITORY.ORIGIN as the REST root to send requests to (upstream Plastron 4.8's key).
+
+    Written either as the full REST root (`http://fcrepo:8080/fcrepo/rest`) or as the server
+    alone (`http://fcrepo:8080`), which takes REST_ENDPOINT's path.
+    """
+    origin = sec.text("ORIGIN")
+    if origin is None:
+        return None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(origin.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{sec.where('ORIGIN')}: expected an http(s) URL, got {origin!r}")
+    path = parts.path.rstrip("/")
+    if not path:
+        path = urlsplit(rest_endpoint).path.rstrip("/")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
 def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
     dests = sec.section("DESTINATIONS", required=True)
     destinations = Destinations(
         jobs=dests.req_str("JOBS"),
-        job_progress=dests.req_str("JOB_PROGRESS"),
         job_status=dests.req_str("JOB_STATUS"),
-        synchronous_jobs=dests.req_str("SYNCHRONOUS_JOBS"),
+        job_progress=dests.text("JOB_PROGRESS"),
+        synchronous_jobs=dests.text("SYNCHRONOUS_JOBS"),
         reindexing=dests.text("REINDEXING"),
     )
     dests.finish()
+    # Upstream Plastron spells the heart-beats HEARTBEAT: {SEND, RECEIVE}; plastrond's own
+    # HEARTBEAT_SEND_MS / HEARTBEAT_RECEIVE_MS are read when that section does not say.
+    beats = sec.section("HEARTBEAT")
+    heartbeat_send = beats.number("SEND", sec.number("HEARTBEAT_SEND_MS", 10_000, int), int)
+    heartbeat_receive = beats.number(
+        "RECEIVE", sec.number("HEARTBEAT_RECEIVE_MS", 10_000, int), int
+    )
+    beats.finish()
     initial = sec.number("RECONNECT_INITIAL_DELAY", 1.0, float, minimum=0.001)
     maximum = sec.number("RECONNECT_MAX_DELAY", 60.0, float, minimum=0.001)
     if maximum < initial:
@@ -521,8 +561,8 @@ def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
         virtual_host=sec.text("VIRTUAL_HOST"),
         use_tls=sec.flag("USE_TLS", False),
         tls_ca_file=sec.path_("TLS_CA_FILE"),
-        heartbeat_send_ms=sec.number("HEARTBEAT_SEND_MS", 10_000, int),
-        heartbeat_receive_ms=sec.number("HEARTBEAT_RECEIVE_MS", 10_000, int),
+        heartbeat_send_ms=heartbeat_send,
+        heartbeat_receive_ms=heartbeat_receive,
         prefetch=sec.number("PREFETCH", 10, int, minimum=1),
         max_queued_jobs=sec.number("MAX_QUEUED_JOBS", 16, int),
         max_concurrent_jobs=sec.number("MAX_CONCURRENT_JOBS", 4, int, minimum=1),

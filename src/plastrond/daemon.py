@@ -335,9 +335,14 @@ class Daemon:
                     jobs_send, jobs_receive = trio.open_memory_channel[Frame](float("inf"))
                     sync_send, sync_receive = trio.open_memory_channel[Frame](float("inf"))
                     conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
-                    conn.subscribe(dests.synchronous_jobs, sync_send, headers=prefetch)
                     nursery.start_soon(guarded, self._take_async_jobs, conn, jobs_receive)
-                    nursery.start_soon(guarded, self._take_sync_jobs, conn, sync_receive, nursery)
+                    # Only older Archelon sends synchronous jobs; without the key, no
+                    # subscription.
+                    if dests.synchronous_jobs:
+                        conn.subscribe(dests.synchronous_jobs, sync_send, headers=prefetch)
+                        nursery.start_soon(
+                            guarded, self._take_sync_jobs, conn, sync_receive, nursery
+                        )
         finally:
             self._session_closed(ended)
         if ended:
@@ -438,11 +443,20 @@ class Daemon:
 
     # --- progress ------------------------------------------------------------------------
 
-    async def _send_progress(self, job_id: str, body: bytes) -> None:
+    async def _send_progress(self, request: JobRequest, body: bytes) -> None:
+        """Progress goes where the request's generation of Archelon looks: with a
+        PlastronStatusURL to JOB_STATUS carrying it (the status route POSTs it there), else
+        to JOB_PROGRESS when there is one."""
         conn = self.session.conn
         if conn is None or not conn.is_open:
             return
-        conn.send(self.broker.destinations.job_progress, body, [("PlastronJobId", job_id)])
+        headers = [("PlastronJobId", request.job_id)]
+        destination = self.broker.destinations.job_progress
+        if request.status_url is not None:
+            destination = self.broker.destinations.job_status
+            headers.append(("PlastronStatusURL", request.status_url))
+        if destination:
+            conn.send(destination, body, headers)
 
 
 def run_stomp(config: Config) -> int:

@@ -23,7 +23,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -142,11 +142,29 @@ def _handler(handler: logging.Handler, level: int, log_format: str = "text") -> 
     return handler
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def level_from_environment(environ: Mapping[str, str]) -> int:
+    """The level `LOG_LEVEL` names (INFO when unset), or ValueError with a one-line reason."""
+    name = (environ.get("LOG_LEVEL") or "").strip().upper() or "INFO"
+    if name == "WARN":
+        name = "WARNING"
+    if name not in LOG_LEVELS:
+        raise ValueError(
+            f"environment variable LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, "
+            f"got {environ.get('LOG_LEVEL')!r}"
+        )
+    level: int = getattr(logging, name)
+    return level
+
+
 def configure_logging(
     mode: str,
     log_dir: Path | None,
     *,
     verbose: bool = False,
+    level: int = logging.INFO,
     secrets: Iterable[str] = (),
     stream: object = None,
     log_format: str = "text",
@@ -158,7 +176,8 @@ def configure_logging(
     """
     for secret in secrets:
         register_secret(secret)
-    level = logging.DEBUG if verbose else logging.INFO
+    if verbose:
+        level = logging.DEBUG
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

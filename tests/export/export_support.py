@@ -26,7 +26,7 @@ from plastrond.config import (
 )
 from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
 from plastrond.jobs.runner import run_command
-from plastrond.models import page_graph
+from plastrond.models import file_graph, page_graph
 from plastrond.models.namespaces import FEDORA, PCDM
 from plastrond.repository import RepositoryClient
 
@@ -281,6 +281,7 @@ class FakeFedora:
                 self.resources[file_uri] = FakeResource(
                     content=content, mime_type=mime, filename=filename
                 )
+                self._describe(file_uri, page, mime)
             self.resources[page] = FakeResource(graph=pg)
         for m, (filename, mime, content) in enumerate(item_files):
             file_uri = f"{uri}/files/{m}"
@@ -288,8 +289,14 @@ class FakeFedora:
             self.resources[file_uri] = FakeResource(
                 content=content, mime_type=mime, filename=filename
             )
+            self._describe(file_uri, uri, mime)
         self.resources[uri] = FakeResource(graph=g, delay=delay)
         return uri
+
+    def _describe(self, file_uri: str, owner: str, mime: str) -> None:
+        """A binary's description at `<binary>/fcr:metadata`, as Fedora keeps it."""
+        d = file_graph(file_uri, file_of=owner, preservation_master=mime.startswith("image/tiff"))
+        self.resources[f"{file_uri}/fcr:metadata"] = FakeResource(graph=d)
 
 
 class _Broken(httpx.AsyncByteStream):

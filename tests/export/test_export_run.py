@@ -130,8 +130,9 @@ async def test_unreadable_items_make_a_partial_export(out: Path, tmp_path: Path)
     ]
     rows = (bag / "data" / "Item_metadata.csv").read_text().splitlines()
     assert len(rows) == 3
-    assert rows[1].endswith(",good1/g1.tif,")
-    assert rows[2].endswith(",,good2/notes.txt")
+    # FILES with the page label and usage tag, ITEM_FILES, PUBLISH, HIDDEN
+    assert rows[1].endswith(",Page 1:<preservation>good1/g1.tif,,False,False")
+    assert rows[2].endswith(",,good2/notes.txt,False,False")
 
 
 async def test_binary_types_filter_and_mtimes(out: Path, tmp_path: Path) -> None:
@@ -157,7 +158,10 @@ async def test_binary_types_filter_and_mtimes(out: Path, tmp_path: Path) -> None
     assert result.body["download_uri"] == f"{out}/b.ZIP"
     bag = bag_of(out / "b.ZIP", tmp_path)
     assert sorted(p.name for p in (bag / "data" / "f").iterdir()) == ["p1.tif", "p2.tif"]
-    assert ",f/p1.tif;f/p2.tif," in (bag / "data" / "Item_metadata.csv").read_text()
+    assert (
+        ",Page 1:<preservation>f/p1.tif;Page 2:<preservation>f/p2.tif,"
+        in (bag / "data" / "Item_metadata.csv").read_text()
+    )
     expected = email.utils.parsedate_to_datetime("Tue, 03 Mar 2020 04:05:06 GMT").timestamp()
     with zipfile.ZipFile(out / "b.ZIP") as zf:
         info = zf.getinfo("b/data/f/p1.tif")
@@ -232,7 +236,10 @@ async def test_pages_follow_the_proxies_when_unnumbered(out: Path, tmp_path: Pat
         )
     bag = bag_of(out / "o.zip", tmp_path)
     csv_text = (bag / "data" / "Item_metadata.csv").read_text()
-    assert ",o/third.tif;o/first.tif;o/second.tif," in csv_text
+    assert (
+        ",Page 3:<preservation>o/third.tif;Page 1:<preservation>o/first.tif;"
+        "Page 2:<preservation>o/second.tif," in csv_text
+    )
 
 
 async def test_public_uri_from_the_template(out: Path, tmp_path: Path) -> None:

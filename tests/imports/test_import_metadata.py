@@ -493,3 +493,13 @@ def test_a_real_upstream_export_reads_unchanged() -> None:
     ]
     assert [f.tags for f in data.loose_files] == [("metadata",)]
     assert URIRef("http://vocab.lib.umd.edu/access#Published") not in item.types
+
+
+def test_an_update_gives_the_item_the_models_types_it_lacks() -> None:
+    header, row = one_row("Title\nT\n")
+    item = Item(uri=URIRef(URI), model=ITEM, types=[URIRef("http://pcdm.org/models#Object")])
+    apply_row(item, header, read_row(header, row))
+    assert item.types == [
+        URIRef("http://pcdm.org/models#Object"),
+        URIRef("http://vocab.lib.umd.edu/model#Item"),
+    ]

@@ -357,3 +357,27 @@ def archelon_factory() -> Iterator[Any]:
     yield make
     for client in clients:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def camel_route(tmp_path_factory) -> Iterator[Any]:
+    """The messaging stack's Camel status route (services/camel.sh) on a private ActiveMQ."""
+    from archelon_status import start_camel_route, stop_camel_route
+
+    route = start_camel_route(tmp_path_factory.mktemp("camel-route"))
+    try:
+        yield route
+    finally:
+        stop_camel_route(route)
+
+
+@pytest.fixture
+def archelon_status() -> Iterator[Any]:
+    """Current Archelon's status_update endpoint (see archelon_status.py)."""
+    from archelon_status import ArchelonStatusEndpoint
+
+    endpoint = ArchelonStatusEndpoint()
+    try:
+        yield endpoint
+    finally:
+        endpoint.close()

@@ -174,7 +174,10 @@ def test_each_model_validate_then_import_then_resume(
     assert {r["status"] for r in log_rows(folder / "completed.log.csv")} == {"created"}
     assert len(log_rows(folder / "completed.log.csv")) == items
     progress = [json.loads(f.body) for f in client.progress if f.headers["PlastronJobId"] == job]
-    assert progress and all(p["state"] == "in_progress" for p in progress)
+    # protocol.md's states: the validate run's, then the import's
+    states = [p["state"] for p in progress]
+    assert progress and set(states) <= {"validate_in_progress", "import_in_progress"}
+    assert states == sorted(states, key=lambda s: s != "validate_in_progress")
     assert all(isinstance(v, int) for p in progress for v in p["count"].values())
 
 
@@ -265,6 +268,7 @@ def test_an_unknown_column_fails_the_job(running, target) -> None:
     assert frame.headers["PlastronJobError"] == (
         "source.csv: unknown column 'Shoe Size': not a column of the Item model nor a system column"
     )
+    assert frame.headers["PlastronJobState"] == json.loads(frame.body)["state"] == "import_error"
 
 
 # -- transactions ---------------------------------------------------------------------------

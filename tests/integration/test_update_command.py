@@ -296,7 +296,7 @@ def test_recursive_update_of_an_item_with_pages(running, repo, fedora):
         assert (URIRef(resource), PUBLISHER, publisher) in repo.graph(resource)
     progress = [json.loads(m.body) for m in client.wait_for("progress", 1, timeout=10)]
     for message in progress:
-        assert message["state"] == "in_progress"
+        assert message["state"] == "update_in_progress"
         assert message["count"]["total"] is None  # not known while following links
         for key in ("done", "updated", "invalid", "errors"):
             assert isinstance(message["count"][key], int)

@@ -462,6 +462,48 @@ async def test_external_url_is_translated_both_ways(fedora, admin_config, parent
     assert "repo.example.org" not in answer.text
 
 
+async def test_origin_gets_the_requests_and_uris_keep_the_rest_endpoint_form(fedora, parent):
+    """REPOSITORY.ORIGIN (upstream Plastron 4.8): REST_ENDPOINT is the repository's public
+    name (here one that does not even resolve), requests go to the origin with
+    X-Forwarded-Host/-Proto, and every URI the client gives back is in the REST_ENDPOINT form."""
+    internal = fedora.rest_url.rstrip("/")
+    public = "http://fcrepo.proxy.invalid:8443/fcrepo/rest"
+    config = repo_config(
+        public,
+        origin=internal,
+        fedora_user=fedora.admin_user,
+        fedora_password=fedora.admin_password,
+    )
+    parent_pub = public + parent.removeprefix(internal)
+    transport = RecordingTransport()
+    async with RepositoryClient(config, transport=transport) as repo:
+        assert repo.root == public
+        graph = titled("through the origin")
+        created = await repo.create_container(parent_pub, graph, slug="origin")
+        assert created.uri == f"{parent_pub}/origin"
+        read = await repo.get_graph(created.uri)
+        assert read.uri == created.uri
+        assert read.graph.value(URIRef(created.uri), DC.title) == Literal(
+            "through the origin", lang="en"
+        )
+        await repo.update(created.uri, f'INSERT DATA {{ <> <{DC.source}> "o" }}')
+        info = await repo.head(created.uri)
+        assert info.uri == created.uri
+        async with repo.transaction() as tx:
+            await tx.update(created.uri, f'INSERT DATA {{ <> <{DC.subject}> "in a tx" }}')
+        after = await repo.get_graph(created.uri)
+        assert str(after.graph.value(URIRef(created.uri), DC.subject)) == "in a tx"
+    assert transport.sent
+    for _, method, url, headers in transport.sent:
+        assert url.startswith(internal), (method, url)
+        assert headers["X-Forwarded-Host"] == "fcrepo.proxy.invalid:8443"
+        assert headers["X-Forwarded-Proto"] == "http"
+    # It is the origin's resource.
+    async with httpx.AsyncClient(auth=fedora.admin_auth) as raw:
+        answer = await raw.get(f"{parent}/origin", headers={"Accept": "application/n-triples"})
+    assert answer.status_code == 200 and '"in a tx"' in answer.text
+
+
 async def test_transaction_work_is_named_by_permanent_external_uris(fedora, parent: str):
     # Fedora 4.7 names everything inside a transaction under <root>/tx:<id>/ and Fedora 6 uses
     # the permanent URI; with REPO_EXTERNAL_URL the caller sees only the external names either

@@ -624,3 +624,19 @@ async def test_download_checks_the_servers_digest_and_leaves_no_partial_file(tmp
         with pytest.raises(RepositoryHTTPError, match="the server reports 0000"):
             await repo.download(ROOT + "/b", target)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_forwarded_headers_name_the_rest_endpoint():
+    from plastrond.repository._client import forwarded_headers
+
+    assert forwarded_headers("https://repo.example.edu/fcrepo/rest") == {
+        "X-Forwarded-Host": "repo.example.edu",
+        "X-Forwarded-Proto": "https",
+    }
+    assert forwarded_headers("https://repo.example.edu:443/fcrepo/rest")["X-Forwarded-Host"] == (
+        "repo.example.edu"
+    )
+    assert forwarded_headers("http://repo:8080/fcrepo/rest") == {
+        "X-Forwarded-Host": "repo:8080",
+        "X-Forwarded-Proto": "http",
+    }

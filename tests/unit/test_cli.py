@@ -134,9 +134,11 @@ def test_yaml_error_names_file_and_line(tmp_path):
 
 
 def test_missing_key_names_section_and_key(tmp_path, config_file):
-    config_file.write_text(config_file.read_text().replace("  RELPATH: /pcdm\n", ""))
+    config_file.write_text(
+        config_file.read_text().replace("  REST_ENDPOINT: http://127.0.0.1:9/fcrepo/rest\n", "")
+    )
     result = run("-c", str(config_file), "stomp", env={"FEDORA_PW": "x"})
-    assert_one_line_error(result, "REPOSITORY: missing required key RELPATH")
+    assert_one_line_error(result, "REPOSITORY: missing required key REST_ENDPOINT")
 
 
 def test_unset_variable_is_named(config_file):
@@ -241,3 +243,25 @@ def test_an_admin_port_in_use_stops_the_stomp_mode_with_one_error(tmp_path, conf
     errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
     assert len(errors) == 1
     assert f"ADMIN: cannot listen on 127.0.0.1:{port}: Address already in use" in errors[0]
+
+
+def test_log_level_comes_from_the_environment(tmp_path, config_file):
+    env = {"FEDORA_PW": "pw-secret-99"}
+    debug = run_briefly(
+        "-c", str(config_file), "stomp", env={**env, "LOG_LEVEL": "debug"}, until="connecting to"
+    )
+    assert " DEBUG " in debug.stderr
+    quiet = run_briefly(
+        "-c",
+        str(config_file),
+        "stomp",
+        env={**env, "LOG_LEVEL": "WARNING"},
+        until="unknown key MYSTERY",
+    )
+    assert " INFO " not in quiet.stderr and " DEBUG " not in quiet.stderr
+    assert "unknown key MYSTERY" in quiet.stderr
+
+
+def test_bad_log_level_is_one_line(config_file):
+    result = run("-c", str(config_file), "stomp", env={"FEDORA_PW": "x", "LOG_LEVEL": "LOUD"})
+    assert_one_line_error(result, "LOG_LEVEL", "'LOUD'", "DEBUG, INFO, WARNING, ERROR")

@@ -193,7 +193,6 @@ def test_tab_indentation_is_a_syntax_error_with_line(tmp_path):
     ("remove", "section", "key"),
     [
         ("  REST_ENDPOINT: http://repository:8080/fcrepo/rest\n", "REPOSITORY", "REST_ENDPOINT"),
-        ("  RELPATH: /pcdm\n", "REPOSITORY", "RELPATH"),
         ("  LOG_DIR: /var/log/plastron\n", "REPOSITORY", "LOG_DIR"),
         ("  SERVER: activemq:61613\n", "MESSAGE_BROKER", "SERVER"),
         ("  MESSAGE_STORE_DIR: /var/opt/plastron/msg\n", "MESSAGE_BROKER", "MESSAGE_STORE_DIR"),
@@ -213,8 +212,8 @@ def test_missing_required_key_names_section_and_key(tmp_path, remove, section, k
 
 
 def test_empty_required_value_counts_as_missing(tmp_path):
-    path = write(tmp_path, MINIMAL.replace("RELPATH: /pcdm", "RELPATH: ''"))
-    assert error_of(path) == f"{path}: REPOSITORY: missing required key RELPATH"
+    path = write(tmp_path, MINIMAL.replace("LOG_DIR: /var/log/plastron", "LOG_DIR: ''"))
+    assert error_of(path) == f"{path}: REPOSITORY: missing required key LOG_DIR"
 
 
 def test_missing_repository_section(tmp_path):
@@ -314,6 +313,84 @@ def test_content_models_and_update_keys(tmp_path):
     assert "CONTENT_MODELS.VOCABULARIES: expected a mapping" in error_of(path)
     path = write(tmp_path, MINIMAL + "COMMANDS:\n  UPDATE:\n    MAX_CONCURRENT_ITEMS: 0\n")
     assert "COMMANDS.UPDATE.MAX_CONCURRENT_ITEMS: must be at least 1" in error_of(path)
+
+
+# Upstream Plastron 4.8.1's keys (configuration.md): such a file starts plastrond unchanged.
+UPSTREAM_481 = """\
+REPOSITORY:
+  REST_ENDPOINT: https://fcrepo.example.edu/fcrepo/rest
+  ORIGIN: http://fcrepo-webapp:8080
+  JWT_SECRET: c2VjcmV0
+  LOG_DIR: /var/log/plastron
+MESSAGE_BROKER:
+  SERVER: activemq:61613
+  MESSAGE_STORE_DIR: /var/opt/plastron/msg
+  HEARTBEAT:
+    SEND: 5000
+    RECEIVE: 20000
+  DESTINATIONS:
+    JOBS: /queue/plastron.jobs
+    JOB_STATUS: /queue/plastron.jobs.status
+COMMANDS:
+  IMPORT:
+    JOBS_DIR: /var/opt/plastron/jobs
+"""
+
+
+def test_an_upstream_481_config_loads_without_warnings(tmp_path):
+    config = load_config(write(tmp_path, UPSTREAM_481), environ={})
+    assert config.warnings == ()
+    repo = config.repository
+    assert repo.rest_endpoint == "https://fcrepo.example.edu/fcrepo/rest"
+    # ORIGIN without a path takes REST_ENDPOINT's
+    assert repo.origin == "http://fcrepo-webapp:8080/fcrepo/rest"
+    assert repo.relpath == "/"
+    broker = config.require_broker()
+    assert (broker.heartbeat_send_ms, broker.heartbeat_receive_ms) == (5000, 20000)
+    dests = broker.destinations
+    assert dests.job_progress is None and dests.synchronous_jobs is None
+    assert dests.jobs == "/queue/plastron.jobs"
+
+
+def test_origin_with_a_path_and_bad_origins(tmp_path):
+    text = UPSTREAM_481.replace(
+        "ORIGIN: http://fcrepo-webapp:8080", "ORIGIN: http://fcrepo-webapp:8080/fcrepo/rest/"
+    )
+    assert load_config(write(tmp_path, text), environ={}).repository.origin == (
+        "http://fcrepo-webapp:8080/fcrepo/rest"
+    )
+    bad = write(tmp_path, UPSTREAM_481.replace("http://fcrepo-webapp:8080", "fcrepo-webapp"))
+    assert "REPOSITORY.ORIGIN: expected an http(s) URL, got 'fcrepo-webapp'" in error_of(bad)
+
+
+def test_heartbeat_spellings(tmp_path):
+    own = MINIMAL.replace(
+        "  DESTINATIONS:", "  HEARTBEAT_SEND_MS: 1000\n  HEARTBEAT_RECEIVE_MS: 0\n  DESTINATIONS:"
+    )
+    broker = load_config(write(tmp_path, own), environ={}).require_broker()
+    assert (broker.heartbeat_send_ms, broker.heartbeat_receive_ms) == (1000, 0)
+    # HEARTBEAT.SEND wins where it is given; the other keeps plastrond's spelling
+    both = own.replace("  DESTINATIONS:", "  HEARTBEAT:\n    SEND: 3000\n  DESTINATIONS:")
+    broker = load_config(write(tmp_path, both), environ={}).require_broker()
+    assert (broker.heartbeat_send_ms, broker.heartbeat_receive_ms) == (3000, 0)
+    bad = write(
+        tmp_path,
+        MINIMAL.replace("  DESTINATIONS:", "  HEARTBEAT:\n    SEND: soon\n  DESTINATIONS:"),
+    )
+    assert "MESSAGE_BROKER.HEARTBEAT.SEND: expected an integer, got 'soon'" in error_of(bad)
+    unknown = write(
+        tmp_path, MINIMAL.replace("  DESTINATIONS:", "  HEARTBEAT:\n    OFTEN: 1\n  DESTINATIONS:")
+    )
+    assert any(
+        "HEARTBEAT: unknown key OFTEN" in w for w in load_config(unknown, environ={}).warnings
+    )
+
+
+def test_relpath_defaults_to_the_root(tmp_path):
+    config = load_config(write(tmp_path, MINIMAL.replace("  RELPATH: /pcdm\n", "")), environ={})
+    assert config.repository.relpath == "/"
+    slashless = MINIMAL.replace("RELPATH: /pcdm", "RELPATH: pcdm")
+    assert load_config(write(tmp_path, slashless), environ={}).repository.relpath == "/pcdm"
 
 
 def test_jobs_dir_from_the_environment_when_the_file_names_none(tmp_path):

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from plastrond.jobs.completion import completion_for
 from plastrond.jobs.ids import MAX_SEGMENT, job_id_segment, segment_job_id
 from plastrond.jobs.request import JobRequest, MissingJobId, request_from_message
-from plastrond.jobs.result import error_result
+from plastrond.jobs.result import JobResult, error_result
 from plastrond.jobs.store import MessageStore, StoreInUse
 
 
@@ -221,3 +221,35 @@ def test_batch_keeps_the_order_of_operations(tmp_path):
     store.close()
     (request,) = MessageStore(tmp_path).load_requests()
     assert request.body == b"again"
+
+
+def test_a_status_url_travels_with_the_request_through_the_journal(tmp_path):
+    url = "http://archelon.example/import_jobs/42/status"
+    request = request_from_message(
+        {
+            "PlastronJobId": "http://archelon.example/import_jobs/42",
+            "PlastronCommand": "import",
+            "PlastronStatusURL": url,
+        },
+        b"csv",
+        synchronous=False,
+        received=1.0,
+    )
+    assert request.status_url == url
+    older = request_from_message(
+        {"PlastronJobId": "j", "PlastronCommand": "echo"}, b"", synchronous=False, received=1.0
+    )
+    assert older.status_url is None
+    store = MessageStore(tmp_path / "msg")
+    store.save_requests([request, older])
+    store.close()
+    again = MessageStore(tmp_path / "msg")
+    loaded = {r.job_id: r for r in again.load_requests()}
+    again.close()
+    assert loaded[request.job_id].status_url == url
+    assert loaded["j"].status_url is None
+    # Every completion of such a job carries it; the others do not.
+    done = completion_for(loaded[request.job_id], JobResult("import_complete", {}), "/queue/s")
+    assert dict(done.headers)["PlastronStatusURL"] == url
+    plain = completion_for(loaded["j"], JobResult(), "/queue/s")
+    assert "PlastronStatusURL" not in dict(plain.headers)

@@ -33,8 +33,8 @@ class Sink:
     def __init__(self) -> None:
         self.sent: list[tuple[float, str, dict]] = []
 
-    async def __call__(self, job_id: str, body: bytes) -> None:
-        self.sent.append((trio.current_time(), job_id, json.loads(body)))
+    async def __call__(self, request: JobRequest, body: bytes) -> None:
+        self.sent.append((trio.current_time(), request.job_id, json.loads(body)))
 
 
 #: the shipped commands and the tests' own
@@ -151,7 +151,7 @@ async def test_a_quiet_job_repeats_its_progress_every_15_seconds(config, autojum
 
 
 async def test_progress_sink_failures_do_not_fail_the_job(config, autojump_clock):
-    async def broken_sink(job_id: str, body: bytes) -> None:
+    async def broken_sink(request: JobRequest, body: bytes) -> None:
         raise trio.BrokenResourceError("broker away")
 
     runner = make_runner(config, max_async=1, max_sync=1, send_progress=broken_sink)
@@ -160,23 +160,68 @@ async def test_progress_sink_failures_do_not_fail_the_job(config, autojump_clock
 
 
 @pytest.mark.parametrize(
-    ("req", "error"),
+    ("req", "error", "state"),
     [
-        (request("no-such-command"), "unknown command 'no-such-command'"),
-        (request(""), "missing PlastronCommand header"),
-        (request("echo", **{"echo-delay": "later"}), "argument echo-delay must be a number"),
-        (request("test-broken"), "internal error in test-broken: RuntimeError: disk on fire"),
-        (request("test-noresult"), "ended without a result"),
+        (request("no-such-command"), "unknown command 'no-such-command'", "error"),
+        (request(""), "missing PlastronCommand header", "error"),
+        (
+            request("echo", **{"echo-delay": "later"}),
+            "argument echo-delay must be a number",
+            "echo_error",
+        ),
+        (
+            request("test-broken"),
+            "internal error in test-broken: RuntimeError: disk on fire",
+            "error",
+        ),
+        (request("test-noresult"), "ended without a result", "error"),
     ],
 )
-async def test_failures_become_one_line_errors(config, req, error):
+async def test_failures_become_one_line_errors(config, req, error, state):
     runner = make_runner(config, max_async=1, max_sync=1)
     result = await runner.run(req)
     assert result.error is not None and error in result.error
     assert "\n" not in result.error
     completion = completion_for(req, result, "/queue/status")
     assert dict(completion.headers)["PlastronJobError"] == result.error
-    assert json.loads(completion.body)["state"] == "Error"
+    assert dict(completion.headers)["PlastronJobState"] == state
+    body = json.loads(completion.body)
+    assert body["state"] == body["type"] == state and body["progress"] == 0
+
+
+#: a registry of its own, so the shipped export stays what the other tests get
+failing = CommandRegistry()
+
+
+@failing.register("export")
+async def export_failing_midway(ctx: JobContext, report: Report) -> JobResult:
+    """Stands in for export: reports 40 percent, then cannot go on."""
+    report({"count": {"total": 10, "exported": 4, "errors": 0}, "progress": 40})
+    await trio.sleep(1)
+    report({"count": {"total": 10, "exported": 4, "errors": 0}, "progress": 30})
+    await trio.sleep(1)
+    raise JobError("the destination went away")
+
+
+async def test_progress_states_and_a_failure_with_the_percent_reached(config, autojump_clock):
+    sink = Sink()
+    runner = JobRunner(config, commands=failing, max_async=1, max_sync=1, send_progress=sink)
+    req = request("export")
+    result = await runner.run(req)
+    # protocol.md: export's running state, percent never going back, export_error at 40
+    assert [m[2]["state"] for m in sink.sent] == ["in_progress"] * len(sink.sent)
+    assert [m[2]["progress"] for m in sink.sent] == [40] * len(sink.sent)
+    completion = completion_for(req, result, "/queue/status")
+    headers = dict(completion.headers)
+    assert headers["PlastronJobState"] == "export_error"
+    assert headers["PlastronJobError"] == "the destination went away"
+    body = json.loads(completion.body)
+    assert body == {
+        "type": "export_error",
+        "state": "export_error",
+        "progress": 40,
+        "error": "the destination went away",
+    }
 
 
 async def test_job_errors_from_tasks_of_the_command_are_the_job_error(config, autojump_clock):

@@ -864,7 +864,11 @@ def _apply_embedded(
 def apply_row(item: Item, header: Header, data: RowData) -> None:
     """Write *data* into *item*: each field with a column gets exactly the row's values (for
     an embedded field, the objects of the row's positions); fields without a column are left
-    as they are."""
+    as they are. The item gets the model's rdf:types it lacks (as upstream's update does), so
+    that an item written without `umd:Item` has it once a row updates it."""
+    for t in header.model.types:
+        if t not in item.types:
+            item.types.append(t)
     for name, values in data.plain.items():
         if values:
             item.values[name] = list(values)

@@ -9,9 +9,10 @@ from typing import Any
 import attrs
 
 from .request import JobRequest, decode_body, encode_body
-from .result import ERROR_STATE, JobResult
+from .result import JobResult, error_result
+from .states import failed_state, percent_reached
 
-__all__ = ["ERROR_STATE", "Completion", "completion_for", "progress_body"]
+__all__ = ["Completion", "completion_for", "failure_of_request", "progress_body"]
 
 
 @attrs.frozen
@@ -59,14 +60,18 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
         ("PlastronJobState", result.state),
         ("persistent", "true"),
     ]
+    if request.status_url is not None:
+        headers.append(("PlastronStatusURL", request.status_url))
     if result.error is not None:
         headers.append(("PlastronJobError", " ".join(result.error.split()) or "failed"))
     if result.content_type:
         headers.append(("content-type", result.content_type))
     body = result.body
     if isinstance(body, Mapping):
-        # JSON completions carry their state and "progress": 100 (protocol.md).
-        body = {"type": result.state, **body, "state": result.state, "progress": 100}
+        # JSON completions carry their state and "progress": 100, or for a job that failed as
+        # a whole the percent it reached (protocol.md).
+        progress = 100 if result.error is None else percent_reached(0, body.get("progress"))
+        body = {"type": result.state, **body, "state": result.state, "progress": progress}
     return Completion(
         job_id=request.job_id,
         destination=destination,
@@ -76,5 +81,18 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
     )
 
 
-def progress_body(progress: Mapping[str, Any]) -> bytes:
-    return json.dumps({**progress, "state": "in_progress"}, ensure_ascii=False).encode("utf-8")
+def failure_of_request(
+    request: JobRequest, reason: str, details: Mapping[str, Any] | None = None, progress: int = 0
+) -> JobResult:
+    """`error_result` in the failed state protocol.md gives *request*'s command."""
+    return error_result(
+        reason, details, state=failed_state(request.command, request.args), progress=progress
+    )
+
+
+def progress_body(
+    progress: Mapping[str, Any], state: str = "in_progress", percent: int = 0
+) -> bytes:
+    """A progress message's body: the command's *progress* with `state` and `progress`."""
+    body = {**progress, "state": state, "progress": percent}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")

@@ -48,6 +48,9 @@ class JobRequest:
     reply_to: str | None = None
     #: seconds since the epoch when plastrond received it
     received: float = 0.0
+    #: current Archelon's `PlastronStatusURL`: every message about the job goes to
+    #: JOB_STATUS carrying it (none: older Archelon, progress to JOB_PROGRESS)
+    status_url: str | None = None
 
     @property
     def on_behalf_of(self) -> str | None:
@@ -69,6 +72,7 @@ class JobRequest:
             "synchronous": self.synchronous,
             "reply_to": self.reply_to,
             "received": self.received,
+            "status_url": self.status_url,
         }
 
     @classmethod
@@ -81,6 +85,7 @@ class JobRequest:
             synchronous=bool(data.get("synchronous", False)),
             reply_to=data.get("reply_to"),
             received=float(data.get("received", 0.0)),
+            status_url=data.get("status_url") or None,
         )
 
 
@@ -108,6 +113,8 @@ def request_from_message(
     if "echo-delay" in headers and "echo-delay" not in args:
         args["echo-delay"] = headers["echo-delay"]
     reply_to = headers.get("reply-to") or None
+    # Current Archelon says where its status route posts this job's messages.
+    status_url = (headers.get("PlastronStatusURL") or "").strip() or None
     return JobRequest(
         job_id=job_id,
         command=(headers.get("PlastronCommand") or "").strip(),
@@ -116,6 +123,7 @@ def request_from_message(
         synchronous=synchronous,
         reply_to=reply_to,
         received=received,
+        status_url=status_url,
     )
 
 

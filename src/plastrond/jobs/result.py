@@ -49,6 +49,15 @@ class JobResult:
         return json.dumps(self.body, ensure_ascii=False).encode("utf-8")
 
 
-def error_result(reason: str, details: Mapping[str, Any] | None = None) -> JobResult:
-    """The result of a job that failed as a whole."""
-    return JobResult(state=ERROR_STATE, body={**(details or {}), "error": reason}, error=reason)
+def error_result(
+    reason: str,
+    details: Mapping[str, Any] | None = None,
+    *,
+    state: str = ERROR_STATE,
+    progress: int = 0,
+) -> JobResult:
+    """The result of a job that failed as a whole, in *state* (the runner gives the failed
+    state protocol.md names for the request's command, `jobs.states.failed_state`) with the
+    percent it reached."""
+    body = {**(details or {}), "type": state, "state": state, "progress": progress, "error": reason}
+    return JobResult(state=state, body=body, error=reason)

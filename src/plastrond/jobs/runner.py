@@ -4,7 +4,12 @@
 concurrency budget and returns a `JobResult`, failures included. Asynchronous and synchronous
 jobs have separate budgets, so a burst of long imports never holds up Archelon's synchronous
 updates. The runner knows nothing of the broker: progress leaves through the
-`send_progress(job_id, body)` coroutine function it is given.
+`send_progress(request, body)` coroutine function it is given (where it goes is the daemon's
+choice: the request's PlastronStatusURL says which generation of Archelon asked).
+
+Every progress message carries the running `state` of its request and `progress`, the
+percent done, which never goes back within a run; a job that fails as a whole gets the failed
+state of its command with the percent it reached (`jobs.states`, protocol.md).
 
 `run_command` is the one job's nursery: the command's `report` feeds a `_ProgressPump`, which
 runs in that nursery and is the only place progress is coalesced; `run_command` is also the
@@ -23,10 +28,11 @@ import trio
 from .. import metrics
 from ..errors import failure_of
 from ..logs import job_context
-from .completion import progress_body
+from .completion import failure_of_request, progress_body
 from .protocol import Command, CommandRegistry, JobContext, Progress, Report
 from .request import JobRequest
-from .result import JobError, JobResult, error_result
+from .result import JobError, JobResult
+from .states import percent_reached, running_state
 
 if TYPE_CHECKING:
     from ..config import Config
@@ -36,11 +42,22 @@ __all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress", "percent", "run_co
 
 log = logging.getLogger(__name__)
 
-SendProgress = Callable[[str, bytes], Awaitable[None]]
+SendProgress = Callable[[JobRequest, bytes], Awaitable[None]]
 
 #: Archelon marks a job stalled after 30 s without news: a running job repeats its latest
 #: progress at least this often.
 KEEPALIVE_INTERVAL = 15.0
+
+
+class ProgressState:
+    """The state and percent a job's progress messages carry; the percent never goes back."""
+
+    def __init__(self, state: str = "in_progress") -> None:
+        self.state = state
+        self.reached = 0
+
+    def update(self, progress: Progress) -> None:
+        self.reached = percent_reached(self.reached, progress.get("progress"))
 
 
 class _ProgressPump:
@@ -49,13 +66,15 @@ class _ProgressPump:
 
     def __init__(
         self,
-        job_id: str,
+        request: JobRequest,
         send: SendProgress | None,
         nursery: trio.Nursery,
         interval: float,
         keepalive: float,
+        state: ProgressState,
     ) -> None:
-        self.job_id = job_id
+        self.request = request
+        self.state = state
         self.send = send
         self.interval = interval
         self.keepalive = keepalive
@@ -68,6 +87,7 @@ class _ProgressPump:
 
     def update(self, progress: Progress) -> None:
         """The command's `report`."""
+        self.state.update(progress)
         self.latest = progress
         self.version += 1
         self.changed.set()
@@ -81,7 +101,8 @@ class _ProgressPump:
             return
         version = self.version
         try:
-            await self.send(self.job_id, progress_body(self.latest))
+            body = progress_body(self.latest, self.state.state, self.state.reached)
+            await self.send(self.request, body)
             self.messages_sent += 1
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
             # Progress is news, not a promise: a lost one is replaced by the next.
@@ -111,6 +132,7 @@ async def run_command(
     send_progress: SendProgress | None = None,
     progress_interval: float = 1.0,
     keepalive_interval: float = KEEPALIVE_INTERVAL,
+    state: ProgressState | None = None,
 ) -> JobResult:
     """Run *command* in a nursery of its own and return its result.
 
@@ -123,7 +145,12 @@ async def run_command(
     try:
         async with trio.open_nursery() as nursery:
             pump = _ProgressPump(
-                ctx.request.job_id, send_progress, nursery, progress_interval, keepalive_interval
+                ctx.request,
+                send_progress,
+                nursery,
+                progress_interval,
+                keepalive_interval,
+                state or ProgressState(running_state(name, ctx.request.args)),
             )
 
             def both(progress: Progress) -> None:
@@ -199,6 +226,7 @@ class JobRunner:
     async def execute(self, request: JobRequest) -> JobResult:
         with job_context(request.job_id):
             started = trio.current_time()
+            progress = ProgressState(running_state(request.command, request.args))
             try:
                 if not request.command:
                     raise JobError("missing PlastronCommand header")
@@ -210,14 +238,15 @@ class JobRunner:
                     send_progress=self.send_progress,
                     progress_interval=self.progress_interval,
                     keepalive_interval=self.keepalive_interval,
+                    state=progress,
                 )
             except JobError as e:
                 log.warning("job failed: %s", e)
-                result = error_result(str(e), e.details)
+                result = failure_of_request(request, str(e), e.details, progress.reached)
             except Exception as e:
                 log.exception("job failed with an internal error")
                 reason = f"internal error in {request.command or 'job'}: {type(e).__name__}: {e}"
-                result = error_result(reason)
+                result = failure_of_request(request, reason, progress=progress.reached)
             else:
                 elapsed = trio.current_time() - started
                 fields = {"command": request.command, "state": result.state, "seconds": elapsed}

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 import httpx
@@ -42,7 +42,7 @@ from ._errors import (
 )
 from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
 from ._transaction import FCREPO4, FCREPO6, Transaction, parse_http_date, style_of_location
-from ._uris import Link, UriMap, parse_links
+from ._uris import Link, UriMap, parse_links, under
 
 __all__ = [
     "BinaryStream",
@@ -238,13 +238,28 @@ class BinaryStream:
 # --------------------------------------------------------------------------------------------
 
 
+@attrs.define
+class _Naming:
+    """How URIs are rewritten, shared by every view of one client.
+
+    With REPOSITORY.ORIGIN, whether the server honours X-Forwarded-Host (and so names itself
+    by REST_ENDPOINT) is learnt from its answer to one HEAD of the root, before the first
+    request: a server that does not is treated as if REST_ENDPOINT were an external URL of
+    the origin, so the URIs in request bodies name its resources the way it does.
+    """
+
+    map: UriMap
+    probe_pending: bool = False
+    lock: trio.Lock = attrs.field(factory=trio.Lock)
+
+
 @attrs.frozen
 class _Shared:
     """What every view of one client shares."""
 
     http: httpx.AsyncClient
     config: RepositoryConfig
-    base_map: UriMap
+    naming: _Naming
     retry: RetryPolicy
     keep_alive_interval: float
     rollback_timeout: float
@@ -271,7 +286,6 @@ class RepositoryClient:
     _shared: _Shared
     _delegate: str | None
     _tx: Transaction | None
-    _map: UriMap
     _owner: bool
 
     def __init__(
@@ -296,6 +310,12 @@ class RepositoryClient:
             raise ValueError("keep_alive_interval must be positive")
         internal = config.rest_endpoint.rstrip("/")
         external = (config.repo_external_url or internal).rstrip("/")
+        origin = config.origin.rstrip("/") if config.origin else None
+        default_headers = {"User-Agent": user_agent or f"plastrond/{__version__}"}
+        if origin is not None and origin != internal:
+            default_headers.update(forwarded_headers(internal))
+        else:
+            origin = None
         auth = auth_from_config(config)
         verify = ssl_from_config(config)
         limits = httpx.Limits(
@@ -312,7 +332,7 @@ class RepositoryClient:
             cookies=http.cookiejar.CookieJar(
                 policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[])
             ),
-            headers={"User-Agent": user_agent or f"plastrond/{__version__}"},
+            headers=default_headers,
             follow_redirects=False,
             # Counts and times every request (plastrond_repository_requests_total, ...).
             event_hooks=metrics.REPOSITORY_EVENT_HOOKS,
@@ -320,7 +340,10 @@ class RepositoryClient:
         self._shared = _Shared(
             http=client,
             config=config,
-            base_map=UriMap(internal=internal, external=external),
+            naming=_Naming(
+                UriMap(internal=internal, external=external, origin=origin),
+                probe_pending=origin is not None,
+            ),
             retry=retry or RetryPolicy(),
             keep_alive_interval=keep_alive_interval,
             rollback_timeout=rollback_timeout if rollback_timeout is not None else config.timeout,
@@ -330,7 +353,6 @@ class RepositoryClient:
         )
         self._delegate = None
         self._tx = None
-        self._map = self._shared.base_map
         self._owner = True
 
     def _view(self, *, delegate: str | None, tx: Transaction | None) -> RepositoryClient:
@@ -338,9 +360,49 @@ class RepositoryClient:
         view._shared = self._shared
         view._delegate = delegate
         view._tx = tx
-        view._map = self._shared.base_map.with_tx_base(tx.tx_base if tx else None)
         view._owner = False
         return view
+
+    @property
+    def _map(self) -> UriMap:
+        base = self._shared.naming.map
+        return base.with_tx_base(self._tx.tx_base) if self._tx is not None else base
+
+    async def _probe_origin(self) -> None:
+        """Learn whether the origin honours X-Forwarded-Host (see `_Naming`)."""
+        naming = self._shared.naming
+        async with naming.lock:
+            if not naming.probe_pending:
+                return
+            current = naming.map
+            assert current.origin is not None
+            # The root's own triples name it as the server names itself (Fedora 4.7 puts no
+            # URI in the headers of the root, Fedora 6 does); only the start is read.
+            headers = {
+                "Accept": "application/n-triples",
+                "Prefer": f'return=representation; omit="{LDP}PreferContainment '
+                f'{LDP}PreferMembership"',
+            }
+            head = b""
+            try:
+                async with self._shared.http.stream(
+                    "GET", current.origin + "/", headers=headers
+                ) as response:
+                    async for chunk in response.aiter_bytes():
+                        head += chunk
+                        if b"\n" in head or len(head) > 8192:
+                            break
+            except httpx.TransportError:
+                return  # the request that follows reports the problem, and asks again
+            subject = head.split(b">", 1)[0].lstrip(b"<").decode("utf-8", "replace")
+            if response.is_success and under(subject.rstrip("/"), current.origin):
+                log.info(
+                    "the repository at %s ignores X-Forwarded-Host; URIs are translated to %s",
+                    current.origin,
+                    current.internal,
+                )
+                naming.map = UriMap(internal=current.origin, external=current.external)
+            naming.probe_pending = False
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -360,7 +422,7 @@ class RepositoryClient:
     @property
     def root(self) -> str:
         """The repository root as callers name it (external form)."""
-        return self._shared.base_map.external
+        return self._shared.naming.map.external
 
     @property
     def default_container(self) -> str:
@@ -376,7 +438,7 @@ class RepositoryClient:
 
     def contains(self, uri: str) -> bool:
         """Whether *uri* names something in this repository (in either form)."""
-        return self._shared.base_map.is_local(uri)
+        return self._shared.naming.map.is_local(uri)
 
     @property
     def delegate(self) -> str | None:
@@ -509,6 +571,8 @@ class RepositoryClient:
         headers = {"Content-Type": WRITE_FORMAT}
         if slug is not None:
             headers["Slug"] = _header_safe("Slug", slug)
+        if self._shared.naming.probe_pending:
+            await self._probe_origin()
         body = serialize_for_write(graph, self._body_mapper())
         response = await self._send(
             "POST", parent or self.default_container, headers=headers, body=body
@@ -542,6 +606,8 @@ class RepositoryClient:
         if lenient:
             headers["Prefer"] = LENIENT
         _preconditions(headers, if_match, if_state_token)
+        if self._shared.naming.probe_pending:
+            await self._probe_origin()
         body = serialize_for_write(graph, self._body_mapper())
         response = await self._send("PUT", uri, headers=headers, body=body)
         return self._written(uri, response, binary=False)
@@ -557,6 +623,8 @@ class RepositoryClient:
         """PATCH *uri* with a SPARQL Update (for a binary, patch its `description_uri`)."""
         headers = {"Content-Type": "application/sparql-update"}
         _preconditions(headers, if_match, if_state_token)
+        if self._shared.naming.probe_pending:
+            await self._probe_origin()
         mapper = self._body_mapper()
         if mapper is not None:
             sparql = map_sparql(sparql, mapper)
@@ -789,7 +857,9 @@ class RepositoryClient:
         log.debug("transaction %s committed after %d keep-alives", tx.uri, tx.keep_alives)
 
     async def _begin(self) -> Transaction:
-        root = self._shared.base_map.internal
+        if self._shared.naming.probe_pending:
+            await self._probe_origin()
+        root = self._shared.naming.map.internal
         url = f"{root}/fcr:tx"
         wanted = self._shared.config.transaction_style
         style = wanted if wanted != "auto" else self._shared.learned.get("tx_style")
@@ -802,7 +872,7 @@ class RepositoryClient:
         except RepositoryError as e:
             raise TransactionError(f"cannot begin a transaction: {e}") from e
         location = response.headers.get("Location", "")
-        found = style_of_location(root, location)
+        found = style_of_location(root, self._shared.naming.map.from_origin(location))
         if found is not None and wanted in ("auto", found):
             self._shared.learned["tx_style"] = found
         if found == FCREPO4 and self._delegate is not None and begin_as is None:
@@ -906,7 +976,9 @@ class RepositoryClient:
         closed by the caller.
         """
         shared = self._shared
-        url = uri if raw_url else self._map.outbound(uri)
+        if shared.naming.probe_pending:
+            await self._probe_origin()
+        url = self._map.request_url(uri if raw_url else self._map.outbound(uri))
         all_headers = dict(headers) if headers else {}
         if self._delegate is not None:
             all_headers["On-Behalf-Of"] = self._delegate
@@ -1025,6 +1097,19 @@ def without_server_managed(graph: Graph) -> Graph:
             continue
         result.add((s, p, o))
     return result
+
+
+def forwarded_headers(rest_endpoint: str) -> dict[str, str]:
+    """X-Forwarded-Host (host, and port when not the scheme's default) and X-Forwarded-Proto
+    that make a repository reached at its origin name itself by *rest_endpoint*."""
+    parts = urlsplit(rest_endpoint)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    default_port = 443 if parts.scheme == "https" else 80
+    if parts.port is not None and parts.port != default_port:
+        host = f"{host}:{parts.port}"
+    return {"X-Forwarded-Host": host, "X-Forwarded-Proto": parts.scheme}
 
 
 def _preconditions(

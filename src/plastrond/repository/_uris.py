@@ -80,11 +80,27 @@ class UriMap:
     internal: str
     external: str
     tx_base: str | None = None
+    #: `REPOSITORY.ORIGIN`: where requests really go (the server names itself *internal*, as
+    #: told by X-Forwarded-Host/-Proto); None when requests go to *internal*
+    origin: str | None = None
 
     @property
     def identity(self) -> bool:
         """True when every URI stays as it is (no external URL, no Fedora 4 transaction)."""
-        return self.internal == self.external and self.tx_base is None
+        return self.internal == self.external and self.tx_base is None and self.origin is None
+
+    def from_origin(self, uri: str) -> str:
+        """*uri* in the internal form, when a server that does not honour X-Forwarded-Host
+        named itself by its origin."""
+        if self.origin is not None and under(uri, self.origin):
+            return self.internal + uri[len(self.origin) :]
+        return uri
+
+    def request_url(self, url: str) -> str:
+        """The URL a request for *url* (an internal-form URL) is really sent to."""
+        if self.origin is not None and under(url, self.internal):
+            return self.origin + url[len(self.internal) :]
+        return url
 
     def with_tx_base(self, tx_base: str | None) -> UriMap:
         return attrs.evolve(self, tx_base=tx_base)
@@ -99,6 +115,7 @@ class UriMap:
 
     def inbound(self, uri: str) -> str:
         """The caller's form of a URI the server sent (Location, Link, graph terms)."""
+        uri = self.from_origin(uri)
         if self.tx_base is not None and under(uri, self.tx_base):
             uri = self.internal + uri[len(self.tx_base) :]
         if self.external != self.internal and under(uri, self.internal):
@@ -107,4 +124,8 @@ class UriMap:
 
     def is_local(self, uri: str) -> bool:
         """Whether *uri* (in any form) names a resource of this repository."""
-        return under(uri, self.external) or under(uri, self.internal)
+        return (
+            under(uri, self.external)
+            or under(uri, self.internal)
+            or (self.origin is not None and under(uri, self.origin))
+        )
