@@ -336,7 +336,7 @@ def test_prometheus_scrapes_both_modes_and_has_the_job_counters(
         sel = f'test="{tag}"'
         expectations = {
             f'sum(plastrond_jobs_completed_total{{{sel},command="echo"}})': burst + 1,
-            f'sum(plastrond_jobs_failed_total{{{sel},command="other",state="Error"}})': 1,
+            f'sum(plastrond_jobs_failed_total{{{sel},command="other",state="error"}})': 1,
             f'sum(plastrond_jobs_accepted_total{{{sel},command="echo",kind="async"}})': burst,
             f'sum(plastrond_jobs_accepted_total{{{sel},kind="sync"}})': 1,
             f'sum(plastrond_job_duration_seconds_count{{{sel},command="echo"}})': burst + 1,
