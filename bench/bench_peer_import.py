@@ -7,7 +7,7 @@ Needs the running Fedora 4.7.5 (`services/fedora47.sh start`; the default URL is
 serves). The peer is upstream Plastron 4.8.1 from PyPI (`plastron-stomp==4.8.1`, with
 `plastron-cli==4.8.1`), installed once into its own virtual environment (default
 `~/.cache/plastrond/peer-venv`). Both import the same CSV (bench_import.make_csv: N Item rows,
-each with two 2 KiB JPEG files, so two pages) from the same local binaries folder into a fresh
+each with a page of a TIFF and a JPG, 2 KiB each) from the same local binaries folder into a fresh
 container of the same Fedora. The peer runs `plastron import` (upstream's ImportJob, the code its
 STOMP daemon runs for an import job) with a config naming the same Fedora and broker.
 
@@ -142,23 +142,29 @@ async def main() -> None:
         )
         # warm-up of both (Fedora's JIT, plastrond's vocabularies), not measured
         if not args.peer_only:
-            await run_once(args, work, 4, 0, 5)
+            await run_once(args, args.url, work, 4, 0, 5)
         peer_import(args, python, work, make_csv(0, 2, "warm"), 2)
         one, _ = peer_import(args, python, work, make_csv(0, 1, uuid.uuid4().hex[:8]), 1)
-        ours, requests, ours_fedora = 0.0, 0, 0.0
+        ours, requests, ours_fedora, ours_cpu = 0.0, 0, 0.0, 0.0
         if not args.peer_only:
-            ours, _, requests, ours_fedora = await run_once(args, work, 4, 0, total)
+            measured = await run_once(args, args.url, work, 4, 0, total)
+            ours, requests = measured.seconds, measured.requests
+            ours_fedora, ours_cpu = measured.fedora_cpu, measured.daemon_cpu
         theirs, theirs_fedora = peer_import(
             args, python, work, make_csv(0, total, uuid.uuid4().hex[:8]), total
         )
     # upstream's rate without its start-up: the N-item run less a 1-item run, per N-1 items
     theirs_rate = (total - 1) / max(theirs - one, 1e-9)
-    print(f"python {platform.python_version()}, {os.cpu_count()} CPUs, {total} items x 2 files")
+    print(
+        f"python {platform.python_version()}, {os.cpu_count()} CPUs, {total} items, "
+        "each one page of a TIFF and a JPG"
+    )
     print(f"Fedora 4.7.5 at {args.url}")
     if ours:
         print(
             f"  plastrond (4 at a time)   {ours:7.2f} s  {total / ours:6.2f} items/s  "
-            f"{requests / total:.1f} requests/item  Fedora CPU {ours_fedora / total:.3f} s/item"
+            f"{requests / total:.1f} requests/item  CPU per item: plastrond "
+            f"{ours_cpu / total:.3f} s, Fedora {ours_fedora / total:.3f} s"
         )
     print(
         f"  upstream Plastron 4.8.1   {theirs:7.2f} s (1 item: {one:.2f} s)  "

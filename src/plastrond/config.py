@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 import attrs
 import yaml
 
+from .errors import PlastronError
+
 __all__ = [
     "LOG_FORMATS",
     "AdminConfig",
@@ -45,7 +47,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-class ConfigError(Exception):
+class ConfigError(PlastronError):
     """A problem with the configuration file, described in one line."""
 
 

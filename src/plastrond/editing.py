@@ -22,6 +22,7 @@ import attrs
 import trio
 from rdflib import Graph
 
+from .errors import PlastronError
 from .models import (
     ContentModel,
     Item,
@@ -55,7 +56,7 @@ __all__ = [
 ]
 
 
-class EditError(Exception):
+class EditError(PlastronError):
     """The edit was not made; one line that says why. (SparqlError, for an update that does
     not parse or cannot be applied, and RepositoryError, for the repository failing, are not
     subclasses: they come through as they are.)"""

@@ -28,6 +28,7 @@ import httpx
 import trio
 
 from . import __version__, metrics
+from .errors import PlastronError
 
 if TYPE_CHECKING:
     from .config import PublicationConfig
@@ -46,7 +47,7 @@ RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
 _OPERATIONS: Final = {"GET /handles/info": "info", "GET /handles/exists": "exists"}
 
 
-class HandleServiceError(Exception):
+class HandleServiceError(PlastronError):
     """A call to the handle service failed; one line naming the call and the reason."""
 
     def __init__(self, call: str, reason: str, status: int | None = None) -> None:

@@ -20,6 +20,8 @@ import re
 import string
 from typing import Final
 
+from .errors import PlastronError
+
 __all__ = ["FIELDS", "PublicUrlError", "check_pattern", "fields_of", "public_url"]
 
 FIELDS: Final = ("path", "container_path", "relpath", "uuid", "iiif_id")
@@ -28,7 +30,7 @@ _UUID: Final = re.compile(
 )
 
 
-class PublicUrlError(ValueError):
+class PublicUrlError(PlastronError, ValueError):
     """A public URL cannot be made for a resource (or a pattern is wrong); one line."""
 
 

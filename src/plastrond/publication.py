@@ -30,6 +30,7 @@ import attrs
 import trio
 from rdflib import Graph, Literal, URIRef
 
+from .errors import PlastronError
 from .handles import HANDLE_DATATYPE, Handle, HandleClient, HandleServiceError, parse_handle
 from .models.namespaces import RDF
 from .public_urls import PublicUrlError, public_url
@@ -84,7 +85,7 @@ class Handles:
         return self.client.repo
 
 
-class PublicationError(Exception):
+class PublicationError(PlastronError):
     """A resource could not be published or unpublished; one line that says why."""
 
     def __init__(self, uri: str, reason: str) -> None:

@@ -19,6 +19,8 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
+from .errors import PlastronError
+
 if TYPE_CHECKING:
     import paramiko
 
@@ -37,7 +39,7 @@ __all__ = [
 SFTP_TIMEOUT: Final = 30.0
 
 
-class SftpError(Exception):
+class SftpError(PlastronError):
     """An SFTP connection or transfer failed, or an sftp:// URL is unusable; one line."""
 
 

@@ -1,10 +1,15 @@
-"""Waiting for the first of several events (trio has no such primitive)."""
+"""Two ways of waiting trio does not offer as such: for the first of several events, and for
+a batch (all that a channel holds once something is in it)."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import trio
 
-__all__ = ["wait_any"]
+__all__ = ["receive_batch", "wait_any"]
+
+T = TypeVar("T")
 
 
 async def wait_any(*events: trio.Event) -> None:
@@ -19,3 +24,19 @@ async def wait_any(*events: trio.Event) -> None:
 
         for event in events:
             nursery.start_soon(first, event)
+
+
+async def receive_batch(channel: trio.MemoryReceiveChannel[T]) -> list[T]:
+    """Wait for an item, then take every item already queued behind it; [] once the channel
+    is closed and empty."""
+    try:
+        batch = [await channel.receive()]
+    except trio.EndOfChannel:
+        return []
+    while True:
+        try:
+            batch.append(channel.receive_nowait())
+        except trio.WouldBlock:
+            return batch
+        except trio.EndOfChannel:
+            return batch

@@ -8,7 +8,8 @@ frames, bytes and decisions come out.
 * `encode`: a frame to bytes, escaped for a protocol version.
 * `ClientConnection`: the client side of a session (CONNECT, subscriptions, ACK/NACK,
   receipts, heart-beat timing, DISCONNECT, ERROR) as an explicit state machine.
-* `ProtocolError` and its subclasses: everything malformed input can raise.
+* `StompError`, the root of: `ProtocolError` and its subclasses (everything malformed input
+  can raise) and `LocalProtocolError` (a frame or call the protocol cannot express).
 """
 
 from ._connection import ClientConnection, ExtraHeaders, State, Subscription
@@ -19,6 +20,7 @@ from ._errors import (
     LimitExceeded,
     LocalProtocolError,
     ProtocolError,
+    StompError,
     TooManyHeaders,
 )
 from ._frame import SUPPORTED_VERSIONS, Event, Frame, Headers, Heartbeat
@@ -49,6 +51,7 @@ __all__ = [
     "Parser",
     "ProtocolError",
     "State",
+    "StompError",
     "Subscription",
     "TooManyHeaders",
     "encode",

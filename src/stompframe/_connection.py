@@ -139,6 +139,8 @@ class ClientConnection:
         self._subscriptions: dict[str, Subscription] = {}
         self._receipts: dict[str, str] = {}
         self._transactions: set[str] = set()
+        #: the last frame built and its bytes (what `encode` is most often asked for next)
+        self._last_encoded: tuple[Frame, bytes] | None = None
         self._disconnect_receipt: str | None = None
         self._counter = 0
 
@@ -196,7 +198,18 @@ class ClientConnection:
 
     def encode(self, event: Event) -> bytes:
         """The wire bytes of *event* under the negotiated version."""
+        last = self._last_encoded
+        if last is not None and last[0] is event:
+            self._last_encoded = None
+            return last[1]
         return encode(event, self._version or self.accept_versions[-1])
+
+    def _encodable(self, frame: Frame) -> Frame:
+        """*frame*, once it is known to encode (LocalProtocolError else, before any state
+        changes); `encode` then hands out these bytes without encoding it again."""
+        data = encode(frame, self._version or self.accept_versions[-1])
+        self._last_encoded = (frame, data)
+        return frame
 
     def connect(self, *, headers: ExtraHeaders = (), stomp_command: bool = False) -> Frame:
         """The CONNECT frame (or STOMP, with *stomp_command*) that opens the session."""
@@ -210,6 +223,7 @@ class ClientConnection:
         if self.accept_versions != ("1.0",):
             ours.append(("heart-beat", f"{self.heartbeat[0]},{self.heartbeat[1]}"))
         frame = Frame("STOMP" if stomp_command else "CONNECT", self._merge(ours, headers))
+        self._encodable(frame)
         self._state = State.CONNECTING
         return frame
 
@@ -485,7 +499,8 @@ class ClientConnection:
             if receipt in self._receipts:
                 raise LocalProtocolError(f"receipt id {receipt!r} is already outstanding")
             headers.append(("receipt", receipt))
-        frame = Frame(command, headers, body)
+        # Encoded before the state changes: a frame that cannot be sent changes nothing.
+        frame = self._encodable(Frame(command, headers, body))
         if receipt is not None:
             self._receipts[receipt] = command
         return frame

@@ -1,4 +1,6 @@
-"""The exceptions of stompframe: one base class, with subclasses for limits and local misuse."""
+"""The exceptions of stompframe: `StompError` at the root; beneath it `ProtocolError` (the peer
+broke the protocol, with subclasses for limits) and, beside it, `LocalProtocolError` (the
+caller asked for something STOMP cannot express)."""
 
 from __future__ import annotations
 
@@ -13,11 +15,16 @@ __all__ = [
     "LimitExceeded",
     "LocalProtocolError",
     "ProtocolError",
+    "StompError",
     "TooManyHeaders",
 ]
 
 
-class ProtocolError(Exception):
+class StompError(Exception):
+    """Anything stompframe raises about STOMP (not `ValueError` for a bad argument type)."""
+
+
+class ProtocolError(StompError):
     """The peer broke the STOMP protocol, or the bytes received are not STOMP.
 
     This is the only exception that `Parser` and `ClientConnection.receive` raise for malformed
@@ -30,7 +37,7 @@ class ProtocolError(Exception):
     events: tuple[Event, ...] = ()
 
 
-class LocalProtocolError(ProtocolError):
+class LocalProtocolError(StompError):
     """The caller asked for something STOMP cannot express, or the state machine forbids.
 
     Examples: a header value with a line feed in a STOMP 1.0 frame, a SEND before CONNECTED,

@@ -186,7 +186,12 @@ class TestContainer:
 
     def children(self, uri: str | None = None) -> list[str]:
         graph = self.graph(uri or self.uri)
-        return sorted(str(o) for o in graph.objects(URIRef(uri or self.uri), LDP_CONTAINS))
+        # (not the node where the Fedora 4.7 of the tests keeps a container's access roles)
+        return sorted(
+            str(o)
+            for o in graph.objects(URIRef(uri or self.uri), LDP_CONTAINS)
+            if not str(o).endswith("/authz:rbacl")
+        )
 
     def items(self) -> list[str]:
         """The children that are items (pcdm:Object, not pages)."""

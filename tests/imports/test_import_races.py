@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from plastrond.imports.run import _fedora47_race
+from plastrond.imports.run import _commit_conflict, _fedora47_race
 from plastrond.repository import RepositoryHTTPError, TransactionError
 
 URI = "http://127.0.0.1:8090/rest/c/ab/cd/ef/01/abcdef01-x"
@@ -43,3 +43,19 @@ def test_a_failed_commit_is_never_tried_again() -> None:
     commit = TransactionError("commit of transaction tx:1 failed")
     commit.__cause__ = cause
     assert not _fedora47_race(commit)
+
+
+def test_a_commit_refused_as_a_conflict_is_one_to_check() -> None:
+    """Fedora 6.1.0 under load refuses a commit with 409 (its containment index timed out
+    locking the container's row) and rolls it back: tried again once the item is known not
+    to exist (ImportRun._try_again asks the repository)."""
+    refused = TransactionError("commit of transaction tx:1 failed")
+    refused.__cause__ = RepositoryHTTPError(
+        "PUT", "http://127.0.0.1:8080/rest/fcr:tx/1", 409, "Failed to commit transaction 1"
+    )
+    assert _commit_conflict(refused)
+    assert _commit_conflict(ExceptionGroup("one", [refused]))
+    gone = TransactionError("commit of transaction tx:1 failed")
+    gone.__cause__ = RepositoryHTTPError("PUT", "http://127.0.0.1:8080/rest/fcr:tx/1", 410, "")
+    assert not _commit_conflict(gone)
+    assert not _commit_conflict(RepositoryHTTPError("PUT", URI, 409, "Conflict"))

@@ -448,9 +448,10 @@ def test_encode_uses_the_negotiated_version() -> None:
     conn = ClientConnection("h")
     assert conn.encode(conn.connect()).startswith(b"CONNECT\n")
     conn.receive(Frame("CONNECTED", [("version", "1.1")]), 0.0)
-    frame = conn.send("/q", b"", headers=[("k", "a:b\r")], receipt=None)
+    with pytest.raises(LocalProtocolError):  # 1.1 cannot write a value ending in CR
+        conn.send("/q", b"", headers=[("k", "a:b\r")], receipt=None)
     with pytest.raises(LocalProtocolError):
-        conn.encode(frame)  # 1.1 cannot write a value ending in CR
+        conn.encode(Frame("SEND", [("destination", "/q"), ("k", "a:b\r")]))
     assert conn.encode(Frame("SEND", [("k", "a:b")])) == encode(
         Frame("SEND", [("k", "a:b")]), "1.1"
     )
@@ -505,3 +506,63 @@ def test_no_heartbeat_deadlines_after_closing() -> None:
     assert conn.next_heartbeat_deadline is None
     assert conn.peer_deadline is None
     assert not conn.peer_overdue(100.0)
+
+
+# -- a frame that cannot be encoded changes nothing ------------------------------------------
+
+
+def _snapshot(conn: ClientConnection) -> tuple[object, ...]:
+    return (
+        conn.state,
+        dict(conn.subscriptions),
+        dict(conn.receipts_outstanding),
+        conn.transactions,
+    )
+
+
+def test_a_connect_that_cannot_be_encoded_leaves_the_connection_idle() -> None:
+    conn = ClientConnection("broker")
+    with pytest.raises(LocalProtocolError):
+        conn.connect(headers=[("client-id", "a\0b")])
+    assert conn.state is State.IDLE
+    assert conn.connect().command == "CONNECT"
+
+
+@pytest.mark.parametrize(
+    ("what", "call"),
+    [
+        ("subscribe", lambda c: c.subscribe("/queue/a\0b")),
+        ("subscribe with a receipt", lambda c: c.subscribe("/queue/a", receipt="r\0")),
+        ("unsubscribe", lambda c: c.unsubscribe("sub-kept", headers=[("x", "a\0b")])),
+        ("send", lambda c: c.send("/queue/a\0b", b"x", receipt="r-send")),
+        ("ack", lambda c: c.ack(message(subscription="sub-kept", ack="a\0b"), receipt="r-ack")),
+        ("nack", lambda c: c.nack(message(subscription="sub-kept", ack="a\0b"), receipt="r-n")),
+        ("begin", lambda c: c.begin("tx\0")),
+        ("commit", lambda c: c.commit("tx-open", receipt="r\0")),
+        ("abort", lambda c: c.abort("tx-open", receipt="r\0")),
+        ("disconnect", lambda c: c.disconnect(receipt="r\0")),
+    ],
+)
+def test_a_frame_that_cannot_be_encoded_changes_no_state(what, call) -> None:
+    conn = connected()
+    conn.subscribe("/queue/kept", id="sub-kept")
+    conn.begin("tx-open")
+    before = _snapshot(conn)
+    with pytest.raises(LocalProtocolError):
+        call(conn)
+    assert _snapshot(conn) == before, what
+
+
+def test_the_bytes_of_a_built_frame_are_those_encode_gives() -> None:
+    conn = connected()
+    frame = conn.send("/queue/a", b"body", receipt="r-1")
+    assert conn.encode(frame) == encode(frame, "1.2")
+    assert conn.encode(frame) == encode(frame, "1.2")  # asked twice: the same bytes
+
+
+def test_local_and_remote_protocol_errors_are_siblings() -> None:
+    from stompframe import StompError
+
+    assert issubclass(LocalProtocolError, StompError) and issubclass(ProtocolError, StompError)
+    assert not issubclass(LocalProtocolError, ProtocolError)
+    assert not issubclass(ProtocolError, LocalProtocolError)

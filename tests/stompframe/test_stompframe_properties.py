@@ -282,7 +282,7 @@ def test_a_connection_fed_arbitrary_bytes_raises_nothing_but_protocol_error(
     conn.connect()
     try:
         conn.receive_data(b"CONNECTED\nversion:" + version.encode() + b"\n\n\0", 0.0)
-        conn.subscribe("/q", id="0")
+        conn.subscribe("/q", id="0", ack="client")  # (client-individual needs 1.1)
         for event in conn.receive_data(data, 1.0):
             if isinstance(event, Frame) and event.command == "MESSAGE":
                 with contextlib.suppress(LocalProtocolError):

@@ -361,3 +361,27 @@ async def test_the_outbox_resends_what_was_not_receipted_on_the_next_session(tmp
             nursery.cancel_scope.cancel()
     finally:
         store.close()
+
+
+async def test_sessions_that_end_soon_after_they_begin_back_off_further(clock):
+    began: list[float] = []
+
+    async with trio.open_nursery() as nursery:
+        broker = FakeBroker(nursery)
+
+        async def serve(conn: BrokerConnection) -> None:
+            began.append(trio.current_time())
+            if len(began) == 4:
+                await trio.sleep(100)  # a stable session: the back-off starts again after it
+            # (the others end at once, as when a broker drops every new connection)
+
+        session = BrokerSession(
+            [ADDRESS], broker.connect, serve, Backoff(1.0, 60.0, jitter=0.0), stable=30
+        )
+        nursery.start_soon(session.run)
+        await broker.until(lambda: len(began) == 6)
+        gaps = [round(b - a, 3) for a, b in itertools.pairwise(began)]
+        # 1, 2, 4: growing; after the stable one it starts again from 1 (then 2 ...)
+        assert gaps == [1.0, 2.0, 4.0, 100.0 + 1.0, 2.0]
+        session.stop()
+        nursery.cancel_scope.cancel()

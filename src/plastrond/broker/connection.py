@@ -18,6 +18,7 @@ from stompframe import ClientConnection, Frame, Heartbeat, ProtocolError, State
 
 from .. import metrics
 from ..config import BrokerAddress
+from ..errors import PlastronError
 from ..waiting import wait_any
 
 __all__ = ["BrokerConnection", "BrokerError", "ConnectionLost"]
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 _WRITE_CHUNK = 256 * 1024
 
 
-class BrokerError(Exception):
+class BrokerError(PlastronError):
     """The broker refused or broke the session (an ERROR frame, a protocol violation)."""
 
 

@@ -6,6 +6,10 @@ broker over a memory stream in tests); `serve(conn)` is what the daemon does wit
 session. A session that ends with a `BrokerError` is logged and renewed after a back-off; so
 is any other failure of `serve` (a bug must not end the daemon). `stop()` ends the loop after
 the current session.
+
+The back-off starts again from its first delay only after a session that lasted `stable`
+seconds: a broker that accepts connections and drops them soon after (a crash loop, a
+refused subscription) is tried ever less often, as one that refuses them is.
 """
 
 from __future__ import annotations
@@ -35,8 +39,11 @@ class BrokerSession:
         connect: Connect,
         serve: Serve,
         backoff: Backoff,
+        *,
+        stable: float = 30.0,
     ) -> None:
         self.servers = tuple(servers)
+        self.stable = stable
         self.connect = connect
         self.serve = serve
         self.backoff = backoff
@@ -70,10 +77,12 @@ class BrokerSession:
                 )
                 await trio.sleep(delay)
                 continue
-            self.backoff.reset()
             attempt = 0
             log.info("connected to %s (STOMP %s)", address, conn.version)
+            began = trio.current_time()
             await self._session(conn)
+            if trio.current_time() - began >= self.stable:
+                self.backoff.reset()
             if not self.stopping:
                 delay = self.backoff.next_delay()
                 log.info("reconnecting in %.1f s", delay)

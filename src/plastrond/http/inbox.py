@@ -26,6 +26,7 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from .. import publication
+from ..errors import PlastronError
 from ..public_urls import PublicUrlError
 from ..publication import Change, PublicationError
 from ..repository import ResourceGone, ResourceNotFound
@@ -64,7 +65,7 @@ JSON_TYPES: Final = frozenset(
 )
 
 
-class ActivityError(ValueError):
+class ActivityError(PlastronError, ValueError):
     """The body is not an activity plastrond can act on; one line that says why."""
 
 

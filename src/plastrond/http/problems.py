@@ -13,6 +13,7 @@ from typing import Any
 
 from quart import Response
 
+from ..errors import PlastronError
 from .detail import dumps
 
 __all__ = ["PROBLEM_JSON", "Problem", "problem_response"]
@@ -20,7 +21,7 @@ __all__ = ["PROBLEM_JSON", "Problem", "problem_response"]
 PROBLEM_JSON = "application/problem+json"
 
 
-class Problem(Exception):
+class Problem(PlastronError):
     """An error answered as a problem document: HTTP *status* and a one-line *detail*;
     *title* defaults to the status phrase; *extra* members are added to the document."""
 

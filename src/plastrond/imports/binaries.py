@@ -52,6 +52,7 @@ import httpx
 import trio
 
 from ..config import ImportConfig
+from ..errors import PlastronError
 from ..sftp import SftpAddress, SftpError, SftpSettings, connect, open_sftp, parse_sftp_url
 from ..sftp import reason as _reason
 
@@ -76,11 +77,11 @@ CHUNK: Final = 1024 * 1024
 SECTION: Final = "COMMANDS.IMPORT"
 
 
-class BinariesError(Exception):
+class BinariesError(PlastronError):
     """The binaries location is refused or cannot be opened: the job cannot go on. One line."""
 
 
-class FetchError(Exception):
+class FetchError(PlastronError):
     """One file could not be read from the location (the row fails). One line."""
 
 

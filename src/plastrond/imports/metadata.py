@@ -40,6 +40,7 @@ from typing import Final
 import attrs
 from rdflib import Literal, URIRef
 
+from ..errors import PlastronError
 from ..jobfolders.csvlog import MAX_FIELD
 from ..models import (
     USAGE_TYPES,
@@ -111,11 +112,11 @@ _TRUE: Final = frozenset({"true", "yes", "1", "on", "y", "t"})
 _FALSE: Final = frozenset({"false", "no", "0", "off", "n", "f"})
 
 
-class MetadataError(Exception):
+class MetadataError(PlastronError):
     """The CSV cannot be imported at all (unknown column, no header, bad CSV); one line."""
 
 
-class RowError(Exception):
+class RowError(PlastronError):
     """A row's cells cannot be read; `problems` lists each one (one line each)."""
 
     def __init__(self, problems: Sequence[str]) -> None:

@@ -68,6 +68,7 @@ from ..repository import (
     RepositoryError,
     RepositoryHTTPError,
     ResourceNotFound,
+    TransactionError,
 )
 from .binaries import BinariesError, Location, parse_location
 from .items import first_segment, new_item_uri, plan_item, write_item
@@ -528,19 +529,18 @@ class ImportRun:
             item, data, access=self.plan.access, member_of=self.plan.settings.member_of
         )
         await logs.append(logs.pending, [row.key, plan.uri, "begun"], sync=True)
-        attempt = 0
-        while True:
+        failure: Exception | None = None
+        for attempt in range(1, RACE_ATTEMPTS + 1):
             try:
                 async with repository.transaction() as tx:
                     await write_item(tx, plan, self.parts.location)
             except Exception as e:
-                attempt += 1
-                if attempt < RACE_ATTEMPTS and _fedora47_race(e):
+                failure = e
+                if attempt < RACE_ATTEMPTS and await self._try_again(e, plan.uri):
                     # Rolled back, nothing committed: try again, at the same URIs.
                     self.log.info("%s: %s; trying again", row.where, _reason(e))
                     await trio.sleep(0.2 * attempt)
                     continue
-                failure: Exception | None = e
             else:
                 failure = None
             break
@@ -596,6 +596,20 @@ class ImportRun:
             self.counts.published += 1
         handle = f" ({outcome.handle})" if outcome.handle else ""
         self.log.info("%s: %s %s%s", where, outcome.status, uri, handle)
+
+    async def _try_again(self, e: Exception, uri: str) -> bool:
+        """Whether the item's failed transaction is one to try again: one of Fedora 4.7's
+        concurrency failures of a write (`_fedora47_race`), or a commit the server refused as
+        a conflict (Fedora 6.1.0 under load: its containment index times out locking the
+        container's row) when the item is then known not to exist."""
+        if _fedora47_race(e):
+            return True
+        if not _commit_conflict(e):
+            return False
+        try:
+            return not await self.parts.repository.exists(uri)
+        except RepositoryError:
+            return False
 
     async def _update(
         self, row: PlannedRow, item: Item, old: Graph, state_token: str | None
@@ -808,6 +822,19 @@ def _fedora47_race(e: BaseException) -> bool:
             e.status == status and all(part in e.reason for part in parts)
             for status, parts in _RACES
         )
+    )
+
+
+def _commit_conflict(e: BaseException) -> bool:
+    """Whether *e* is a commit the server answered `409 Conflict` (Fedora 6: "Failed to commit
+    transaction", rolled back on its side)."""
+    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
+        e = e.exceptions[0]
+    cause = e.__cause__
+    return (
+        isinstance(e, TransactionError)
+        and isinstance(cause, RepositoryHTTPError)
+        and cause.status == 409
     )
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ..errors import PlastronError
+
 __all__ = ["BrokenJob", "JobBusy", "JobFolderError", "JobNotFound", "JobReadError"]
 
 
-class JobFolderError(Exception):
+class JobFolderError(PlastronError):
     """A job folder cannot be created, read or written; the message names the file."""
 
 

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import trio
 
 from ..logs import job_context
+from ..waiting import receive_batch
 from .request import JobRequest
 from .writer import StoreWriter
 
@@ -79,13 +80,7 @@ class Intake:
             await self._queue_send.send(request)
 
     async def run(self) -> None:
-        async for first in self._offered:
-            batch = [first]
-            while True:
-                try:
-                    batch.append(self._offered.receive_nowait())
-                except trio.WouldBlock:
-                    break
+        while batch := await receive_batch(self._offered):
             await self._take(batch)
 
     async def _take(self, batch: list[tuple[JobRequest, Ack]]) -> None:

@@ -47,6 +47,7 @@ from typing import Any
 
 from .. import metrics
 from ..durable import fsync_dir, write_all
+from ..errors import PlastronError
 from .completion import Completion
 from .request import JobRequest
 
@@ -65,11 +66,11 @@ def _line(record: dict[str, Any]) -> bytes:
     return b"%08x %s\n" % (zlib.crc32(payload), payload)
 
 
-class StoreInUse(Exception):
+class StoreInUse(PlastronError):
     """Another process has this message store open."""
 
 
-class StoreWriteError(OSError):
+class StoreWriteError(PlastronError, OSError):
     """The message store could not write a batch (a full disk, an I/O error); the journal is
     as it was before the batch and nothing of the batch is kept. `errno` is the cause's."""
 

@@ -15,6 +15,7 @@ import attrs
 import trio
 
 from .. import metrics
+from ..waiting import receive_batch
 from .completion import Completion
 from .request import JobRequest
 from .store import MessageStore
@@ -73,13 +74,7 @@ class StoreWriter:
             raise write.error
 
     async def run(self) -> None:
-        async for first in self._receive:
-            batch = [first]
-            while True:
-                try:
-                    batch.append(self._receive.receive_nowait())
-                except trio.WouldBlock:
-                    break
+        while batch := await receive_batch(self._receive):
             await self._write(batch)
 
     async def _write(self, batch: list[_Write]) -> None:

@@ -18,6 +18,8 @@ import attrs
 import yaml
 from rdflib import URIRef
 
+from ..errors import PlastronError
+
 __all__ = [
     "DATA_DIR",
     "KINDS",
@@ -69,7 +71,7 @@ _TOP_KEYS: Final = frozenset(
 _NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class ModelError(Exception):
+class ModelError(PlastronError):
     """A content model file is wrong; the message names the file and the key."""
 
 

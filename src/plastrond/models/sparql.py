@@ -19,6 +19,8 @@ from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.plugins.sparql.sparql import Update
 from rdflib.plugins.sparql.update import evalUpdate
 
+from ..errors import PlastronError
+
 __all__ = ["SparqlError", "apply_update", "check_update"]
 
 _OPERATIONS: Final = frozenset({"InsertData", "DeleteData", "DeleteWhere", "Modify"})
@@ -39,7 +41,7 @@ _NAMES: Final = {
 }
 
 
-class SparqlError(ValueError):
+class SparqlError(PlastronError, ValueError):
     """The update does not parse, or does something plastrond does not allow; one line."""
 
 

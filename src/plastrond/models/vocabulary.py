@@ -26,6 +26,8 @@ from rdflib.util import guess_format
 
 from plastrond.literals import normalize_graph
 
+from ..errors import PlastronError
+
 __all__ = ["VocabularyCache", "VocabularyError", "shared_cache"]
 
 log = logging.getLogger("plastrond.models")
@@ -51,7 +53,7 @@ _FORMATS: Final = {
 MAX_SIZE: Final = 32 * 1024 * 1024
 
 
-class VocabularyError(Exception):
+class VocabularyError(PlastronError):
     """A vocabulary could not be read; the message names it and says why."""
 
 
