@@ -15,14 +15,17 @@ COPY src ./src
 RUN pip install . \
  && rm -rf /opt/plastrond/src
 
-RUN groupadd --system plastron \
- && useradd --system --gid plastron --home-dir /var/opt/plastron --shell /usr/sbin/nologin plastron \
+# A fixed uid/gid (990), so that orchestrators can give the volumes to it (fsGroup).
+RUN groupadd --system --gid 990 plastron \
+ && useradd --system --uid 990 --gid plastron --home-dir /var/opt/plastron --shell /usr/sbin/nologin plastron \
  && mkdir -p /var/opt/plastron/msg /var/opt/plastron/jobs /var/log/plastron /etc/plastron/auth \
  && chown -R plastron:plastron /var/opt/plastron /var/log/plastron
 
 USER plastron
 VOLUME ["/var/opt/plastron/msg", "/var/opt/plastron/jobs"]
+# 5000: the http mode; 9180: the stomp mode's admin listener (/health, /metrics)
 EXPOSE 5000
+EXPOSE 9180
 
 ENTRYPOINT ["plastrond", "-c", "/etc/plastrond.yml"]
 CMD ["stomp"]

@@ -7,9 +7,10 @@ set -euo pipefail
 
 # activemq: the broker; openssh-server: sftp for export/import; ruby-stomp: Archelon's client;
 # Java 17 and Maven: Fedora, the Camel status route and their downloads; python3-venv: the virtual environment;
-# chromium: the http mode's page test; wrk: bench/bench_http.py's load generator.
+# chromium: the http mode's page test; wrk: bench/bench_http.py's load generator;
+# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them).
 need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven python3-venv \
-  chromium wrk unzip
+  chromium wrk unzip prometheus
 
 # Apache Camel with the status route's components (services/camel.sh, integration tests only)
 bash "$SERVICES_DIR/camel.sh" fetch
@@ -37,4 +38,15 @@ if [ ! -f "$stamp" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e "$REPO_DIR[test,dev,bench]"
   rm -f "$VENV"/.installed-* && touch "$stamp"
+fi
+
+# kustomize renders deploy/kubernetes/ in the tests; built from the Go module proxy with the
+# machine's Go (v5.7.1 is the newest that builds with Go 1.26) into the virtual environment.
+KUSTOMIZE_VERSION="${KUSTOMIZE_VERSION:-v5.7.1}"
+if ! "$VENV/bin/kustomize" version 2>/dev/null | grep -q "$KUSTOMIZE_VERSION"; then
+  GO="$(command -v go || true)"
+  [ -n "$GO" ] || { [ -x /usr/local/go/bin/go ] && GO=/usr/local/go/bin/go; } \
+    || die "kustomize is built with Go; install Go (1.24 or newer) first"
+  log "building kustomize $KUSTOMIZE_VERSION into $VENV/bin"
+  GOBIN="$VENV/bin" GOFLAGS=-mod=mod "$GO" install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION"
 fi

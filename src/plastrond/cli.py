@@ -11,8 +11,9 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from . import __version__
-from .config import Config, ConfigError, load_config
+from .config import LOG_FORMATS, Config, ConfigError, load_config
 from .logs import configure_logging, level_from_environment
+from .metrics import set_build_info
 from .shutdown import catch_early_signals
 
 log = logging.getLogger("plastrond")
@@ -70,6 +71,16 @@ def _run_http(config: Config) -> int:
 RUNNERS: dict[str, Callable[[Config], int]] = {"stomp": _run_stomp, "http": _run_http}
 
 
+def log_format(config: Config) -> str:
+    """LOG_FORMAT from the environment when set, else REPOSITORY.LOG_FORMAT (text)."""
+    value = os.environ.get("LOG_FORMAT", "").strip().lower()
+    if not value:
+        return config.repository.log_format
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"environment variable LOG_FORMAT: expected text or json, got {value!r}")
+    return value
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     catch_early_signals()
     args = build_parser().parse_args(argv)
@@ -80,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             config.require_broker()
         else:
             config.require_jobs_dir()
+        format_ = log_format(config)
     except ConfigError as e:
         print(f"plastrond: {e}", file=sys.stderr)
         return 1
@@ -95,6 +107,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             verbose=args.verbose,
             level=level,
             secrets=config.secrets(),
+            log_format=format_,
         )
     except OSError as e:
         print(
@@ -110,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.path,
         log_file,
     )
+    set_build_info(__version__, args.mode)
     log.debug("configuration: %r", config)
     for warning in config.warnings:
         log.warning("%s", warning)

@@ -24,6 +24,8 @@ import yaml
 from .errors import PlastronError
 
 __all__ = [
+    "LOG_FORMATS",
+    "AdminConfig",
     "BrokerAddress",
     "BrokerConfig",
     "CommandsConfig",
@@ -75,6 +77,21 @@ class RepositoryConfig:
     transaction_style: str = "auto"
     #: seconds for connecting to and hearing from the repository
     timeout: float = 60.0
+    #: "text" (one line per event) or "json" (one JSON object per line); the LOG_FORMAT
+    #: environment variable, when set, wins
+    log_format: str = "text"
+
+
+#: the values of REPOSITORY.LOG_FORMAT (and of the LOG_FORMAT environment variable)
+LOG_FORMATS = ("text", "json")
+
+
+@attrs.frozen
+class AdminConfig:
+    """The stomp mode's admin listener (`GET /health`, `GET /metrics`): on when configured."""
+
+    host: str = "127.0.0.1"
+    port: int = 9180
 
 
 @attrs.frozen
@@ -235,6 +252,8 @@ class Config:
     http_server: HttpServerConfig
     solr: SolrConfig
     content_models: ContentModelsConfig = ContentModelsConfig()
+    #: the admin listener of the stomp mode; None (off) unless the ADMIN section is there
+    admin: AdminConfig | None = None
     publication: PublicationConfig = PublicationConfig()
     #: one line per unknown key, for the caller to log once logging is set up
     warnings: tuple[str, ...] = ()
@@ -468,7 +487,24 @@ def _repository(sec: _Section) -> RepositoryConfig:
         server_cert=sec.path_("SERVER_CERT"),
         transaction_style=style or "auto",
         timeout=sec.number("TIMEOUT", 60.0, float, minimum=0.001),
+        log_format=_log_format(sec),
     )
+    sec.finish()
+    return result
+
+
+def _log_format(sec: _Section) -> str:
+    value = (sec.text("LOG_FORMAT", default="text") or "text").strip().lower()
+    if value not in LOG_FORMATS:
+        raise ConfigError(f"{sec.where('LOG_FORMAT')}: expected text or json, got {value!r}")
+    return value
+
+
+def _admin(sec: _Section) -> AdminConfig:
+    port = sec.number("PORT", 9180, int)
+    if not 0 <= port < 65536:
+        raise ConfigError(f"{sec.where('PORT')}: expected a TCP port, got {port}")
+    result = AdminConfig(host=sec.text("HOST", default="127.0.0.1") or "127.0.0.1", port=port)
     sec.finish()
     return result
 
@@ -658,6 +694,7 @@ _KNOWN_SECTIONS = (
     "HTTP_SERVER",
     "SOLR",
     "CONTENT_MODELS",
+    "ADMIN",
     "PUBLICATION_WORKFLOW",
 )
 
@@ -709,6 +746,9 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     content_models = _content_models(
         _Section(path, "CONTENT_MODELS", data.get("CONTENT_MODELS"), warnings)
     )
+    admin = None
+    if data.get("ADMIN") is not None:
+        admin = _admin(_Section(path, "ADMIN", data["ADMIN"], warnings))
     publication = _publication(
         _Section(path, "PUBLICATION_WORKFLOW", data.get("PUBLICATION_WORKFLOW"), warnings)
     )
@@ -720,6 +760,7 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         http_server=http,
         solr=solr,
         content_models=content_models,
+        admin=admin,
         publication=publication,
         warnings=tuple(warnings),
     )

@@ -40,12 +40,13 @@ import trio
 
 from stompframe import Frame
 
-from . import __version__
+from . import __version__, metrics
 from .broker.backoff import Backoff
 from .broker.connection import BrokerConnection, BrokerError, ConnectionLost
 from .broker.session import BrokerSession, Connect
 from .commands import registry
 from .config import BrokerAddress, BrokerConfig, Config
+from .health import Health
 from .jobs.completion import Completion, completion_for
 from .jobs.intake import Intake
 from .jobs.outbox import Outbox
@@ -58,6 +59,7 @@ from .shutdown import STOP_SIGNALS, early_signal
 from .waiting import wait_any
 
 if TYPE_CHECKING:
+    from .admin import AdminListener
     from .repository import RepositoryClient
 
 __all__ = ["Daemon", "client_id", "run_stomp"]
@@ -109,8 +111,16 @@ class Daemon:
     ) -> None:
         self.config = config
         self.broker: BrokerConfig = config.require_broker()
+        #: what the admin listener's `GET /health` reports (see plastrond.health)
+        self.health = Health(self.broker.message_store_dir)
+        self.admin: AdminListener | None = None
+        if config.admin is not None:
+            from .admin import AdminListener
+
+            # Bound now: a port that cannot be had is a configuration error, before anything.
+            self.admin = AdminListener(config.admin, self.health, where=f"{config.path}: ADMIN")
         self.store = MessageStore(self.broker.message_store_dir)
-        self.writer = StoreWriter(self.store)
+        self.writer = StoreWriter(self.store, on_write=self.health.store_result)
         self.runner = JobRunner(
             config,
             commands=registry,
@@ -125,6 +135,7 @@ class Daemon:
             max_queued=self.broker.max_queued_jobs,
             offered=self.broker.prefetch,
             on_store_failure=self._store_failed,
+            on_accepted=partial(self._accepted, "async"),
         )
         self.outbox = Outbox(self.writer, on_delivered=self.intake.forget)
         self.session = BrokerSession(
@@ -139,6 +150,8 @@ class Daemon:
         self._repository: RepositoryClient | None = None
         self._jobs_scope = trio.CancelScope()
         self._top: trio.Nursery | None = None
+        metrics.track_session_uptime(lambda: self.health.session_since)
+        metrics.JOBS_QUEUED.labels("async").set_function(self.intake.waiting)
 
     # --- the supervisor ---------------------------------------------------------------------
 
@@ -150,6 +163,8 @@ class Daemon:
                 if self.handle_signals:
                     top.start_soon(self._watch_signals)
                 top.start_soon(self.writer.run)
+                if self.admin is not None:
+                    await top.start(self.admin.serve)
                 top.start_soon(self.intake.run)
                 top.start_soon(self.outbox.run)
                 await self._recover(top)
@@ -239,6 +254,7 @@ class Daemon:
         if self.stopping:
             return
         self.stopping = True
+        self.health.stopping = True
         self.session.stop()
         conn = self.session.conn
         if conn is not None and conn.is_open:
@@ -275,16 +291,22 @@ class Daemon:
         return ssl.create_default_context(cafile=cafile)
 
     async def _connect(self, address: BrokerAddress) -> BrokerConnection:
-        return await BrokerConnection.open(
-            address,
-            virtual_host=self.broker.virtual_host,
-            login=self.broker.login,
-            passcode=self.broker.passcode,
-            heartbeat=(self.broker.heartbeat_send_ms, self.broker.heartbeat_receive_ms),
-            client_id=client_id(),
-            ssl_context=self._ssl_context(),
-            timeout=self.broker.connect_timeout,
-        )
+        try:
+            return await BrokerConnection.open(
+                address,
+                virtual_host=self.broker.virtual_host,
+                login=self.broker.login,
+                passcode=self.broker.passcode,
+                heartbeat=(self.broker.heartbeat_send_ms, self.broker.heartbeat_receive_ms),
+                client_id=client_id(),
+                ssl_context=self._ssl_context(),
+                timeout=self.broker.connect_timeout,
+            )
+        except (BrokerError, OSError, trio.TooSlowError, ssl.SSLError) as e:
+            reason = "timed out" if isinstance(e, trio.TooSlowError) else str(e)
+            metrics.BROKER_CONNECT_FAILURES.inc()
+            self.health.session_lost(f"cannot connect to {address}: {reason}")
+            raise
 
     async def _serve(self, conn: BrokerConnection) -> None:
         """One session: resend the outbox, then take jobs, until the connection ends."""
@@ -299,30 +321,58 @@ class Daemon:
                 ended.append(e)
             nursery.cancel_scope.cancel()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(guarded, conn.run)
-            nursery.start_soon(guarded, self.outbox.deliver, partial(self._send_completion, conn))
-            if not self.stopping:
-                prefetch = [("activemq.prefetchSize", str(self.broker.prefetch))]
-                # Unbounded, but never long: the broker sends at most `prefetch` messages
-                # that are not acknowledged yet, and the intake acknowledges only what it took.
-                jobs_send, jobs_receive = trio.open_memory_channel[Frame](float("inf"))
-                sync_send, sync_receive = trio.open_memory_channel[Frame](float("inf"))
-                conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
-                nursery.start_soon(guarded, self._take_async_jobs, conn, jobs_receive)
-                # Only older Archelon sends synchronous jobs; without the key, no subscription.
-                if dests.synchronous_jobs:
-                    conn.subscribe(dests.synchronous_jobs, sync_send, headers=prefetch)
-                    nursery.start_soon(guarded, self._take_sync_jobs, conn, sync_receive, nursery)
+        self._session_opened(conn)
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(guarded, conn.run)
+                send = partial(self._send_completion, conn)
+                nursery.start_soon(guarded, self.outbox.deliver, send)
+                if not self.stopping:
+                    prefetch = [("activemq.prefetchSize", str(self.broker.prefetch))]
+                    # Unbounded, but never long: the broker sends at most `prefetch` messages
+                    # that are not acknowledged yet, and the intake acknowledges only what it
+                    # took.
+                    jobs_send, jobs_receive = trio.open_memory_channel[Frame](float("inf"))
+                    sync_send, sync_receive = trio.open_memory_channel[Frame](float("inf"))
+                    conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
+                    nursery.start_soon(guarded, self._take_async_jobs, conn, jobs_receive)
+                    # Only older Archelon sends synchronous jobs; without the key, no
+                    # subscription.
+                    if dests.synchronous_jobs:
+                        conn.subscribe(dests.synchronous_jobs, sync_send, headers=prefetch)
+                        nursery.start_soon(
+                            guarded, self._take_sync_jobs, conn, sync_receive, nursery
+                        )
+        finally:
+            self._session_closed(ended)
         if ended:
             raise ended[0]
+
+    # --- what the admin listener and the metrics see -----------------------------------------
+
+    def _session_opened(self, conn: BrokerConnection) -> None:
+        self.health.session_opened(str(conn.address))
+        metrics.BROKER_CONNECTED.set(1)
+
+    def _session_closed(self, ended: list[BrokerError]) -> None:
+        self.health.session_lost(str(ended[0]) if ended else "the session ended")
+        metrics.BROKER_CONNECTED.set(0)
+        metrics.COMPLETIONS_AWAITING_RECEIPT.set(0)
+        if not self.stopping:
+            metrics.BROKER_RECONNECTS.inc()
+
+    def _accepted(self, kind: str, request: JobRequest) -> None:
+        metrics.JOBS_ACCEPTED.labels(self.runner.command_label(request.command), kind).inc()
 
     def _send_completion(
         self, conn: BrokerConnection, completion: Completion, on_receipt: Callable[[], None]
     ) -> None:
-        conn.send(
-            completion.destination, completion.body, completion.headers, on_receipt=on_receipt
-        )
+        def receipted() -> None:
+            metrics.COMPLETIONS_AWAITING_RECEIPT.dec()
+            on_receipt()
+
+        conn.send(completion.destination, completion.body, completion.headers, on_receipt=receipted)
+        metrics.COMPLETIONS_AWAITING_RECEIPT.inc()
 
     def _store_failed(self, error: OSError) -> None:
         # What was offered and not taken is unacknowledged: a new session gets it again.
@@ -368,6 +418,7 @@ class Daemon:
                     log.error("synchronous job without reply-to dropped (nowhere to answer)")
                 conn.ack(frame)
                 continue
+            self._accepted("sync", request)
             self.running.enter()
             nursery.start_soon(self._run_sync_job, conn, frame, request, name=request.job_id)
 
@@ -419,4 +470,6 @@ def run_stomp(config: Config) -> int:
         trio.run(daemon.run)
     finally:
         daemon.store.close()
+        if daemon.admin is not None:
+            daemon.admin.close()
     return 0

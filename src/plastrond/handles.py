@@ -27,7 +27,7 @@ import attrs
 import httpx
 import trio
 
-from . import __version__
+from . import __version__, metrics
 from .errors import PlastronError
 
 if TYPE_CHECKING:
@@ -43,6 +43,8 @@ HANDLE_DATATYPE: Final = "http://vocab.lib.umd.edu/datatype#handle"
 READ_ATTEMPTS: Final = 3
 READ_DELAYS: Final = (0.5, 2.0)
 RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: the `operation` label of plastrond_handle_requests_total, by method and path
+_OPERATIONS: Final = {"GET /handles/info": "info", "GET /handles/exists": "exists"}
 
 
 class HandleServiceError(PlastronError):
@@ -203,10 +205,15 @@ class HandleClient:
             call += "?" + "&".join(f"{k}={v}" for k, v in params.items())
         url = self.endpoint + path
         attempts = READ_ATTEMPTS if method == "GET" else 1
+        operation = _OPERATIONS.get(call.split("?")[0]) or {"POST": "mint", "PATCH": "update"}.get(
+            method, "resolve"
+        )
         for attempt in range(attempts):
             started = time.perf_counter()
             try:
-                response = await self._http.request(method, url, params=params, json=payload)
+                with metrics.handle_call(operation) as measured:
+                    response = await self._http.request(method, url, params=params, json=payload)
+                    measured.outcome = str(response.status_code)
             except httpx.TransportError as e:
                 reason = f"cannot reach {self.endpoint}: {_describe(e)}"
                 if attempt + 1 < attempts:

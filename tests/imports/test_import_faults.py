@@ -5,17 +5,15 @@ limit makes its row invalid, not the job failed; a job refused before it ran lea
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from import_support import TestContainer, import_config, run_import
+from import_support import import_config, run_import
 from rdflib import URIRef
 
 from plastrond.jobfolders import JobFolder, list_job_ids, read_rows
 from plastrond.jobfolders.csvlog import MAX_FIELD
 from plastrond.jobs import JobError
-from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration
 
@@ -23,22 +21,6 @@ JOB = "http://archelon.example/import_jobs/18"
 HEADER = "Identifier,Title,Object Type,Rights Statement"
 KINDS = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatement#InC"
 TITLE = URIRef("http://purl.org/dc/terms/title")
-
-
-@pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
-async def repo(fedora) -> AsyncIterator[RepositoryClient]:
-    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
-    async with RepositoryClient(config.repository) as client:
-        yield client
 
 
 def invalid_log(jobs: Path) -> list[dict[str, str]]:

@@ -10,7 +10,7 @@ import os
 import tempfile
 import threading
 import zipfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,29 +18,12 @@ import trio
 from import_support import TestContainer, import_config, run_import
 
 from plastrond.jobfolders import JobFolder, read_rows
-from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration
 
 JOB = "http://archelon.example/import_jobs/streamed"
 HEADER = "Identifier,Title,Object Type,Rights Statement,FILES"
 KINDS = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatement#InC"
-
-
-@pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
-async def repo(fedora) -> AsyncIterator[RepositoryClient]:
-    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
-    async with RepositoryClient(config.repository) as client:
-        yield client
 
 
 @pytest.fixture

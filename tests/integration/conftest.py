@@ -100,9 +100,19 @@ class PrivateBroker:
         return BrokerEndpoint("127.0.0.1", self.port)
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 @pytest.fixture(scope="module")
 def private_broker(tmp_path_factory) -> Iterator[PrivateBroker]:
-    broker = PrivateBroker(61623, tmp_path_factory.mktemp("private-activemq"))
+    # A port of its own: several test runs on one machine (parallel worktrees) each get
+    # their own broker, and never freeze or stop another's.
+    broker = PrivateBroker(_free_port(), tmp_path_factory.mktemp("private-activemq"))
     broker.start()
     try:
         yield broker

@@ -210,6 +210,41 @@ def test_verbose_logs_debug_and_never_a_secret(tmp_path, config_file):
             assert secret not in text
 
 
+def test_json_logs_from_the_environment_parse_and_never_carry_a_secret(tmp_path, config_file):
+    import json
+
+    env = {"FEDORA_PW": "pw-secret-99", "LOG_FORMAT": "json"}
+    result = run_briefly("-v", "-c", str(config_file), "stomp", env=env, until="connecting to")
+    texts = [result.stderr] + [p.read_text() for p in _log_files(tmp_path, "stomp")]
+    for text in texts:
+        entries = [json.loads(line) for line in text.splitlines()]
+        assert any(e["message"].startswith("plastrond ") for e in entries)
+        assert any(e["level"] == "DEBUG" for e in entries)
+        for secret in ("pw-secret-99", "jwt-secret-value-42", "broker-passcode-77"):
+            assert secret not in text
+
+
+def test_a_bad_log_format_is_one_line(config_file):
+    result = run("-c", str(config_file), "stomp", env={"FEDORA_PW": "x", "LOG_FORMAT": "xml"})
+    assert_one_line_error(result, "LOG_FORMAT: expected text or json, got 'xml'")
+
+
+def test_an_admin_port_in_use_stops_the_stomp_mode_with_one_error(tmp_path, config_file):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        config_file.write_text(
+            config_file.read_text() + f"ADMIN:\n  HOST: 127.0.0.1\n  PORT: {port}\n"
+        )
+        result = run("-c", str(config_file), "stomp", env={"FEDORA_PW": "x"})
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if " ERROR " in line]
+    assert len(errors) == 1
+    assert f"ADMIN: cannot listen on 127.0.0.1:{port}: Address already in use" in errors[0]
+
+
 def test_log_level_comes_from_the_environment(tmp_path, config_file):
     env = {"FEDORA_PW": "pw-secret-99"}
     debug = run_briefly(

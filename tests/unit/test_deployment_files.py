@@ -93,3 +93,22 @@ def test_dev_config_loads(monkeypatch):
     assert config.repository.rest_endpoint == "http://127.0.0.1:8080/fcrepo/rest"
     assert config.require_broker().servers[0].port == 61613
     assert config.warnings == ()
+
+
+def compose_health_checks() -> dict[str, list[str]]:
+    stack = yaml.safe_load((REPO_DIR / "docker-compose.yml").read_text())
+    return {name: service["healthcheck"]["test"] for name, service in stack["services"].items()}
+
+
+def test_compose_health_checks_probe_the_health_endpoints_of_the_config():
+    config = load_config(REPO_DIR / "docker-plastron-template.yml", environ={"JWT_SECRET": "k"})
+    assert config.admin is not None and config.admin.host == "0.0.0.0"
+    checks = compose_health_checks()
+    ports = {"plastrond-stomp": config.admin.port, "plastrond-http": config.http_server.port}
+    for name, port in ports.items():
+        test = checks[name]
+        # Run by the image's own Python (the slim image has no curl).
+        assert test[:3] == ["CMD", "python", "-c"]
+        assert f"'http://127.0.0.1:{port}/health'" in test[3]
+    # The image exposes the admin port as well as the http mode's.
+    assert ("EXPOSE", str(config.admin.port)) in dockerfile_instructions()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
+import re
 
 import pytest
 import trio
@@ -84,3 +86,44 @@ def test_log_file_gets_the_same_lines(tmp_path):
     assert "not without -v" not in path.read_text()
     assert "hello file" in stream.getvalue()
     logging.getLogger().handlers.clear()
+
+
+@pytest.fixture
+def json_console():
+    stream = io.StringIO()
+    configure_logging("stomp", None, verbose=True, stream=stream, log_format="json")
+    yield stream
+    logging.getLogger().handlers.clear()
+
+
+def test_json_lines_have_the_fields_and_the_job_id(json_console):
+    log = logging.getLogger("plastrond.jobs")
+    with job_context("http://archelon.example/import_jobs/9"):
+        log.info("job done in %.3f s: %s", 0.25, "Done", extra={"state": "Done", "seconds": 0.25})
+    log.warning("no job\nsecond line")
+    first, second = (json.loads(line) for line in json_console.getvalue().splitlines())
+    assert first["level"] == "INFO" and first["logger"] == "plastrond.jobs"
+    assert first["job_id"] == "http://archelon.example/import_jobs/9"
+    assert first["message"] == "job done in 0.250 s: Done"
+    assert first["state"] == "Done" and first["seconds"] == 0.25
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["time"])
+    assert "job_id" not in second and second["message"] == "no job\nsecond line"
+
+
+def test_json_lines_never_carry_a_secret(json_console):
+    secret = 'js"on\\secret-value'
+    register_secret(secret)
+    log = logging.getLogger("plastrond.repository")
+    log.info("token %s", secret, extra={"headers": {"Authorization": f"Bearer {secret}"}})
+    try:
+        raise RuntimeError(f"failed with {secret}")
+    except RuntimeError:
+        log.exception("request failed")
+    text = json_console.getvalue()
+    entries = [json.loads(line) for line in text.splitlines()]
+    assert len(entries) == 2
+    assert secret not in text and secret not in json.dumps(entries)
+    assert all(secret not in str(value) for entry in entries for value in entry.values())
+    assert entries[0]["message"] == "token ***"
+    assert entries[0]["headers"] == {"Authorization": "Bearer ***"}
+    assert "RuntimeError: failed with ***" in entries[1]["exc"]

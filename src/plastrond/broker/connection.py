@@ -16,6 +16,7 @@ import trio
 
 from stompframe import ClientConnection, Frame, Heartbeat, ProtocolError, State
 
+from .. import metrics
 from ..config import BrokerAddress
 from ..errors import PlastronError
 from ..waiting import wait_any
@@ -302,6 +303,7 @@ class BrokerConnection:
         while True:
             now = trio.current_time()
             if protocol.peer_overdue(now):
+                metrics.BROKER_HEARTBEAT_MISSES.inc()
                 interval = protocol.receive_interval / 1000
                 raise ConnectionLost(
                     f"{self.address} silent for over {protocol.peer_grace * interval:g} s "

@@ -38,7 +38,7 @@ import rdflib.exceptions
 import trio
 from rdflib import Graph, Literal, URIRef
 
-from .. import __version__
+from .. import __version__, metrics
 from ..errors import PlastronError, failure_of
 from ..jobs.protocol import Report
 from ..jobs.result import JobError
@@ -292,6 +292,7 @@ class ExportRun:
                 prepared = await self._prepare(index, uri, folder)
             except ItemFailure as e:
                 self.counts.errors += 1
+                metrics.EXPORT_ITEMS.labels("failed").inc()
                 self.log.warning("export: item %d (%s) skipped: %s", index + 1, uri, e)
                 return
             try:
@@ -302,6 +303,7 @@ class ExportRun:
                 return  # the export is ending: another item could not be written
             clean = True
             self.counts.exported += 1
+            metrics.EXPORT_ITEMS.labels("exported").inc()
             self.log.debug("export: item %d (%s) done", index + 1, uri)
         finally:
             if not clean:

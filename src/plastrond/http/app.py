@@ -5,6 +5,8 @@ Routes (the JSON shapes of `/jobs` and `/jobs/<id>` are fixed by
 
 - `GET /`: `{"name", "version", "jobs"}`, or the HTML page for clients preferring `text/html`.
 - `GET /health`: `{"status": "ok"}`, for container probes.
+- `GET /metrics`: the Prometheus exposition, with every request counted and timed by route
+  (`instrument`).
 - `GET /jobs`: `{"jobs": [{"@id", "job_id"}, ...]}` sorted by id (the HTML page for browsers).
 - `GET /jobs/<job id>`: the job's description; the id is URL-decoded once and looked up only
   as a direct child of JOBS_DIR. Optional `offset` and `limit` narrow every item list.
@@ -44,6 +46,7 @@ from ..logs import job_context
 from . import inbox, resources
 from .backend import Backend
 from .detail import Page, dumps, job_body
+from .instrument import instrument
 from .page import jobs_page
 from .problems import PROBLEM_JSON, Problem, problem_response
 
@@ -232,4 +235,5 @@ def create_app(
         log.exception("internal error answering %s %s", request.method, request.path)
         return problem_response(500, "internal error; the server log has the details")
 
+    instrument(app)
     return app

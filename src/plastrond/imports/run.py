@@ -44,7 +44,7 @@ import attrs
 import trio
 from rdflib import Graph
 
-from .. import publication
+from .. import metrics, publication
 from ..config import Config
 from ..errors import failure_of
 from ..jobfolders import AppendLog, JobFolder, JobFolderError, Run, timestamp
@@ -568,6 +568,7 @@ class ImportRun:
         await logs.append(logs.completed, [row.key, timestamp(), row.title, plan.uri, CREATED])
         self.completed.add(row.key)
         self.counts.created += 1
+        metrics.IMPORT_ITEMS.labels("created").inc()
         self.log.info("%s: created %s (%d file(s))", row.where, plan.uri, len(plan.files))
         if self.plan.settings.publish:
             await self._publish(row.where, plan.uri)
@@ -640,9 +641,11 @@ class ImportRun:
         self.completed.add(row.key)
         if status == MODIFIED:
             self.counts.updated += 1
+            metrics.IMPORT_ITEMS.labels("updated").inc()
             self.log.info("%s: updated %s", row.where, uri)
         else:
             self.counts.unchanged += 1
+            metrics.IMPORT_ITEMS.labels("unchanged").inc()
             self.log.info("%s: %s unchanged", row.where, uri)
 
     async def _invalid(
@@ -669,6 +672,7 @@ class ImportRun:
 
     async def _drop_failed(self, row: PlannedRow, uri: str, reason: str) -> None:
         self.counts.errors += 1
+        metrics.IMPORT_ITEMS.labels("failed").inc()
         logs = self.parts.logs
         await logs.append(logs.run.failed, [row.key, timestamp(), row.title, uri, reason])
 

@@ -40,11 +40,14 @@ class Intake:
         max_queued: int,
         offered: int = 16,
         on_store_failure: Callable[[OSError], None] = lambda error: None,
+        on_accepted: Callable[[JobRequest], None] = lambda request: None,
     ) -> None:
         self.writer = writer
         #: told when requests could not be written (the daemon renews the broker session,
         #: so that the broker offers them again)
         self.on_store_failure = on_store_failure
+        #: told of each request taken (counted in the metrics)
+        self.on_accepted = on_accepted
         #: ids of the jobs in hand: waiting, running, or their completion not yet confirmed
         self.known: set[str] = set()
         # Offered -> taken: bounded by the broker's prefetch anyway; the queue of taken
@@ -59,6 +62,11 @@ class Intake:
     async def offer(self, request: JobRequest, ack: Ack) -> None:
         """Hand a request over (waits while the intake is behind)."""
         await self._offer_send.send((request, ack))
+
+    def waiting(self) -> int:
+        """Taken requests waiting for a runner."""
+        stats = self.queue.statistics()
+        return stats.current_buffer_used + stats.tasks_waiting_send
 
     def forget(self, job_id: str) -> None:
         """The job is over (its completion confirmed): a new request of that id is new."""
@@ -102,6 +110,7 @@ class Intake:
             self.known.add(request.job_id)
             with job_context(request.job_id):
                 log.info("accepted %s job", request.command or "(no command)")
+            self.on_accepted(request)
             # Waits while the queue is full: nothing further is acknowledged meanwhile.
             await self._queue_send.send(request)
             ack()

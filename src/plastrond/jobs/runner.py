@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from .. import metrics
 from ..errors import failure_of
 from ..logs import job_context
 from .completion import failure_of_request, progress_body
@@ -190,12 +191,37 @@ class JobRunner:
         self.send_progress = send_progress
         self.progress_interval = progress_interval
         self.keepalive_interval = keepalive_interval
+        self._labels: dict[str | None, str] = {}
+
+    def command_label(self, command: str | None) -> str:
+        """The `command` label of a job's metrics: a known command's name, `none` or `other`."""
+        label = self._labels.get(command)
+        if label is None:
+            label = metrics.command_label(command, self.commands.names())
+            if label != "other" and len(self._labels) < 256:
+                self._labels[command] = label
+        return label
 
     async def run(self, request: JobRequest) -> JobResult:
         """Run *request* within its concurrency budget. Never raises but for cancellation."""
         limiter = self.sync_limiter if request.synchronous else self.async_limiter
-        async with limiter:
-            return await self.execute(request)
+        kind = "sync" if request.synchronous else "async"
+        queued = metrics.JOBS_QUEUED.labels(kind)
+        queued.inc()
+        waiting = True
+        try:
+            async with limiter:
+                queued.dec()
+                waiting = False
+                running = metrics.JOBS_RUNNING.labels(kind)
+                running.inc()
+                try:
+                    return await self.execute(request)
+                finally:
+                    running.dec()
+        finally:
+            if waiting:
+                queued.dec()
 
     async def execute(self, request: JobRequest) -> JobResult:
         with job_context(request.job_id):
@@ -216,16 +242,24 @@ class JobRunner:
                 )
             except JobError as e:
                 log.warning("job failed: %s", e)
-                return failure_of_request(request, str(e), e.details, progress.reached)
+                result = failure_of_request(request, str(e), e.details, progress.reached)
             except Exception as e:
                 log.exception("job failed with an internal error")
                 reason = f"internal error in {request.command or 'job'}: {type(e).__name__}: {e}"
-                return failure_of_request(request, reason, progress=progress.reached)
-            elapsed = trio.current_time() - started
-            if result.error:
-                log.warning("job ended with error in %.3f s: %s", elapsed, result.error)
+                result = failure_of_request(request, reason, progress=progress.reached)
             else:
-                log.info("job done in %.3f s: %s", elapsed, result.state)
+                elapsed = trio.current_time() - started
+                fields = {"command": request.command, "state": result.state, "seconds": elapsed}
+                if result.error:
+                    log.warning(
+                        "job ended with error in %.3f s: %s", elapsed, result.error, extra=fields
+                    )
+                else:
+                    log.info("job done in %.3f s: %s", elapsed, result.state, extra=fields)
+            label = self.command_label(request.command)
+            metrics.JOB_SECONDS.labels(label).observe(trio.current_time() - started)
+            ended = metrics.JOBS_FAILED if result.error else metrics.JOBS_COMPLETED
+            ended.labels(label, result.state).inc()
             return result
 
     def _context(self, request: JobRequest) -> JobContext:

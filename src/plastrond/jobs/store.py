@@ -45,6 +45,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import metrics
 from ..durable import fsync_dir, write_all
 from ..errors import PlastronError
 from .completion import Completion
@@ -175,6 +176,9 @@ class MessageStore:
             # Cut an incomplete last record off, or the next batch would be glued to it.
             os.ftruncate(self._fd, good_length)
         self._size = os.fstat(self._fd).st_size
+        # Read at each scrape (nothing to do per write): the latest store opened is counted.
+        metrics.INBOX_DEPTH.set_function(lambda: len(self._requests))
+        metrics.OUTBOX_DEPTH.set_function(lambda: len(self._completions))
 
     def close(self) -> None:
         if self._fd >= 0:

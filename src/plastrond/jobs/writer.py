@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import attrs
 import trio
 
+from .. import metrics
 from ..waiting import receive_batch
 from .completion import Completion
 from .request import JobRequest
@@ -44,8 +46,12 @@ class StoreWriter:
     """`save_requests` and `save_completions` return once their records are fsynced (or
     raise the store's OSError: nothing of them was kept); `remove_soon` does not wait."""
 
-    def __init__(self, store: MessageStore) -> None:
+    def __init__(
+        self, store: MessageStore, on_write: Callable[[OSError | None], None] | None = None
+    ) -> None:
         self.store = store
+        #: told how each batch went (None: written), for the health of the daemon
+        self.on_write = on_write
         # Unbounded, and needs no bound: every writer but `remove_soon` waits for its batch,
         # and a removal follows a completion already written.
         self._send, self._receive = trio.open_memory_channel[_Write](float("inf"))
@@ -86,6 +92,9 @@ class StoreWriter:
         except OSError as e:
             log.error("message store write failed: %s", e)
             error = e
+            metrics.STORE_WRITE_ERRORS.inc()
+        if self.on_write is not None:
+            self.on_write(error)
         for write in batch:
             write.error = error
             if write.done is not None:

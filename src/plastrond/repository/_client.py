@@ -25,7 +25,7 @@ import httpx
 import trio
 from rdflib import Graph, URIRef
 
-from plastrond import __version__
+from plastrond import __version__, metrics
 from plastrond.config import RepositoryConfig
 from plastrond.errors import failure_of
 
@@ -334,6 +334,8 @@ class RepositoryClient:
             ),
             headers=default_headers,
             follow_redirects=False,
+            # Counts and times every request (plastrond_repository_requests_total, ...).
+            event_hooks=metrics.REPOSITORY_EVENT_HOOKS,
         )
         self._shared = _Shared(
             http=client,
