@@ -253,7 +253,7 @@ def test_archelon_jobs_reach_the_status_endpoint(current, archelon_status, targe
 
 
 def test_killed_mid_import_still_reports_to_the_same_url(current, archelon_status, target) -> None:
-    count = 150
+    count = 80
     rows = [ITEM_COLUMNS] + [f"k{n},Item {n},{ITEM_VALUES}" for n in range(count)]
     number = uuid.uuid4().hex[:8]
     url = archelon_status.url("import", number)
@@ -281,7 +281,7 @@ def test_killed_mid_import_still_reports_to_the_same_url(current, archelon_statu
     assert all(p.body["state"] == "import_in_progress" for p in archelon_status.posts(url))
 
     second = current.setup.plastrond("second")
-    posts = archelon_status.wait_for_state(url, "import_complete", timeout=240)
+    posts = archelon_status.wait_for_state(url, "import_complete", timeout=480)
     assert len(posts) > before
     assert posts[-1].body["state"] == "import_complete", [p.body["state"] for p in posts]
     assert {p.body["state"] for p in posts[:-1]} == {"import_in_progress"}
