@@ -46,6 +46,10 @@ __all__ = [
 
 T = TypeVar("T")
 
+#: MESSAGE_BROKER.MAX_REQUEST_BYTES / MAX_COMPLETION_BYTES when the file does not say
+MAX_REQUEST_BYTES_DEFAULT = 16 * 1024 * 1024
+MAX_COMPLETION_BYTES_DEFAULT = 4 * 1024 * 1024
+
 
 class ConfigError(PlastronError):
     """A problem with the configuration file, described in one line."""
@@ -148,6 +152,11 @@ class BrokerConfig:
     shutdown_grace_period: float = 30.0
     #: seconds: the shortest gap between two progress messages of one job
     progress_interval: float = 1.0
+    #: largest request body run; a larger one gets an error completion (the STOMP parser's
+    #: own frame limit is set a little above it, see broker.connection)
+    max_request_bytes: int = MAX_REQUEST_BYTES_DEFAULT
+    #: largest completion body sent; a larger result is cut with a note, kept whole on disk
+    max_completion_bytes: int = MAX_COMPLETION_BYTES_DEFAULT
 
 
 @attrs.frozen
@@ -574,6 +583,12 @@ def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
         connect_timeout=sec.number("CONNECT_TIMEOUT", 30.0, float, minimum=0.1),
         shutdown_grace_period=sec.number("SHUTDOWN_GRACE_PERIOD", 30.0, float),
         progress_interval=sec.number("PROGRESS_INTERVAL", 1.0, float),
+        max_request_bytes=sec.number(
+            "MAX_REQUEST_BYTES", MAX_REQUEST_BYTES_DEFAULT, int, minimum=1024
+        ),
+        max_completion_bytes=sec.number(
+            "MAX_COMPLETION_BYTES", MAX_COMPLETION_BYTES_DEFAULT, int, minimum=1024
+        ),
     )
     sec.finish()
     return result

@@ -47,7 +47,8 @@ from .broker.session import BrokerSession, Connect
 from .commands import registry
 from .config import BrokerAddress, BrokerConfig, Config
 from .health import Health
-from .jobs.completion import Completion, completion_for
+from .jobs.completion import Completion, completion_for, full_body_path, limit_completion
+from .jobs.ids import job_id_segment
 from .jobs.intake import Intake
 from .jobs.outbox import Outbox
 from .jobs.request import JobRequest, MissingJobId, request_from_message
@@ -68,6 +69,13 @@ log = logging.getLogger("plastrond.daemon")
 
 #: seconds that shutdown waits for the receipts of completions still being delivered
 DELIVERY_GRACE = 10.0
+
+
+def frame_limit(max_request_bytes: int) -> int:
+    """The STOMP parser's frame limit for MAX_REQUEST_BYTES: a quarter more (at least 1 MiB)
+    for the headers, so that a body over the limit still arrives whole enough to be answered
+    with an error completion; only a frame past this ends the session."""
+    return max_request_bytes + max(1024 * 1024, max_request_bytes // 4)
 
 
 def client_id() -> str:
@@ -214,7 +222,8 @@ class Daemon:
             try:
                 result = await self.runner.run(request)
                 destination = self.broker.destinations.job_status
-                self.outbox.keep(completion_for(request, result, destination))
+                completion = await self._limited(completion_for(request, result, destination))
+                self.outbox.keep(completion)
             finally:
                 self.running.leave()
 
@@ -301,6 +310,7 @@ class Daemon:
                 client_id=client_id(),
                 ssl_context=self._ssl_context(),
                 timeout=self.broker.connect_timeout,
+                max_frame_bytes=frame_limit(self.broker.max_request_bytes),
             )
         except (BrokerError, OSError, trio.TooSlowError, ssl.SSLError) as e:
             reason = "timed out" if isinstance(e, trio.TooSlowError) else str(e)
@@ -383,7 +393,11 @@ class Daemon:
     ) -> JobRequest | None:
         try:
             return request_from_message(
-                _first_headers(frame), frame.body, synchronous=synchronous, received=time.time()
+                _first_headers(frame),
+                frame.body,
+                synchronous=synchronous,
+                received=time.time(),
+                max_body=self.broker.max_request_bytes,
             )
         except MissingJobId as e:
             log.error(
@@ -428,7 +442,7 @@ class Daemon:
         try:
             result = await self.runner.run(request)
             assert request.reply_to is not None
-            completion = completion_for(request, result, request.reply_to)
+            completion = await self._limited(completion_for(request, result, request.reply_to))
             with job_context(request.job_id):
                 await conn.send_and_confirm(
                     completion.destination, completion.body, completion.headers
@@ -440,6 +454,27 @@ class Daemon:
                 log.info("connection lost before the reply was confirmed; the broker resends it")
         finally:
             self.running.leave()
+
+    async def _limited(self, completion: Completion) -> Completion:
+        """*completion* with its body cut to MAX_COMPLETION_BYTES, the full body on disk."""
+        limit = self.broker.max_completion_bytes
+        if len(completion.body) <= limit:
+            return completion
+        jobs_dir = self.config.commands.import_.jobs_dir
+        folder = None
+        if jobs_dir is not None and (jobs_dir / job_id_segment(completion.job_id)).is_dir():
+            folder = jobs_dir / job_id_segment(completion.job_id)
+        path = full_body_path(completion.job_id, folder, self.config.repository.log_dir)
+        cut = await trio.to_thread.run_sync(limit_completion, completion, limit, path)
+        with job_context(completion.job_id):
+            log.warning(
+                "completion body of %d bytes cut to %d (limit %d); full body in %s",
+                len(completion.body),
+                len(cut.body),
+                limit,
+                path,
+            )
+        return cut
 
     # --- progress ------------------------------------------------------------------------
 

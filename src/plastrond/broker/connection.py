@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
-from stompframe import ClientConnection, Frame, Heartbeat, ProtocolError, State
+from stompframe import ClientConnection, Frame, Heartbeat, Parser, ProtocolError, State
 
 from .. import metrics
 from ..config import BrokerAddress
@@ -71,6 +71,7 @@ class BrokerConnection:
         client_id: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 30.0,
+        max_frame_bytes: int | None = None,
     ) -> BrokerConnection:
         """Connect, send CONNECT (1.2, falling back to 1.1 and 1.0) and wait for CONNECTED."""
         stream: trio.abc.Stream
@@ -92,6 +93,7 @@ class BrokerConnection:
                 passcode=passcode,
                 heartbeat=heartbeat,
                 client_id=client_id,
+                max_frame_bytes=max_frame_bytes,
             )
 
     @classmethod
@@ -105,10 +107,17 @@ class BrokerConnection:
         passcode: str | None = None,
         heartbeat: tuple[int, int] = (10_000, 10_000),
         client_id: str | None = None,
+        max_frame_bytes: int | None = None,
     ) -> BrokerConnection:
-        """Open the STOMP session on a connected *stream*."""
+        """Open the STOMP session on a connected *stream*. A frame larger than
+        *max_frame_bytes* (None: stompframe's default) ends the session."""
+        parser = None if max_frame_bytes is None else Parser(max_frame_bytes=max_frame_bytes)
         protocol = ClientConnection(
-            virtual_host or address.host, login=login, passcode=passcode, heartbeat=heartbeat
+            virtual_host or address.host,
+            login=login,
+            passcode=passcode,
+            heartbeat=heartbeat,
+            parser=parser,
         )
         extra = [("client-id", client_id)] if client_id else []
         self = cls(stream, protocol, address)

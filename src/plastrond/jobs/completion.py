@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
 
+from .ids import job_id_segment
 from .request import JobRequest, decode_body, encode_body
 from .result import JobResult, error_result
 from .states import failed_state, percent_reached
 
-__all__ = ["Completion", "completion_for", "failure_of_request", "progress_body"]
+__all__ = [
+    "FULL_BODY_NAME",
+    "Completion",
+    "completion_for",
+    "failure_of_request",
+    "full_body_path",
+    "limit_completion",
+    "progress_body",
+]
+
+#: the file name a cut completion's full body gets in a job's folder
+FULL_BODY_NAME = "completion.full"
+#: the keys of a JSON completion that a cut one keeps (protocol.md, "States")
+_KEPT_KEYS = ("type", "state", "progress", "count", "error", "content_type", "download_uri")
 
 
 @attrs.frozen
@@ -96,3 +112,64 @@ def progress_body(
     """A progress message's body: the command's *progress* with `state` and `progress`."""
     body = {**progress, "state": state, "progress": percent}
     return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def full_body_path(job_id: str, job_folder: Path | None, log_dir: Path) -> Path:
+    """Where the full body of *job_id*'s cut completion is kept: the job's folder when it has
+    one, else `LOG_DIR/completions/<job id segment>.full`."""
+    if job_folder is not None:
+        return job_folder / FULL_BODY_NAME
+    return log_dir / "completions" / f"{job_id_segment(job_id)}.full"
+
+
+def _write_whole(path: Path, data: bytes) -> str | None:
+    """Write *data* to *path* (through a temporary file, renamed); the error, or None."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(path.name + ".partial")
+        with open(temporary, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(temporary, path)
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
+
+
+def limit_completion(completion: Completion, limit: int, full_path: Path) -> Completion:
+    """*completion* when its body is at most *limit* bytes; else the same completion with its
+    body cut to fit and a note saying so, the full body written to *full_path*.
+
+    A JSON object body keeps the keys clients read (`type`, `state`, `progress`, `count`...)
+    and gets `truncated` (sizes and where the full body is); any other body keeps as many
+    leading bytes as fit, followed by a one-line note.
+    """
+    size = len(completion.body)
+    if size <= limit:
+        return completion
+    failure = _write_whole(full_path, completion.body)
+    where = str(full_path) if failure is None else f"not kept ({full_path}: {failure})"
+    note = f"completion body cut: {size} bytes, over the limit of {limit} bytes; full body: {where}"
+    body: bytes | None = None
+    try:
+        data = json.loads(completion.body)
+    except (ValueError, UnicodeDecodeError):
+        data = None
+    if isinstance(data, dict):
+        kept = {k: data[k] for k in _KEPT_KEYS if k in data}
+        kept["truncated"] = {
+            "bytes": size,
+            "limit": limit,
+            "full_body": str(full_path) if failure is None else None,
+            "note": note,
+        }
+        body = json.dumps(kept, ensure_ascii=False).encode("utf-8")
+        if len(body) > limit:
+            kept = {k: kept[k] for k in ("type", "state", "progress", "truncated") if k in kept}
+            body = json.dumps(kept, ensure_ascii=False).encode("utf-8")
+    if body is None or len(body) > limit:
+        tail = f"\n[plastrond: {note}]\n".encode()
+        body = completion.body[: max(0, limit - len(tail))] + tail
+        body = body[:limit]
+    return attrs.evolve(completion, body=body)

@@ -51,6 +51,9 @@ class JobRequest:
     #: current Archelon's `PlastronStatusURL`: every message about the job goes to
     #: JOB_STATUS carrying it (none: older Archelon, progress to JOB_PROGRESS)
     status_url: str | None = None
+    #: set when the request cannot be run as it arrived (its body was over the size limit and
+    #: was not kept): the one-line reason its error completion gives
+    refused: str | None = None
 
     @property
     def on_behalf_of(self) -> str | None:
@@ -73,6 +76,7 @@ class JobRequest:
             "reply_to": self.reply_to,
             "received": self.received,
             "status_url": self.status_url,
+            "refused": self.refused,
         }
 
     @classmethod
@@ -86,13 +90,22 @@ class JobRequest:
             reply_to=data.get("reply_to"),
             received=float(data.get("received", 0.0)),
             status_url=data.get("status_url") or None,
+            refused=str(data["refused"]) if data.get("refused") else None,
         )
 
 
 def request_from_message(
-    headers: Mapping[str, str], body: bytes, *, synchronous: bool, received: float
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    synchronous: bool,
+    received: float,
+    max_body: int | None = None,
 ) -> JobRequest:
     """The JobRequest a message asks for.
+
+    A body longer than *max_body* bytes is not kept: the request gets `refused` (saying how
+    long the body was), so it is answered with an error completion and never run.
 
     Raises MissingJobId when there is no usable `PlastronJobId`. Anything else wrong with the
     request (no or unknown command, bad arguments, a body that does not parse) is found when
@@ -115,6 +128,13 @@ def request_from_message(
     reply_to = headers.get("reply-to") or None
     # Current Archelon says where its status route posts this job's messages.
     status_url = (headers.get("PlastronStatusURL") or "").strip() or None
+    refused = None
+    if max_body is not None and len(body) > max_body:
+        refused = (
+            f"the message body is {len(body)} bytes, over the limit of {max_body} bytes "
+            "(MESSAGE_BROKER.MAX_REQUEST_BYTES)"
+        )
+        body = b""
     return JobRequest(
         job_id=job_id,
         command=(headers.get("PlastronCommand") or "").strip(),
@@ -124,6 +144,7 @@ def request_from_message(
         reply_to=reply_to,
         received=received,
         status_url=status_url,
+        refused=refused,
     )
 
 

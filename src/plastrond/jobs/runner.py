@@ -228,6 +228,8 @@ class JobRunner:
             started = trio.current_time()
             progress = ProgressState(running_state(request.command, request.args))
             try:
+                if request.refused is not None:
+                    raise JobError(request.refused)
                 if not request.command:
                     raise JobError("missing PlastronCommand header")
                 command = self.commands.get(request.command)
