@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from stompframe import Frame
+from stompframe import DEFAULT_MAX_FRAME_BYTES, Frame
 
 from . import __version__, metrics
 from .broker.backoff import Backoff
@@ -72,10 +72,17 @@ DELIVERY_GRACE = 10.0
 
 
 def frame_limit(max_request_bytes: int) -> int:
-    """The STOMP parser's frame limit for MAX_REQUEST_BYTES: a quarter more (at least 1 MiB)
-    for the headers, so that a body over the limit still arrives whole enough to be answered
-    with an error completion; only a frame past this ends the session."""
-    return max_request_bytes + max(1024 * 1024, max_request_bytes // 4)
+    """The STOMP parser's frame limit for MAX_REQUEST_BYTES.
+
+    A frame past the parser's limit ends the session, and the broker delivers it again to the
+    next one, for ever; a body over MAX_REQUEST_BYTES that the parser lets through gets one
+    error completion instead. So the parser's limit stays well above MAX_REQUEST_BYTES: a
+    quarter more (at least 1 MiB) for the headers, and never below stompframe's own default
+    (64 MiB), so that nothing which reached the daemon before these limits now ends sessions.
+    """
+    return max(
+        DEFAULT_MAX_FRAME_BYTES, max_request_bytes + max(1024 * 1024, max_request_bytes // 4)
+    )
 
 
 def client_id() -> str:
