@@ -661,18 +661,12 @@ class HttpLocation(Location):
         return None
 
     async def _download(self, path: str, local: Path) -> None:
-        url = self.url(path)
-        try:
-            async with self.limiter, self._http.stream("GET", url) as response:
-                if response.status_code in (404, 410):
-                    raise FetchError(f"Missing file: {path}")
-                if response.status_code != 200:
-                    raise FetchError(f"cannot download {path}: HTTP {response.status_code}")
-                async with await trio.open_file(local, "wb") as out:
-                    async for chunk in response.aiter_bytes(CHUNK):
-                        await out.write(chunk)
-        except httpx.HTTPError as e:
-            raise FetchError(f"cannot download {path}: {type(e).__name__}: {e}") from None
+        async with (
+            self._stream(path) as (_declared, chunks),
+            await trio.open_file(local, "wb") as out,
+        ):
+            async for chunk in chunks:
+                await out.write(chunk)
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
