@@ -68,3 +68,15 @@ def test_large_completion_is_cut_with_a_note_and_kept_whole_on_disk(limited):
     time.sleep(0.3)
     assert len(client.completions) == 1
     assert daemon.running
+
+
+def test_oversized_sync_request_is_answered_on_reply_to(limited):
+    _setup, daemon, client = limited
+    size = REQUEST_LIMIT + 1
+    client.send_job("SYNCHRONOUS-big", "echo", "s" * size, synchronous=True)
+    (reply,) = client.wait_for("replies", 1, timeout=30)
+    assert reply.headers["PlastronJobId"] == "SYNCHRONOUS-big"
+    assert reply.headers["PlastronJobState"] == "echo_error"
+    error = reply.headers["PlastronJobError"]
+    assert f"{size} bytes, over the limit of {REQUEST_LIMIT} bytes" in error
+    assert daemon.running
