@@ -6,6 +6,7 @@ import json
 import textwrap
 from pathlib import Path
 
+import attrs
 import pytest
 
 from plastrond.commands import registry
@@ -165,3 +166,32 @@ def test_a_full_body_that_cannot_be_written_is_said_so(tmp_path):
     assert len(cut.body) <= 2048
     assert b"not kept" in cut.body
     assert not Path(blocker / "sub").exists()
+
+
+async def test_the_daemon_keeps_the_full_body_in_the_job_folder_when_there_is_one(tmp_path):
+    from plastrond.daemon import Daemon
+    from plastrond.jobs.ids import job_id_segment
+
+    text = (
+        MINIMAL.replace("/var/log/plastron", str(tmp_path / "logs"))
+        .replace("/var/opt/plastron/msg", str(tmp_path / "msg"))
+        .replace("  DESTINATIONS:", "  MAX_COMPLETION_BYTES: 2048\n  DESTINATIONS:")
+        + f"COMMANDS:\n  IMPORT:\n    JOBS_DIR: {tmp_path / 'jobs'}\n"
+    )
+    daemon = Daemon(load_config(write(tmp_path, text), environ={}), handle_signals=False)
+    try:
+        folder = tmp_path / "jobs" / job_id_segment("http://archelon.example/jobs/7")
+        folder.mkdir(parents=True)
+        body = json.dumps({"type": "import_complete", "rows": ["r" * 50] * 200}).encode()
+        cut = await daemon._limited(_completion(body))
+        assert len(cut.body) <= 2048
+        assert (folder / "completion.full").read_bytes() == body
+        assert json.loads(cut.body)["truncated"]["full_body"] == str(folder / "completion.full")
+        # Without a job folder, the full body goes under LOG_DIR.
+        other = attrs.evolve(_completion(body), job_id="no-folder")
+        cut = await daemon._limited(other)
+        assert (tmp_path / "logs" / "completions" / "no-folder.full").read_bytes() == body
+        small = _completion(b"ok")
+        assert await daemon._limited(small) is small
+    finally:
+        daemon.store.close()
