@@ -42,7 +42,7 @@ from ._errors import (
     TransactionError,
 )
 from ._transaction import FCREPO4, FCREPO6, Transaction
-from ._uris import Link, UriMap, parse_links
+from ._uris import Link, UriMap, dot_segment, names_resource, parse_links
 
 __all__ = [
     "DIGESTS",
@@ -69,7 +69,9 @@ __all__ = [
     "WriteResult",
     "content_disposition",
     "decode_jwt_secret",
+    "dot_segment",
     "filename_of",
+    "names_resource",
     "parse_digest_header",
     "parse_links",
 ]

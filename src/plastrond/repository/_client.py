@@ -437,7 +437,9 @@ class RepositoryClient:
         return f"{self.root}/{path.lstrip('/')}"
 
     def contains(self, uri: str) -> bool:
-        """Whether *uri* names something in this repository (in either form)."""
+        """Whether *uri* names a resource of this repository (in either form), as it will
+        be resolved: a query, a fragment or a `.`/`..` segment in any spelling is refused
+        (`_uris.names_resource`), since httpx or the server would resolve it elsewhere."""
         return self._shared.naming.map.is_local(uri)
 
     @property
