@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
+
+from plastrond.config import ConfigError, load_config
 from plastrond.jobs.ids import MAX_SEGMENT, job_id_segment
 
 
@@ -20,3 +26,95 @@ def test_an_id_spelled_as_a_shortened_segment_does_not_share_its_folder() -> Non
     # ids of that length that do not look shortened keep their readable segment
     plain = "y" * MAX_SEGMENT
     assert job_id_segment(plain) == plain
+
+
+# configuration: odd values a careless file (or an unset ${VAR:-}) gives ------------------------
+
+BASE = """\
+REPOSITORY:
+  REST_ENDPOINT: {rest}
+  LOG_DIR: {tmp}/logs
+{extra}
+COMMANDS:
+  IMPORT:
+    JOBS_DIR: {tmp}/jobs
+"""
+
+
+def _config(
+    tmp_path: Path, extra: str = "", rest: str = "http://127.0.0.1:8080/fcrepo/rest"
+) -> Path:
+    path = tmp_path / "plastrond.yml"
+    path.write_text(BASE.format(rest=rest, tmp=tmp_path, extra=extra), encoding="utf-8")
+    return path
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load_config(path, environ={})
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def test_credentials_in_a_repository_url_are_refused_without_showing_them(tmp_path: Path) -> None:
+    # httpx would send them as Basic auth, and every log line and error body naming a URI
+    # (the start-up line, each request) would carry the password.
+    for key in ("REST_ENDPOINT", "REPO_EXTERNAL_URL", "ORIGIN"):
+        rest = "http://127.0.0.1:8080/fcrepo/rest"
+        extra = ""
+        if key == "REST_ENDPOINT":
+            rest = "http://fedoraAdmin:Pa55word@127.0.0.1:8080/fcrepo/rest"
+        else:
+            extra = f"  {key}: http://fedoraAdmin:Pa55word@127.0.0.1:8080/fcrepo/rest"
+        message = _error(_config(tmp_path, extra, rest))
+        assert f"REPOSITORY.{key}" in message and "FEDORA_USER" in message, message
+        assert "Pa55word" not in message
+    extra = (
+        "PUBLICATION_WORKFLOW:\n  HANDLE_ENDPOINT: https://u:Pa55word@handles.example/api/v1\n"
+        "  HANDLE_JWT_TOKEN: t\n  HANDLE_PREFIX: '1903.1'\n  HANDLE_REPO: fcrepo\n"
+        "  PUBLIC_URL_PATTERN: http://digital.example/{{uuid}}"
+    )
+    message = _error(_config(tmp_path, extra))
+    assert "HANDLE_ENDPOINT" in message and "Pa55word" not in message, message
+
+
+@pytest.mark.parametrize(
+    "rest",
+    [
+        "http://",
+        "https:///fcrepo/rest",
+        "http://h:99999/rest",
+        "http://h/rest?x=1",
+        "http://h/re st",
+    ],
+)
+def test_a_repository_url_that_is_not_one_is_a_one_line_error(tmp_path: Path, rest: str) -> None:
+    assert "REPOSITORY.REST_ENDPOINT" in _error(_config(tmp_path, rest=rest))
+
+
+def test_repo_external_url_must_be_a_url(tmp_path: Path) -> None:
+    message = _error(_config(tmp_path, "  REPO_EXTERNAL_URL: fcrepo-local"))
+    assert "REPOSITORY.REPO_EXTERNAL_URL" in message
+
+
+def test_the_process_refuses_credentials_in_rest_endpoint_and_never_prints_them(
+    tmp_path: Path,
+) -> None:
+    path = _config(
+        tmp_path,
+        "HTTP_SERVER:\n  HOST: 127.0.0.1\n  PORT: 0",
+        rest="http://fedoraAdmin:Pa55word@127.0.0.1:8080/fcrepo/rest",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "plastrond", "-c", str(path), "http"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "REST_ENDPOINT" in done.stderr
+    assert "Pa55word" not in done.stderr + done.stdout
+    logs = tmp_path / "logs"
+    for log in logs.glob("*.log") if logs.is_dir() else ():
+        assert "Pa55word" not in log.read_text()
