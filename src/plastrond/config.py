@@ -12,6 +12,7 @@ the same sections with defaults that keep the reference example working unchange
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -397,7 +398,16 @@ class _Section:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{self.where(key)}: expected a list of folders, got {_kind(value)}")
-        return tuple(Path(v) for v in value)
+        for v in value:
+            # An empty entry (an unset ${VAR:-}) would be Path("."): whatever folder the
+            # daemon runs in, allowed.
+            if not v.strip():
+                raise ConfigError(
+                    f"{self.where(key)}: an empty entry (an unset variable?) would allow the "
+                    "working folder; every entry must name a folder"
+                )
+        # Relative entries are taken from the working folder at start, once.
+        return tuple(Path(os.path.abspath(v.strip())) for v in value)
 
     def number(self, key: str, default: T, convert: Callable[[Any], T], *, minimum: float = 0) -> T:
         value = self._get(key, False)
@@ -412,6 +422,8 @@ class _Section:
             raise ConfigError(f"{self.where(key)}: expected {kind}, got {value!r}") from None
         if convert is int and isinstance(value, float) and value != int(value):
             raise ConfigError(f"{self.where(key)}: expected {kind}, got {value!r}")
+        if isinstance(result, float) and not math.isfinite(result):
+            raise ConfigError(f"{self.where(key)}: expected a finite number, got {value!r}")
         if result < minimum:  # type: ignore[operator]
             raise ConfigError(f"{self.where(key)}: must be at least {minimum:g}, got {value!r}")
         return result
@@ -478,6 +490,11 @@ def _repository(sec: _Section) -> RepositoryConfig:
     relpath = sec.text("RELPATH", default="/") or "/"
     if not relpath.startswith("/"):
         relpath = "/" + relpath
+    if any(_dot_segment(part) for part in relpath.split("/")):
+        raise ConfigError(
+            f"{sec.where('RELPATH')}: must be a container path below the repository root "
+            f"(no . or .. segments), got {relpath!r}"
+        )
     result = RepositoryConfig(
         rest_endpoint=rest,
         relpath=relpath,
@@ -500,6 +517,16 @@ def _repository(sec: _Section) -> RepositoryConfig:
     )
     sec.finish()
     return result
+
+
+def _dot_segment(segment: str) -> bool:
+    """Whether a path segment is `.` or `..`, however many times percent-encoded."""
+    from urllib.parse import unquote
+
+    decoded, previous = segment, None
+    while decoded != previous:
+        previous, decoded = decoded, unquote(decoded)
+    return decoded.strip() in (".", "..")
 
 
 _FEDORA_CREDS = "FEDORA_USER and FEDORA_PASSWORD (or AUTH_TOKEN, JWT_SECRET)"

@@ -118,3 +118,48 @@ def test_the_process_refuses_credentials_in_rest_endpoint_and_never_prints_them(
     logs = tmp_path / "logs"
     for log in logs.glob("*.log") if logs.is_dir() else ():
         assert "Pa55word" not in log.read_text()
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("EXPORT:\n    ALLOWED_OUTPUT_DIRS", "['']"),  # `${EXPORT_DIR:-}` left unset
+        ("EXPORT:\n    ALLOWED_OUTPUT_DIRS", "['/srv/exports', ' ']"),
+        ("IMPORT:\n    JOBS_DIR: /tmp/j\n    ALLOWED_BINARIES_DIRS", "['']"),
+        ("IMPORT:\n    JOBS_DIR: /tmp/j\n    ALLOWED_BINARIES_DIRS", "['${BINARIES:-}']"),
+    ],
+)
+def test_an_empty_allowed_folder_is_an_error(tmp_path: Path, key: str, value: str) -> None:
+    # Path("") is Path("."): it would allow whatever folder the daemon happens to run in.
+    path = tmp_path / "plastrond.yml"
+    path.write_text(
+        f"REPOSITORY:\n  REST_ENDPOINT: http://127.0.0.1:8080/fcrepo/rest\n"
+        f"  LOG_DIR: {tmp_path}/logs\nCOMMANDS:\n  {key}: {value}\n",
+        encoding="utf-8",
+    )
+    message = _error(path)
+    assert key.rsplit(" ", 1)[-1].strip() in message and "empty entry" in message, message
+
+
+def test_relative_allowed_folders_are_fixed_at_start(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _config(tmp_path)
+    path.write_text(
+        path.read_text().replace(
+            "  IMPORT:\n", "  EXPORT:\n    ALLOWED_OUTPUT_DIRS: [exports]\n  IMPORT:\n"
+        )
+    )
+    config = load_config(path, environ={})
+    assert config.commands.export.allowed_output_dirs == (tmp_path / "exports",)
+
+
+@pytest.mark.parametrize("relpath", ["/../x", "/pcdm/../..", "/./pcdm", "/pcdm/%2e%2e"])
+def test_relpath_may_not_leave_the_repository(tmp_path: Path, relpath: str) -> None:
+    message = _error(_config(tmp_path, f"  RELPATH: '{relpath}'"))
+    assert "REPOSITORY.RELPATH" in message, message
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "'nan'", "'inf'"])
+def test_numbers_must_be_finite(tmp_path: Path, value: str) -> None:
+    message = _error(_config(tmp_path, f"  TIMEOUT: {value}"))
+    assert "REPOSITORY.TIMEOUT" in message, message
