@@ -163,3 +163,20 @@ def test_relpath_may_not_leave_the_repository(tmp_path: Path, relpath: str) -> N
 def test_numbers_must_be_finite(tmp_path: Path, value: str) -> None:
     message = _error(_config(tmp_path, f"  TIMEOUT: {value}"))
     assert "REPOSITORY.TIMEOUT" in message, message
+
+
+@pytest.mark.parametrize(
+    "location",
+    ["http://bob:HUNTER2@files.example/batch/", "https://bob:HUNTER2@files.example/batch/"],
+)
+def test_an_http_binaries_location_may_not_carry_a_password(location: str) -> None:
+    # It would be kept in the job's config.yml and served by GET /jobs/<id>, which has no
+    # authentication; sftp:// and output-dest already refuse one.
+    from plastrond.config import ImportConfig
+    from plastrond.imports.binaries import BinariesError, parse_location
+
+    with pytest.raises(BinariesError) as caught:
+        parse_location(location, ImportConfig())
+    assert "must not carry a user name or password" in str(caught.value)
+    assert "HUNTER2" not in str(caught.value)
+    assert parse_location("http://files.example/batch/", ImportConfig()) is not None

@@ -45,7 +45,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import attrs
 import httpx
@@ -738,6 +738,13 @@ def _location(
     scheme = written.split(":", 1)[0].lower() if ":" in written else ""
     try:
         if scheme in ("http", "https"):
+            if "@" in urlsplit(written).netloc:
+                # as for sftp://: it would be kept in the job's config.yml, which
+                # GET /jobs/<id> serves to anyone who asks
+                raise BinariesError(
+                    "binaries-location must not carry a user name or password "
+                    "(it is kept in the job's folder and shown by the job API)"
+                )
             return HttpLocation(written, written, workers, transport=transport)
         if scheme == "sftp":
             address = parse_sftp_url(written, "binaries-location")
