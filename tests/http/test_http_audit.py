@@ -92,3 +92,31 @@ async def test_resource_paths_with_encoded_slashes_or_parameters_are_400(live: L
     answer = await live.patch(path, sparql, model=None)
     assert answer.status_code == 204, answer.text
     assert await live.repo.values(uri, ALTERNATIVE) == {"escaped"}
+
+
+async def test_a_body_of_many_values_is_refused_before_it_is_expanded(live: Live) -> None:
+    # 40,000 objects fit in the body limit; expanding them (and checking each against the
+    # others) took minutes of CPU while every other activity waited for the one expander.
+    uri = await live.repo.item()
+    many = {
+        "@context": AS_CONTEXT,
+        "type": ACTIVITY + "Publish",
+        "object": [f"urn:x:{i}" for i in range(40_000)],
+    }
+    answer = await live.activity(many)
+    assert answer.status_code == 400, answer.text
+    assert "values" in answer.json()["detail"], answer.text
+    # the daemon is free for the next activity at once
+    answer = await live.activity(publish(uri))
+    assert answer.status_code == 201, answer.text
+
+
+async def test_a_context_whose_prefixes_chain_deeply_is_400_not_an_internal_error(
+    live: Live,
+) -> None:
+    chain: dict[str, str] = {f"p{i}": f"p{i + 1}:x" for i in range(2000)}
+    chain["p2000"] = "http://example.org/"
+    body = {"@context": chain, "type": ACTIVITY + "Publish", "object": "urn:x", "p0:y": "v"}
+    answer = await live.activity(body)
+    assert answer.status_code == 400, answer.text
+    assert "JSON-LD" in answer.json()["detail"], answer.text
