@@ -487,6 +487,7 @@ def _repository(sec: _Section) -> RepositoryConfig:
             f"{sec.where('TRANSACTION_STYLE')}: expected auto, fcrepo6 or fcrepo4, got {style!r}"
         )
     rest = _http_url(sec, "REST_ENDPOINT", sec.req_str("REST_ENDPOINT"), credentials=_FEDORA_CREDS)
+    assert rest is not None
     relpath = sec.text("RELPATH", default="/") or "/"
     if not relpath.startswith("/"):
         relpath = "/" + relpath

@@ -9,7 +9,7 @@ they would reach other graphs or make rdflib fetch URLs.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any, Final
 
 from rdflib import Graph
@@ -19,6 +19,7 @@ from rdflib.plugins.sparql.parser import parseUpdate
 from rdflib.plugins.sparql.parserutils import CompValue
 from rdflib.plugins.sparql.sparql import Update
 from rdflib.plugins.sparql.update import evalUpdate
+from rdflib.term import Identifier
 
 from ..errors import PlastronError
 
@@ -51,8 +52,10 @@ class SparqlError(PlastronError, ValueError):
 _PARSING = threading.Lock()
 
 
-def _in_written_order(triples: Any) -> list[Any]:
-    return list(triples)
+def _in_written_order(
+    l_: Iterable[tuple[Identifier, Identifier, Identifier]],  # reorderTriples' signature
+) -> list[tuple[Identifier, Identifier, Identifier]]:
+    return list(l_)
 
 
 def _translate(text: str, base: str | None) -> Update:
