@@ -3,12 +3,23 @@
 Each fixture runs the service's script in `services/`, which starts the service only when it
 is not already answering and waits until it does; services are left running after the session
 (stop them with `services/<name>.sh stop`), so the next run starts at once.
+
+Fixtures on the real Fedora shared by the import, export and integration tests (a test module
+or a nearer conftest may define its own under the same name):
+
+- `target`: a container of the test's own in Fedora (`TestContainer`), removed afterwards.
+- `repo`: a `RepositoryClient` on the same Fedora.
+
+The support modules of tests/imports and tests/export (`import_support`, `export_support`)
+are importable from every test module, whichever folder pytest is given.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import attrs
@@ -16,6 +27,14 @@ import pytest
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 SERVICES_DIR = REPO_DIR / "services"
+TESTS_DIR = REPO_DIR / "tests"
+for _support in (TESTS_DIR / "imports", TESTS_DIR / "export"):
+    if str(_support) not in sys.path:
+        sys.path.insert(0, str(_support))
+
+from import_support import TestContainer, import_config  # noqa: E402
+
+from plastrond.repository import RepositoryClient  # noqa: E402
 
 
 @attrs.frozen
@@ -50,6 +69,16 @@ class FedoraEndpoint:
     @property
     def admin_auth(self) -> tuple[str, str]:
         return (self.admin_user, self.admin_password)
+
+    @property
+    def repository_keys(self) -> dict[str, str]:
+        """The REPOSITORY keys of a plastrond configuration that reach this server as its
+        admin user."""
+        return {
+            "REST_ENDPOINT": self.rest_url,
+            "FEDORA_USER": self.admin_user,
+            "FEDORA_PASSWORD": self.admin_password,
+        }
 
     def grant(self, container: str, *users: str, write: bool = True) -> None:
         """Let *users* read (and *write*) *container* and everything below it, as the server
@@ -148,6 +177,24 @@ def fedora(request) -> FedoraEndpoint:
     """Each real Fedora in Jetty on loopback (6.1.0 as `fcrepo6`, 4.7.5 as `fcrepo47`),
     started if absent: a test that takes this fixture runs against both."""
     return start_fedora(request.param)
+
+
+@pytest.fixture
+def target(fedora) -> Iterator[TestContainer]:
+    """A container of the test's own in each Fedora, removed afterwards."""
+    container = TestContainer(fedora.rest_url, fedora.admin_auth)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+@pytest.fixture
+async def repo(fedora) -> AsyncIterator[RepositoryClient]:
+    """A `RepositoryClient` (as fedoraAdmin) on each Fedora."""
+    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
+    async with RepositoryClient(config.repository) as client:
+        yield client
 
 
 @attrs.frozen

@@ -62,6 +62,10 @@ DCTERMS_TITLE = URIRef("http://purl.org/dc/terms/title")
 SEQUENCE = URIRef("http://purl.org/spar/fabio/hasSequenceIdentifier")
 EBUCORE_FILENAME = URIRef("http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#filename")
 PRESERVATION_MASTER = URIRef("http://pcdm.org/use#PreservationMasterFile")
+#: the keys of an import's `count`, in its progress and its completion (protocol.md)
+COUNT_KEYS = frozenset(
+    {"total", "rows", "errors", "valid", "invalid", "created", "updated", "unchanged", "files"}
+)
 
 
 def import_config(

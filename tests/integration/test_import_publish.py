@@ -6,19 +6,15 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from import_support import FILES, VOCABULARIES, TestContainer
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imports"))
-from import_support import FILES, VOCABULARIES, TestContainer
 
 pytestmark = pytest.mark.integration
 
@@ -30,24 +26,11 @@ VALUES = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatem
 
 
 @pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
 def setup(activemq, fedora, handle_service, plastrond_setup, tmp_path):
     def make(**publication_overrides: str):
         return plastrond_setup(
             activemq,
-            repository={
-                "REST_ENDPOINT": fedora.rest_url,
-                "FEDORA_USER": fedora.admin_user,
-                "FEDORA_PASSWORD": fedora.admin_password,
-            },
+            repository=fedora.repository_keys,
             sections={
                 "CONTENT_MODELS": {"VOCABULARIES": VOCABULARIES},
                 "COMMANDS": {
