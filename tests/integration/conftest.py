@@ -179,13 +179,18 @@ class Plastrond:
         return self
 
     def wait_connected(self, timeout: float = 30, count: int = 1) -> None:
+        self.wait_for_log("connected to ", timeout=timeout, count=count)
+
+    def wait_for_log(self, text: str, *, timeout: float = 30, count: int = 1) -> str:
+        """Wait until *text* stands *count* times in the log (while the process runs); the log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.log().count("connected to ") >= count:
-                return
-            assert self.proc is not None and self.proc.poll() is None, self.log()
+            log = self.log()
+            if log.count(text) >= count:
+                return log
+            assert self.proc is not None and self.proc.poll() is None, log
             time.sleep(0.05)
-        raise AssertionError(f"plastrond did not connect:\n{self.log()}")
+        raise AssertionError(f"{text!r} not {count} times in plastrond's log:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
