@@ -3,7 +3,6 @@ a look inside the ZIP an export wrote."""
 
 from __future__ import annotations
 
-import logging
 import zipfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -15,7 +14,7 @@ import trio
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
-from plastrond.commands import get_command
+from command_support import run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -24,8 +23,7 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
-from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
-from plastrond.jobs.runner import run_command
+from plastrond.jobs import JobResult, Progress
 from plastrond.models import file_graph, page_graph
 from plastrond.models.namespaces import FEDORA, PCDM
 from plastrond.repository import RepositoryClient
@@ -160,20 +158,9 @@ async def run_export(
 ) -> Outcome:
     """Run the export command as the runner would; JobError goes up as it is."""
     text = body if isinstance(body, str) else "\n".join(body)
-    request = JobRequest(
-        job_id=job_id,
-        command="export",
-        args={k.replace("_", "-"): v for k, v in args.items()},
-        body=text.encode("utf-8"),
+    progress, result = await run_in_process(
+        "export", config, repository, text.encode("utf-8"), job_id=job_id, args=args
     )
-    ctx = JobContext(
-        request=request,
-        config=config,
-        log=logging.getLogger("plastrond.test.export"),
-        repository_client=repository,
-    )
-    progress: list[Progress] = []
-    result = await run_command(get_command("export"), ctx, report=progress.append)
     return Outcome(progress, result)
 
 

@@ -6,7 +6,6 @@ own (`TestContainer`), with the Item model's vocabularies read from `data/vocabu
 
 from __future__ import annotations
 
-import logging
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -17,7 +16,7 @@ import attrs
 import httpx
 from rdflib import Graph, URIRef
 
-from plastrond.commands import get_command
+from command_support import run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -27,8 +26,7 @@ from plastrond.config import (
     RepositoryConfig,
     SolrConfig,
 )
-from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
-from plastrond.jobs.runner import run_command
+from plastrond.jobs import JobResult, Progress
 from plastrond.literals import normalize_graph
 from plastrond.repository import RepositoryClient
 
@@ -126,20 +124,9 @@ async def run_import(
 ) -> Outcome:
     """Run the import command as the runner would; JobError goes up as it is."""
     data = body.encode("utf-8") if isinstance(body, str) else body
-    request = JobRequest(
-        job_id=job_id,
-        command="import",
-        args={k.replace("_", "-"): v for k, v in args.items()},
-        body=data,
+    progress, result = await run_in_process(
+        "import", config, repository, data, job_id=job_id, args=args
     )
-    ctx = JobContext(
-        request=request,
-        config=config,
-        log=logging.getLogger("plastrond.test.import"),
-        repository_client=repository,
-    )
-    progress: list[Progress] = []
-    result = await run_command(get_command("import"), ctx, report=progress.append)
     return Outcome(progress, result)
 
 
