@@ -381,14 +381,7 @@ def test_killed_during_an_import_and_restarted_creates_no_duplicates(
         container=target.uri,
         on_behalf_of=EDITOR,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        created = [json.loads(f.body)["count"]["created"] for f in client.progress]
-        if created and max(created) >= 8:
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError("the import did not get going")
+    client.wait_for_count("created", 8, timeout=120)  # the import has got going
     first.signal(signal.SIGKILL)
     first.wait(10)
     assert client.completions == []

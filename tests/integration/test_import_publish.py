@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import time
 import uuid
 from pathlib import Path
 
@@ -105,14 +104,7 @@ def test_import_publish_killed_halfway_and_resumed(
         container=target.uri,
         publish="true",
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        counts = [json.loads(f.body)["count"] for f in client.progress]
-        if counts and max(c.get("published", 0) for c in counts) >= 5:
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError("the import did not get going")
+    client.wait_for_count("published", 5, timeout=120)  # the import has got going
     first.signal(signal.SIGKILL)
     first.wait(10)
     assert client.completions == []
