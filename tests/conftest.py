@@ -34,6 +34,7 @@ for _support in (TESTS_DIR / "imports", TESTS_DIR / "export"):
 
 from import_support import TestContainer, import_config  # noqa: E402
 
+from loopback_support import LoopbackServer, QuietHandler  # noqa: E402
 from plastrond.repository import RepositoryClient  # noqa: E402
 
 
@@ -247,7 +248,7 @@ def handle_service() -> HandleServiceEndpoint:
     return HandleServiceEndpoint(url=lines[0], token=token, script=SERVICES_DIR / "handles.sh")
 
 
-class VocabularyServer:
+class VocabularyServer(LoopbackServer):
     """A loopback HTTP server of RDF vocabularies (and anything else) for validation tests.
 
     `server.serve(path, body, content_type)` publishes a document; `server.url(path)` is its
@@ -256,39 +257,20 @@ class VocabularyServer:
     """
 
     def __init__(self) -> None:
-        import http.server
-        import threading
-
         self.documents: dict[str, tuple[int, str, bytes, str | None]] = {}
         self.requests: dict[str, int] = {}
         server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
                 server.requests[path] = server.requests.get(path, 0) + 1
                 status, content_type, body, location = server.documents.get(
                     path, (404, "text/plain", b"not found", None)
                 )
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                if location:
-                    self.send_header("Location", location)
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(status, content_type, body, {"Location": location} if location else {})
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(Handler)
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -305,10 +287,6 @@ class VocabularyServer:
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.documents[path] = (status, content_type, data, location)
         return self.url(path)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
