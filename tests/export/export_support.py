@@ -14,14 +14,12 @@ import trio
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
-from command_support import run_in_process
+from command_support import in_process_config, run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
     ExportConfig,
-    HttpServerConfig,
     RepositoryConfig,
-    SolrConfig,
 )
 from plastrond.jobs import JobResult, Progress
 from plastrond.models import file_graph, page_graph
@@ -118,22 +116,14 @@ def export_config(
     **export_keys: object,
 ) -> Config:
     """A configuration for running the export command in-process."""
-    return Config(
-        path=Path("/dev/null"),
-        repository=RepositoryConfig(
-            rest_endpoint=rest_url.rstrip("/"),
-            relpath="/",
-            log_dir=Path("/tmp"),
-            fedora_user=user,
-            fedora_password=password,
-            timeout=30.0,
-        ),
-        message_broker=None,
-        commands=CommandsConfig(
+    return in_process_config(
+        rest_url,
+        CommandsConfig(
             export=ExportConfig(allowed_output_dirs=tuple(allowed), **export_keys)  # type: ignore[arg-type]
         ),
-        http_server=HttpServerConfig(),
-        solr=SolrConfig(),
+        log_dir=Path("/tmp"),
+        user=user,
+        password=password,
     )
 
 

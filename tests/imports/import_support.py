@@ -16,15 +16,12 @@ import attrs
 import httpx
 from rdflib import Graph, URIRef
 
-from command_support import run_in_process
+from command_support import in_process_config, run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
     ContentModelsConfig,
-    HttpServerConfig,
     ImportConfig,
-    RepositoryConfig,
-    SolrConfig,
 )
 from plastrond.jobs import JobResult, Progress
 from plastrond.literals import normalize_graph
@@ -73,24 +70,14 @@ def import_config(
     allowed: Sequence[Path] = (DATA,),
     **import_keys: Any,
 ) -> Config:
-    return Config(
-        path=Path("/dev/null"),
-        repository=RepositoryConfig(
-            rest_endpoint=rest_url.rstrip("/"),
-            relpath="/",
-            log_dir=jobs_dir.parent,
-            fedora_user="fedoraAdmin",
-            fedora_password="fedoraAdmin",
-            timeout=30.0,
-        ),
-        message_broker=None,
-        commands=CommandsConfig(
+    return in_process_config(
+        rest_url,
+        CommandsConfig(
             import_=ImportConfig(
                 jobs_dir=jobs_dir, allowed_binaries_dirs=tuple(allowed), **import_keys
             )
         ),
-        http_server=HttpServerConfig(),
-        solr=SolrConfig(),
+        log_dir=jobs_dir.parent,
         content_models=ContentModelsConfig(vocabularies=VOCABULARIES),
     )
 
