@@ -446,11 +446,15 @@ async def test_a_removal_that_failed_is_written_later(tmp_path, clock):
             nursery.start_soon(writer.run)
             store.full = True
             writer.remove_soon("r1")
-            await trio.sleep(10)
+            with trio.fail_after(100):  # (virtual seconds)
+                while store.attempts < 3:  # the first try, then retries 1 s and 2 s later
+                    await trio.sleep(0.1)
             assert store.has_completion("r1") and writer.failure is not None
             store.full = False
-            await trio.sleep(40)  # nothing else is written: the removal is retried alone
-            assert not store.has_completion("r1") and writer.failure is None
+            with trio.fail_after(100):  # nothing else is written: the removal is retried alone
+                while store.has_completion("r1"):
+                    await trio.sleep(0.1)
+            assert writer.failure is None
             nursery.cancel_scope.cancel()
     finally:
         store.close()
