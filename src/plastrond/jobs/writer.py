@@ -119,5 +119,5 @@ class StoreWriter:
             write.error = error
             if write.done is not None:
                 write.done.set()
-            elif error is not None and write.op is StoreOp.REMOVE:
+            elif error is not None and write.kind is RecordKind.DONE:
                 self._failed_removals.append(write)
