@@ -202,6 +202,10 @@ def test_a_full_store_pauses_the_intake_on_one_session_and_every_job_runs_once_a
     assert client.completions == []
     assert _metric(url, "plastrond_intake_paused") == 1.0
     assert _metric(url, "plastrond_message_store_failing") == 1.0
+    # Synchronous jobs are never journalled: they still run, on the same session.
+    client.send_job("sync-while-full", "echo", "answered", synchronous=True)
+    (reply,) = client.wait_for("replies", 1, timeout=30)
+    assert reply.body == "answered" and reply.headers["PlastronJobId"] == "sync-while-full"
     status = httpx.get(f"{url}/health", timeout=5)
     assert status.status_code == 503
     problems = status.json()["problems"]
