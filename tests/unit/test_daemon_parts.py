@@ -85,6 +85,11 @@ async def test_a_full_queue_stops_the_acks(tmp_path, clock):
         async with running_daemon(config, broker):
             for i in range(6):
                 broker.job(f"slow-{i}", echo_delay="10")
+            # (waited for, not slept on: the mock clock jumps while the store writes in its
+            # worker thread, and a loaded machine can take longer than the 1 s slept before)
+            await broker.until(
+                lambda: len(broker.acked) == 2 and len(broker.queues[QUEUES["JOBS"]]) == 2
+            )
             await trio.sleep(1)
             # One running, one queued: acknowledged. The next is written and waits for room
             # unacknowledged, one more waits to be looked at; the broker keeps the rest.
