@@ -290,8 +290,17 @@ class Daemon:
         if conn is not None and conn.is_open:
             with trio.move_on_after(DELIVERY_GRACE):
                 await wait_any(self.outbox.empty, conn.ended)
-        if len(self.outbox):
-            log.info("%d completion(s) stay in the outbox for the next start", len(self.outbox))
+        if self.outbox.undelivered:
+            log.info(
+                "%d completion(s) stay in the outbox for the next start",
+                len(self.outbox.undelivered),
+            )
+        if self.outbox.unwritten:
+            log.warning(
+                "%d completion(s) could not be written (the store cannot write); their jobs "
+                "stay in the inbox and run again at the next start",
+                self.outbox.unwritten,
+            )
         conn = self.session.conn
         if conn is not None:
             await conn.disconnect()

@@ -62,6 +62,11 @@ class Outbox:
     def __len__(self) -> int:
         return len(self.undelivered) + len(self._handed) + len(self._saving)
 
+    @property
+    def unwritten(self) -> int:
+        """Completions handed over and not in the store yet (only in memory)."""
+        return len(self._handed) + len(self._saving)
+
     def recover(self, completions: list[Completion]) -> None:
         """Completions an earlier run left in the store."""
         for completion in completions:
