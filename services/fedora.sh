@@ -27,9 +27,14 @@ launch() {
   mkdir -p "$BASE/home" "$BASE/tmp"
   write_jetty_users "$BASE"
   # Fedora's embedded JMS broker is off: it would take 61613/61616 from our ActiveMQ.
+  # Its index database is Fedora's default H2 file (the same path as without the setting),
+  # with a lock timeout of 20 s instead of H2's 1 s: on a loaded machine concurrent
+  # transactions otherwise fail their commits with "Timeout trying to lock table" (409), where
+  # a production Fedora on PostgreSQL or MySQL would wait for the lock.
   run_logged java -Xms256m -Xmx1g \
     -Djava.io.tmpdir="$BASE/tmp" \
     -Dfcrepo.home="$BASE/home" \
+    -Dfcrepo.db.url="jdbc:h2:$BASE/home/data/fcrepo-h2;FILE_LOCK=SOCKET;LOCK_TIMEOUT=20000" \
     -Dfcrepo.jms.enabled=false \
     -Dfcrepo.dynamic.jms.port=0 -Dfcrepo.dynamic.stomp.port=0 \
     -Dfcrepo.auth.principal.delegate.enabled=true \
