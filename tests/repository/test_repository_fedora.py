@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import logging
 import itertools
+import logging
 import os
 import resource
 import tracemalloc
