@@ -444,9 +444,7 @@ def _build_class(
             raise ModelError(f"{where}.checked: expected true or false, not {checked!r}")
     for field in _build_fields(definition.get("fields"), where, path, built, prefixes, defs):
         fields[field.name] = field
-    result = EmbeddedClass(
-        name=name, types=types, fields=tuple(fields.values()), checked=checked
-    )
+    result = EmbeddedClass(name=name, types=types, fields=tuple(fields.values()), checked=checked)
     built[name] = result
     return result
 
