@@ -26,8 +26,10 @@ and the bytes actually read are both held to `COMMANDS.IMPORT.MAX_FILE_SIZE` per
 fails, and the upload is cut off). A `zip+sftp://` archive is read at random on the server
 (`plastrond.sftp.RemoteFile`: a read-ahead buffer over pipelined SFTP reads), never copied
 here. `fetch(path)` still copies one file out to a temporary file for callers that want a
-path. Blocking work (the file system, ZIP reading, paramiko)
-runs in worker threads.
+path. Blocking work (the file system, ZIP reading, paramiko) runs in worker threads.
+
+An item's files are counted to the job as they are read; when its transaction is rolled back
+and tried again, the attempt's bytes are given back first (`Charge`, `Location.refund`).
 """
 
 from __future__ import annotations
