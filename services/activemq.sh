@@ -6,12 +6,15 @@
 # never in the system instance under /var/lib/activemq.
 # With ACTIVEMQ_OPENWIRE_PORT set, the broker also has an OpenWire connector on that port (for
 # JMS clients such as the Camel status route, services/camel.sh); without it, STOMP only.
+# With ACTIVEMQ_PLUGINS_FILE naming a file, its XML goes in the broker's <plugins> (e.g. the
+# authentication and authorization plugins of a test's private broker).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 HOST="${ACTIVEMQ_HOST:-127.0.0.1}"
 PORT="${ACTIVEMQ_STOMP_PORT:-61613}"
 OPENWIRE_PORT="${ACTIVEMQ_OPENWIRE_PORT:-}"
+PLUGINS_FILE="${ACTIVEMQ_PLUGINS_FILE:-}"
 BASE="$STATE_DIR/activemq"
 PIDFILE="$BASE/activemq.pid"
 LOGFILE="$BASE/activemq.log"
@@ -31,6 +34,10 @@ write_config() {
   if [ -n "$OPENWIRE_PORT" ]; then
     openwire="<transportConnector name=\"openwire\" uri=\"tcp://$HOST:$OPENWIRE_PORT\"/>"
   fi
+  local plugins=""
+  if [ -n "$PLUGINS_FILE" ]; then
+    plugins="<plugins>$(cat "$PLUGINS_FILE")</plugins>"
+  fi
   cat >"$BASE/conf/activemq.xml" <<XML
 <beans xmlns="http://www.springframework.org/schema/beans"
   xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"
@@ -41,6 +48,7 @@ write_config() {
     <persistenceAdapter>
       <kahaDB directory="$BASE/data/kahadb"/>
     </persistenceAdapter>
+    $plugins
     <systemUsage>
       <systemUsage>
         <storeUsage><storeUsage limit="4 gb"/></storeUsage>
