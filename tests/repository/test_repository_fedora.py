@@ -8,6 +8,7 @@ from __future__ import annotations
 import gc
 import hashlib
 import itertools
+import logging
 import os
 import resource
 import tracemalloc
@@ -234,6 +235,33 @@ _PREMIS_DIGEST = "http://www.loc.gov/premis/rdf/v1#hasMessageDigest"
 def _sha256_of(path: Path) -> str:
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+async def test_streamed_bytes_are_checked_against_a_digest_the_server_reports(
+    fedora, repo: RepositoryClient, parent: str, caplog: pytest.LogCaptureFixture
+):
+    """Bytes streamed with no digest known first (a ZIP member over SFTP, an HTTP response)
+    are hashed as they go and compared afterwards with what the server computed: SHA-256 on
+    Fedora 6 (Want-Digest), SHA-1 on Fedora 4.7 (the only digest its description records for
+    such bytes). Nothing is left unverified on either."""
+
+    async def chunks():
+        for n in range(3):
+            yield bytes([n + 7]) * 200_000
+
+    with caplog.at_level(logging.WARNING, logger="plastrond.repository"):
+        streamed = await repo.create_binary(
+            parent, chunks(), filename="v.bin", mime_type="application/octet-stream"
+        )
+    assert not [r.getMessage() for r in caplog.records if "not verified" in r.getMessage()]
+    description = await repo.get_graph(streamed.description_uri)
+    digests = {str(o) for o in description.graph.objects(None, URIRef(_PREMIS_DIGEST))}
+    data = b"".join(bytes([n + 7]) * 200_000 for n in range(3))
+    # what the server computed itself: SHA-512 on Fedora 6 (its default), SHA-1 on 4.7
+    assert digests & {
+        f"urn:sha1:{hashlib.sha1(data).hexdigest()}",
+        f"urn:sha-512:{hashlib.sha512(data).hexdigest()}",
+    }
 
 
 async def test_the_server_verifies_the_digest(fedora, repo: RepositoryClient, parent: str):
