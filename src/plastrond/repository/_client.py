@@ -450,6 +450,14 @@ class RepositoryClient:
         """The transaction this view works in, if any."""
         return self._tx
 
+    @property
+    def takes_forward_links(self) -> bool:
+        """Whether a body written through this view may name repository resources that do
+        not exist yet: inside a Fedora 6 transaction it may (the server keeps no referential
+        check); Fedora 4.7 refuses such a triple (`400 PathNotFoundException`), and outside a
+        transaction the server's kind is not known here, so False."""
+        return self._tx is not None and self._tx.style == FCREPO6
+
     def on_behalf_of(self, user: str | None) -> RepositoryClient:
         """A view that asks the server to act as *user* (`On-Behalf-Of`); None for no one."""
         if user is not None:
