@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from rdflib import Literal, URIRef
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imports"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
 from export_support import export_config, run_export, unzip
 from import_support import FILES, TestContainer, import_config, run_import
-
-from plastrond.repository import RepositoryClient
+from rdflib import Literal, URIRef
 
 pytestmark = pytest.mark.integration
 
@@ -159,22 +152,6 @@ def plain(values) -> set:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
-
-
-@pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
-async def repo(fedora) -> AsyncIterator[RepositoryClient]:
-    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
-    async with RepositoryClient(config.repository) as client:
-        yield client
 
 
 async def export_csv(repo, uri: str, out: Path, name: str, model: str) -> tuple[Path, dict]:
