@@ -1,7 +1,7 @@
 """Import with files into Fedora 4.7.5: plastrond vs upstream Plastron 4.8.1, in the same run.
 
-Run: python bench/bench_peer_import.py [--items N] [--url URL] [--user U --password P]
-     [--peer-venv DIR] [--broker HOST:PORT]
+Run: python bench/bench_peer_import.py [--items N] [--rounds R] [--warmup N] [--url URL]
+     [--user U --password P] [--peer-venv DIR] [--broker HOST:PORT]
 
 Needs the running Fedora 4.7.5 (`services/fedora47.sh start`; the default URL is the one it
 serves). The peer is upstream Plastron 4.8.1 from PyPI (`plastron-stomp==4.8.1`, with
@@ -18,7 +18,14 @@ reachable here; plastrond's run reads the same file). Upstream's rate leaves out
 (N - 1) items over the time of the N-item run less that of a 1-item run. plastrond's run is
 in-process at its default concurrency (`MAX_CONCURRENT_ITEMS` 4).
 
-Printed: items/s of each, and the ratio (goal: plastrond >= 5x upstream).
+Fairness: both are warmed up first, not measured (plastrond imports --warmup items, upstream
+5): a Fedora JVM just started runs several times slower for its first requests, and whichever
+ran first used to meet it cold. Then R rounds (default 3) each measure both, alternating which
+goes first.
+
+Printed: per round, items/s of each and their ratio; then the medians and the median ratio
+(goal: plastrond >= 5x upstream), with the load average before and after (the machine is
+shared: say how busy it was).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,6 +41,7 @@ import time
 import uuid
 from pathlib import Path
 
+import attrs
 import httpx
 import trio
 import yaml
@@ -117,12 +126,37 @@ def peer_import(
     return elapsed, fedora
 
 
+@attrs.define
+class Round:
+    ours: float  # seconds for N items
+    requests: int
+    ours_cpu: float
+    ours_fedora: float
+    theirs: float  # seconds for N items
+    one: float  # seconds for 1 item (upstream's start-up and one item)
+    theirs_fedora: float
+    first: str  # which ran first in the round
+
+    def theirs_rate(self, total: int) -> float:
+        # upstream's rate without its start-up: the N-item run less a 1-item run, per N-1 items
+        return (total - 1) / max(self.theirs - self.one, 1e-9)
+
+    def ratio(self, total: int) -> float:
+        return (total / self.ours) / self.theirs_rate(total) if self.ours else 0.0
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8090/rest")
     parser.add_argument("--user", default="fedoraAdmin")
     parser.add_argument("--password", default="fedoraAdmin")
     parser.add_argument("--items", type=int, default=50)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of both, alternating which goes first"
+    )
+    parser.add_argument(
+        "--warmup", type=int, default=30, help="items plastrond imports first, not measured"
+    )
     parser.add_argument("--broker", default="127.0.0.1:61613")
     parser.add_argument(
         "--peer-only", action="store_true", help="measure upstream alone (no plastrond run)"
@@ -133,45 +167,77 @@ async def main() -> None:
     args = parser.parse_args()
     python = ensure_peer(args.peer_venv)
     total = args.items
+    rounds: list[Round] = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench-peer-") as name:
         work = Path(name)
         (work / "files").mkdir()
-        make_files(work / "files", total)
+        make_files(work / "files", max(total, args.warmup))
         (work / "rights.ttl").write_text(
             f'<{RIGHTS}InC> <http://www.w3.org/2000/01/rdf-schema#label> "In Copyright" .\n'
         )
-        # warm-up of both (Fedora's JIT, plastrond's vocabularies), not measured
+        # Warm-up of both, not measured: Fedora's JIT (a JVM just started runs several times
+        # slower for its first few hundred requests), plastrond's vocabularies and pool.
         if not args.peer_only:
-            await run_once(args, args.url, work, 4, 0, 5)
-        peer_import(args, python, work, make_csv(0, 2, "warm"), 2)
-        one, _ = peer_import(args, python, work, make_csv(0, 1, uuid.uuid4().hex[:8]), 1)
-        ours, requests, ours_fedora, ours_cpu = 0.0, 0, 0.0, 0.0
-        if not args.peer_only:
-            measured = await run_once(args, args.url, work, 4, 0, total)
-            ours, requests = measured.seconds, measured.requests
-            ours_fedora, ours_cpu = measured.fedora_cpu, measured.daemon_cpu
-        theirs, theirs_fedora = peer_import(
-            args, python, work, make_csv(0, total, uuid.uuid4().hex[:8]), total
-        )
-    # upstream's rate without its start-up: the N-item run less a 1-item run, per N-1 items
-    theirs_rate = (total - 1) / max(theirs - one, 1e-9)
+            await run_once(args, args.url, work, 4, 0, args.warmup)
+        peer_import(args, python, work, make_csv(0, 5, "warm"), 5)
+
+        async def ours() -> tuple[float, int, float, float]:
+            if args.peer_only:
+                return 0.0, 0, 0.0, 0.0
+            m = await run_once(args, args.url, work, 4, 0, total)
+            return m.seconds, m.requests, m.daemon_cpu, m.fedora_cpu
+
+        def theirs() -> tuple[float, float, float]:
+            one, _ = peer_import(args, python, work, make_csv(0, 1, uuid.uuid4().hex[:8]), 1)
+            n, fedora = peer_import(
+                args, python, work, make_csv(0, total, uuid.uuid4().hex[:8]), total
+            )
+            return n, one, fedora
+
+        for r in range(args.rounds):
+            # alternate which goes first, so that neither always meets a Fedora the other
+            # has just warmed (or loaded)
+            if r % 2 == 0:
+                mine = await ours()
+                peer = theirs()
+            else:
+                peer = theirs()
+                mine = await ours()
+            rounds.append(Round(*mine, *peer, first="plastrond" if r % 2 == 0 else "upstream"))
+    load_after = os.getloadavg()
     print(
         f"python {platform.python_version()}, {os.cpu_count()} CPUs, {total} items, "
-        "each one page of a TIFF and a JPG"
+        f"each one page of a TIFF and a JPG, {len(rounds)} rounds; load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after"
     )
     print(f"Fedora 4.7.5 at {args.url}")
-    if ours:
-        print(
-            f"  plastrond (4 at a time)   {ours:7.2f} s  {total / ours:6.2f} items/s  "
-            f"{requests / total:.1f} requests/item  CPU per item: plastrond "
-            f"{ours_cpu / total:.3f} s, Fedora {ours_fedora / total:.3f} s"
+    for n, rd in enumerate(rounds, 1):
+        line = f"  round {n} ({rd.first} first):"
+        if rd.ours:
+            line += (
+                f" plastrond {total / rd.ours:6.2f} items/s ({rd.requests / total:.1f} req/item, "
+                f"CPU/item {rd.ours_cpu / total:.3f} s, Fedora {rd.ours_fedora / total:.3f} s);"
+            )
+        line += (
+            f" upstream {rd.theirs_rate(total):5.2f} items/s ({rd.theirs:.2f} s, 1 item "
+            f"{rd.one:.2f} s, Fedora {rd.theirs_fedora / total:.3f} s/item)"
         )
+        if rd.ours:
+            line += f"  ratio {rd.ratio(total):.2f}x"
+        print(line)
+    ours_rates = sorted(total / rd.ours for rd in rounds if rd.ours)
+    theirs_rates = sorted(rd.theirs_rate(total) for rd in rounds)
     print(
-        f"  upstream Plastron 4.8.1   {theirs:7.2f} s (1 item: {one:.2f} s)  "
-        f"{theirs_rate:6.2f} items/s  Fedora CPU {theirs_fedora / total:.3f} s/item"
+        f"  median: upstream Plastron 4.8.1 {statistics.median(theirs_rates):.2f} items/s"
+        + (f", plastrond {statistics.median(ours_rates):.2f} items/s" if ours_rates else "")
     )
-    if ours:
-        print(f"  ratio: {(total / ours) / theirs_rate:.2f}x (goal >= 5x)")
+    if ours_rates:
+        ratios = [rd.ratio(total) for rd in rounds]
+        print(
+            f"  ratio: median {statistics.median(ratios):.2f}x "
+            f"(rounds {', '.join(f'{x:.2f}' for x in ratios)}; goal >= 5x)"
+        )
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from rdflib import Graph, URIRef
 from loopback_support import LoopbackServer, QuietHandler
 from plastrond.config import load_config
 from plastrond.http import serve
+from plastrond.repository._rdf import ntriples_into
 
 DCTERMS = "http://purl.org/dc/terms/"
 TITLE = URIRef(DCTERMS + "title")
@@ -79,7 +80,7 @@ class Repository:
     async def graph(self, uri: str) -> Graph:
         response = await self.client.get(uri, headers={"Accept": "application/n-triples"})
         response.raise_for_status()
-        return Graph().parse(data=response.text, format="nt")
+        return ntriples_into(Graph(), response.text)
 
     async def types(self, uri: str) -> set[URIRef]:
         graph = await self.graph(uri)

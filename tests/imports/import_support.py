@@ -26,6 +26,7 @@ from plastrond.config import (
 from plastrond.jobs import JobResult, Progress
 from plastrond.literals import normalize_graph
 from plastrond.repository import RepositoryClient
+from plastrond.repository._rdf import ntriples_into
 
 DATA = Path(__file__).resolve().parent / "data"
 FILES = DATA / "files"
@@ -157,7 +158,7 @@ class TestContainer:
         literals they are (`plastrond.literals`)."""
         response = self.client.get(uri, headers={"Accept": "application/n-triples"})
         response.raise_for_status()
-        return normalize_graph(Graph().parse(data=response.text, format="nt"))
+        return normalize_graph(ntriples_into(Graph(), response.text))
 
     def exists(self, uri: str) -> bool:
         return self.client.head(uri).status_code == 200

@@ -5,6 +5,10 @@ limit makes its row invalid, not the job failed; a job refused before it ran lea
 
 from __future__ import annotations
 
+import csv
+import io
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,9 @@ from rdflib import URIRef
 from plastrond.jobfolders import JobFolder, list_job_ids, read_rows
 from plastrond.jobfolders.csvlog import MAX_FIELD
 from plastrond.jobs import JobError
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
+from export_support import export_config, run_export
 
 pytestmark = pytest.mark.integration
 
@@ -69,15 +76,40 @@ async def test_text_after_a_closing_quote_is_an_invalid_row(repo, target, tmp_pa
 # -- item 10: large cells ---------------------------------------------------------------------
 
 
-async def test_a_one_megabyte_cell_is_imported(repo, target, tmp_path) -> None:
-    config = import_config(tmp_path / "jobs", rest_url=repo.root)
-    long_title = "A long transcription. " * (1024 * 1024 // 22 + 1)
+async def test_a_one_megabyte_cell_is_imported_and_round_trips(repo, target, tmp_path) -> None:
+    jobs = tmp_path / "jobs"
+    config = import_config(jobs, rest_url=repo.root)
+    long_title = "A long transcription, \u00e9t\u00e9 \u6771\u4eac. " * (1024 * 1024 // 30 + 1)
     body = f'{HEADER}\nbig-1,"{long_title}",{KINDS}\n'
     done = await run_import(config, repo, body, job_id=JOB, model="Item", container=target.uri)
     assert done.state == "import_complete", done.body
     (item,) = target.items()
     (title,) = target.graph(item).objects(URIRef(item), TITLE)
     assert str(title) == long_title.strip() and len(str(title)) > 1024 * 1024
+
+    # exported as CSV, the cell comes back whole; imported again, nothing changes
+    out = tmp_path / "exports"
+    out.mkdir()
+    exported = await run_export(
+        export_config(repo.root, allowed=[out]),
+        repo,
+        [item],
+        output_dest=f"{out}/big",
+        format="csv",
+    )
+    assert exported.result.state == "export_complete", exported.body
+    with zipfile.ZipFile(out / "big.zip") as bag:
+        (name,) = [n for n in bag.namelist() if n.endswith("data/Item_metadata.csv")]
+        exported_csv = bag.read(name).decode("utf-8")
+    (row,) = csv.DictReader(io.StringIO(exported_csv.removeprefix("\ufeff")))
+    assert row["URI"] == item and row["Title"] == long_title.strip()
+    stamp = target.last_modified(item)
+    again = await run_import(
+        config, repo, exported_csv, job_id=f"{JOB}-again", model="Item", container=target.uri
+    )
+    assert again.state == "import_complete", again.count
+    assert again.count["unchanged"] == 1 and again.count["updated"] == 0, again.count
+    assert target.last_modified(item) == stamp
 
 
 async def test_a_cell_past_the_field_limit_is_an_invalid_row(repo, target, tmp_path) -> None:

@@ -11,6 +11,8 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
+from plastrond.repository._rdf import ntriples_into
+
 pytestmark = pytest.mark.integration
 
 PUBLISHED = URIRef("http://vocab.lib.umd.edu/access#Published")
@@ -46,7 +48,7 @@ def graph_of(container, uri: str) -> Graph:
     client, _ = container
     answer = client.get(uri, headers={"Accept": "application/n-triples"})
     answer.raise_for_status()
-    return Graph().parse(data=answer.text, format="nt")
+    return ntriples_into(Graph(), answer.text)
 
 
 def handles_of(container, uri: str) -> list[str]:

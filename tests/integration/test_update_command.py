@@ -19,6 +19,7 @@ import pytest
 from rdflib import Graph, Literal, URIRef
 
 from plastrond.literals import normalize_graph
+from plastrond.repository._rdf import ntriples_into
 
 pytestmark = pytest.mark.integration
 
@@ -86,7 +87,7 @@ class Fedora:
         response = self.client.get(uri, headers={"Accept": "application/n-triples"})
         response.raise_for_status()
         # as plastrond reads it: Fedora 4.7's "x"^^xsd:string is the plain literal "x"
-        return normalize_graph(Graph().parse(data=response.text, format="nt"))
+        return normalize_graph(ntriples_into(Graph(), response.text))
 
     def titles(self, uri: str) -> set[str]:
         return {str(o) for o in self.graph(uri).objects(URIRef(uri), TITLE)}

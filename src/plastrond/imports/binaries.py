@@ -374,12 +374,18 @@ class LocalLocation(Location):
 
     @contextlib.asynccontextmanager
     async def source(self, path: str, charge: Charge | None = None) -> AsyncIterator[Source]:
-        # A local file is uploaded from where it is (the client sends it by its size).
-        async with self.fetch(path) as real:
-            size = (await trio.Path(real).stat()).st_size
-            self._check_size(path, size, "size")
-            self._charge(size, charge)
-            yield real
+        # A local file is uploaded from where it is (the client sends it by its size); found
+        # and measured in one trip to a worker thread.
+        def resolve() -> tuple[str | None, str | None, int]:
+            real, problem = self._resolve(path)
+            return real, problem, os.stat(real).st_size if real is not None else 0
+
+        real, problem, size = await self._thread(resolve)
+        if real is None:
+            raise FetchError(problem or f"Missing file: {path}")
+        self._check_size(path, size, "size")
+        self._charge(size, charge)
+        yield Path(real)
 
 
 class ZipLocation(Location):

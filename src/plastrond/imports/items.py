@@ -21,7 +21,9 @@ Fedora 4.7 refuses a triple that names a repository resource that does not exist
 fields and collection; a page its item; a file's description its page; a proxy its page, its
 item and the proxy before it), then the links that point forward, one SPARQL Update per
 resource: a page's `pcdm:hasFile`, a proxy's `iana:next`, the item's `pcdm:hasMember`,
-`pcdm:hasFile`, `iana:first`/`iana:last`. Fedora 6 takes the same requests.
+`pcdm:hasFile`, `iana:first`/`iana:last`. Fedora 6 keeps no such check, so there each
+resource is written with its forward links at once and the second pass is left out (the
+same triples, two requests fewer for an item of one page).
 
 Files are grouped into pages by base name without extension (`p001.tif` and `p001.jpg` are one
 page), in order of first appearance; TIFF files are preservation masters. The job's access
@@ -128,35 +130,54 @@ class ItemPlan:
     @property
     def full_graph(self) -> Graph:
         """The item's triples once written (its graph and its links)."""
-        return self.graph + self.links
+        return _union(self.graph, self.links)
+
+    def page_links(self, page: PagePlan) -> Graph:
+        """The page's `pcdm:hasFile` links (to files created after it)."""
+        g = Graph()
+        for f in page.files:
+            g.add((URIRef(page.uri), PCDM.hasFile, URIRef(f.uri)))
+        return g
+
+    def proxy_links(self, proxy: ProxyPlan) -> Graph:
+        """The proxy's `iana:next` link (to the proxy created after it), if any."""
+        g = Graph()
+        if proxy.next is not None:
+            g.add((URIRef(proxy.uri), IANA.next, URIRef(proxy.next)))
+        return g
 
     def link_updates(self) -> Iterator[tuple[str, Graph]]:
         """(resource, triples to add) for the second pass, in order."""
         for page in self.pages:
             if page.files:
-                g = Graph()
-                for f in page.files:
-                    g.add((URIRef(page.uri), PCDM.hasFile, URIRef(f.uri)))
-                yield page.uri, g
+                yield page.uri, self.page_links(page)
         for proxy in self.proxies:
             if proxy.next is not None:
-                g = Graph()
-                g.add((URIRef(proxy.uri), IANA.next, URIRef(proxy.next)))
-                yield proxy.uri, g
+                yield proxy.uri, self.proxy_links(proxy)
         if len(self.links):
             yield self.uri, self.links
 
-    @property
-    def requests(self) -> int:
-        """How many requests `write_item` sends (the transaction's own three aside)."""
+    def requests(self, *, forward_links: bool = False) -> int:
+        """How many requests `write_item` sends (the transaction's own three aside); with
+        *forward_links* (a server that takes them), the links go in the first writes."""
         return (
             1
             + len(self.containers)
             + sum(2 + 2 * len(p.files) for p in self.pages)
             + 2 * len(self.item_files)
             + len(self.proxies)
-            + sum(1 for _ in self.link_updates())
+            + (0 if forward_links else sum(1 for _ in self.link_updates()))
         )
+
+
+def _union(*graphs: Graph) -> Graph:
+    """A new graph of the triples of *graphs* (rdflib's `a + b` also copies both graphs'
+    namespace bindings, which costs more than the triples of an item)."""
+    union = Graph()
+    for graph in graphs:
+        for triple in graph:
+            union.add(triple)
+    return union
 
 
 def pairtree(identifier: str) -> str:
@@ -290,18 +311,28 @@ async def write_item(
 ) -> None:
     """Create everything *plan* describes through *tx* (a client inside a transaction): every
     resource first, then the links between them (see the module). The bytes of its files are
-    counted to *charge* too (given back if the attempt is rolled back and tried again)."""
-    await tx.put_container(plan.uri, plan.graph)
+    counted to *charge* too (given back if the attempt is rolled back and tried again).
+
+    When the server takes links to resources that do not exist yet (Fedora 6:
+    `RepositoryClient.takes_forward_links`), each resource is written with its links at once,
+    and the second pass is not needed: the same triples in fewer requests (12 instead of 14
+    for an item of one page of two files; one fewer per page and per proxy but the last)."""
+    inline = tx.takes_forward_links
+    await tx.put_container(plan.uri, plan.full_graph if inline else plan.graph)
     for container in plan.containers:
         await tx.put_container(container, None)
     for page in plan.pages:
-        await tx.put_container(page.uri, page.graph)
+        graph = _union(page.graph, plan.page_links(page)) if inline else page.graph
+        await tx.put_container(page.uri, graph)
         await tx.put_container(page.folder, None)
         for f in page.files:
             await _write_file(tx, f, location, charge)
     for f in plan.item_files:
         await _write_file(tx, f, location, charge)
     for proxy in plan.proxies:
-        await tx.put_container(proxy.uri, proxy.graph)
+        graph = _union(proxy.graph, plan.proxy_links(proxy)) if inline else proxy.graph
+        await tx.put_container(proxy.uri, graph)
+    if inline:
+        return
     for uri, graph in plan.link_updates():
         await tx.update(uri, sparql_update(Graph(), graph))

@@ -115,40 +115,35 @@ class RowError(PlastronError):
 # --------------------------------------------------------------------------------------------
 
 
+#: an escape (a backslash and the character after it) or a cell separator, per separator
+_CUTS = {sep: re.compile(r"\\.|" + re.escape(sep), re.DOTALL) for sep in "|;"}
+_ESCAPE = re.compile(r"\\(.)", re.DOTALL)
+
+
 def _split_raw(text: str, separator: str) -> list[str]:
-    """*text* cut at each *separator* not escaped by a backslash; escapes are kept."""
+    """*text* cut at each *separator* not escaped by a backslash; escapes are kept.
+
+    (Linear in the cell's length with a few regex matches, not a Python step per character: a
+    1 MB cell is real data.)"""
+    if "\\" not in text:
+        return text.split(separator)
+    cuts = _CUTS.get(separator) or re.compile(r"\\.|" + re.escape(separator), re.DOTALL)
     pieces: list[str] = []
-    current: list[str] = []
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if char == "\\" and i + 1 < len(text):
-            current.append(text[i : i + 2])
-            i += 2
-            continue
-        if char == separator:
-            pieces.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-        i += 1
-    pieces.append("".join(current))
+    start = 0
+    for m in cuts.finditer(text):
+        if m.group() == separator:
+            pieces.append(text[start : m.start()])
+            start = m.end()
+    pieces.append(text[start:])
     return pieces
 
 
 def _unescape(text: str) -> str:
+    """*text* with each backslash escape replaced by the character it escapes (a backslash at
+    the very end stays)."""
     if "\\" not in text:
         return text
-    out: list[str] = []
-    i = 0
-    while i < len(text):
-        if text[i] == "\\" and i + 1 < len(text):
-            out.append(text[i + 1])
-            i += 2
-        else:
-            out.append(text[i])
-            i += 1
-    return "".join(out)
+    return _ESCAPE.sub(r"\1", text)
 
 
 def split_cell(cell: str) -> list[str]:

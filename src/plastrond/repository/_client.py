@@ -296,6 +296,14 @@ class RepositoryClient:
         """The transaction this view works in, if any."""
         return self._tx
 
+    @property
+    def takes_forward_links(self) -> bool:
+        """Whether a body written through this view may name repository resources that do
+        not exist yet: inside a Fedora 6 transaction it may (the server keeps no referential
+        check); Fedora 4.7 refuses such a triple (`400 PathNotFoundException`), and outside a
+        transaction the server's kind is not known here, so False."""
+        return self._tx is not None and self._tx.style == FCREPO6
+
     def on_behalf_of(self, user: str | None) -> RepositoryClient:
         """A view that asks the server to act as *user* (`On-Behalf-Of`); None for no one."""
         if user is not None:
@@ -557,18 +565,20 @@ class RepositoryClient:
             body = source
         elif isinstance(source, os.PathLike):
             path = Path(source)
-            size = (await trio.Path(path).stat()).st_size
-            if not given:
-                hexdigest = await trio.to_thread.run_sync(
-                    _hash_file,
-                    path,
-                    DIGESTS[algorithm],
-                    self._shared.chunk_size,
-                    limiter=self._shared.hash_limiter,
-                )
+            # One trip to a worker thread measures the file and hashes it (unless *digest* is
+            # given); a file of at most one chunk comes back whole and is sent from memory
+            # (most page images of a typical import: no further thread trips to stream it).
+            size, hexdigest, content = await trio.to_thread.run_sync(
+                _measure_file,
+                path,
+                None if given else DIGESTS[algorithm],
+                self._shared.chunk_size,
+                limiter=self._shared.hash_limiter,
+            )
+            if hexdigest is not None:
                 given = {algorithm: hexdigest}
             headers["Content-Length"] = str(size)
-            body = _file_chunks(path, self._shared.chunk_size)
+            body = content if content is not None else _file_chunks(path, self._shared.chunk_size)
         else:
             if given:
                 body = source
@@ -953,12 +963,25 @@ def without_server_managed(graph: Graph) -> Graph:
     return result
 
 
-def _hash_file(path: Path, algorithm: str, chunk_size: int) -> str:
-    hasher = hashlib.new(algorithm)
+def _measure_file(
+    path: Path, algorithm: str | None, chunk_size: int
+) -> tuple[int, str | None, bytes | None]:
+    """(size, hex digest by *algorithm* or None, the content when it is at most *chunk_size*
+    bytes, else None) of the file at *path*."""
     with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= chunk_size:
+            content = f.read()
+            if len(content) == size:  # (a file that grew meanwhile is streamed as it is)
+                hexdigest = hashlib.new(algorithm, content).hexdigest() if algorithm else None
+                return size, hexdigest, content
+            f.seek(0)
+        if algorithm is None:
+            return size, None, None
+        hasher = hashlib.new(algorithm)
         while chunk := f.read(chunk_size):
             hasher.update(chunk)
-    return hasher.hexdigest()
+        return size, hasher.hexdigest(), None
 
 
 def _file_chunks(path: Path, chunk_size: int) -> Callable[[], AsyncIterator[bytes]]:
