@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
-import yaml
 
 from .errors import PlastronError
+from .yamlfile import read_yaml
 
 __all__ = [
     "LOG_FORMATS",
@@ -718,25 +718,7 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
     """Read and check the configuration file at *path*."""
     path = Path(path)
     env = os.environ if environ is None else environ
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: configuration file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(f"{path}: is a folder, not a configuration file") from None
-    except PermissionError:
-        raise ConfigError(f"{path}: permission denied reading the configuration file") from None
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = e.problem or e.context or "invalid YAML"
-        raise ConfigError(f"{path}{line}: YAML syntax error: {problem}") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: YAML syntax error: {e}") from None
+    data = read_yaml(path, "configuration file", ConfigError)
     if data is None:
         raise ConfigError(f"{path}: the configuration file is empty")
     if not isinstance(data, dict):

@@ -627,7 +627,7 @@ async def test_download_checks_the_servers_digest_and_leaves_no_partial_file(tmp
 
 
 def test_forwarded_headers_name_the_rest_endpoint():
-    from plastrond.repository._client import forwarded_headers
+    from plastrond.repository._headers import forwarded_headers
 
     assert forwarded_headers("https://repo.example.edu/fcrepo/rest") == {
         "X-Forwarded-Host": "repo.example.edu",

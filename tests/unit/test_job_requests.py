@@ -10,7 +10,7 @@ from plastrond.jobs.completion import completion_for
 from plastrond.jobs.ids import MAX_SEGMENT, job_id_segment, segment_job_id
 from plastrond.jobs.request import JobRequest, MissingJobId, request_from_message
 from plastrond.jobs.result import JobResult, error_result
-from plastrond.jobs.store import MessageStore, StoreInUse
+from plastrond.jobs.store import MessageStore, RecordKind, StoreInUse
 
 
 def test_request_from_message_reads_the_protocol_headers():
@@ -213,14 +213,25 @@ def test_batch_keeps_the_order_of_operations(tmp_path):
     store = MessageStore(tmp_path)
     store.write_batch(
         [
-            ("requests", [_request("a")]),
-            ("remove", ["a"]),
-            ("requests", [_request("a", body=b"again")]),
+            (RecordKind.REQUEST, [_request("a")]),
+            (RecordKind.DONE, ["a"]),
+            (RecordKind.REQUEST, [_request("a", body=b"again")]),
         ]
     )
     store.close()
     (request,) = MessageStore(tmp_path).load_requests()
     assert request.body == b"again"
+
+
+def test_a_batch_item_of_the_wrong_kind_writes_nothing(tmp_path):
+    store = MessageStore(tmp_path)
+    with pytest.raises(TypeError, match="a done record keeps a str"):
+        store.write_batch(
+            [(RecordKind.REQUEST, [_request("a")]), (RecordKind.DONE, [_request("b")])]
+        )
+    assert not store.has_request("a")
+    store.close()
+    assert MessageStore(tmp_path).load_requests() == []
 
 
 def test_a_status_url_travels_with_the_request_through_the_journal(tmp_path):

@@ -282,4 +282,6 @@ def test_every_shipped_command_loads_and_modules_load_only_when_asked():
         "print(sorted(m for m in sys.modules if m.startswith('plastrond.commands.')))"
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "['plastrond.commands.args', 'plastrond.commands.echo']"
+    assert out.stdout.strip() == (
+        "['plastrond.commands.args', 'plastrond.commands.echo', 'plastrond.commands.options']"
+    )

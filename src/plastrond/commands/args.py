@@ -1,13 +1,16 @@
-"""Turning `PlastronArg-*` strings into typed values, with errors that name the argument."""
+"""Turning `PlastronArg-*` strings into typed values, with errors that name the argument.
+
+What an options class's `from_request` reads its arguments with (see `commands.options`);
+each raises `RequestError`."""
 
 from __future__ import annotations
 
 import math
 
 from ..jobs.request import JobRequest
-from ..jobs.result import JobError
+from .options import RequestError
 
-__all__ = ["boolean", "choice", "number", "text"]
+__all__ = ["boolean", "choice", "number", "required_text", "text"]
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -23,7 +26,7 @@ def text(request: JobRequest, name: str, default: str | None = None) -> str | No
 def required_text(request: JobRequest, name: str) -> str:
     value = text(request, name)
     if value is None:
-        raise JobError(f"missing required argument {name} (header PlastronArg-{name})")
+        raise RequestError(f"missing required argument {name} (header PlastronArg-{name})")
     return value
 
 
@@ -36,7 +39,7 @@ def boolean(request: JobRequest, name: str, default: bool = False) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise JobError(f"argument {name} must be true or false, not {value!r}")
+    raise RequestError(f"argument {name} must be true or false, not {value!r}")
 
 
 def number(
@@ -55,13 +58,13 @@ def number(
     try:
         result = float(value)
     except ValueError:
-        raise JobError(f"argument {name} must be {kind}, not {value!r}") from None
+        raise RequestError(f"argument {name} must be {kind}, not {value!r}") from None
     if not math.isfinite(result) or (integer and result != int(result)):
-        raise JobError(f"argument {name} must be {kind}, not {value!r}")
+        raise RequestError(f"argument {name} must be {kind}, not {value!r}")
     if minimum is not None and result < minimum:
-        raise JobError(f"argument {name} must be at least {minimum:g}, not {value!r}")
+        raise RequestError(f"argument {name} must be at least {minimum:g}, not {value!r}")
     if maximum is not None and result > maximum:
-        raise JobError(f"argument {name} must be at most {maximum:g}, not {value!r}")
+        raise RequestError(f"argument {name} must be at most {maximum:g}, not {value!r}")
     return int(result) if integer else result
 
 
@@ -74,4 +77,4 @@ def choice(request: JobRequest, name: str, options: dict[str, str], default: str
         return options[value.lower()]
     except KeyError:
         allowed = ", ".join(sorted(options))
-        raise JobError(f"argument {name} must be one of {allowed}, not {value!r}") from None
+        raise RequestError(f"argument {name} must be one of {allowed}, not {value!r}") from None

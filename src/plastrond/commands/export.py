@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Self
 
 import attrs
 
@@ -36,8 +37,9 @@ from ..jobs.request import JobRequest
 from ..jobs.result import JobError, JobResult
 from ..models import ModelError, ModelSet, current_models
 from . import args, command
+from .options import RequestError, options_of
 
-__all__ = ["FORMATS", "ExportRequest", "parse_request"]
+__all__ = ["FORMATS", "ExportRequest"]
 
 #: accepted spellings of `format` -> the format
 FORMATS = {
@@ -52,6 +54,8 @@ _MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/(\*|[A-Za-z0-9][\w.+-]*)")
 
 @attrs.frozen
 class ExportRequest:
+    """An export job's request, checked."""
+
     format: str
     destination: Destination
     uris: tuple[str, ...]
@@ -68,54 +72,53 @@ class ExportRequest:
     def file_extension(self) -> str:
         return ".csv" if self.format == "csv" else ".ttl"
 
-
-def parse_request(request: JobRequest, config: Config) -> ExportRequest:
-    """The export *request* asks for, checked; JobError with one line when it cannot be run."""
-    fmt = args.choice(request, "format", FORMATS, "turtle")
-    output = args.required_text(request, "output-dest")
-    destination = parse_destination(output, config.commands.export)  # DestinationError
-    binaries = args.boolean(request, "export-binaries", False)
-    types: list[str] = []
-    for part in (args.text(request, "binary-types") or "").split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if not _MIME_TYPE.fullmatch(part):
-            raise JobError(f"argument binary-types: {part!r} is not a MIME type")
-        types.append(part.lower())
-    template = args.text(request, "uri-template")
-    if (
-        template is None
-        and config.message_broker is not None
-        and not config.publication.public_url_pattern
-    ):
-        template = config.message_broker.public_uri_template
-    if template is not None and "{uuid}" not in template:
-        raise JobError(f"argument uri-template must contain {{uuid}}, not {template!r}")
-    # URIs under REST_ENDPOINT are taken in their public form (REPO_EXTERNAL_URL), the one the
-    # repository client names resources by.
-    internal = config.repository.rest_endpoint.rstrip("/")
-    external = (config.repository.repo_external_url or internal).rstrip("/")
-    uris: list[str] = []
-    seen: set[str] = set()
-    for line in request.text().splitlines():
-        uri = line.strip()
-        if external != internal and (uri == internal or uri.startswith(internal + "/")):
-            uri = external + uri[len(internal) :]
-        if uri and uri not in seen:
-            seen.add(uri)
-            uris.append(uri)
-    if not uris:
-        raise JobError("the message body lists no URIs to export")
-    return ExportRequest(
-        format=fmt,
-        destination=destination,
-        uris=tuple(uris),
-        export_binaries=binaries,
-        binary_types=tuple(types),
-        uri_template=template,
-        timestamp=args.text(request, "timestamp"),
-    )
+    @classmethod
+    async def from_request(cls, request: JobRequest, config: Config) -> Self:
+        fmt = args.choice(request, "format", FORMATS, "turtle")
+        output = args.required_text(request, "output-dest")
+        destination = parse_destination(output, config.commands.export)  # DestinationError
+        binaries = args.boolean(request, "export-binaries", False)
+        types: list[str] = []
+        for part in (args.text(request, "binary-types") or "").split(","):
+            part = part.strip()
+            if not part:
+                continue
+            if not _MIME_TYPE.fullmatch(part):
+                raise RequestError(f"argument binary-types: {part!r} is not a MIME type")
+            types.append(part.lower())
+        template = args.text(request, "uri-template")
+        if (
+            template is None
+            and config.message_broker is not None
+            and not config.publication.public_url_pattern
+        ):
+            template = config.message_broker.public_uri_template
+        if template is not None and "{uuid}" not in template:
+            raise RequestError(f"argument uri-template must contain {{uuid}}, not {template!r}")
+        # URIs under REST_ENDPOINT are taken in their public form (REPO_EXTERNAL_URL), the one
+        # the repository client names resources by.
+        internal = config.repository.rest_endpoint.rstrip("/")
+        external = (config.repository.repo_external_url or internal).rstrip("/")
+        uris: list[str] = []
+        seen: set[str] = set()
+        for line in request.text().splitlines():
+            uri = line.strip()
+            if external != internal and (uri == internal or uri.startswith(internal + "/")):
+                uri = external + uri[len(internal) :]
+            if uri and uri not in seen:
+                seen.add(uri)
+                uris.append(uri)
+        if not uris:
+            raise RequestError("the message body lists no URIs to export")
+        return cls(
+            format=fmt,
+            destination=destination,
+            uris=tuple(uris),
+            export_binaries=binaries,
+            binary_types=tuple(types),
+            uri_template=template,
+            timestamp=args.text(request, "timestamp"),
+        )
 
 
 def _writer(fmt: str, models: ModelSet) -> Callable[[Path], MetadataWriter]:
@@ -126,8 +129,8 @@ def _writer(fmt: str, models: ModelSet) -> Callable[[Path], MetadataWriter]:
 
 @command("export")
 async def export(ctx: JobContext, report: Report) -> JobResult:
+    request = await options_of(ExportRequest, ctx)
     config = ctx.config
-    request = parse_request(ctx.request, config)
     try:
         models = await current_models(config.content_models.dir)
     except ModelError as e:

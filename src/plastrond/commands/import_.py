@@ -17,57 +17,68 @@ location, ...) fails with a one-line `PlastronJobError`.
 
 from __future__ import annotations
 
+from typing import Self
+
+import attrs
+
+from ..config import Config
 from ..imports.items import STRUCTURES
 from ..imports.run import ImportOptions, ImportRun
 from ..jobs.protocol import JobContext, Report
 from ..jobs.request import JobRequest
-from ..jobs.result import JobError, JobResult
+from ..jobs.result import JobResult
 from . import args, command
+from .options import RequestError, options_of
 
-__all__ = ["import_items", "parse_request"]
+__all__ = ["ImportRequest", "import_items"]
 
 
-def parse_request(request: JobRequest) -> ImportOptions:
-    """The request's arguments, checked; JobError naming the first bad one."""
-    relpath = args.text(request, "relpath")
-    container = args.text(request, "container")
-    if relpath is not None and container is not None and relpath != container:
-        raise JobError(
-            f"arguments relpath ({relpath}) and container ({container}) disagree; give one"
+@attrs.frozen
+class ImportRequest(ImportOptions):
+    """An import job's request, checked: the options of its `ImportRun` (what a resume takes
+    from the job folder's config.yml instead is settled there)."""
+
+    @classmethod
+    async def from_request(cls, request: JobRequest, config: Config) -> Self:
+        relpath = args.text(request, "relpath")
+        container = args.text(request, "container")
+        if relpath is not None and container is not None and relpath != container:
+            raise RequestError(
+                f"arguments relpath ({relpath}) and container ({container}) disagree; give one"
+            )
+        structure = args.text(request, "structure")
+        if structure is not None:
+            structure = args.choice(request, "structure", {s: s for s in STRUCTURES}, "flat")
+        limit = args.text(request, "limit")
+        percent = args.text(request, "percent")
+        return cls(
+            job_id=request.job_id,
+            body=request.body,
+            model=args.text(request, "model"),
+            name=args.text(request, "name"),
+            access=args.text(request, "access"),
+            member_of=args.text(request, "member-of"),
+            container=container or relpath,
+            structure=structure,
+            binaries_location=args.text(request, "binaries-location"),
+            validate_only=args.boolean(request, "validate-only", False),
+            resume=args.boolean(request, "resume", False),
+            limit=None
+            if limit is None
+            else int(args.number(request, "limit", 0, minimum=0, integer=True)),
+            percent=None
+            if percent is None
+            else int(args.number(request, "percent", 100, minimum=1, maximum=100, integer=True)),
+            extract_text=args.text(request, "extract-text"),
+            publish=None
+            if args.text(request, "publish") is None
+            else args.boolean(request, "publish", False),
         )
-    structure = args.text(request, "structure")
-    if structure is not None:
-        structure = args.choice(request, "structure", {s: s for s in STRUCTURES}, "flat")
-    limit = args.text(request, "limit")
-    percent = args.text(request, "percent")
-    return ImportOptions(
-        job_id=request.job_id,
-        body=request.body,
-        model=args.text(request, "model"),
-        name=args.text(request, "name"),
-        access=args.text(request, "access"),
-        member_of=args.text(request, "member-of"),
-        container=container or relpath,
-        structure=structure,
-        binaries_location=args.text(request, "binaries-location"),
-        validate_only=args.boolean(request, "validate-only", False),
-        resume=args.boolean(request, "resume", False),
-        limit=None
-        if limit is None
-        else int(args.number(request, "limit", 0, minimum=0, integer=True)),
-        percent=None
-        if percent is None
-        else int(args.number(request, "percent", 100, minimum=1, maximum=100, integer=True)),
-        extract_text=args.text(request, "extract-text"),
-        publish=None
-        if args.text(request, "publish") is None
-        else args.boolean(request, "publish", False),
-    )
 
 
 @command("import")
 async def import_items(ctx: JobContext, report: Report) -> JobResult:
-    options = parse_request(ctx.request)
+    options = await options_of(ImportRequest, ctx)
     if options.extract_text:
         ctx.log.warning("extract-text is not supported; ignored (%s)", options.extract_text)
     # ImportJobError is a JobError: it goes to the runner as it is, from any row.

@@ -11,38 +11,59 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
+import attrs
 import trio
 
 from .. import publication
+from ..config import Config
 from ..jobs.protocol import JobContext, Progress, Report
-from ..jobs.result import JobError, JobResult
+from ..jobs.request import JobRequest
+from ..jobs.result import JobResult
 from ..publication import Change, PublicationError
 from . import args, command
+from .options import RequestError, options_of
+
+__all__ = ["PublishRequest", "publish", "unpublish"]
 
 #: resources changed at once within one job
 CONCURRENCY = 4
 
 
-def request_uris(ctx: JobContext) -> list[str]:
-    """The URIs of the request body, one per line, blank lines ignored."""
-    uris = []
-    for number, line in enumerate(ctx.request.text().splitlines(), 1):
-        uri = line.strip()
-        if not uri:
-            continue
-        if not uri.startswith(("http://", "https://")) or any(c in uri for c in '<> "{}'):
-            raise JobError(f"line {number} of the message body is not a URI: {uri[:200]!r}")
-        uris.append(uri)
-    if not uris:
-        raise JobError("the message body names no resources (one URI per line)")
-    return uris
+@attrs.frozen
+class PublishRequest:
+    """A publish or unpublish job's request, checked: the resources (the body, one URI per
+    line, blank lines ignored) and the `hidden` / `visible` arguments."""
+
+    uris: tuple[str, ...]
+    hidden: bool = False
+    visible: bool = False
+
+    @classmethod
+    async def from_request(cls, request: JobRequest, config: Config) -> Self:
+        hidden = args.boolean(request, "hidden", False)
+        visible = args.boolean(request, "visible", False)
+        if hidden and visible:
+            raise RequestError("arguments hidden and visible contradict each other")
+        uris = []
+        for number, line in enumerate(request.text().splitlines(), 1):
+            uri = line.strip()
+            if not uri:
+                continue
+            if not uri.startswith(("http://", "https://")) or any(c in uri for c in '<> "{}'):
+                raise RequestError(f"line {number} of the message body is not a URI: {uri[:200]!r}")
+            uris.append(uri)
+        if not uris:
+            raise RequestError("the message body names no resources (one URI per line)")
+        return cls(uris=tuple(uris), hidden=hidden, visible=visible)
 
 
-async def _mark_all(ctx: JobContext, report: Report, change: Change) -> JobResult:
+async def _mark_all(ctx: JobContext, report: Report, make: Callable[..., Change]) -> JobResult:
+    request = await options_of(PublishRequest, ctx)
+    change = make(hidden=request.hidden, visible=request.visible)
     name = change.name
-    uris = request_uris(ctx)
+    uris = request.uris
     repository = ctx.repository
     started = time.time()
     done: list[str] = []
@@ -112,19 +133,11 @@ async def _mark_all(ctx: JobContext, report: Report, change: Change) -> JobResul
     return JobResult(state=state, body=body)
 
 
-def _change(ctx: JobContext, make: Callable[..., Change]) -> Change:
-    hidden = args.boolean(ctx.request, "hidden", False)
-    visible = args.boolean(ctx.request, "visible", False)
-    if hidden and visible:
-        raise JobError("arguments hidden and visible contradict each other")
-    return make(hidden=hidden, visible=visible)
-
-
 @command("publish")
 async def publish(ctx: JobContext, report: Report) -> JobResult:
-    return await _mark_all(ctx, report, _change(ctx, publication.publish))
+    return await _mark_all(ctx, report, publication.publish)
 
 
 @command("unpublish")
 async def unpublish(ctx: JobContext, report: Report) -> JobResult:
-    return await _mark_all(ctx, report, _change(ctx, publication.unpublish))
+    return await _mark_all(ctx, report, publication.unpublish)

@@ -22,14 +22,14 @@ import math
 import re
 import time
 from collections.abc import Iterable
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, Self
 
 import attrs
 import trio
 from rdflib import Graph, URIRef
 
 from .. import editing
+from ..config import Config
 from ..jobs.protocol import JobContext, Progress, Report
 from ..jobs.request import JobRequest
 from ..jobs.result import JobError, JobResult
@@ -46,8 +46,9 @@ from ..models import (
 from ..models.namespaces import FABIO, LDP, ORE, PCDM, RDF
 from ..repository import RepositoryClient, RepositoryError, TransactionError
 from . import args, command
+from .options import RequestError, options_of
 
-__all__ = ["COMPLETE", "INCOMPLETE", "UpdateRequest", "parse_request", "update"]
+__all__ = ["COMPLETE", "INCOMPLETE", "UpdateRequest", "update"]
 
 COMPLETE = "update_complete"
 INCOMPLETE = "update_incomplete"
@@ -58,31 +59,18 @@ STRUCTURAL_TYPES = frozenset({FABIO.Page, PCDM.File, ORE.Proxy})
 _SEPARATORS = re.compile(r"[\s,]+")
 
 
-@attrs.frozen
-class UpdateRequest:
-    """An update job's request, checked."""
-
-    uris: tuple[str, ...]
-    sparql: str
-    dry_run: bool = False
-    validate: bool = False
-    model: ContentModel | None = None
-    recursive: tuple[URIRef, ...] = ()
-    use_transactions: bool = False
-
-
 def _stats(uris: Iterable[str] = (), reason: str | None = None) -> dict[str, Any]:
     errors = {uri: [reason] for uri in uris} if reason else {}
     return {"stats": {"updated": [], "invalid": {}, "errors": errors}}
 
 
-def _bad(message: str, uris: Iterable[str] = ()) -> NoReturn:
+def _bad(message: str, uris: Iterable[str] = (), error: type[JobError] = RequestError) -> NoReturn:
     # Archelon reads `stats` even from a failed update: give it the reason per resource too.
-    raise JobError(message, details=_stats(uris, message))
+    raise error(message, details=_stats(uris, message))
 
 
-def parse_body(request: JobRequest) -> tuple[tuple[str, ...], str]:
-    """The URIs and the SPARQL Update text of the request's JSON body, or JobError."""
+def _body(request: JobRequest) -> tuple[tuple[str, ...], str]:
+    """The URIs and the SPARQL Update text of the request's JSON body, or RequestError."""
     try:
         text = request.text()
     except JobError as e:
@@ -114,49 +102,61 @@ def parse_body(request: JobRequest) -> tuple[tuple[str, ...], str]:
     return tuple(uris), sparql
 
 
-async def parse_request(
-    request: JobRequest, models_dir: Path | None = None
-) -> tuple[UpdateRequest, ModelSet]:
-    """Everything the job needs from its request, checked; one JobError per problem."""
-    uris, sparql = parse_body(request)
-    try:
-        dry_run = args.boolean(request, "dry-run", False)
-        do_validate = args.boolean(request, "validate", False)
-        no_transactions = args.boolean(request, "no-transactions", True)
-        model_name = args.text(request, "model")
-        recursive_text = args.text(request, "recursive")
-    except JobError as e:
-        _bad(str(e), uris)
-    if do_validate and model_name is None:
-        _bad("argument validate needs argument model (the content model to validate with)", uris)
-    try:
-        models = await current_models(models_dir)
-        model = models.get(model_name) if model_name is not None else None
-    except ModelError as e:
-        _bad(str(e), uris)
-    recursive: list[URIRef] = []
-    for term in _SEPARATORS.split(recursive_text or ""):
-        if term:
-            try:
-                recursive.append(models.expand(term))
-            except ModelError as e:
-                _bad(f"argument recursive: {e}", uris)
-    try:
-        await trio.to_thread.run_sync(check_update, sparql)
-    except SparqlError as e:
-        _bad(str(e), uris)
-    return (
-        UpdateRequest(
+@attrs.frozen
+class UpdateRequest:
+    """An update job's request, checked, with the content models it was checked against."""
+
+    uris: tuple[str, ...]
+    sparql: str
+    models: ModelSet
+    dry_run: bool = False
+    validate: bool = False
+    model: ContentModel | None = None
+    recursive: tuple[URIRef, ...] = ()
+    use_transactions: bool = False
+
+    @classmethod
+    async def from_request(cls, request: JobRequest, config: Config) -> Self:
+        uris, sparql = _body(request)
+        try:
+            dry_run = args.boolean(request, "dry-run", False)
+            do_validate = args.boolean(request, "validate", False)
+            no_transactions = args.boolean(request, "no-transactions", True)
+            model_name = args.text(request, "model")
+            recursive_text = args.text(request, "recursive")
+        except RequestError as e:
+            _bad(str(e), uris)
+        if do_validate and model_name is None:
+            _bad(
+                "argument validate needs argument model (the content model to validate with)",
+                uris,
+            )
+        try:
+            models = await current_models(config.content_models.dir)
+            model = models.get(model_name) if model_name is not None else None
+        except ModelError as e:
+            _bad(str(e), uris)
+        recursive: list[URIRef] = []
+        for term in _SEPARATORS.split(recursive_text or ""):
+            if term:
+                try:
+                    recursive.append(models.expand(term))
+                except ModelError as e:
+                    _bad(f"argument recursive: {e}", uris)
+        try:
+            await trio.to_thread.run_sync(check_update, sparql)
+        except SparqlError as e:
+            _bad(str(e), uris)
+        return cls(
             uris=uris,
             sparql=sparql,
+            models=models,
             dry_run=dry_run,
             validate=do_validate,
             model=model,
             recursive=tuple(dict.fromkeys(recursive)),
             use_transactions=not no_transactions,
-        ),
-        models,
-    )
+        )
 
 
 class _RollBack(Exception):
@@ -213,14 +213,13 @@ class _UpdateRun:
     def __init__(
         self,
         request: UpdateRequest,
-        models: ModelSet,
         repository: RepositoryClient,
         vocabularies: VocabularyCache,
         log: logging.Logger,
         concurrency: int,
     ) -> None:
         self.request = request
-        self.models = models
+        self.models = request.models
         self.repository = repository
         self.vocabularies = vocabularies
         self.log = log
@@ -251,7 +250,7 @@ class _UpdateRun:
             )
         except TransactionError as e:
             if not self.stats.order:  # it never began
-                _bad(str(e), self.request.uris)
+                _bad(str(e), self.request.uris, JobError)  # not the request's fault
             self._undo(f"not updated: {e}")
 
     def _undo(self, reason: str) -> None:
@@ -349,16 +348,15 @@ class _UpdateRun:
 
 @command("update")
 async def update(ctx: JobContext, report: Report) -> JobResult:
+    request = await options_of(UpdateRequest, ctx)
     config = ctx.config
     settings = config.content_models
-    request, models = await parse_request(ctx.request, settings.dir)
-    sources = {**models.vocabularies, **settings.vocabularies}
+    sources = {**request.models.vocabularies, **settings.vocabularies}
     vocabularies = shared_cache(
         sources, ttl=settings.vocabulary_cache_seconds, timeout=settings.vocabulary_timeout
     )
     run = _UpdateRun(
         request,
-        models,
         ctx.repository,
         vocabularies,
         ctx.log,

@@ -30,6 +30,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.term import Node
 
 from ..models import ContentModel, Embedded, Field, Item, ModelSet
+from ..models.columns import SYSTEM_COLUMNS
 from ..models.namespaces import FEDORA
 
 __all__ = [
@@ -44,17 +45,6 @@ __all__ = [
     "join_cell",
 ]
 
-SYSTEM_COLUMNS: Final = (
-    "URI",
-    "PUBLIC URI",
-    "CREATED",
-    "MODIFIED",
-    "INDEX",
-    "FILES",
-    "ITEM_FILES",
-    "PUBLISH",
-    "HIDDEN",
-)
 PUBLISHED: Final = URIRef("http://vocab.lib.umd.edu/access#Published")
 HIDDEN: Final = URIRef("http://vocab.lib.umd.edu/access#Hidden")
 

@@ -52,9 +52,9 @@ from ..models import (
     ModelSet,
     Value,
 )
+from ..models.columns import IMPORT_COLUMNS
 
 __all__ = [
-    "SYSTEM_COLUMNS",
     "USAGE_TAGS",
     "Column",
     "FileSpec",
@@ -81,20 +81,6 @@ __all__ = [
     "split_tagged",
     "split_tagged_positions",
 ]
-
-#: the columns that are not fields of a model
-SYSTEM_COLUMNS: Final = (
-    "URI",
-    "PUBLIC URI",
-    "CREATED",
-    "MODIFIED",
-    "INDEX",
-    "FILES",
-    "ITEM_FILES",
-    "PUBLISH",
-    "HIDDEN",
-    "CREATE_PAGES",
-)
 
 #: FILES / ITEM_FILES usage tag -> the rdf:type it gives the file (upstream files.py:28-32)
 USAGE_TAGS: Final[Mapping[str, URIRef]] = USAGE_TYPES
@@ -390,7 +376,7 @@ def _column(
     models: ModelSet,
     labels: Mapping[str, list[tuple[Field, Field | None]]],
 ) -> Column:
-    if header in SYSTEM_COLUMNS:
+    if header in IMPORT_COLUMNS:
         return Column(index=index, header=header, system=header)
     label, lang, datatype = header, None, None
     if header not in labels:

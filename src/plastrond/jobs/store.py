@@ -1,11 +1,15 @@
 """The durable inbox and outbox: an append-only journal under MESSAGE_STORE_DIR.
 
-Three kinds of record, one per line, each line `<crc32 hex> <json>`:
+Three kinds of record (`RecordKind`), one per line, each line `<crc32 hex> <json>`, the
+JSON object's `type` naming the kind:
 
 - `request`: an accepted asynchronous request (the inbox), written and fdatasynced before
   the broker gets its ACK;
 - `completion`: a job's completion waiting for the broker's RECEIPT (the outbox);
 - `done`: the completion of a job was receipted; the job is forgotten.
+
+`_encode` is the one place a record becomes a line, `_decode` the one place a line becomes a
+record (or the reason it is damaged).
 
 A batch of records is one write and one fdatasync, which is what lets a burst of jobs through
 at disk speed (one fsync per file per job costs several times more). A record is atomic: a
@@ -34,6 +38,7 @@ finished jobs in it. The methods block: call them from a worker thread
 from __future__ import annotations
 
 import contextlib
+import enum
 import errno
 import fcntl
 import json
@@ -41,9 +46,11 @@ import logging
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
+
+import attrs
 
 from .. import metrics
 from ..durable import fsync_dir, write_all
@@ -51,7 +58,7 @@ from ..errors import PlastronError
 from .completion import Completion
 from .request import JobRequest
 
-__all__ = ["MessageStore", "StoreInUse", "StoreWriteError"]
+__all__ = ["MessageStore", "RecordKind", "StoreInUse", "StoreWriteError"]
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +68,58 @@ DAMAGED = "damaged.log"
 _RECORD_START = re.compile(rb"[0-9a-f]{8} \{")
 
 
-def _line(record: dict[str, Any]) -> bytes:
-    payload = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+class RecordKind(enum.StrEnum):
+    """What a journal record says; the value is its `type` on disk. `write_batch` takes
+    operations as a kind and its items: JobRequests, Completions, or the job ids done."""
+
+    REQUEST = "request"
+    COMPLETION = "completion"
+    DONE = "done"
+
+
+#: one operation of `MessageStore.write_batch`
+Operation = tuple[RecordKind, Sequence[Any]]
+#: what the items of an operation of each kind are
+_ITEM_TYPES: dict[RecordKind, type] = {
+    RecordKind.REQUEST: JobRequest,
+    RecordKind.COMPLETION: Completion,
+    RecordKind.DONE: str,
+}
+
+
+@attrs.frozen
+class _Record:
+    """One journal record: its kind and its fields (the JSON object but its `type`)."""
+
+    kind: RecordKind
+    fields: dict[str, Any]
+
+    @property
+    def job_id(self) -> str:
+        job_id: str = self.fields["job_id"]
+        return job_id
+
+    @classmethod
+    def of(cls, kind: RecordKind, item: Any) -> _Record:
+        """The record that keeps *item* (a JobRequest, a Completion, a done job's id)."""
+        expected = _ITEM_TYPES[kind]
+        if not isinstance(item, expected):
+            raise TypeError(f"a {kind} record keeps a {expected.__name__}, not {item!r}")
+        if isinstance(item, str):
+            return cls(kind, {"job_id": item})
+        assert isinstance(item, JobRequest | Completion)
+        return cls(kind, item.to_json())
+
+
+def _encode(record: _Record) -> bytes:
+    """The journal line of *record*: `<crc32 hex> <json>` and a newline."""
+    data = {"type": record.kind.value, **record.fields}
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return b"%08x %s\n" % (zlib.crc32(payload), payload)
+
+
+#: why `_decode` refused a line whose checksum or JSON is broken (a write cut short)
+_UNREADABLE = "checksum or JSON"
 
 
 class StoreInUse(PlastronError):
@@ -134,6 +190,41 @@ def _completion_problem(record: dict[str, Any]) -> str | None:
     return None
 
 
+def _done_problem(record: dict[str, Any]) -> str | None:
+    return None if isinstance(record.get("job_id"), str) else "done without a job_id"
+
+
+#: why a record of each kind is not one (None when it is)
+_PROBLEMS: dict[RecordKind, Callable[[dict[str, Any]], str | None]] = {
+    RecordKind.REQUEST: _request_problem,
+    RecordKind.COMPLETION: _completion_problem,
+    RecordKind.DONE: _done_problem,
+}
+
+
+def _decode(line: bytes) -> _Record | str:
+    """The record of one journal line, or why it is not one (`_UNREADABLE` when its checksum
+    or JSON is broken; else what is wrong with its kind or fields)."""
+    checksum, _, payload = line.partition(b" ")
+    try:
+        if len(checksum) != 8 or int(checksum, 16) != zlib.crc32(payload):
+            return _UNREADABLE
+        data = json.loads(payload)
+    except ValueError:
+        return _UNREADABLE
+    if not isinstance(data, dict):
+        return _UNREADABLE
+    try:
+        kind = RecordKind(str(data.get("type")))
+    except ValueError:
+        return f"unknown record type {data.get('type')!r}"
+    problem = _PROBLEMS[kind](data)
+    if problem is not None:
+        return problem
+    del data["type"]
+    return _Record(kind, data)
+
+
 class MessageStore:
     def __init__(self, root: Path, *, compact_bytes: int = 64 * 1024 * 1024) -> None:
         self.root = root
@@ -156,7 +247,8 @@ class MessageStore:
         self._needs_cut = False
         #: the last write's failure, None once a write succeeds
         self.failure: StoreWriteError | None = None
-        # What the journal holds, by job id: the live state it would replay to.
+        # What the journal holds, by job id: the live state it would replay to (the fields of
+        # each job's request and completion records).
         self._requests: dict[str, dict[str, Any]] = {}
         self._completions: dict[str, dict[str, Any]] = {}
         good_length, damaged_kept = self._replay()
@@ -210,10 +302,10 @@ class MessageStore:
         self._needs_cut = False
         return True
 
-    def _append(self, records: list[dict[str, Any]]) -> None:
+    def _append(self, records: list[_Record]) -> None:
         if not records:
             return
-        data = b"".join(_line(r) for r in records)
+        data = b"".join(_encode(r) for r in records)
         if self._needs_cut and not self._cut_back():
             raise self._failed(OSError(errno.EIO, "a failed write is not cut back yet"), "write")
         try:
@@ -236,47 +328,33 @@ class MessageStore:
 
     def save_requests(self, requests: Iterable[JobRequest]) -> None:
         """Keep requests durably (one fdatasync for the batch)."""
-        self.write_batch([("requests", list(requests))])
+        self.write_batch([(RecordKind.REQUEST, list(requests))])
 
     def save_completions(self, completions: Iterable[Completion]) -> None:
-        self.write_batch([("completions", list(completions))])
+        self.write_batch([(RecordKind.COMPLETION, list(completions))])
 
     def remove(self, job_ids: Iterable[str]) -> None:
         """Forget jobs whose completion was receipted."""
-        self.write_batch([("remove", list(job_ids))])
+        self.write_batch([(RecordKind.DONE, list(job_ids))])
 
-    def write_batch(
-        self,
-        operations: Iterable[tuple[str, list[Any]]],
-    ) -> None:
-        """Several operations in order ("requests", "completions", "remove"), one fdatasync.
+    def write_batch(self, operations: Iterable[Operation]) -> None:
+        """Several operations in order, one fdatasync: each a kind and its items (requests to
+        keep, completions to keep, ids of jobs done).
 
         All or nothing: StoreWriteError leaves the journal and the store's state as they were.
         """
-        records: list[dict[str, Any]] = []
-        for kind, items in operations:
-            for item in items:
-                if kind == "requests":
-                    records.append({"type": "request", **item.to_json()})
-                elif kind == "completions":
-                    records.append({"type": "completion", **item.to_json()})
-                elif kind == "remove":
-                    records.append({"type": "done", "job_id": item})
-                else:
-                    raise ValueError(f"unknown store operation {kind!r}")
+        records = [_Record.of(kind, item) for kind, items in operations for item in items]
         self._append(records)
         for record in records:
             self._apply(record)
         self._after_append()
 
-    def _apply(self, record: dict[str, Any]) -> None:
-        data = dict(record)
-        kind = data.pop("type")
-        job_id = data["job_id"]
-        if kind == "request":
-            self._requests[job_id] = data
-        elif kind == "completion":
-            self._completions[job_id] = data
+    def _apply(self, record: _Record) -> None:
+        job_id = record.job_id
+        if record.kind is RecordKind.REQUEST:
+            self._requests[job_id] = record.fields
+        elif record.kind is RecordKind.COMPLETION:
+            self._completions[job_id] = record.fields
         else:
             self._requests.pop(job_id, None)
             self._completions.pop(job_id, None)
@@ -316,18 +394,16 @@ class MessageStore:
         damaged: list[bytes] = []
         for number, line in enumerate(complete, 1):
             for piece, record in self._pieces(line):
-                problem = "checksum or JSON" if record is None else self._problem(record)
-                if problem is not None:
+                if isinstance(record, str):
                     log.warning(
                         "damaged record at %s line %d (%s), kept in %s",
                         self.path,
                         number,
-                        problem,
+                        record,
                         DAMAGED,
                     )
                     damaged.append(piece)
                     continue
-                assert record is not None
                 self._apply(record)
         safe = True
         if damaged:
@@ -342,50 +418,28 @@ class MessageStore:
         return len(data) - len(tail), safe
 
     @classmethod
-    def _pieces(cls, line: bytes) -> list[tuple[bytes, dict[str, Any] | None]]:
-        """The line's record, or when it does not decode, its damaged part and any good
-        record glued after it (a write cut short, then a good batch appended to it)."""
-        record = cls._decode(line)
-        if record is not None or not line:
+    def _pieces(cls, line: bytes) -> list[tuple[bytes, _Record | str]]:
+        """The line's record (or why it is damaged), or when the line itself is unreadable,
+        its damaged part and any record glued after it (a write cut short, then a good batch
+        appended to it)."""
+        record = _decode(line)
+        if record != _UNREADABLE or not line:
             return [(line, record)]
         for match in _RECORD_START.finditer(line, 1):
             rest = cls._pieces(line[match.start() :])
-            if rest[0][1] is not None:
-                return [(line[: match.start()], None), *rest]
-        return [(line, None)]
-
-    @staticmethod
-    def _problem(record: dict[str, Any]) -> str | None:
-        kind = record.get("type")
-        if kind == "request":
-            return _request_problem(record)
-        if kind == "completion":
-            return _completion_problem(record)
-        if kind == "done":
-            job_id = record.get("job_id")
-            return None if isinstance(job_id, str) else "done without a job_id"
-        return f"unknown record type {kind!r}"
-
-    @staticmethod
-    def _decode(line: bytes) -> dict[str, Any] | None:
-        checksum, _, payload = line.partition(b" ")
-        try:
-            if len(checksum) != 8 or int(checksum, 16) != zlib.crc32(payload):
-                return None
-            record = json.loads(payload)
-        except ValueError:
-            return None
-        return record if isinstance(record, dict) else None
+            if rest[0][1] != _UNREADABLE:
+                return [(line[: match.start()], _UNREADABLE), *rest]
+        return [(line, _UNREADABLE)]
 
     def _compact(self) -> None:
         """Rewrite the journal with only the live records (atomic replace)."""
         tmp = self.root / f".{JOURNAL}.tmp"
-        records = [{"type": "request", **d} for d in self._requests.values()]
-        records += [{"type": "completion", **d} for d in self._completions.values()]
+        records = [_Record(RecordKind.REQUEST, f) for f in self._requests.values()]
+        records += [_Record(RecordKind.COMPLETION, f) for f in self._completions.values()]
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             try:
-                write_all(fd, b"".join(_line(r) for r in records))
+                write_all(fd, b"".join(_encode(r) for r in records))
                 os.fsync(fd)
             finally:
                 os.close(fd)

@@ -6,7 +6,6 @@ worker thread, one batch at a time (the store's methods must not run at once).
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,24 +17,16 @@ from .. import metrics
 from ..waiting import receive_batch
 from .completion import Completion
 from .request import JobRequest
-from .store import MessageStore
+from .store import MessageStore, RecordKind
 
-__all__ = ["StoreOp", "StoreWriter"]
+__all__ = ["StoreWriter"]
 
 log = logging.getLogger(__name__)
 
 
-class StoreOp(enum.StrEnum):
-    """The operations of `MessageStore.write_batch` (its names for them)."""
-
-    REQUESTS = "requests"
-    COMPLETIONS = "completions"
-    REMOVE = "remove"
-
-
 @attrs.define
 class _Write:
-    op: StoreOp
+    kind: RecordKind
     items: list[Any]
     #: set once the batch holding this write is on disk (None: nobody waits)
     done: trio.Event | None = None
@@ -57,16 +48,16 @@ class StoreWriter:
         self._send, self._receive = trio.open_memory_channel[_Write](float("inf"))
 
     async def save_requests(self, requests: list[JobRequest]) -> None:
-        await self._submit(StoreOp.REQUESTS, requests)
+        await self._submit(RecordKind.REQUEST, requests)
 
     async def save_completions(self, completions: list[Completion]) -> None:
-        await self._submit(StoreOp.COMPLETIONS, completions)
+        await self._submit(RecordKind.COMPLETION, completions)
 
     def remove_soon(self, job_id: str) -> None:
-        self._send.send_nowait(_Write(StoreOp.REMOVE, [job_id]))
+        self._send.send_nowait(_Write(RecordKind.DONE, [job_id]))
 
-    async def _submit(self, op: StoreOp, items: list[Any]) -> None:
-        write = _Write(op, items, trio.Event())
+    async def _submit(self, kind: RecordKind, items: list[Any]) -> None:
+        write = _Write(kind, items, trio.Event())
         self._send.send_nowait(write)
         assert write.done is not None
         await write.done.wait()
@@ -80,12 +71,12 @@ class StoreWriter:
     async def _write(self, batch: list[_Write]) -> None:
         # Operations keep their order (a job may be removed and accepted again within one
         # batch); neighbours of one kind are merged so that they share a folder fsync.
-        runs: list[tuple[str, list[Any]]] = []
+        runs: list[tuple[RecordKind, list[Any]]] = []
         for write in batch:
-            if runs and runs[-1][0] == write.op:
+            if runs and runs[-1][0] is write.kind:
                 runs[-1][1].extend(write.items)
             else:
-                runs.append((write.op.value, list(write.items)))
+                runs.append((write.kind, list(write.items)))
         error: OSError | None = None
         try:
             await trio.to_thread.run_sync(self.store.write_batch, runs)

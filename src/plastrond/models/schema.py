@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import attrs
-import yaml
 from rdflib import URIRef
 
 from ..errors import PlastronError
+from ..yamlfile import read_yaml
 
 __all__ = [
     "DATA_DIR",
@@ -354,22 +354,7 @@ def _detection_rows(value: Any, path: Path) -> list[tuple[str, str]]:
 
 
 def _read(path: Path) -> Mapping[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ModelError(f"{path}: content model file not found") from None
-    except PermissionError:
-        raise ModelError(f"{path}: permission denied reading the file") from None
-    except UnicodeDecodeError as e:
-        raise ModelError(f"{path}: not UTF-8 text (byte {e.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ModelError(f"{path}{line}: YAML syntax error: {e.problem or e.context}") from None
-    except yaml.YAMLError as e:
-        raise ModelError(f"{path}: YAML syntax error: {e}") from None
+    data = read_yaml(path, "content model file", ModelError)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -453,6 +438,15 @@ def _build_class(
     return result
 
 
+def _named_mapping(what: str, name: str, definition: Any, where: str) -> dict[str, Any]:
+    """The definition of the model or field *name*, checked: a good name, a mapping."""
+    if not _NAME.fullmatch(name):
+        raise ModelError(f"{where}: a {what} name is letters, digits and underscores")
+    if not isinstance(definition, dict):
+        raise ModelError(f"{where}: expected a mapping")
+    return definition
+
+
 def _build_model(
     name: str,
     definition: Any,
@@ -461,10 +455,7 @@ def _build_model(
     prefixes: Mapping[str, str],
 ) -> ContentModel:
     where = f"{path}: models.{name}"
-    if not _NAME.fullmatch(name):
-        raise ModelError(f"{where}: a model name is letters, digits and underscores")
-    if not isinstance(definition, dict):
-        raise ModelError(f"{where}: expected a mapping")
+    definition = _named_mapping("model", name, definition, where)
     types = _terms(definition.get("types"), prefixes, f"{where}.types")
     detect = _terms(definition.get("detect"), prefixes, f"{where}.detect")
     fields = _build_fields(definition.get("fields"), where, path, classes, prefixes, None)
@@ -516,10 +507,7 @@ def _build_field(
     prefixes: Mapping[str, str],
     class_defs: Mapping[str, tuple[Path, Any]] | None,
 ) -> Field:
-    if not _NAME.fullmatch(name):
-        raise ModelError(f"{where}: a field name is letters, digits and underscores")
-    if not isinstance(definition, dict):
-        raise ModelError(f"{where}: expected a mapping")
+    definition = _named_mapping("field", name, definition, where)
     _check_keys(definition, _FIELD_KEYS, where)
     predicate = definition.get("predicate")
     if not isinstance(predicate, str):

@@ -19,18 +19,7 @@ Everything that fails raises a `RepositoryError`: `RepositoryHTTPError` (with `m
 """
 
 from ._auth import BearerAuth, JWTAuth, decode_jwt_secret
-from ._client import (
-    DIGESTS,
-    BinaryStream,
-    GraphResource,
-    RepositoryClient,
-    ResourceInfo,
-    RetryPolicy,
-    WriteResult,
-    content_disposition,
-    filename_of,
-    parse_digest_header,
-)
+from ._client import RepositoryClient
 from ._errors import (
     ChecksumMismatch,
     PreconditionFailed,
@@ -41,6 +30,9 @@ from ._errors import (
     ResourceNotFound,
     TransactionError,
 )
+from ._headers import DIGESTS, content_disposition, filename_of, parse_digest_header
+from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
+from ._retry import RetryPolicy
 from ._transaction import FCREPO4, FCREPO6, Transaction
 from ._uris import Link, UriMap, parse_links
 

@@ -3,6 +3,10 @@
 `RepositoryClient(config)` owns the connection pool. `client.on_behalf_of(user)` and the client
 yielded by `client.transaction()` are views that share the pool and add a delegated user or a
 transaction to every request they send.
+
+Beside it, without I/O: what it returns (`_resources`), the headers it speaks (`_headers`),
+when it sends a request again (`_retry`), URIs and links (`_uris`), RDF formats (`_rdf`),
+transactions' styles (`_transaction`), errors (`_errors`), authentication (`_auth`).
 """
 
 from __future__ import annotations
@@ -11,14 +15,11 @@ import hashlib
 import http.cookiejar
 import logging
 import os
-import random
-import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
 
 import attrs
 import httpx
@@ -40,18 +41,22 @@ from ._errors import (
     http_error,
     reason_from_body,
 )
+from ._headers import (
+    DIGESTS,
+    URN_DIGEST_NAMES,
+    content_disposition,
+    forwarded_headers,
+    header_safe,
+    parse_digest_header,
+    preconditions,
+)
 from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
+from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
+from ._retry import IDEMPOTENT, RetryPolicy, describe, retry_after
 from ._transaction import FCREPO4, FCREPO6, Transaction, parse_http_date, style_of_location
-from ._uris import Link, UriMap, parse_links, under
+from ._uris import UriMap, parse_links, under
 
-__all__ = [
-    "BinaryStream",
-    "GraphResource",
-    "RepositoryClient",
-    "ResourceInfo",
-    "RetryPolicy",
-    "WriteResult",
-]
+__all__ = ["RepositoryClient"]
 
 log = logging.getLogger("plastrond.repository")
 
@@ -66,171 +71,10 @@ FEDORA_NS = "http://fedora.info/definitions/v4/repository#"
 FCREPO_NS = "http://fedora.info/definitions/fcrepo#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
-#: methods that may be sent again after a failure in mid-flight (RFC 9110 idempotent methods)
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
-#: answers that mean "try again later" from a proxy or an overloaded server
-RETRY_STATUSES = frozenset({502, 503, 504})
-#: answers that are worth another try for a read only: Fedora 6.1.0 now and then fails a GET
-#: with 500 when reads run concurrently (an IllegalStateException from a CharsetEncoder shared
-#: between threads while it writes the response headers); a write answered 500 may have been
-#: applied in part, so it is never sent again
-READ_RETRY_STATUSES = frozenset({500})
-SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
-#: transport errors raised before any byte of the request left: any request may be sent again
-NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-#: Digest algorithms by the names Fedora accepts (6.1.0 wants the value in hex, see DIGESTS)
-DIGESTS: Mapping[str, str] = {
-    "sha": "sha1",
-    "sha-256": "sha256",
-    "sha-512": "sha512",
-    "md5": "md5",
-}
-
 _ERROR_BODY_LIMIT = 64 * 1024
 PREMIS_DIGEST = "http://www.loc.gov/premis/rdf/v1#hasMessageDigest"
-#: `urn:<name>:<hex>` digest names in binary descriptions -> the names of DIGESTS
-_URN_DIGEST_NAMES = {
-    "sha1": "sha",
-    "sha-1": "sha",
-    "sha256": "sha-256",
-    "sha-256": "sha-256",
-    "sha512": "sha-512",
-    "sha-512": "sha-512",
-    "md5": "md5",
-}
-
 Body = bytes | Callable[[], AsyncIterator[bytes]] | AsyncIterable[bytes] | None
 BinarySource = os.PathLike[str] | bytes | AsyncIterable[bytes]
-
-
-# --------------------------------------------------------------------------------------------
-# Values
-# --------------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class RetryPolicy:
-    """How often and how patiently a failed request is sent again.
-
-    Connection failures before anything was sent are retried for every request whose body can
-    be produced again; 502/503/504 answers and failures in mid-flight only for idempotent
-    methods; a 500 only for reads (GET, HEAD), which Fedora 6.1.0 fails now and then. Delays
-    grow from *initial_delay*, doubling up to *max_delay*, with jitter.
-    """
-
-    attempts: int = 4
-    initial_delay: float = 0.5
-    max_delay: float = 8.0
-
-    def delay(self, retry: int, retry_after: float | None = None) -> float:
-        if retry_after is not None:
-            return min(self.max_delay, max(0.0, retry_after))
-        ceiling = min(self.max_delay, self.initial_delay * 2.0**retry)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-@attrs.frozen
-class ResourceInfo:
-    """What HEAD tells about a resource."""
-
-    uri: str
-    #: the `rel="type"` link targets, e.g. `http://www.w3.org/ns/ldp#NonRDFSource`
-    types: frozenset[str]
-    #: where the resource's RDF lives: itself, or `<binary>/fcr:metadata` for a binary
-    description_uri: str
-    etag: str | None
-    state_token: str | None
-    content_type: str | None
-    content_length: int | None
-    last_modified: str | None
-    links: tuple[Link, ...] = ()
-
-    @property
-    def is_binary(self) -> bool:
-        return LDP + "NonRDFSource" in self.types
-
-    @property
-    def is_container(self) -> bool:
-        return LDP + "Container" in self.types or LDP + "BasicContainer" in self.types
-
-
-@attrs.frozen
-class GraphResource:
-    """An RDF source as read: its URI, its graph, and what to send back to update it safely.
-
-    On Fedora 6.1.0 the ETag of an RDF source depends on Accept and Prefer, and only the ETag of
-    the default representation (as `head()` returns it) satisfies If-Match; `state_token`
-    (`X-State-Token`, Fedora 6) is the same for every representation: pass it back as
-    `if_state_token`. Fedora 4.7 has no state token; its ETag is the same for every
-    representation, so `state_token` is the ETag there, and `if_state_token` sends it as
-    If-Match.
-    """
-
-    uri: str
-    graph: Graph
-    etag: str | None
-    state_token: str | None
-
-
-@attrs.frozen
-class WriteResult:
-    """A resource written by PUT or POST."""
-
-    uri: str
-    #: where its RDF lives (the resource itself, or `<binary>/fcr:metadata`)
-    description_uri: str
-    #: True when the request created the resource (201), False when it replaced it
-    created: bool
-    etag: str | None = None
-
-
-class BinaryStream:
-    """An open download: headers now, bytes as they arrive."""
-
-    def __init__(self, uri: str, response: httpx.Response, chunk_size: int) -> None:
-        self.uri = uri
-        self._response = response
-        self._chunk_size = chunk_size
-
-    @property
-    def headers(self) -> httpx.Headers:
-        return self._response.headers
-
-    @property
-    def content_type(self) -> str | None:
-        value: str | None = self._response.headers.get("Content-Type")
-        return value
-
-    @property
-    def length(self) -> int | None:
-        value = self._response.headers.get("Content-Length")
-        return int(value) if value and value.isdigit() else None
-
-    @property
-    def filename(self) -> str | None:
-        return filename_of(self._response.headers.get("Content-Disposition"))
-
-    @property
-    def etag(self) -> str | None:
-        value: str | None = self._response.headers.get("ETag")
-        return value
-
-    @property
-    def describedby(self) -> str | None:
-        """The `Link: <...>; rel="describedby"` target as the server sent it (internal form)."""
-        for link in parse_links(self._response.headers.get_list("Link")):
-            if link.rel == "describedby":
-                return link.target
-        return None
-
-    @property
-    def digests(self) -> dict[str, str]:
-        """The `Digest` the server sent (algorithm -> lower-case hex), if it was asked for one."""
-        return parse_digest_header(self._response.headers.get("Digest"))
-
-    def iter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        return self._response.aiter_bytes(chunk_size or self._chunk_size)
 
 
 # --------------------------------------------------------------------------------------------
@@ -570,7 +414,7 @@ class RepositoryClient:
         """
         headers = {"Content-Type": WRITE_FORMAT}
         if slug is not None:
-            headers["Slug"] = _header_safe("Slug", slug)
+            headers["Slug"] = header_safe("Slug", slug)
         if self._shared.naming.probe_pending:
             await self._probe_origin()
         body = serialize_for_write(graph, self._body_mapper())
@@ -605,7 +449,7 @@ class RepositoryClient:
             lenient = True
         if lenient:
             headers["Prefer"] = LENIENT
-        _preconditions(headers, if_match, if_state_token)
+        preconditions(headers, if_match, if_state_token)
         if self._shared.naming.probe_pending:
             await self._probe_origin()
         body = serialize_for_write(graph, self._body_mapper())
@@ -622,7 +466,7 @@ class RepositoryClient:
     ) -> None:
         """PATCH *uri* with a SPARQL Update (for a binary, patch its `description_uri`)."""
         headers = {"Content-Type": "application/sparql-update"}
-        _preconditions(headers, if_match, if_state_token)
+        preconditions(headers, if_match, if_state_token)
         if self._shared.naming.probe_pending:
             await self._probe_origin()
         mapper = self._body_mapper()
@@ -634,7 +478,7 @@ class RepositoryClient:
         """DELETE *uri*. Fedora (4 and 6) leaves a tombstone that answers 410; with *purge* the
         tombstone is removed too, freeing the path for reuse."""
         headers: dict[str, str] = {}
-        _preconditions(headers, if_match, None)
+        preconditions(headers, if_match, None)
         await self._send("DELETE", uri, headers=headers)
         if purge:
             await self._send("DELETE", f"{uri.rstrip('/')}/fcr:tombstone")
@@ -655,7 +499,7 @@ class RepositoryClient:
         *digest*."""
         headers: dict[str, str] = {}
         if slug is not None:
-            headers["Slug"] = _header_safe("Slug", slug)
+            headers["Slug"] = header_safe("Slug", slug)
         return await self._write_binary(
             "POST", parent or self.default_container, source, filename, mime_type, digest, headers
         )
@@ -682,7 +526,7 @@ class RepositoryClient:
         hold exactly that many bytes).
         """
         headers: dict[str, str] = {}
-        _preconditions(headers, if_match, None)
+        preconditions(headers, if_match, None)
         if size is not None and not isinstance(source, bytes | os.PathLike):
             headers["Content-Length"] = str(size)
         return await self._write_binary("PUT", uri, source, filename, mime_type, digest, headers)
@@ -697,7 +541,7 @@ class RepositoryClient:
         digest: str | None,
         headers: dict[str, str],
     ) -> WriteResult:
-        headers["Content-Type"] = _header_safe("MIME type", mime_type)
+        headers["Content-Type"] = header_safe("MIME type", mime_type)
         headers["Content-Disposition"] = content_disposition(filename)
         given = parse_digest_header(digest) if digest else {}
         if digest and not given:
@@ -785,7 +629,7 @@ class RepositoryClient:
         for value in read.graph.objects(None, URIRef(PREMIS_DIGEST)):
             scheme, _, rest = str(value).partition(":")
             name, _, hexdigest = rest.partition(":")
-            name = _URN_DIGEST_NAMES.get(name.lower(), "")
+            name = URN_DIGEST_NAMES.get(name.lower(), "")
             if scheme == "urn" and name and hexdigest:
                 found[name] = hexdigest.lower()
         return found
@@ -999,14 +843,15 @@ class RepositoryClient:
                     request, stream=stream, follow_redirects=follow_redirects
                 )
             except httpx.TransportError as e:
-                may_retry = replayable and (isinstance(e, NOTHING_SENT) or idempotent)
-                if may_retry and attempt + 1 < policy.attempts:
+                if policy.may_retry_transport(
+                    e, replayable=replayable, idempotent=idempotent, attempt=attempt
+                ):
                     delay = policy.delay(attempt)
-                    log.info("%s %s: %s; trying again in %.1fs", method, uri, _describe(e), delay)
+                    log.info("%s %s: %s; trying again in %.1fs", method, uri, describe(e), delay)
                     attempt += 1
                     await trio.sleep(delay)
                     continue
-                raise RepositoryConnectionError(method, uri, _describe(e)) from e
+                raise RepositoryConnectionError(method, uri, describe(e)) from e
             status = response.status_code
             if log.isEnabledFor(logging.DEBUG):
                 log.debug(
@@ -1021,16 +866,11 @@ class RepositoryClient:
             if method == "DELETE" and attempt > 0 and status in (404, 410):
                 # An earlier attempt got through before its answer was lost.
                 return response
-            if (
-                (
-                    (status in RETRY_STATUSES and idempotent)
-                    or (status in READ_RETRY_STATUSES and method in SAFE)
-                )
-                and replayable
-                and attempt + 1 < policy.attempts
+            if policy.may_retry_status(
+                status, method, replayable=replayable, idempotent=idempotent, attempt=attempt
             ):
                 await response.aclose()
-                delay = policy.delay(attempt, _retry_after(response))
+                delay = policy.delay(attempt, retry_after(response))
                 log.info("%s %s: %d; trying again in %.1fs", method, uri, status, delay)
                 attempt += 1
                 await trio.sleep(delay)
@@ -1099,95 +939,6 @@ def without_server_managed(graph: Graph) -> Graph:
     return result
 
 
-def forwarded_headers(rest_endpoint: str) -> dict[str, str]:
-    """X-Forwarded-Host (host, and port when not the scheme's default) and X-Forwarded-Proto
-    that make a repository reached at its origin name itself by *rest_endpoint*."""
-    parts = urlsplit(rest_endpoint)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    default_port = 443 if parts.scheme == "https" else 80
-    if parts.port is not None and parts.port != default_port:
-        host = f"{host}:{parts.port}"
-    return {"X-Forwarded-Host": host, "X-Forwarded-Proto": parts.scheme}
-
-
-def _preconditions(
-    headers: dict[str, str], if_match: str | None, if_state_token: str | None
-) -> None:
-    if if_state_token and if_state_token.strip()[:1] in ('"', "W"):
-        # an ETag standing in for the state token (Fedora 4.7, see GraphResource)
-        if_match, if_state_token = if_match or if_state_token, None
-    if if_match:
-        # Fedora 6.1.0 hands out weak ETags (W/"...") for RDF sources but only ever matches
-        # their strong form in If-Match.
-        value = if_match.strip()
-        headers["If-Match"] = value[2:] if value.startswith("W/") else value
-    if if_state_token:
-        headers["X-If-State-Token"] = if_state_token.strip()
-
-
-def _header_safe(what: str, value: str) -> str:
-    if not value.isascii() or not value.isprintable() or not value.strip():
-        raise ValueError(f"{what} must be printable ASCII: {value!r}")
-    return value
-
-
-_PLAIN_FILENAME = re.compile(r"[\x20-\x7e]+")
-#: what may stand in a quoted `filename="..."`: printable ISO-8859-1 (HTTP's obs-text), since
-#: Fedora 4.7 reads only `filename`, in ISO-8859-1, and ignores `filename*`
-_LATIN1_FILENAME_CHAR = re.compile(r"[\x20-\x7e\xa0-\xff]")
-
-
-def content_disposition(filename: str) -> str:
-    """`attachment; filename="..."`, adding an RFC 6266 `filename*` (which Fedora 6 prefers)
-    when the name is not plain ASCII or holds a quote or backslash. The `filename` fallback
-    keeps the ISO-8859-1 letters (sent as such, see `_send`), which is all Fedora 4.7 reads."""
-    name = filename.replace("\r", " ").replace("\n", " ").strip() or "file"
-    if _PLAIN_FILENAME.fullmatch(name) and '"' not in name and "\\" not in name:
-        return f'attachment; filename="{name}"'
-    fallback = "".join(
-        c if _LATIN1_FILENAME_CHAR.fullmatch(c) and c not in '"\\' else "_" for c in name
-    )
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-_DISPOSITION_PARAM = re.compile(r';\s*([a-zA-Z*]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)')
-
-
-def filename_of(disposition: str | None) -> str | None:
-    if not disposition:
-        return None
-    params: dict[str, str] = {
-        str(k).lower(): str(v).strip() for k, v in _DISPOSITION_PARAM.findall(disposition)
-    }
-    extended = params.get("filename*")
-    if extended and "''" in extended:
-        charset, _, encoded = extended.partition("''")
-        try:
-            return unquote(encoded, encoding=charset or "utf-8", errors="strict")
-        except (LookupError, UnicodeDecodeError):
-            pass
-    plain = params.get("filename")
-    if plain is None:
-        return None
-    if plain.startswith('"') and plain.endswith('"') and len(plain) >= 2:
-        plain = plain[1:-1]
-    return plain
-
-
-def parse_digest_header(value: str | None) -> dict[str, str]:
-    """`sha-256=<hex>, sha=<hex>` -> {"sha-256": hex, "sha": hex}, names lower-cased."""
-    result: dict[str, str] = {}
-    if not value:
-        return result
-    for part in value.split(","):
-        name, sep, digest = part.strip().partition("=")
-        if sep and name and digest:
-            result[name.strip().lower()] = digest.strip().lower()
-    return result
-
-
 def _hash_file(path: Path, algorithm: str, chunk_size: int) -> str:
     hasher = hashlib.new(algorithm)
     with open(path, "rb") as f:
@@ -1216,11 +967,6 @@ async def _hashing(source: AsyncIterable[bytes], hasher: Any) -> AsyncIterator[b
         yield chunk
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After", "").strip()
-    return float(value) if value.isdigit() else None
-
-
 async def _reason(response: httpx.Response, streamed: bool) -> str:
     fallback = response.reason_phrase or ""
     try:
@@ -1238,24 +984,3 @@ async def _reason(response: httpx.Response, streamed: bool) -> str:
     finally:
         await response.aclose()
     return reason_from_body(body, response.headers.get("Content-Type"), fallback)
-
-
-def _describe(e: httpx.TransportError) -> str:
-    text = str(e).strip()
-    kinds: dict[type[httpx.TransportError], str] = {
-        httpx.ConnectTimeout: "connection timed out",
-        httpx.ReadTimeout: "no answer in time",
-        httpx.WriteTimeout: "sending timed out",
-        httpx.PoolTimeout: "no free connection in time",
-    }
-    kind = kinds.get(type(e))
-    if kind:
-        return kind
-    # httpx often wraps the real cause (an SSL or socket error) in an exception without text.
-    cause: BaseException | None = e
-    seen = 0
-    while not text and cause is not None and seen < 5:
-        cause = cause.__cause__ or cause.__context__
-        text = str(cause).strip() if cause is not None else ""
-        seen += 1
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__

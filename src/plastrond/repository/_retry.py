@@ -1,0 +1,98 @@
+"""When the client sends a request again: the retry policy and the rules it applies.
+
+No I/O: `_client.RepositoryClient._send` asks `may_retry_transport` after a transport error
+and `may_retry_status` after an answer outside 2xx, and waits `RetryPolicy.delay`.
+"""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+import httpx
+
+__all__ = [
+    "IDEMPOTENT",
+    "RetryPolicy",
+    "describe",
+    "retry_after",
+]
+
+#: methods that may be sent again after a failure in mid-flight (RFC 9110 idempotent methods)
+IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+#: answers that mean "try again later" from a proxy or an overloaded server
+RETRY_STATUSES = frozenset({502, 503, 504})
+#: answers that are worth another try for a read only: Fedora 6.1.0 now and then fails a GET
+#: with 500 when reads run concurrently (an IllegalStateException from a CharsetEncoder shared
+#: between threads while it writes the response headers); a write answered 500 may have been
+#: applied in part, so it is never sent again
+READ_RETRY_STATUSES = frozenset({500})
+SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+#: transport errors raised before any byte of the request left: any request may be sent again
+NOTHING_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How often and how patiently a failed request is sent again.
+
+    Connection failures before anything was sent are retried for every request whose body can
+    be produced again; 502/503/504 answers and failures in mid-flight only for idempotent
+    methods; a 500 only for reads (GET, HEAD), which Fedora 6.1.0 fails now and then. Delays
+    grow from *initial_delay*, doubling up to *max_delay*, with jitter.
+    """
+
+    attempts: int = 4
+    initial_delay: float = 0.5
+    max_delay: float = 8.0
+
+    def delay(self, retry: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(self.max_delay, max(0.0, retry_after))
+        ceiling = min(self.max_delay, self.initial_delay * 2.0**retry)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    def may_retry_transport(
+        self, error: httpx.TransportError, *, replayable: bool, idempotent: bool, attempt: int
+    ) -> bool:
+        """Whether a request that failed with *error* on try *attempt* (0 first) goes again:
+        its body can be sent again, and nothing of it left or it is idempotent."""
+        if not replayable or attempt + 1 >= self.attempts:
+            return False
+        return isinstance(error, NOTHING_SENT) or idempotent
+
+    def may_retry_status(
+        self, status: int, method: str, *, replayable: bool, idempotent: bool, attempt: int
+    ) -> bool:
+        """Whether a request answered *status* on try *attempt* (0 first) goes again."""
+        if not replayable or attempt + 1 >= self.attempts:
+            return False
+        return (status in RETRY_STATUSES and idempotent) or (
+            status in READ_RETRY_STATUSES and method in SAFE
+        )
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After", "").strip()
+    return float(value) if value.isdigit() else None
+
+
+def describe(e: httpx.TransportError) -> str:
+    text = str(e).strip()
+    kinds: dict[type[httpx.TransportError], str] = {
+        httpx.ConnectTimeout: "connection timed out",
+        httpx.ReadTimeout: "no answer in time",
+        httpx.WriteTimeout: "sending timed out",
+        httpx.PoolTimeout: "no free connection in time",
+    }
+    kind = kinds.get(type(e))
+    if kind:
+        return kind
+    # httpx often wraps the real cause (an SSL or socket error) in an exception without text.
+    cause: BaseException | None = e
+    seen = 0
+    while not text and cause is not None and seen < 5:
+        cause = cause.__cause__ or cause.__context__
+        text = str(cause).strip() if cause is not None else ""
+        seen += 1
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
