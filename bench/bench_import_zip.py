@@ -1,19 +1,24 @@
 """Importing a large ZIP of binaries: peak memory and temporary disk stay flat.
 
 Run: python bench/bench_import_zip.py [--size-mib N] [--file-mib M] [--url URL]
-     [--user U --password P]
+     [--user U --password P] [--sftp]
 
-Needs a running Fedora (`services/fedora.sh start`). Workload: a ZIP (stored, random bytes,
-so neither side can compress it) of N MiB in all (default 2048), in files of M MiB (default
-64), four files to an item of the Item model. The import runs in-process, driven as the runner
-drives it, with `binaries-location: zip:<the archive>`; every file is streamed from its ZIP
-member into the PUT to Fedora.
+Needs a running Fedora (`services/fedora.sh start`), and with --sftp the test sshd
+(`services/sshd.sh start`, asked for its URL and keys; export PLASTROND_SERVICES_STATE as
+for the tests). Workload: a ZIP (stored, random bytes, so neither side can compress it) of
+N MiB in all (default 2048), in files of M MiB (default 64), four files to an item of the Item
+model. The import runs in-process, driven as the runner drives it, with `binaries-location:
+zip:<the archive>`, or with --sftp `zip+sftp://<user>@127.0.0.1:<port><the archive>` (the
+same file, read through the SSH server); every file is streamed from its ZIP member into the
+PUT to Fedora.
 
 Every 20 ms it samples this process's resident memory (VmRSS) and the bytes under Python's
 temporary folder (pointed at a folder of the benchmark's own). Printed: the baseline RSS
 measured just before the import in the same run, the peak RSS over it, the peak temporary
 disk use, each also as a ratio of the archive's size (flat: a few MiB, ratio near 0; the
-old extract-to-a-temporary-file path used the largest file's size on disk), and MiB/s.
+old extract-to-a-temporary-file path used the largest file's size on disk, and the old
+zip+sftp path the whole archive's), and MiB/s; with --sftp also the SFTP fetches (round
+trips) and the bytes they brought, as a ratio of the archive.
 The container is deleted (and its tombstone) afterwards.
 """
 
@@ -25,6 +30,7 @@ import csv
 import io
 import logging
 import os
+import subprocess
 import tempfile
 import time
 import uuid
@@ -34,6 +40,7 @@ from pathlib import Path
 import httpx
 import trio
 
+import plastrond.imports.binaries as binaries
 from plastrond.commands import get_command
 from plastrond.config import (
     CommandsConfig,
@@ -70,6 +77,28 @@ def tree_bytes(folder: Path) -> int:
     return total
 
 
+def sshd() -> tuple[str, Path, Path]:
+    """(sftp://user@host:port, client key, known_hosts) of the test sshd, started if absent."""
+    script = Path(__file__).resolve().parents[1] / "services" / "sshd.sh"
+    lines = subprocess.run(
+        ["bash", str(script), "start"], check=True, capture_output=True, text=True
+    ).stdout.splitlines()
+    values = dict(line.split("=", 1) for line in lines[1:])
+    return lines[0], Path(values["key"]), Path(values["known_hosts"])
+
+
+#: the archives read over SFTP during the run (see `Recorded`)
+OPENED: list[binaries.RemoteFile] = []
+
+
+class Recorded(binaries.RemoteFile):
+    """RemoteFile that remembers itself, so that its fetch counts can be printed."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        OPENED.append(self)
+
+
 def make_zip(path: Path, total_mib: int, file_mib: int) -> list[str]:
     names = []
     block = os.urandom(MIB)
@@ -103,7 +132,13 @@ async def main() -> None:
     parser.add_argument("--password", default="fedoraAdmin")
     parser.add_argument("--size-mib", type=int, default=2048)
     parser.add_argument("--file-mib", type=int, default=64)
+    parser.add_argument("--sftp", action="store_true", help="read the ZIP over SFTP (zip+sftp://)")
     args = parser.parse_args()
+    ssh_keys: dict[str, Path] = {}
+    if args.sftp:
+        sftp_url, key, known_hosts = sshd()
+        ssh_keys = {"ssh_private_key": key, "sftp_known_hosts": known_hosts}
+        binaries.RemoteFile = Recorded  # type: ignore[misc]
     logging.basicConfig(level=logging.WARNING)
 
     with tempfile.TemporaryDirectory(prefix="bench-import-zip-") as work_name:
@@ -130,11 +165,18 @@ async def main() -> None:
             ),
             message_broker=None,
             commands=CommandsConfig(
-                import_=ImportConfig(jobs_dir=work / "jobs", allowed_binaries_dirs=(work,))
+                import_=ImportConfig(
+                    jobs_dir=work / "jobs", allowed_binaries_dirs=(work,), **ssh_keys
+                )
             ),
             http_server=HttpServerConfig(),
             solr=SolrConfig(),
             content_models=ContentModelsConfig(vocabularies={RIGHTS_VOCAB: str(rights)}),
+        )
+        location = (
+            f"zip+sftp://{sftp_url.removeprefix('sftp://')}{archive}"
+            if args.sftp
+            else (f"zip:{archive}")
         )
         parent = f"{args.url.rstrip('/')}/bench-import-zip-{uuid.uuid4()}"
         admin = httpx.Client(auth=(args.user, args.password), timeout=600)
@@ -142,7 +184,7 @@ async def main() -> None:
         request = JobRequest(
             job_id=f"bench-import-zip-{uuid.uuid4().hex[:8]}",
             command="import",
-            args={"model": "Item", "binaries-location": f"zip:{archive}", "container": parent},
+            args={"model": "Item", "binaries-location": location, "container": parent},
             body=make_csv(names),
         )
         peak_rss = peak_temp = 0
@@ -191,6 +233,11 @@ async def main() -> None:
         f"temporary disk: peak {peak_temp / MIB:.1f} MiB = {peak_temp / size:.4f} of the archive "
         f"(extracting would have held {args.file_mib} MiB at least per file in flight)"
     )
+    for remote in OPENED:
+        print(
+            f"SFTP: {remote.fetches} fetches, {remote.fetched / MIB:.1f} MiB fetched = "
+            f"{remote.fetched / size:.4f} of the archive"
+        )
 
 
 if __name__ == "__main__":

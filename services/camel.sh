@@ -3,7 +3,7 @@
 # front of a test endpoint: it consumes the status queue over OpenWire, keeps the messages
 # that carry a PlastronStatusURL header and POSTs each body to that URL, as current Archelon's
 # broker does. For integration tests and development, never unit tests.
-#   services/camel.sh [start|stop|restart|status|pid]
+#   services/camel.sh [start|stop|restart|status|pid|fetch]   (the contract: common.sh)
 # Settings (environment):
 #   CAMEL_BROKER_URL    OpenWire URL of the broker (default tcp://127.0.0.1:61616); the broker
 #                       needs an OpenWire connector: services/activemq.sh adds one with
@@ -11,16 +11,20 @@
 #   CAMEL_STATUS_QUEUE  queue to consume, JMS name without /queue/ (default plastron.jobs.status)
 #   CAMEL_ERRORS_QUEUE  where failed POSTs go (default errors.queue.plastron.jobs.status)
 # The route and its Maven project are in services/camel/; the runtime jars are copied once
-# from Maven Central into the download cache. start is idempotent (a running route is kept,
-# whatever its settings: stop it first to change them) and prints the broker URL and queue.
+# from Maven Central into the download cache (`fetch` does only that). start is idempotent (a
+# running route is kept, whatever its settings: stop it first to change them) and prints the
+# broker URL and queue. It listens on no port: it is up once its log says Camel started.
 # State (pid, log) under $PLASTROND_SERVICES_STATE/camel.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+SERVICE="Camel status route"
 PROJECT="$SERVICES_DIR/camel"
 BASE="$STATE_DIR/camel"
 PIDFILE="$BASE/camel.pid"
 LOGFILE="$BASE/camel.log"
+START_TIMEOUT="${CAMEL_START_TIMEOUT:-120}"
+EXTRA_COMMANDS=fetch
 BROKER_URL="${CAMEL_BROKER_URL:-tcp://127.0.0.1:61616}"
 STATUS_QUEUE="${CAMEL_STATUS_QUEUE:-plastron.jobs.status}"
 ERRORS_QUEUE="${CAMEL_ERRORS_QUEUE:-errors.queue.plastron.jobs.status}"
@@ -42,74 +46,34 @@ lib_dir() {
   printf '%s\n' "$dest"
 }
 
-started() {
-  pid_alive "$PIDFILE" && grep -q 'Apache Camel .* started in' "$LOGFILE" 2>/dev/null
+cmd_fetch() {
+  lib_dir >/dev/null
 }
 
-# started_or_gone: stop waiting when the route is up or its process has ended.
-started_or_gone() {
-  started || ! pid_alive "$PIDFILE"
+ready() {
+  pid_alive "$PIDFILE" && grep -q 'Apache Camel .* started in' "$LOGFILE" 2>/dev/null
 }
 
 where() {
   echo "camel $BROKER_URL queue://$STATUS_QUEUE"
 }
 
-start() {
-  if started; then
-    log "Camel status route (pid $(cat "$PIDFILE")) already running"
-    where
-    return 0
-  fi
-  if ! pid_alive "$PIDFILE"; then
-    local hostport="${BROKER_URL#*://}"
-    hostport="${hostport%%\?*}"
-    port_open "${hostport%:*}" "${hostport##*:}" \
-      || die "no broker answers OpenWire at $BROKER_URL (services/activemq.sh with ACTIVEMQ_OPENWIRE_PORT adds a connector)"
-    command -v java >/dev/null || need_debs openjdk-17-jre-headless
-    local lib
-    lib="$(lib_dir)"
-    mkdir -p "$BASE"
-    log "starting the Camel status route on $BROKER_URL queue $STATUS_QUEUE; log in $LOGFILE"
-    : >"$LOGFILE"
-    setsid nohup java -Xms32m -Xmx256m -XX:TieredStopAtLevel=1 \
-      -Dorg.slf4j.simpleLogger.showDateTime=true \
-      -Dcamel.component.activemq.broker-url="$BROKER_URL" \
-      -Dcamel.main.routes-include-pattern="file:$PROJECT/plastron-status.xml" \
-      -Dplastron.status.queue="$STATUS_QUEUE" \
-      -Dplastron.errors.queue="$ERRORS_QUEUE" \
-      -cp "$PROJECT:$lib/*" org.apache.camel.main.Main \
-      >"$LOGFILE" 2>&1 </dev/null &
-    echo $! >"$PIDFILE"
-  fi
-  wait_until "${CAMEL_START_TIMEOUT:-120}" "Camel status route" started_or_gone || true
-  if ! started; then
-    tail -n 30 "$LOGFILE" >&2 || true
-    die "the Camel status route did not start (log: $LOGFILE)"
-  fi
-  where
+launch() {
+  local hostport="${BROKER_URL#*://}"
+  hostport="${hostport%%\?*}"
+  port_open "${hostport%:*}" "${hostport##*:}" \
+    || die "no broker answers OpenWire at $BROKER_URL (services/activemq.sh with ACTIVEMQ_OPENWIRE_PORT adds a connector)"
+  command -v java >/dev/null || need_debs openjdk-17-jre-headless
+  local lib
+  lib="$(lib_dir)"
+  log "the route consumes $STATUS_QUEUE on $BROKER_URL"
+  run_logged java -Xms32m -Xmx256m -XX:TieredStopAtLevel=1 \
+    -Dorg.slf4j.simpleLogger.showDateTime=true \
+    -Dcamel.component.activemq.broker-url="$BROKER_URL" \
+    -Dcamel.main.routes-include-pattern="file:$PROJECT/plastron-status.xml" \
+    -Dplastron.status.queue="$STATUS_QUEUE" \
+    -Dplastron.errors.queue="$ERRORS_QUEUE" \
+    -cp "$PROJECT:$lib/*" org.apache.camel.main.Main
 }
 
-stop() {
-  if pid_alive "$PIDFILE"; then
-    local pid
-    pid="$(cat "$PIDFILE")"
-    kill "$pid"
-    for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -9 "$pid" 2>/dev/null || true
-    log "Camel status route stopped"
-  else
-    log "the Camel status route is not running from $BASE"
-  fi
-  rm -f "$PIDFILE"
-}
-
-case "${1:-start}" in
-  start) start ;;
-  stop) stop ;;
-  restart) stop; start ;;
-  status) if started; then echo "up $(where)"; else echo "down"; exit 1; fi ;;
-  pid) pid_alive "$PIDFILE" && cat "$PIDFILE" ;;
-  fetch) lib_dir >/dev/null ;;
-  *) die "usage: $0 [start|stop|restart|status|pid|fetch]" ;;
-esac
+service_main "$@"

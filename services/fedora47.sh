@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fedora 4.7 (org.fcrepo:fcrepo-webapp 4.7.5 from Maven Central) in Jetty 9.4 (jetty-runner),
 # Java 17, for development and tests, beside Fedora 6 (fedora.sh).
-#   services/fedora47.sh [start|stop|restart|status|pid]
+#   services/fedora47.sh [start|stop|restart|status|pid]   (the contract: common.sh)
 # REST root: http://127.0.0.1:8090/rest, HTTP Basic users (realm "fcrepo"), as for fedora.sh:
 #   $FEDORA_ADMIN_USER/$FEDORA_ADMIN_PASSWORD (role fedoraAdmin; may delegate with On-Behalf-Of)
 #   $FEDORA_TEST_USER/$FEDORA_TEST_PASSWORD   (role fedoraUser)
@@ -21,18 +21,16 @@
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-HOST="${FEDORA47_HOST:-127.0.0.1}"
-PORT="${FEDORA47_PORT:-8090}"
+SERVICE="Fedora $FCREPO47_VERSION"
+SERVICE_HOST="${FEDORA47_HOST:-127.0.0.1}"
+SERVICE_PORT="${FEDORA47_PORT:-8090}"
 JMS_PORT="${FEDORA47_JMS_PORT:-61736}"
 STOMP_PORT="${FEDORA47_STOMP_PORT:-61733}"
-ADMIN_USER="${FEDORA_ADMIN_USER:-fedoraAdmin}"
-ADMIN_PASSWORD="${FEDORA_ADMIN_PASSWORD:-fedoraAdmin}"
-TEST_USER="${FEDORA_TEST_USER:-testuser}"
-TEST_PASSWORD="${FEDORA_TEST_PASSWORD:-testpass}"
-REST="http://$HOST:$PORT/rest"
+REST="http://$SERVICE_HOST:$SERVICE_PORT/rest"
 BASE="$STATE_DIR/fedora47"
 PIDFILE="$BASE/fedora.pid"
 LOGFILE="$BASE/fedora.log"
+fedora_service
 WEBAPP="$BASE/webapp-$FCREPO47_VERSION"
 
 JAVA_OPENS=()
@@ -46,23 +44,6 @@ for pkg in java.lang java.lang.reflect java.lang.invoke java.util java.util.conc
 done
 JAVA_OPENS+=("--add-opens" "java.management/javax.management=ALL-UNNAMED"
              "--add-opens" "java.rmi/sun.rmi.transport=ALL-UNNAMED")
-
-# up_or_dead: true when Fedora answers; fails the start at once when its JVM has exited.
-up_or_dead() {
-  fedora_ready && return 0
-  if ! pid_alive "$PIDFILE"; then
-    tail -n 40 "$LOGFILE" >&2 || true
-    die "Fedora $FCREPO47_VERSION exited while starting; log in $LOGFILE"
-  fi
-  return 1
-}
-
-fedora_ready() {
-  local code
-  code="$(curl -s -o /dev/null -w '%{http_code}' -m 10 -u "$ADMIN_USER:$ADMIN_PASSWORD" \
-          -H 'Accept: text/turtle' "$REST/" 2>/dev/null || true)"
-  [ "$code" = "200" ]
-}
 
 # fetch_all: the war, the authorization jars and jetty-runner in the download cache.
 fetch_all() {
@@ -105,23 +86,7 @@ PY
 
 write_config() {
   mkdir -p "$BASE/home" "$BASE/tmp"
-  umask 077
-  printf '%s: %s,fedoraAdmin\n%s: %s,fedoraUser\n' \
-    "$ADMIN_USER" "$ADMIN_PASSWORD" "$TEST_USER" "$TEST_PASSWORD" >"$BASE/realm.properties"
-  cat >"$BASE/jetty.xml" <<XML
-<?xml version="1.0"?>
-<!DOCTYPE Configure PUBLIC "-//Jetty//Configure//EN" "http://www.eclipse.org/jetty/configure_9_3.dtd">
-<Configure id="Server" class="org.eclipse.jetty.server.Server">
-  <Call name="addBean">
-    <Arg>
-      <New class="org.eclipse.jetty.security.HashLoginService">
-        <Set name="name">fcrepo</Set>
-        <Set name="config">$BASE/realm.properties</Set>
-      </New>
-    </Arg>
-  </Call>
-</Configure>
-XML
+  write_jetty_users "$BASE"
   # ModeShape: file storage as config/file-simple, authenticated by the servlet container.
   # and with the access roles' node types (cnd/access-control.cnd, in fcrepo-auth-roles-common).
   sed -e 's/org\.fcrepo\.auth\.common\.BypassSecurityServletAuthenticationProvider/org.fcrepo.auth.common.ServletContainerAuthenticationProvider/' \
@@ -166,66 +131,27 @@ XML
 XML
 }
 
-start() {
-  command -v curl >/dev/null || need_debs curl
-  if fedora_ready; then
-    log "Fedora $FCREPO47_VERSION already answers at $REST"
-    echo "$REST"
-    return 0
-  fi
-  if pid_alive "$PIDFILE"; then
-    log "Fedora $FCREPO47_VERSION (pid $(cat "$PIDFILE")) is starting; waiting"
-  else
-    if port_open "$HOST" "$PORT"; then
-      die "port $HOST:$PORT is taken by something that is not this Fedora (or rejects its users)"
-    fi
-    command -v java >/dev/null || need_debs openjdk-17-jre-headless
-    local files
-    mapfile -t files < <(fetch_all)
-    unpack "${files[0]}" "${files[1]}" "${files[2]}"
-    write_config
-    log "starting Fedora $FCREPO47_VERSION; log in $LOGFILE"
-    (cd "$BASE/home" && exec setsid nohup java -Xms256m -Xmx1g "${JAVA_OPENS[@]}" ${FEDORA47_JAVA_OPTS:-} \
-      -Djava.io.tmpdir="$BASE/tmp" \
-      -Dfcrepo.home="$BASE/home" \
-      -Dfcrepo.modeshape.configuration="file:$BASE/repository.json" \
-      -Dfcrepo.spring.repo.configuration="file:$BASE/repo.xml" \
-      -Dfcrepo.object.directory="$BASE/home/objects" \
-      -Dfcrepo.binary.directory="$BASE/home/binaries" \
-      -Dfcrepo.activemq.directory="$BASE/home/activemq" \
-      -Dcom.arjuna.ats.arjuna.common.ObjectStoreEnvironmentBean.default.objectStoreDir="$BASE/home/tx-store" \
-      -Dcom.arjuna.ats.arjuna.objectstore.objectStoreDir="$BASE/home/tx-store" \
-      -Dfcrepo.dynamic.jms.port="$JMS_PORT" -Dfcrepo.dynamic.stomp.port="$STOMP_PORT" \
-      -jar "${files[3]}" --host "$HOST" --port "$PORT" --config "$BASE/jetty.xml" \
-      --path / "$WEBAPP" >"$LOGFILE" 2>&1 </dev/null) &
-    echo $! >"$PIDFILE"
-  fi
-  if ! wait_until "${FEDORA_START_TIMEOUT:-300}" "Fedora $FCREPO47_VERSION" up_or_dead; then
-    tail -n 40 "$LOGFILE" >&2 || true
-    die "Fedora $FCREPO47_VERSION did not answer at $REST in time"
-  fi
-  echo "$REST"
+launch() {
+  command -v java >/dev/null || need_debs openjdk-17-jre-headless
+  local files
+  mapfile -t files < <(fetch_all)
+  unpack "${files[0]}" "${files[1]}" "${files[2]}"
+  write_config
+  # (from its home: ModeShape and Arjuna write relative to the working folder too)
+  # shellcheck disable=SC2086  # FEDORA47_JAVA_OPTS: several options
+  (cd "$BASE/home" && run_logged java -Xms256m -Xmx1g "${JAVA_OPENS[@]}" ${FEDORA47_JAVA_OPTS:-} \
+    -Djava.io.tmpdir="$BASE/tmp" \
+    -Dfcrepo.home="$BASE/home" \
+    -Dfcrepo.modeshape.configuration="file:$BASE/repository.json" \
+    -Dfcrepo.spring.repo.configuration="file:$BASE/repo.xml" \
+    -Dfcrepo.object.directory="$BASE/home/objects" \
+    -Dfcrepo.binary.directory="$BASE/home/binaries" \
+    -Dfcrepo.activemq.directory="$BASE/home/activemq" \
+    -Dcom.arjuna.ats.arjuna.common.ObjectStoreEnvironmentBean.default.objectStoreDir="$BASE/home/tx-store" \
+    -Dcom.arjuna.ats.arjuna.objectstore.objectStoreDir="$BASE/home/tx-store" \
+    -Dfcrepo.dynamic.jms.port="$JMS_PORT" -Dfcrepo.dynamic.stomp.port="$STOMP_PORT" \
+    -jar "${files[3]}" --host "$SERVICE_HOST" --port "$SERVICE_PORT" --config "$BASE/jetty.xml" \
+    --path / "$WEBAPP")
 }
 
-stop() {
-  if pid_alive "$PIDFILE"; then
-    local pid
-    pid="$(cat "$PIDFILE")"
-    kill "$pid"
-    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
-    kill -9 "$pid" 2>/dev/null || true
-    log "Fedora $FCREPO47_VERSION stopped"
-  else
-    log "Fedora $FCREPO47_VERSION is not running from $BASE"
-  fi
-  rm -f "$PIDFILE"
-}
-
-case "${1:-start}" in
-  start) start ;;
-  stop) stop ;;
-  restart) stop; start ;;
-  status) if fedora_ready; then echo "up $REST"; else echo "down"; exit 1; fi ;;
-  pid) pid_alive "$PIDFILE" && cat "$PIDFILE" ;;
-  *) die "usage: $0 [start|stop|restart|status|pid]" ;;
-esac
+service_main "$@"

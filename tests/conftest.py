@@ -3,12 +3,23 @@
 Each fixture runs the service's script in `services/`, which starts the service only when it
 is not already answering and waits until it does; services are left running after the session
 (stop them with `services/<name>.sh stop`), so the next run starts at once.
+
+Fixtures on the real Fedora shared by the import, export and integration tests (a test module
+or a nearer conftest may define its own under the same name):
+
+- `target`: a container of the test's own in Fedora (`TestContainer`), removed afterwards.
+- `repo`: a `RepositoryClient` on the same Fedora.
+
+The support modules of tests/imports and tests/export (`import_support`, `export_support`)
+are importable from every test module, whichever folder pytest is given.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import attrs
@@ -16,6 +27,15 @@ import pytest
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 SERVICES_DIR = REPO_DIR / "services"
+TESTS_DIR = REPO_DIR / "tests"
+for _support in (TESTS_DIR / "imports", TESTS_DIR / "export"):
+    if str(_support) not in sys.path:
+        sys.path.insert(0, str(_support))
+
+from import_support import TestContainer, import_config  # noqa: E402
+
+from loopback_support import LoopbackServer, QuietHandler  # noqa: E402
+from plastrond.repository import RepositoryClient  # noqa: E402
 
 
 @attrs.frozen
@@ -50,6 +70,16 @@ class FedoraEndpoint:
     @property
     def admin_auth(self) -> tuple[str, str]:
         return (self.admin_user, self.admin_password)
+
+    @property
+    def repository_keys(self) -> dict[str, str]:
+        """The REPOSITORY keys of a plastrond configuration that reach this server as its
+        admin user."""
+        return {
+            "REST_ENDPOINT": self.rest_url,
+            "FEDORA_USER": self.admin_user,
+            "FEDORA_PASSWORD": self.admin_password,
+        }
 
     def grant(self, container: str, *users: str, write: bool = True) -> None:
         """Let *users* read (and *write*) *container* and everything below it, as the server
@@ -150,6 +180,24 @@ def fedora(request) -> FedoraEndpoint:
     return start_fedora(request.param)
 
 
+@pytest.fixture
+def target(fedora) -> Iterator[TestContainer]:
+    """A container of the test's own in each Fedora, removed afterwards."""
+    container = TestContainer(fedora.rest_url, fedora.admin_auth)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+@pytest.fixture
+async def repo(fedora) -> AsyncIterator[RepositoryClient]:
+    """A `RepositoryClient` (as fedoraAdmin) on each Fedora."""
+    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
+    async with RepositoryClient(config.repository) as client:
+        yield client
+
+
 @attrs.frozen
 class SftpEndpoint:
     host: str
@@ -200,7 +248,7 @@ def handle_service() -> HandleServiceEndpoint:
     return HandleServiceEndpoint(url=lines[0], token=token, script=SERVICES_DIR / "handles.sh")
 
 
-class VocabularyServer:
+class VocabularyServer(LoopbackServer):
     """A loopback HTTP server of RDF vocabularies (and anything else) for validation tests.
 
     `server.serve(path, body, content_type)` publishes a document; `server.url(path)` is its
@@ -209,39 +257,20 @@ class VocabularyServer:
     """
 
     def __init__(self) -> None:
-        import http.server
-        import threading
-
         self.documents: dict[str, tuple[int, str, bytes, str | None]] = {}
         self.requests: dict[str, int] = {}
         server = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 path = self.path.split("?")[0]
                 server.requests[path] = server.requests.get(path, 0) + 1
                 status, content_type, body, location = server.documents.get(
                     path, (404, "text/plain", b"not found", None)
                 )
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                if location:
-                    self.send_header("Location", location)
-                self.end_headers()
-                self.wfile.write(body)
+                self.answer(status, content_type, body, {"Location": location} if location else {})
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    @property
-    def base(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        super().__init__(Handler)
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -258,10 +287,6 @@ class VocabularyServer:
         data = body.encode("utf-8") if isinstance(body, str) else body
         self.documents[path] = (status, content_type, data, location)
         return self.url(path)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture

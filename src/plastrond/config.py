@@ -12,6 +12,7 @@ the same sections with defaults that keep the reference example working unchange
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -397,7 +398,16 @@ class _Section:
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{self.where(key)}: expected a list of folders, got {_kind(value)}")
-        return tuple(Path(v) for v in value)
+        for v in value:
+            # An empty entry (an unset ${VAR:-}) would be Path("."): whatever folder the
+            # daemon runs in, allowed.
+            if not v.strip():
+                raise ConfigError(
+                    f"{self.where(key)}: an empty entry (an unset variable?) would allow the "
+                    "working folder; every entry must name a folder"
+                )
+        # Relative entries are taken from the working folder at start, once.
+        return tuple(Path(os.path.abspath(v.strip())) for v in value)
 
     def number(self, key: str, default: T, convert: Callable[[Any], T], *, minimum: float = 0) -> T:
         value = self._get(key, False)
@@ -412,6 +422,8 @@ class _Section:
             raise ConfigError(f"{self.where(key)}: expected {kind}, got {value!r}") from None
         if convert is int and isinstance(value, float) and value != int(value):
             raise ConfigError(f"{self.where(key)}: expected {kind}, got {value!r}")
+        if isinstance(result, float) and not math.isfinite(result):
+            raise ConfigError(f"{self.where(key)}: expected a finite number, got {value!r}")
         if result < minimum:  # type: ignore[operator]
             raise ConfigError(f"{self.where(key)}: must be at least {minimum:g}, got {value!r}")
         return result
@@ -474,19 +486,25 @@ def _repository(sec: _Section) -> RepositoryConfig:
         raise ConfigError(
             f"{sec.where('TRANSACTION_STYLE')}: expected auto, fcrepo6 or fcrepo4, got {style!r}"
         )
-    rest = sec.req_str("REST_ENDPOINT")
-    if not rest.startswith(("http://", "https://")):
-        raise ConfigError(f"{sec.where('REST_ENDPOINT')}: expected an http(s) URL, got {rest!r}")
-    rest = rest.rstrip("/")
+    rest = _http_url(sec, "REST_ENDPOINT", sec.req_str("REST_ENDPOINT"), credentials=_FEDORA_CREDS)
+    assert rest is not None
     relpath = sec.text("RELPATH", default="/") or "/"
     if not relpath.startswith("/"):
         relpath = "/" + relpath
+    if any(_dot_segment(part) for part in relpath.split("/")):
+        raise ConfigError(
+            f"{sec.where('RELPATH')}: must be a container path below the repository root "
+            f"(no . or .. segments), got {relpath!r}"
+        )
     result = RepositoryConfig(
         rest_endpoint=rest,
         relpath=relpath,
         log_dir=sec.req_path("LOG_DIR"),
         origin=_origin(sec, rest),
-        repo_external_url=(sec.text("REPO_EXTERNAL_URL") or "").rstrip("/") or None,
+        repo_external_url=_http_url(
+            sec, "REPO_EXTERNAL_URL", sec.text("REPO_EXTERNAL_URL"), credentials=_FEDORA_CREDS
+        )
+        or None,
         auth_token=sec.text("AUTH_TOKEN"),
         jwt_secret=sec.text("JWT_SECRET"),
         client_cert=sec.path_("CLIENT_CERT"),
@@ -500,6 +518,54 @@ def _repository(sec: _Section) -> RepositoryConfig:
     )
     sec.finish()
     return result
+
+
+def _dot_segment(segment: str) -> bool:
+    """Whether a path segment is `.` or `..`, however many times percent-encoded."""
+    from urllib.parse import unquote
+
+    decoded, previous = segment, None
+    while decoded != previous:
+        previous, decoded = decoded, unquote(decoded)
+    return decoded.strip() in (".", "..")
+
+
+_FEDORA_CREDS = "FEDORA_USER and FEDORA_PASSWORD (or AUTH_TOKEN, JWT_SECRET)"
+
+
+def _http_url(sec: _Section, key: str, value: str | None, *, credentials: str) -> str | None:
+    """*value* checked to be an absolute http(s) URL with a host (and a valid port), no
+    query or fragment, and no credentials (httpx would send them, and every log line and
+    error naming a URI would show them: they belong in the keys *credentials* names).
+    Returned without its trailing slashes; None stays None. Errors never show a password."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        raise ConfigError(
+            f"{sec.where(key)}: the URL must not carry a user name or password "
+            f"({parts.scheme}://***@{parts.hostname}...); use {credentials}"
+        )
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "?" in text
+        or "#" in text
+        or any(c.isspace() or not c.isprintable() for c in text)
+    ):
+        raise ConfigError(f"{sec.where(key)}: expected an http(s) URL, got {text!r}")
+    return text.rstrip("/")
 
 
 def _log_format(sec: _Section) -> str:
@@ -524,14 +590,12 @@ def _origin(sec: _Section, rest_endpoint: str) -> str | None:
     Written either as the full REST root (`http://fcrepo:8080/fcrepo/rest`) or as the server
     alone (`http://fcrepo:8080`), which takes REST_ENDPOINT's path.
     """
-    origin = sec.text("ORIGIN")
+    origin = _http_url(sec, "ORIGIN", sec.text("ORIGIN"), credentials=_FEDORA_CREDS)
     if origin is None:
         return None
     from urllib.parse import urlsplit
 
-    parts = urlsplit(origin.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigError(f"{sec.where('ORIGIN')}: expected an http(s) URL, got {origin!r}")
+    parts = urlsplit(origin)
     path = parts.path.rstrip("/")
     if not path:
         path = urlsplit(rest_endpoint).path.rstrip("/")
@@ -644,11 +708,9 @@ def _publication(sec: _Section) -> PublicationConfig:
             check_pattern(pattern)
         except PublicUrlError as e:
             raise ConfigError(f"{sec.where('PUBLIC_URL_PATTERN')}: {e}") from None
-    endpoint = sec.text("HANDLE_ENDPOINT")
-    if endpoint is not None and not endpoint.startswith(("http://", "https://")):
-        raise ConfigError(
-            f"{sec.where('HANDLE_ENDPOINT')}: expected an http(s) URL, got {endpoint!r}"
-        )
+    endpoint = _http_url(
+        sec, "HANDLE_ENDPOINT", sec.text("HANDLE_ENDPOINT"), credentials="HANDLE_JWT_TOKEN"
+    )
     # With a handle service, everything it needs is required.
     needed = endpoint is not None
     result = PublicationConfig(

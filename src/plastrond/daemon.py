@@ -152,7 +152,7 @@ class Daemon:
             self.writer,
             max_queued=self.broker.max_queued_jobs,
             offered=self.broker.prefetch,
-            on_store_failure=self._store_failed,
+            on_pause=self._intake_paused,
             on_accepted=partial(self._accepted, "async"),
         )
         self.outbox = Outbox(self.writer, on_delivered=self.intake.forget)
@@ -293,8 +293,17 @@ class Daemon:
         if conn is not None and conn.is_open:
             with trio.move_on_after(DELIVERY_GRACE):
                 await wait_any(self.outbox.empty, conn.ended)
-        if len(self.outbox):
-            log.info("%d completion(s) stay in the outbox for the next start", len(self.outbox))
+        if self.outbox.undelivered:
+            log.info(
+                "%d completion(s) stay in the outbox for the next start",
+                len(self.outbox.undelivered),
+            )
+        if self.outbox.unwritten:
+            log.warning(
+                "%d completion(s) could not be written (the store cannot write); their jobs "
+                "stay in the inbox and run again at the next start",
+                self.outbox.unwritten,
+            )
         conn = self.session.conn
         if conn is not None:
             await conn.disconnect()
@@ -373,6 +382,7 @@ class Daemon:
     def _session_opened(self, conn: BrokerConnection) -> None:
         self.health.session_opened(str(conn.address))
         metrics.BROKER_CONNECTED.set(1)
+        metrics.BROKER_SESSIONS.inc()
 
     def _session_closed(self, ended: list[BrokerError]) -> None:
         self.health.session_lost(str(ended[0]) if ended else "the session ended")
@@ -394,9 +404,11 @@ class Daemon:
         conn.send(completion.destination, completion.body, completion.headers, on_receipt=receipted)
         metrics.COMPLETIONS_AWAITING_RECEIPT.inc()
 
-    def _store_failed(self, error: OSError) -> None:
-        # What was offered and not taken is unacknowledged: a new session gets it again.
-        self.session.renew()
+    def _intake_paused(self, error: OSError | None) -> None:
+        # The session stays: the requests held are unacknowledged, the broker stops sending
+        # once its prefetch is used, and synchronous jobs (never journalled) still run.
+        self.health.intake_paused(error)
+        metrics.INTAKE_PAUSED.set(0 if error is None else 1)
 
     def _parse(
         self, conn: BrokerConnection, frame: Message, *, synchronous: bool

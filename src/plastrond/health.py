@@ -30,6 +30,8 @@ class Health:
         self.broker: str | None = None
         self.broker_problem = "not connected to the broker yet"
         self.store_problem: str | None = None
+        #: why no jobs are taken (the inbox cannot be written), None while they are
+        self.intake_problem: str | None = None
         self.stopping = False
 
     # --- reports -------------------------------------------------------------------------
@@ -52,6 +54,14 @@ class Health:
 
     def store_written(self) -> None:
         self.store_problem = None
+
+    def intake_paused(self, error: OSError | None) -> None:
+        """The intake stopped taking jobs because of *error*, or (None) goes on again."""
+        if error is None:
+            self.intake_problem = None
+        else:
+            held = "the requests held stay unacknowledged with the broker"
+            self.intake_problem = f"not taking jobs: the inbox cannot be written; {held}"
 
     def store_result(self, error: OSError | None) -> None:
         """How the last write of the message store went (None: it was written)."""
@@ -79,6 +89,8 @@ class Health:
             found.append(self.broker_problem)
         if self.store_problem is not None:
             found.append(self.store_problem)
+        if self.intake_problem is not None:
+            found.append(self.intake_problem)
         space = self._store_space_problem()
         if space is not None:
             found.append(space)

@@ -37,6 +37,7 @@ __all__ = [
     "BROKER_CONNECT_FAILURES",
     "BROKER_HEARTBEAT_MISSES",
     "BROKER_RECONNECTS",
+    "BROKER_SESSIONS",
     "BROKER_SESSION_UPTIME",
     "COMPLETIONS_AWAITING_RECEIPT",
     "CONTENT_TYPE",
@@ -47,6 +48,7 @@ __all__ = [
     "HTTP_REQUEST_SECONDS",
     "IMPORT_ITEMS",
     "INBOX_DEPTH",
+    "INTAKE_PAUSED",
     "JOBS_ACCEPTED",
     "JOBS_COMPLETED",
     "JOBS_FAILED",
@@ -57,6 +59,7 @@ __all__ = [
     "REPOSITORY_EVENT_HOOKS",
     "REPOSITORY_REQUESTS",
     "REPOSITORY_REQUEST_SECONDS",
+    "STORE_FAILING",
     "STORE_WRITE_ERRORS",
     "HandleCall",
     "command_label",
@@ -122,10 +125,22 @@ COMPLETIONS_AWAITING_RECEIPT = Gauge(
 STORE_WRITE_ERRORS = Counter(
     "plastrond_message_store_write_errors", "Writes to the message store that failed"
 )
+STORE_FAILING = Gauge(
+    "plastrond_message_store_failing",
+    "1 while the message store cannot write (its last write failed; writes are retried)",
+)
+INTAKE_PAUSED = Gauge(
+    "plastrond_intake_paused",
+    "1 while no jobs are taken because the inbox cannot be written (the requests held stay "
+    "unacknowledged with the broker)",
+)
 
 # --- the broker session --------------------------------------------------------------------
 
 BROKER_CONNECTED = Gauge("plastrond_broker_connected", "1 while a STOMP session is open")
+BROKER_SESSIONS = Counter(
+    "plastrond_broker_sessions", "Broker sessions opened (STOMP CONNECTED received)"
+)
 BROKER_RECONNECTS = Counter(
     "plastrond_broker_reconnects", "Broker sessions lost (each followed by a reconnection)"
 )

@@ -3,7 +3,6 @@ a look inside the ZIP an export wrote."""
 
 from __future__ import annotations
 
-import logging
 import zipfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -15,17 +14,14 @@ import trio
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
-from plastrond.commands import get_command
+from command_support import in_process_config, run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
     ExportConfig,
-    HttpServerConfig,
     RepositoryConfig,
-    SolrConfig,
 )
-from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
-from plastrond.jobs.runner import run_command
+from plastrond.jobs import JobResult, Progress
 from plastrond.models import file_graph, page_graph
 from plastrond.models.namespaces import FEDORA, PCDM
 from plastrond.repository import RepositoryClient
@@ -120,22 +116,14 @@ def export_config(
     **export_keys: object,
 ) -> Config:
     """A configuration for running the export command in-process."""
-    return Config(
-        path=Path("/dev/null"),
-        repository=RepositoryConfig(
-            rest_endpoint=rest_url.rstrip("/"),
-            relpath="/",
-            log_dir=Path("/tmp"),
-            fedora_user=user,
-            fedora_password=password,
-            timeout=30.0,
-        ),
-        message_broker=None,
-        commands=CommandsConfig(
+    return in_process_config(
+        rest_url,
+        CommandsConfig(
             export=ExportConfig(allowed_output_dirs=tuple(allowed), **export_keys)  # type: ignore[arg-type]
         ),
-        http_server=HttpServerConfig(),
-        solr=SolrConfig(),
+        log_dir=Path("/tmp"),
+        user=user,
+        password=password,
     )
 
 
@@ -160,20 +148,9 @@ async def run_export(
 ) -> Outcome:
     """Run the export command as the runner would; JobError goes up as it is."""
     text = body if isinstance(body, str) else "\n".join(body)
-    request = JobRequest(
-        job_id=job_id,
-        command="export",
-        args={k.replace("_", "-"): v for k, v in args.items()},
-        body=text.encode("utf-8"),
+    progress, result = await run_in_process(
+        "export", config, repository, text.encode("utf-8"), job_id=job_id, args=args
     )
-    ctx = JobContext(
-        request=request,
-        config=config,
-        log=logging.getLogger("plastrond.test.export"),
-        repository_client=repository,
-    )
-    progress: list[Progress] = []
-    result = await run_command(get_command("export"), ctx, report=progress.append)
     return Outcome(progress, result)
 
 

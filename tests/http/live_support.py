@@ -18,6 +18,7 @@ import trio
 import yaml
 from rdflib import Graph, URIRef
 
+from loopback_support import LoopbackServer, QuietHandler
 from plastrond.config import load_config
 from plastrond.http import serve
 
@@ -189,40 +190,28 @@ async def live_server(
         await repo.close()
 
 
-class HeldVocabulary:
+class HeldVocabulary(LoopbackServer):
     """A loopback HTTP server of one vocabulary document that answers only when released:
     it holds a validation (and so a PATCH) between its read and its write for as long as a
     test needs. `requested` is set when the first GET arrives."""
 
     def __init__(self, body: str) -> None:
-        import http.server
-
         self.requested = threading.Event()
         self.release = threading.Event()
         data = body.encode("utf-8")
         held = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 held.requested.set()
                 held.release.wait(30)
-                self.send_response(200)
-                self.send_header("Content-Type", "text/turtle")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.answer(200, "text/turtle", data)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/vocabulary-{uuid.uuid4().hex}"
+        return f"{self.base}/vocabulary-{uuid.uuid4().hex}"
 
     async def wait_requested(self, timeout: float = 30) -> bool:
         wait: Callable[[], bool] = partial(self.requested.wait, timeout)
@@ -230,8 +219,7 @@ class HeldVocabulary:
 
     def close(self) -> None:
         self.release.set()
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().close()
 
 
 HANDLE_DATATYPE = "http://vocab.lib.umd.edu/datatype#handle"

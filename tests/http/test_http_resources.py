@@ -26,6 +26,7 @@ from live_support import (
     live_server,
     raw_request,
 )
+from rdflib import URIRef
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +95,37 @@ async def test_removing_the_required_title_is_refused(live: Live) -> None:
     after = await live.repo.graph(uri)
     assert await live.repo.values(uri, TITLE) == {"Old title"}
     assert set(after) == set(before)
+
+
+#: an item as upstream 4.8.1 wrote some in production: one creator with two labels, one
+#: creator known by its URI alone (upstream never checks embedded objects)
+UPSTREAM_CREATORS_TTL = """\
+@prefix dcterms: <http://purl.org/dc/terms/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+<> a <http://pcdm.org/models#Object>, <http://vocab.lib.umd.edu/model#Item> ;
+   dcterms:title "Old title"@en ;
+   dcterms:identifier "test-creators" ;
+   dcterms:type <http://purl.org/dc/dcmitype/Text> ;
+   dcterms:rights <http://vocab.lib.umd.edu/rightsStatement#InC> ;
+   dcterms:creator <#c1>, <#c2> .
+<#c1> rdfs:label "Doe, Jane", "Roe, Jane" ; owl:sameAs <http://id.example/doe> .
+<#c2> owl:sameAs <http://id.example/anonymous> .
+"""
+
+
+async def test_an_item_upstream_wrote_with_a_two_label_creator_saves(live: Live) -> None:
+    """The editor saves an upstream-written item whose creator has two labels (and one with
+    no label): plastrond checks the item's own rules, as upstream, not the embedded ones."""
+    uri = await live.repo.create(UPSTREAM_CREATORS_TTL)
+    sparql = archelon_sparql(
+        uri, [(DCTERMS + "title", '"Old title"@en')], [(DCTERMS + "title", '"New title"@en')]
+    )
+    answer = await live.patch(live.repo.path(uri), sparql)
+    assert answer.status_code == 204, answer.text
+    assert await live.repo.values(uri, TITLE) == {"New title"}
+    label = URIRef("http://www.w3.org/2000/01/rdf-schema#label")
+    assert await live.repo.values(f"{uri}#c1", label) == {"Doe, Jane", "Roe, Jane"}
 
 
 async def test_broken_sparql_wrong_type_missing_and_unknown_model(live: Live) -> None:

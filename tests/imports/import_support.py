@@ -6,7 +6,6 @@ own (`TestContainer`), with the Item model's vocabularies read from `data/vocabu
 
 from __future__ import annotations
 
-import logging
 import uuid
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -17,18 +16,14 @@ import attrs
 import httpx
 from rdflib import Graph, URIRef
 
-from plastrond.commands import get_command
+from command_support import in_process_config, run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
     ContentModelsConfig,
-    HttpServerConfig,
     ImportConfig,
-    RepositoryConfig,
-    SolrConfig,
 )
-from plastrond.jobs import JobContext, JobRequest, JobResult, Progress
-from plastrond.jobs.runner import run_command
+from plastrond.jobs import JobResult, Progress
 from plastrond.literals import normalize_graph
 from plastrond.repository import RepositoryClient
 
@@ -62,6 +57,10 @@ DCTERMS_TITLE = URIRef("http://purl.org/dc/terms/title")
 SEQUENCE = URIRef("http://purl.org/spar/fabio/hasSequenceIdentifier")
 EBUCORE_FILENAME = URIRef("http://www.ebu.ch/metadata/ontologies/ebucore/ebucore#filename")
 PRESERVATION_MASTER = URIRef("http://pcdm.org/use#PreservationMasterFile")
+#: the keys of an import's `count`, in its progress and its completion (protocol.md)
+COUNT_KEYS = frozenset(
+    {"total", "rows", "errors", "valid", "invalid", "created", "updated", "unchanged", "files"}
+)
 
 
 def import_config(
@@ -71,24 +70,14 @@ def import_config(
     allowed: Sequence[Path] = (DATA,),
     **import_keys: Any,
 ) -> Config:
-    return Config(
-        path=Path("/dev/null"),
-        repository=RepositoryConfig(
-            rest_endpoint=rest_url.rstrip("/"),
-            relpath="/",
-            log_dir=jobs_dir.parent,
-            fedora_user="fedoraAdmin",
-            fedora_password="fedoraAdmin",
-            timeout=30.0,
-        ),
-        message_broker=None,
-        commands=CommandsConfig(
+    return in_process_config(
+        rest_url,
+        CommandsConfig(
             import_=ImportConfig(
                 jobs_dir=jobs_dir, allowed_binaries_dirs=tuple(allowed), **import_keys
             )
         ),
-        http_server=HttpServerConfig(),
-        solr=SolrConfig(),
+        log_dir=jobs_dir.parent,
         content_models=ContentModelsConfig(vocabularies=VOCABULARIES),
     )
 
@@ -122,20 +111,9 @@ async def run_import(
 ) -> Outcome:
     """Run the import command as the runner would; JobError goes up as it is."""
     data = body.encode("utf-8") if isinstance(body, str) else body
-    request = JobRequest(
-        job_id=job_id,
-        command="import",
-        args={k.replace("_", "-"): v for k, v in args.items()},
-        body=data,
+    progress, result = await run_in_process(
+        "import", config, repository, data, job_id=job_id, args=args
     )
-    ctx = JobContext(
-        request=request,
-        config=config,
-        log=logging.getLogger("plastrond.test.import"),
-        repository_client=repository,
-    )
-    progress: list[Progress] = []
-    result = await run_command(get_command("import"), ctx, report=progress.append)
     return Outcome(progress, result)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import httpx
@@ -232,6 +234,52 @@ async def test_sftp_folder_and_zip(sshd, tmp_path: Path) -> None:
         assert await location.check(["z1.jpg", "z2.jpg"]) == {"z2.jpg": "Missing file: z2.jpg"}
         async with location.fetch("z1.jpg") as path:
             assert path.read_bytes() == b"zip member"
+
+
+@pytest.mark.integration
+async def test_a_zip_over_sftp_is_read_where_it_is_with_few_round_trips(
+    sshd, tmp_path: Path
+) -> None:
+    """zip+sftp:// reads the archive on the server at random: the many small reads zipfile
+    makes (each member's header, name, extra field) are served by a read-ahead buffer, so
+    300 small members cost a few fetches, not one round trip per read."""
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    members = {f"dir/m{n:03d}.jpg": os.urandom(200) for n in range(300)}
+    members["big.tif"] = os.urandom(3 * 1024 * 1024 + 5)
+    make_zip(remote / "batch.zip", members)
+    keys = {"ssh_private_key": sshd.private_key, "sftp_known_hosts": sshd.known_hosts}
+    zipped = f"zip+sftp://{sshd.user}@{sshd.host}:{sshd.port}{remote}/batch.zip"
+    temp_before = set(os.listdir(tempfile.gettempdir()))
+    location = parse_location(zipped, config(**keys))
+    assert isinstance(location, ZipLocation)
+    async with location:
+        assert set(os.listdir(tempfile.gettempdir())) == temp_before  # nothing copied here
+        remote_file = location.remote_file
+        assert remote_file is not None
+        for name, data in members.items():
+            async with location.source(name) as source:
+                assert not isinstance(source, Path)
+                assert source.size == len(data)
+                assert b"".join([chunk async for chunk in source]) == data
+        size = (remote / "batch.zip").stat().st_size
+        # the archive read about once (the buffer may overlap a little), in few round trips
+        assert size <= remote_file.fetched < size + 64 * 1024
+        assert remote_file.fetches <= 20, remote_file.fetches
+    assert remote_file.closed
+
+
+@pytest.mark.integration
+async def test_a_zip_over_sftp_that_is_missing_or_no_zip_is_refused(sshd, tmp_path: Path) -> None:
+    (tmp_path / "not.zip").write_text("plain text")
+    keys = {"ssh_private_key": sshd.private_key, "sftp_known_hosts": sshd.known_hosts}
+    base = f"zip+sftp://{sshd.user}@{sshd.host}:{sshd.port}{tmp_path}"
+    with pytest.raises(BinariesError, match=r"nope\.zip: no such ZIP file$"):
+        async with parse_location(f"{base}/nope.zip", config(**keys)):
+            pass
+    with pytest.raises(BinariesError, match=r"not\.zip is not a readable ZIP file"):
+        async with parse_location(f"{base}/not.zip", config(**keys)):
+            pass
 
 
 @pytest.mark.integration

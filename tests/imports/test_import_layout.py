@@ -7,21 +7,16 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import zipfile
-from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from import_support import TestContainer, import_config, run_import
+from export_support import export_config, run_export
+from import_support import import_config, run_import
 from rdflib import URIRef
 
 from plastrond.jobfolders import JobFolder, read_rows
-from plastrond.repository import RepositoryClient
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
-from export_support import export_config, run_export
 
 pytestmark = pytest.mark.integration
 
@@ -40,22 +35,6 @@ HEADER = [
 ]
 TIFF = b"II*\x00" + bytes(range(256)) * 4
 JPEG = b"\xff\xd8\xff\xe0" + bytes(range(255, -1, -1)) * 4 + b"\xff\xd9"
-
-
-@pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
-async def repo(fedora) -> AsyncIterator[RepositoryClient]:
-    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
-    async with RepositoryClient(config.repository) as client:
-        yield client
 
 
 def item_csv(binaries: Path) -> str:

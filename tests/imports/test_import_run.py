@@ -4,18 +4,16 @@ and to the job folder. (tests/integration/test_import_command.py runs it through
 from __future__ import annotations
 
 import zipfile
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import attrs
 import pytest
 import trio
-from import_support import DATA, FILES, TestContainer, corrupt, import_config, run_import
+from import_support import COUNT_KEYS, DATA, FILES, corrupt, import_config, run_import
 from rdflib import Literal, URIRef
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.jobs import JobError
-from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration
 
@@ -24,22 +22,6 @@ TITLE = URIRef(DCTERMS + "title")
 JOB = "http://archelon.example/import_jobs/7"
 ITEM_ROW = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatement#InC"
 HEADER = "Identifier,Title,Object Type,Rights Statement,FILES"
-
-
-@pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
-async def repo(fedora) -> AsyncIterator[RepositoryClient]:
-    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
-    async with RepositoryClient(config.repository) as client:
-        yield client
 
 
 @pytest.fixture
@@ -362,19 +344,8 @@ async def test_progress_counts_are_integers(repo, target, jobs) -> None:
     config = import_config(jobs, rest_url=repo.root)
     body = rows_csv(*(f"p{n},P {n},{ITEM_ROW}," for n in range(3)))
     outcome = await run_import(config, repo, body, job_id=JOB, model="Item", container=target.uri)
-    keys = {
-        "total",
-        "rows",
-        "errors",
-        "valid",
-        "invalid",
-        "created",
-        "updated",
-        "unchanged",
-        "files",
-    }
     for progress in outcome.progress:
-        assert set(progress["count"]) == keys
+        assert set(progress["count"]) == COUNT_KEYS
         assert all(isinstance(v, int) for v in progress["count"].values())
         assert {"started", "now", "elapsed"} <= set(progress["time"])
     assert [p["count"]["rows"] for p in outcome.progress] == [0, 1, 2, 3, 3]

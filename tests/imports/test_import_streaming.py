@@ -13,11 +13,13 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 from import_support import TestContainer, import_config, run_import
 
 from plastrond.jobfolders import JobFolder, read_rows
+from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration
 
@@ -165,6 +167,68 @@ async def test_the_job_ceiling_counts_every_file(repo, target, tmp_path) -> None
     assert len(binaries(target)) == 2
 
 
+class _FirstBinaryPutCrossed(httpx.AsyncBaseTransport):
+    """The real Fedora, except that the first binary PUT is read to its end and then answered
+    as Fedora 4.7 answers two uploads whose digests crossed (`409 Checksum Mismatch`, one of
+    the failures an item's transaction is rolled back and tried again for): a fault the real
+    server cannot be made to give on demand."""
+
+    def __init__(self) -> None:
+        self.inner = httpx.AsyncHTTPTransport()
+        self.crossed = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        binary = request.method == "PUT" and "content-disposition" in request.headers
+        if binary and not self.crossed:
+            self.crossed += 1
+            assert isinstance(request.stream, httpx.AsyncByteStream)
+            async for _ in request.stream:  # every byte read, as the server reads it
+                pass
+            return httpx.Response(
+                409, text="Checksum Mismatch of urn:sha-256:0f1e and urn:sha-256:2d3c"
+            )
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_retried_items_files_count_once_toward_the_job_ceiling(
+    fedora, target, tmp_path
+) -> None:
+    """Two files of 400 000 bytes under a 1 000 000 ceiling: the first item's first attempt
+    is rolled back after its file was read, and it is tried again; its bytes count once, so
+    both items are created (800 000 bytes), not the second refused at 1 200 000."""
+    allowed = tmp_path / "binaries"
+    allowed.mkdir()
+    archive = allowed / "batch.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for n in range(2):
+            zf.writestr(f"f{n}.jpg", bytes([n]) * 400_000)
+    jobs = tmp_path / "jobs"
+    config = import_config(
+        jobs,
+        rest_url=fedora.rest_url,
+        allowed=[allowed],
+        max_job_files_size=1_000_000,
+        max_concurrent_items=1,
+    )
+    transport = _FirstBinaryPutCrossed()
+    async with RepositoryClient(config.repository, transport=transport) as repo:
+        outcome = await run_import(
+            config,
+            repo,
+            rows("f0.jpg", "f1.jpg"),
+            job_id=JOB,
+            model="Item",
+            binaries_location=f"zip:{archive}",
+            container=target.uri,
+        )
+    assert transport.crossed == 1  # the fault happened, and the item was tried again
+    assert outcome.count["created"] == 2 and outcome.count["errors"] == 0, outcome.body
+    assert binaries(target) == {"f0.jpg": b"\0" * 400_000, "f1.jpg": b"\1" * 400_000}
+
+
 # -- HTTP and SFTP ---------------------------------------------------------------------------------
 
 
@@ -255,3 +319,52 @@ async def test_sftp_files_stream_into_fedora(repo, target, tmp_path, watched_tmp
     assert outcome.state == "import_complete", outcome.body
     assert most == 0
     assert binaries(target) == {"scan.tif": data}
+
+
+async def test_a_zip_over_sftp_streams_its_members_into_fedora_without_a_temporary_copy(
+    repo, target, tmp_path, watched_tmp, sshd
+) -> None:
+    """zip+sftp://: the archive stays on the server; each member is read from it as it is
+    uploaded (no download of the archive, no extracted file), and a member whose declared
+    size is past MAX_FILE_SIZE fails its own row with one line, the other rows imported."""
+    remote = tmp_path / "remote"
+    remote.mkdir()
+    members = {
+        "big.tif": os.urandom(5 * 1024 * 1024 + 3),
+        "small.jpg": b"\xff\xd8" + os.urandom(3000),
+        "dir/page.jpg": b"\xff\xd8" * 50000,
+        "huge.tif": b"\0" * (12 * 1024 * 1024),  # 12 MiB declared, a few KiB zipped
+    }
+    archive = remote / "batch.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    jobs = tmp_path / "jobs"
+    config = import_config(
+        jobs,
+        rest_url=repo.root,
+        ssh_private_key=sshd.private_key,
+        sftp_known_hosts=sshd.known_hosts,
+        max_file_size=8 * 1024 * 1024,
+    )
+    outcome, most = await import_watching(
+        watched_tmp,
+        config,
+        repo,
+        rows("big.tif;small.jpg", "huge.tif", "dir/page.jpg"),
+        job_id=JOB,
+        model="Item",
+        binaries_location=f"zip+sftp://{sshd.user}@{sshd.host}:{sshd.port}{archive}",
+        container=target.uri,
+    )
+    assert most == 0  # neither the archive nor a member was written to a temporary file
+    assert outcome.count["created"] == 2 and outcome.count["errors"] == 1, outcome.body
+    (reason,) = failed_reasons(jobs)
+    assert "\n" not in reason
+    assert "huge.tif: declared size 12582912 bytes is more than the 8388608 allowed" in reason
+    assert "MAX_FILE_SIZE" in reason
+    assert binaries(target) == {
+        "big.tif": members["big.tif"],
+        "small.jpg": members["small.jpg"],
+        "page.jpg": members["dir/page.jpg"],
+    }

@@ -11,7 +11,6 @@ anything else with 422 and the reason, keeping that too.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import subprocess
@@ -22,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
+from loopback_support import LoopbackServer, QuietHandler
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_DIR / "services"
@@ -93,14 +94,14 @@ def check_update(kind: str, raw: bytes) -> tuple[Any, str | None]:
     return body, None
 
 
-class ArchelonStatusEndpoint:
+class ArchelonStatusEndpoint(LoopbackServer):
     def __init__(self) -> None:
         self.accepted: list[StatusPost] = []
         self.rejected: list[Rejected] = []
         self.lock = threading.Condition()
         endpoint = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 parts = self.path.strip("/").split("/")
@@ -120,22 +121,12 @@ class ArchelonStatusEndpoint:
                         )
                     endpoint.lock.notify_all()
                 answer = json.dumps({"error": reason} if reason else {"ok": True}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
+                self.answer(status, "application/json", answer)
 
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     def url(self, kind: str, number: int | str) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}/{kind}_jobs/{number}/status"
+        return f"{self.base}/{kind}_jobs/{number}/status"
 
     def posts(self, url: str) -> list[StatusPost]:
         path = "/" + url.split("/", 3)[3]
@@ -165,10 +156,6 @@ class ArchelonStatusEndpoint:
                         f"{[p.body.get('state') for p in mine]}, rejected {refused}"
                     )
                 self.lock.wait(left)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @attrs.frozen

@@ -1,7 +1,8 @@
 """Helpers for tests that run plastrond against the real ActiveMQ, with stomp.py as Archelon.
 
-- `private_broker`: an ActiveMQ of this test module's own (another port and data folder), for
-  tests that stop, restart or freeze the broker without disturbing anyone else.
+- `private_broker`: an ActiveMQ of the session's own (another port and data folder), for
+  tests that stop, restart or freeze the broker without disturbing anyone else; each module
+  gets it running and thawed.
 - `plastrond_factory`: starts `plastrond -c CONFIG stomp` as a real process with a config of
   its own (message store under tmp_path, destinations unique to the test).
 - `Archelon`: a stomp.py client that sends requests and collects completions and progress.
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -108,10 +110,10 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture(scope="module")
-def private_broker(tmp_path_factory) -> Iterator[PrivateBroker]:
+@pytest.fixture(scope="session")
+def _private_broker_process(tmp_path_factory) -> Iterator[PrivateBroker]:
     # A port of its own: several test runs on one machine (parallel worktrees) each get
-    # their own broker, and never freeze or stop another's.
+    # their own broker, and never freeze or stop another's. One JVM for the session.
     broker = PrivateBroker(_free_port(), tmp_path_factory.mktemp("private-activemq"))
     broker.start()
     try:
@@ -120,6 +122,17 @@ def private_broker(tmp_path_factory) -> Iterator[PrivateBroker]:
         with contextlib.suppress(ValueError, ProcessLookupError, RuntimeError):
             broker.thaw()
         broker.stop()
+
+
+@pytest.fixture(scope="module")
+def private_broker(_private_broker_process) -> PrivateBroker:
+    """The session's private broker, running and thawed for this module whatever the last one
+    left it as (start is idempotent: on a running broker it only checks that it answers)."""
+    broker = _private_broker_process
+    with contextlib.suppress(ValueError, ProcessLookupError, RuntimeError):
+        broker.thaw()
+    broker.start()
+    return broker
 
 
 def write_config(
@@ -179,13 +192,18 @@ class Plastrond:
         return self
 
     def wait_connected(self, timeout: float = 30, count: int = 1) -> None:
+        self.wait_for_log("connected to ", timeout=timeout, count=count)
+
+    def wait_for_log(self, text: str, *, timeout: float = 30, count: int = 1) -> str:
+        """Wait until *text* stands *count* times in the log (while the process runs); the log."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.log().count("connected to ") >= count:
-                return
-            assert self.proc is not None and self.proc.poll() is None, self.log()
+            log = self.log()
+            if log.count(text) >= count:
+                return log
+            assert self.proc is not None and self.proc.poll() is None, log
             time.sleep(0.05)
-        raise AssertionError(f"plastrond did not connect:\n{self.log()}")
+        raise AssertionError(f"{text!r} not {count} times in plastrond's log:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
@@ -336,6 +354,23 @@ class Archelon(stomp.ConnectionListener):
                 self.lock.wait(left)
             return list(items)
 
+    def wait_for_count(self, key: str, at_least: int, timeout: float = 120) -> None:
+        """Wait until a progress message's `count[key]` reaches *at_least* (an import that
+        has got going, say)."""
+        deadline = time.monotonic() + timeout
+
+        def reached() -> bool:
+            return any(
+                json.loads(f.body).get("count", {}).get(key, 0) >= at_least for f in self.progress
+            )
+
+        with self.lock:
+            while not reached():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no progress with {key} >= {at_least} in {timeout} s")
+                self.lock.wait(left)
+
     def completion_ids(self) -> list[str]:
         with self.lock:
             return [f.headers["PlastronJobId"] for f in self.completions]
@@ -359,9 +394,10 @@ def archelon_factory() -> Iterator[Any]:
         client.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def camel_route(tmp_path_factory) -> Iterator[Any]:
-    """The messaging stack's Camel status route (services/camel.sh) on a private ActiveMQ."""
+    """The messaging stack's Camel status route (services/camel.sh) on a private ActiveMQ,
+    one for the session (each test posts to a status URL of its own)."""
     from archelon_status import start_camel_route, stop_camel_route
 
     route = start_camel_route(tmp_path_factory.mktemp("camel-route"))

@@ -5,6 +5,7 @@ involved here; test_status_url.py runs plastrond through the same route."""
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -76,3 +77,15 @@ def test_the_enums_per_kind_of_job():
     assert "progress" in check_update("export", b'{"state": "pending"}')[1]
     assert "progress" in check_update("export", b'{"state": "pending", "progress": 101}')[1]
     assert "not JSON" in check_update("import", b"hello")[1]
+
+
+def test_the_route_script_reuses_the_running_route(camel_route):
+    # services/camel.sh keeps the service contract (test_service_scripts.py for the others):
+    # start on a running route only says where, the same process stays; status and pid say so.
+    pid = int(camel_route.script("camel", "pid"))
+    os.kill(pid, 0)
+    queue = camel_route.status_destination.removeprefix("/queue/")
+    where = f"camel tcp://127.0.0.1:{camel_route.openwire_port} queue://{queue}"
+    assert camel_route.script("camel", "start") == where
+    assert int(camel_route.script("camel", "pid")) == pid
+    assert camel_route.script("camel", "status") == f"up {where}"

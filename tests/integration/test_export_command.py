@@ -11,7 +11,6 @@ import email.utils
 import json
 import os
 import struct
-import sys
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -22,12 +21,9 @@ import bagit
 import httpx
 import pytest
 import trio
+from export_support import BIBO, EDTF, FileSpec, MadeItem, make_item, unzip
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDFS
-
-# The export tests' helpers (tests/ has no packages: put their folder on the path).
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
-from export_support import BIBO, EDTF, FileSpec, MadeItem, make_item, unzip
 
 from plastrond.config import RepositoryConfig
 from plastrond.repository import RepositoryClient, RepositoryError
@@ -117,11 +113,7 @@ def exporting(activemq, fedora, sshd, plastrond_setup, archelon_factory, tmp_pat
     remote.mkdir()
     setup = plastrond_setup(
         activemq,
-        repository={
-            "REST_ENDPOINT": fedora.rest_url,
-            "FEDORA_USER": fedora.admin_user,
-            "FEDORA_PASSWORD": fedora.admin_password,
-        },
+        repository=fedora.repository_keys,
         sections={
             "COMMANDS": {
                 "EXPORT": {

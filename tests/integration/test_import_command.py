@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import signal
-import sys
 import time
 import uuid
 import zipfile
@@ -21,11 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from import_support import COUNT_KEYS, DATA, FILES, VOCABULARIES, TestContainer, corrupt
 from rdflib import Literal, URIRef
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imports"))
-from import_support import DATA, FILES, VOCABULARIES, TestContainer
-from test_import_binaries import corrupt
 
 pytestmark = pytest.mark.integration
 
@@ -33,17 +29,6 @@ DCTERMS = "http://purl.org/dc/terms/"
 TITLE = URIRef(DCTERMS + "title")
 ITEM_COLUMNS = "Identifier,Title,Object Type,Rights Statement,FILES"
 ITEM_VALUES = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatement#InC"
-COUNT_KEYS = {
-    "total",
-    "rows",
-    "errors",
-    "valid",
-    "invalid",
-    "created",
-    "updated",
-    "unchanged",
-    "files",
-}
 #: the Archelon user the jobs act for (On-Behalf-Of); a WebAC authorization lets it write
 EDITOR = "archelon-importer"
 
@@ -76,11 +61,7 @@ def setup(activemq, fedora, sshd, plastrond_setup, jobs_dir, tmp_path):
     binaries.mkdir()
     return plastrond_setup(
         activemq,
-        repository={
-            "REST_ENDPOINT": fedora.rest_url,
-            "FEDORA_USER": fedora.admin_user,
-            "FEDORA_PASSWORD": fedora.admin_password,
-        },
+        repository=fedora.repository_keys,
         sections={
             "CONTENT_MODELS": {"VOCABULARIES": VOCABULARIES},
             "COMMANDS": {
@@ -400,14 +381,7 @@ def test_killed_during_an_import_and_restarted_creates_no_duplicates(
         container=target.uri,
         on_behalf_of=EDITOR,
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        created = [json.loads(f.body)["count"]["created"] for f in client.progress]
-        if created and max(created) >= 8:
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError("the import did not get going")
+    client.wait_for_count("created", 8, timeout=120)  # the import has got going
     first.signal(signal.SIGKILL)
     first.wait(10)
     assert client.completions == []

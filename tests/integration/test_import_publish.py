@@ -6,19 +6,14 @@ from __future__ import annotations
 
 import json
 import signal
-import sys
-import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from import_support import FILES, VOCABULARIES, TestContainer
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imports"))
-from import_support import FILES, VOCABULARIES, TestContainer
 
 pytestmark = pytest.mark.integration
 
@@ -30,24 +25,11 @@ VALUES = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatem
 
 
 @pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
 def setup(activemq, fedora, handle_service, plastrond_setup, tmp_path):
     def make(**publication_overrides: str):
         return plastrond_setup(
             activemq,
-            repository={
-                "REST_ENDPOINT": fedora.rest_url,
-                "FEDORA_USER": fedora.admin_user,
-                "FEDORA_PASSWORD": fedora.admin_password,
-            },
+            repository=fedora.repository_keys,
             sections={
                 "CONTENT_MODELS": {"VOCABULARIES": VOCABULARIES},
                 "COMMANDS": {
@@ -122,14 +104,7 @@ def test_import_publish_killed_halfway_and_resumed(
         container=target.uri,
         publish="true",
     )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        counts = [json.loads(f.body)["count"] for f in client.progress]
-        if counts and max(c.get("published", 0) for c in counts) >= 5:
-            break
-        time.sleep(0.02)
-    else:
-        raise AssertionError("the import did not get going")
+    client.wait_for_count("published", 5, timeout=120)  # the import has got going
     first.signal(signal.SIGKILL)
     first.wait(10)
     assert client.completions == []

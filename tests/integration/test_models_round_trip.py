@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from rdflib import Literal, URIRef
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imports"))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
 from export_support import export_config, run_export, unzip
 from import_support import FILES, TestContainer, import_config, run_import
-
-from plastrond.repository import RepositoryClient
+from rdflib import Literal, URIRef
 
 pytestmark = pytest.mark.integration
 
@@ -159,22 +152,6 @@ def plain(values) -> set:
 def read_csv(path: Path) -> list[dict[str, str]]:
     with path.open(encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f))
-
-
-@pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
-async def repo(fedora) -> AsyncIterator[RepositoryClient]:
-    config = import_config(Path("/tmp"), rest_url=fedora.rest_url)
-    async with RepositoryClient(config.repository) as client:
-        yield client
 
 
 async def export_csv(repo, uri: str, out: Path, name: str, model: str) -> tuple[Path, dict]:
@@ -338,3 +315,93 @@ async def test_an_upstream_export_imports_unchanged(repo, target, tmp_path: Path
         "p2.jpg": set(),
         "notes.txt": {"MetadataFile"},
     }
+
+
+#: an item as upstream 4.8.1 wrote some in production (POST of the item's turtle, embedded
+#: objects at hash URIs): a creator with two labels, one with a label only, one known by its
+#: URI alone. Upstream declares LabeledThing's label "required, one" and never checks it.
+UPSTREAM_ITEM = """\
+@prefix dcterms: <http://purl.org/dc/terms/> .
+@prefix rdfs: <http://www.w3.org/2000/01/rdf-schema#> .
+@prefix owl: <http://www.w3.org/2002/07/owl#> .
+<> a <http://pcdm.org/models#Object>, <http://vocab.lib.umd.edu/model#Item> ;
+   dcterms:type <http://purl.org/dc/dcmitype/Image> ;
+   dcterms:identifier "up-creators-1" ;
+   dcterms:rights <http://vocab.lib.umd.edu/rightsStatement#InC> ;
+   dcterms:title "One creator, two names" ;
+   dcterms:creator <#a1>, <#a2>, <#a3> .
+<#a1> rdfs:label "Doe, Jane", "Roe, Jane" ; owl:sameAs <http://id.example/doe> .
+<#a2> rdfs:label "Smith, Pat" .
+<#a3> owl:sameAs <http://id.example/anonymous> .
+"""
+
+RDFS_LABEL = URIRef("http://www.w3.org/2000/01/rdf-schema#label")
+OWL_SAME_AS = URIRef("http://www.w3.org/2002/07/owl#sameAs")
+
+
+def creators(target: TestContainer, item: str) -> list[tuple[frozenset, frozenset]]:
+    """(labels, same_as) of each creator of *item*, sorted."""
+    graph = target.graph(item)
+    found = []
+    for c in graph.objects(URIRef(item), URIRef(DCTERMS + "creator")):
+        labels = frozenset(str(v) for v in graph.objects(c, RDFS_LABEL))
+        same = frozenset(str(v) for v in graph.objects(c, OWL_SAME_AS))
+        found.append((labels, same))
+    return sorted(found, key=lambda pair: (sorted(pair[0]), sorted(pair[1])))
+
+
+async def test_an_upstream_item_with_a_two_label_creator_round_trips(
+    repo, target, tmp_path: Path
+) -> None:
+    """Exported as upstream writes it (`Doe, Jane|Roe, Jane` in one Creator cell), imported
+    again as an update (nothing changes), and as a new item (the same creators); `Doe;Roe` is
+    still two creators."""
+    item = f"{target.uri}/upstream-creators"
+    target.client.put(
+        item, content=UPSTREAM_ITEM, headers={"Content-Type": "text/turtle"}
+    ).raise_for_status()
+    out = tmp_path / "out"
+    out.mkdir()
+    bag, exported = await export_csv(repo, item, out, "upstream", "Item")
+    assert exported["Creator"] == "Doe, Jane|Roe, Jane;Smith, Pat;"
+    assert exported["Creator URI"] == "http://id.example/doe;;http://id.example/anonymous"
+
+    config = import_config(tmp_path / "jobs", rest_url=repo.root, allowed=(out,))
+    args = {"model": "Item", "container": target.uri}
+    source = (bag / "data" / "Item_metadata.csv").read_text(encoding="utf-8")
+    before = target.last_modified(item)
+    again = await run_import(config, repo, source, job_id="rt-creators-1", **args)
+    assert again.state == "import_complete", again.body
+    assert again.count["unchanged"] == 1 and again.count["invalid"] == 0, again.count
+    assert target.last_modified(item) == before
+
+    fresh = {k: v for k, v in exported.items() if k != "URI"}
+    fresh["Identifier"] = "up-creators-copy"
+    two = {**fresh, "Identifier": "up-creators-2", "Creator": "Doe;Roe", "Creator URI": ""}
+    two["INDEX"] = ""
+    body = csv_text(fresh) + csv_text(two).split("\n", 1)[1]
+    copy = await run_import(config, repo, body, job_id="rt-creators-2", **args)
+    assert copy.state == "import_complete", copy.body
+    assert copy.count["created"] == 2, copy.count
+    by_id = {
+        str(target.graph(i).value(URIRef(i), URIRef(DCTERMS + "identifier"))): i
+        for i in target.items()
+    }
+    assert (
+        creators(target, by_id["up-creators-1"])
+        == creators(target, item)
+        == [
+            (frozenset(), frozenset({"http://id.example/anonymous"})),
+            (frozenset({"Doe, Jane", "Roe, Jane"}), frozenset({"http://id.example/doe"})),
+            (frozenset({"Smith, Pat"}), frozenset()),
+        ]
+    )
+    assert creators(target, by_id["up-creators-2"]) == [
+        (frozenset({"Doe"}), frozenset()),
+        (frozenset({"Roe"}), frozenset()),
+    ]
+    _bag, exported_copy = await export_csv(repo, by_id["up-creators-1"], out, "copy", "Item")
+    assert (exported_copy["Creator"], exported_copy["Creator URI"]) == (
+        exported["Creator"],
+        exported["Creator URI"],
+    )

@@ -19,11 +19,7 @@ HIDDEN = URIRef("http://vocab.lib.umd.edu/access#Hidden")
 def running(activemq, fedora, plastrond_setup, archelon_factory):
     setup = plastrond_setup(
         activemq,
-        repository={
-            "REST_ENDPOINT": fedora.rest_url,
-            "FEDORA_USER": fedora.admin_user,
-            "FEDORA_PASSWORD": fedora.admin_password,
-        },
+        repository=fedora.repository_keys,
     )
     daemon = setup.plastrond()
     daemon.wait_connected()

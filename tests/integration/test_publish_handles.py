@@ -77,11 +77,7 @@ def running(activemq, fedora, handle_service, plastrond_setup, archelon_factory)
         }
         setup = plastrond_setup(
             activemq,
-            repository={
-                "REST_ENDPOINT": fedora.rest_url,
-                "FEDORA_USER": fedora.admin_user,
-                "FEDORA_PASSWORD": fedora.admin_password,
-            },
+            repository=fedora.repository_keys,
             sections={"PUBLICATION_WORKFLOW": publication},
             PROGRESS_INTERVAL=0,
         )

@@ -14,7 +14,6 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 import time
 import types
 import uuid
@@ -25,9 +24,7 @@ from typing import Any
 import pytest
 import stomp
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "imports"))
-from import_support import DATA, VOCABULARIES, TestContainer
+from import_support import DATA, VOCABULARIES
 
 pytestmark = pytest.mark.integration
 
@@ -98,15 +95,6 @@ class Archelon:
 
 
 @pytest.fixture
-def target(fedora) -> Iterator[TestContainer]:
-    container = TestContainer(fedora.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
-
-
-@pytest.fixture
 def current(camel_route, fedora, plastrond_setup, tmp_path) -> Iterator[Any]:
     """plastrond on the Camel route's broker, JOB_STATUS being the queue the route consumes."""
     broker = types.SimpleNamespace(host=camel_route.stomp_host, port=camel_route.stomp_port)
@@ -114,11 +102,7 @@ def current(camel_route, fedora, plastrond_setup, tmp_path) -> Iterator[Any]:
     exports.mkdir()
     setup = plastrond_setup(
         broker,
-        repository={
-            "REST_ENDPOINT": fedora.rest_url,
-            "FEDORA_USER": fedora.admin_user,
-            "FEDORA_PASSWORD": fedora.admin_password,
-        },
+        repository=fedora.repository_keys,
         sections={
             "CONTENT_MODELS": {"VOCABULARIES": VOCABULARIES},
             "COMMANDS": {

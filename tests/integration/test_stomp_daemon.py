@@ -7,6 +7,7 @@ in flight at a crash.
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import signal
 import time
@@ -29,6 +30,22 @@ def stored(store_dir) -> tuple[list[str], list[str]]:
         )
     finally:
         store.close()
+
+
+def wait_until_settled(store_dir, job_id: str, timeout: float = 30) -> None:
+    """Wait until the running daemon's journal has a `done` record for *job_id* (its completion
+    was receipted), reading the file only (the store is the daemon's while it runs)."""
+    deadline = time.monotonic() + timeout
+    journal = store_dir / "journal.log"
+    while time.monotonic() < deadline:
+        for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
+            _crc, _, data = line.partition(" ")
+            with contextlib.suppress(ValueError):
+                record = json.loads(data)
+                if record.get("type") == "done" and record.get("job_id") == job_id:
+                    return
+        time.sleep(0.05)
+    raise AssertionError(f"no done record for {job_id} in {journal}")
 
 
 def _ids(prefix: str, n: int) -> list[str]:
@@ -68,7 +85,7 @@ def test_async_echo_completion_and_store_emptied(running):
     assert done.headers["persistent"] == "true"
     assert done.body == "hello"
     # Once the completion is receipted, nothing is left in the inbox or outbox.
-    time.sleep(0.2)
+    wait_until_settled(setup.store, "http://archelon.example/echo/1")
     _daemon.signal(signal.SIGTERM)
     assert _daemon.wait(30) == 0
     assert stored(setup.store) == ([], [])
@@ -147,9 +164,10 @@ def test_requests_without_job_id_are_dropped_and_the_daemon_goes_on(running):
     client.send_job("after-dropped", "echo", "fine")
     (done,) = client.wait_for("completions", 1, timeout=20)
     assert done.headers["PlastronJobId"] == "after-dropped"
-    time.sleep(0.5)
+    # (the synchronous ones come by another queue: they may be read after the last one)
+    daemon.wait_for_log("dropped message", count=3, timeout=30)
+    log = daemon.wait_for_log("without reply-to dropped", timeout=30)
     assert len(client.completions) == 1 and client.replies == []
-    log = daemon.log()
     assert log.count("dropped message") == 3
     assert "without reply-to dropped" in log
     assert daemon.running
@@ -183,9 +201,7 @@ def test_redelivered_request_for_a_job_in_the_inbox_runs_once(running):
 def test_sigterm_lets_running_jobs_finish_then_exits_zero(running):
     setup, daemon, client = running
     client.send_job("slow-but-in-grace", "echo", "made it", echo_delay="1")
-    deadline = time.monotonic() + 10
-    while "accepted echo job" not in daemon.log() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    daemon.wait_for_log("accepted echo job", timeout=30)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait(30) == 0
     (done,) = client.wait_for("completions", 1, timeout=10)
@@ -201,9 +217,7 @@ def test_job_past_the_grace_period_stays_in_inbox_and_finishes_after_restart(
     daemon.wait_connected()
     client = archelon_factory(activemq, setup.dests)
     client.send_job("long-job", "echo", "eventually", echo_delay="2")
-    deadline = time.monotonic() + 10
-    while "accepted echo job" not in daemon.log() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    daemon.wait_for_log("accepted echo job", timeout=30)
     daemon.signal(signal.SIGTERM)
     assert daemon.wait(30) == 0
     assert "stay in the inbox" in daemon.log()
@@ -223,11 +237,9 @@ def test_second_signal_exits_at_once_losing_nothing(activemq, plastrond_setup, a
     daemon.wait_connected()
     client = archelon_factory(activemq, setup.dests)
     client.send_job("very-long", "echo", "later", echo_delay="30")
-    deadline = time.monotonic() + 10
-    while "accepted echo job" not in daemon.log() and time.monotonic() < deadline:
-        time.sleep(0.02)
+    daemon.wait_for_log("accepted echo job", timeout=30)
     daemon.signal(signal.SIGTERM)
-    time.sleep(0.3)
+    daemon.wait_for_log("SIGTERM: stopping", timeout=30)  # the first is taken: now the second
     started = time.monotonic()
     daemon.signal(signal.SIGTERM)
     daemon.wait(10)

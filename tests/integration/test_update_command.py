@@ -114,11 +114,7 @@ def running(activemq, fedora, plastrond_setup, archelon_factory, vocabulary_serv
     }
     setup = plastrond_setup(
         activemq,
-        repository={
-            "REST_ENDPOINT": fedora.rest_url,
-            "FEDORA_USER": fedora.admin_user,
-            "FEDORA_PASSWORD": fedora.admin_password,
-        },
+        repository=fedora.repository_keys,
         sections={"CONTENT_MODELS": {"VOCABULARIES": vocabularies}},
         PROGRESS_INTERVAL=0,
     )

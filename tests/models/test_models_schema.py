@@ -283,6 +283,7 @@ async def test_current_models_reloads_when_a_file_changes(tmp_path):
             "models.X.fields.b: shares predicate http://purl.org/dc/terms/t with a",
         ),
         ("classes:\n  a: {extends: b}\n  b: {extends: a}\n", "extends itself"),
+        ("classes:\n  a: {checked: maybe}\n", "classes.a.checked: expected true or false"),
         ("default_model: Nope\n", "default_model: no model named 'Nope'"),
         ("models:\n  X: [\n", "YAML syntax error"),
     ],

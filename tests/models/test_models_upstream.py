@@ -255,6 +255,8 @@ def test_embedded_classes_are_as_upstream_has_them(model_name: str, field_name: 
     ]
     assert actual == fields
     assert {str(t) for t in f.embedded_types} == types
+    # declared as upstream declares them, and, as upstream, never checked (README)
+    assert f.embedded.checked is False
 
 
 def test_vocabularies_each_model_validates_against() -> None:

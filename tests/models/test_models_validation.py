@@ -58,7 +58,6 @@ def test_a_valid_item_passes_every_rule():
     assert result.is_valid, result.reasons()
     assert result.failed() == [] and result.reasons() == []
     assert outcome(result, "title", "exactly") == Outcome("title", "passed", "exactly", 1)
-    assert outcome(result, "creator.label", "required").passed
     # one outcome per rule of each field, in the model's order
     assert [o.field for o in result.outcomes][:4] == [
         "object_type",
@@ -197,15 +196,58 @@ def test_handle(value, passed):
     assert outcome(check(item, TERMS), "handle", "handle").passed is passed
 
 
-def test_embedded_rules_apply_to_each_object():
+def test_the_shipped_embedded_rules_are_declared_not_checked_as_upstream():
+    """Upstream 4.8.1 never validates embedded objects: a creator with two labels (`Doe|Roe`
+    in one Creator cell), a Creator URI with no label, two same_as, all pass; the rules stay
+    declared on the class (test_models_upstream.py)."""
     item = valid_item()
-    item.embed("creator", "c2", same_as="http://id.loc.gov/authorities/names/n1")
+    item.embed("creator", "c2", label=["Doe", "Roe"])
+    item.embed("creator", "c3", same_as="http://id.loc.gov/authorities/names/n1")
+    item.embed("contributor", "c4", label="X", same_as=["http://a.example/", "http://b.example/"])
     result = check(item, TERMS)
-    assert "('creator.label', 'failed', 'required', 'true')" in result.reasons()
+    assert result.is_valid, result.reasons()
+    assert not any("." in o.field for o in result.outcomes)
+    creator = MODELS.get("Item").field("creator").embedded
+    assert creator is not None and not creator.checked
+    assert creator.field("label").rule("max_values") is not None
     letter = Item.new(URI, MODELS.get("Letter"))
     result = check(letter)
     assert "('part_of', 'failed', 'exactly', '1')" in result.reasons()
     assert not any(o.field.startswith("part_of.") for o in result.outcomes)
+
+
+def test_a_checked_class_has_its_rules_applied_to_each_object(tmp_path):
+    (tmp_path / "checked.yml").write_text(
+        textwrap.dedent(
+            """\
+            classes:
+              strict_agent:
+                extends: labeled_thing
+                checked: true
+            models:
+              Strict:
+                types: [pcdm:Object]
+                fields:
+                  creator:
+                    predicate: dcterms:creator
+                    kind: embedded
+                    class: strict_agent
+                    headers: {label: Creator, same_as: Creator URI}
+            """
+        ),
+        encoding="utf-8",
+    )
+    model = load_models(tmp_path).get("Strict")
+    item = Item.new(URI, model)
+    item.embed("creator", "c1", label="Jane Doe")
+    result = check(item)
+    assert result.is_valid and outcome(result, "creator.label", "required").passed
+    item.embed("creator", "c2", same_as="http://id.loc.gov/authorities/names/n1")
+    item.embed("creator", "c3", label=["Doe", "Roe"])
+    result = check(item)
+    assert "('creator.label', 'failed', 'required', 'true')" in result.reasons()
+    assert "('creator.label', 'failed', 'max_values', '1')" in result.reasons()
+    assert result.messages()["creator.label"] == "is required; is not repeatable"
 
 
 def test_a_missing_vocabulary_is_not_silently_passed():

@@ -596,6 +596,32 @@ async def test_streamed_upload_without_digest_is_checked_after_the_fact():
             await repo.create_binary(ROOT, chunks(), filename="b", mime_type="text/plain")
 
 
+async def test_streamed_upload_is_checked_against_the_sha1_fedora_4_7_records():
+    """Fedora 4.7 ignores Want-Digest and records only the SHA-1 it computed for bytes sent
+    without a Digest header: the client's SHA-1 of the stream is compared with it."""
+    wrong = "0" * 40
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "POST":
+            await request.aread()
+            return httpx.Response(201, headers={"Location": ROOT + "/b"}, request=request)
+        if request.method == "HEAD":
+            return httpx.Response(200, request=request)
+        body = (
+            f"<{ROOT}/b> <http://www.loc.gov/premis/rdf/v1#hasMessageDigest> <urn:sha1:{wrong}> ."
+        )
+        return httpx.Response(
+            200, text=body, headers={"Content-Type": "application/n-triples"}, request=request
+        )
+
+    async def chunks():
+        yield b"abc"
+
+    async with client_for(handler) as repo:
+        with pytest.raises(RepositoryHTTPError, match="streamed bytes have sha a9993e36"):
+            await repo.create_binary(ROOT, chunks(), filename="b", mime_type="text/plain")
+
+
 def test_minted_token_is_an_hs256_jws():
     token = JWTAuth(SECRET).token()
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))

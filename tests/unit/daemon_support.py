@@ -62,13 +62,16 @@ class _Session:
         self.parser = Parser("1.2")
         self.subscriptions: dict[str, _Subscription] = {}
         self.closed = False
+        # `serve` (receipts) and `pump` (messages) both send: one frame at a time.
+        self._sending = trio.Lock()
 
     async def send(self, frame: Frame) -> None:
-        if not self.closed:
-            try:
-                await self.stream.send_all(encode(frame))
-            except (trio.BrokenResourceError, trio.ClosedResourceError):
-                self.closed = True
+        async with self._sending:
+            if not self.closed:
+                try:
+                    await self.stream.send_all(encode(frame))
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self.closed = True
 
     async def serve(self) -> None:
         try:

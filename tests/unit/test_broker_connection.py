@@ -165,6 +165,13 @@ def test_backoff_grows_caps_and_jitters():
     assert backoff.next_delay() <= 1.0
 
 
+def test_backoff_stays_at_its_cap_however_long_the_broker_stays_away():
+    # About 17 hours of attempts 60 s apart: 2.0 ** 1100 would overflow a float.
+    backoff = Backoff(initial=1.0, maximum=60.0, jitter=0.0)
+    delays = [backoff.next_delay() for _ in range(5000)]
+    assert delays[:7] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0] and set(delays[6:]) == {60.0}
+
+
 async def test_reconnect_schedule_on_mock_clock(autojump_clock):
     backoff = Backoff(initial=0.5, maximum=4.0)
     start = trio.current_time()

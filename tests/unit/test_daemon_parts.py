@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Iterator
 
 import pytest
 import trio
@@ -84,6 +85,11 @@ async def test_a_full_queue_stops_the_acks(tmp_path, clock):
         async with running_daemon(config, broker):
             for i in range(6):
                 broker.job(f"slow-{i}", echo_delay="10")
+            # (waited for, not slept on: the mock clock jumps while the store writes in its
+            # worker thread, and a loaded machine can take longer than the 1 s slept before)
+            await broker.until(
+                lambda: len(broker.acked) == 2 and len(broker.queues[QUEUES["JOBS"]]) == 2
+            )
             await trio.sleep(1)
             # One running, one queued: acknowledged. The next is written and waits for room
             # unacknowledged, one more waits to be looked at; the broker keeps the rest.
@@ -303,16 +309,32 @@ async def _eventually(predicate, timeout: float = 10.0) -> None:  # type: ignore
 
 
 class _FullDisk(MessageStore):
+    """A store whose disk is full while `full` is set (a real full disk is in
+    tests/integration/test_stomp_store_pause.py)."""
+
+    full = True
+    attempts = 0
+
     def write_batch(self, operations):  # type: ignore[no-untyped-def]
-        raise OSError(28, "No space left on device")
+        self.attempts += 1
+        if self.full:
+            raise OSError(28, "No space left on device")
+        super().write_batch(operations)
 
 
-async def test_an_inbox_that_cannot_be_written_acknowledges_nothing_and_says_so_once(
+def _quick_retries() -> Iterator[float]:
+    return itertools.repeat(0.01)
+
+
+async def test_an_inbox_that_cannot_be_written_pauses_the_intake_holding_its_requests(
     tmp_path, caplog
 ):
+    caplog.set_level(logging.INFO)
     store = _FullDisk(tmp_path)
-    failures: list[OSError] = []
-    intake = Intake(StoreWriter(store), max_queued=4, on_store_failure=failures.append)
+    pauses: list[OSError | None] = []
+    intake = Intake(
+        StoreWriter(store), max_queued=4, on_pause=pauses.append, retry_delays=_quick_retries
+    )
     acks: list[str] = []
     try:
         async with trio.open_nursery() as nursery:
@@ -320,12 +342,127 @@ async def test_an_inbox_that_cannot_be_written_acknowledges_nothing_and_says_so_
             nursery.start_soon(intake.run)
             for i in range(3):
                 await intake.offer(JobRequest(f"j{i}", "echo"), lambda i=i: acks.append(f"j{i}"))
-                await _eventually(lambda i=i: len(failures) == i + 1)
+            await _eventually(lambda: store.attempts >= 10)
+            # Paused: retried again and again, nothing acknowledged, said once.
+            assert intake.paused and acks == [] and intake.known == set()
+            assert caplog.text.count("cannot keep requests in the inbox") == 1
+            assert len(pauses) == 1 and isinstance(pauses[0], OSError)
+            store.full = False
+            await _eventually(lambda: len(acks) == 3)
+            assert acks == ["j0", "j1", "j2"] and not intake.paused and pauses[1:] == [None]
+            assert sorted(r.job_id for r in store.load_requests()) == ["j0", "j1", "j2"]
+            assert caplog.text.count("the inbox can be written again") == 1
+            assert caplog.text.count("cannot keep requests in the inbox") == 1
             nursery.cancel_scope.cancel()
     finally:
         store.close()
-    assert acks == [] and intake.known == set() and len(failures) == 3
-    assert caplog.text.count("cannot keep requests in the inbox") == 1
+
+
+async def test_the_retries_of_a_paused_intake_grow_to_thirty_seconds(tmp_path, clock):
+    store = MessageStore(tmp_path)
+    intake = Intake(StoreWriter(store), max_queued=4)
+    tries: list[float] = []
+
+    async def full(requests: list[JobRequest]) -> None:
+        tries.append(trio.current_time())
+        raise OSError(28, "No space left on device")
+
+    intake.writer.save_requests = full  # type: ignore[method-assign]
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(intake.run)
+            await intake.offer(JobRequest("j", "echo"), lambda: None)
+            await trio.sleep(200)
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+    gaps = [round(b - a, 3) for a, b in itertools.pairwise(tries)]
+    assert gaps[:8] == [1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0], gaps
+
+
+async def test_a_daemon_whose_store_is_full_keeps_its_one_session_and_acks_after_recovery(
+    tmp_path, clock, caplog
+):
+    caplog.set_level(logging.INFO)
+    async with trio.open_nursery() as nursery:
+        broker = FakeBroker(nursery)
+        async with running_daemon(daemon_config(tmp_path, PREFETCH=3), broker) as daemon:
+            await broker.until(lambda: broker.connects == 1 and broker.sessions)
+            full = True
+            original = daemon.store.write_batch
+
+            def write_batch(operations):  # type: ignore[no-untyped-def]
+                if full:
+                    raise OSError(28, "No space left on device")
+                original(operations)
+
+            daemon.store.write_batch = write_batch  # type: ignore[method-assign]
+            for i in range(6):
+                broker.job(f"full-{i}", b"x")
+            await trio.sleep(60)
+            assert broker.connects == 1 and broker.acked == [] and broker.completions() == []
+            # The broker sent its prefetch and keeps the rest: the intake reads no more.
+            assert len(broker.queues[QUEUES["JOBS"]]) == 3
+            assert daemon.intake.paused
+            assert any("not taking jobs" in p for p in daemon.health.problems())
+            full = False
+            await broker.until(lambda: len(broker.completions()) == 6)
+            assert sorted(broker.completion_ids()) == [f"full-{i}" for i in range(6)]
+            assert sorted(broker.acked_ids()) == [f"full-{i}" for i in range(6)]
+            assert broker.connects == 1
+            assert caplog.text.count("cannot keep requests in the inbox") == 1
+            assert not any("not taking jobs" in p for p in daemon.health.problems())
+        nursery.cancel_scope.cancel()
+
+
+async def test_completions_wait_unsent_while_the_store_cannot_write_them(tmp_path, caplog):
+    store = _FullDisk(tmp_path)
+    store.full = False
+    writer = StoreWriter(store)
+    outbox = Outbox(writer)
+    sends: list[str] = []
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(writer.run)
+            nursery.start_soon(outbox.run)
+            nursery.start_soon(outbox.deliver, lambda c, on_receipt: sends.append(c.job_id))
+            store.full = True
+            outbox.keep(completion_for(JobRequest("c1", "echo"), JobResult(body=b"1"), "/q/s"))
+            await _eventually(lambda: store.attempts >= 2)
+            outbox.keep(completion_for(JobRequest("c2", "echo"), JobResult(body=b"2"), "/q/s"))
+            await trio.sleep(1.5)
+            assert sends == [] and outbox.unwritten == 2 and not store.has_completion("c1")
+            assert caplog.text.count("cannot keep completions in the outbox") == 1
+            store.full = False
+            await _eventually(lambda: len(sends) == 2, timeout=40)
+            assert sends == ["c1", "c2"] and store.has_completion("c2") and not outbox.unwritten
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+
+
+async def test_a_removal_that_failed_is_written_later(tmp_path, clock):
+    store = _FullDisk(tmp_path)
+    store.full = False
+    store.save_completions([completion_for(JobRequest("r1", "echo"), JobResult(body=b"1"), "/q/s")])
+    writer = StoreWriter(store)
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(writer.run)
+            store.full = True
+            writer.remove_soon("r1")
+            with trio.fail_after(100):  # (virtual seconds)
+                while store.attempts < 3:  # the first try, then retries 1 s and 2 s later
+                    await trio.sleep(0.1)
+            assert store.has_completion("r1") and writer.failure is not None
+            store.full = False
+            with trio.fail_after(100):  # nothing else is written: the removal is retried alone
+                while store.has_completion("r1"):
+                    await trio.sleep(0.1)
+            assert writer.failure is None
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
 
 
 async def test_the_outbox_resends_what_was_not_receipted_on_the_next_session(tmp_path):

@@ -20,7 +20,14 @@ class Backoff:
     rng: random.Random = attrs.field(factory=random.Random)
 
     def next_delay(self) -> float:
-        base = min(self.maximum, self.initial * self.factor**self.attempts)
+        base = self.initial
+        # Grown step by step and stopped at the cap: `factor ** attempts` would overflow a
+        # float after about a thousand attempts (some hours of a broker that stays down).
+        for _ in range(min(self.attempts, 4096)):
+            if base >= self.maximum:
+                break
+            base *= self.factor
+        base = min(self.maximum, base)
         self.attempts += 1
         return base * (1 - self.jitter * self.rng.random())
 

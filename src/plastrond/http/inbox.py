@@ -60,6 +60,9 @@ CHANGES: Final[Mapping[str, Change]] = {
 MAX_JSON_DEPTH: Final = 32
 #: most objects one activity may name
 MAX_OBJECTS: Final = 1000
+#: most JSON values (array elements and object members) a body may hold: an activity of
+#: MAX_OBJECTS objects, each written as an object of a few keys, with room for a context
+MAX_JSON_VALUES: Final = 20 * MAX_OBJECTS
 JSON_TYPES: Final = frozenset(
     {"application/json", "application/ld+json", "application/activity+json"}
 )
@@ -103,7 +106,10 @@ def load_document(url: str, options: Any = None) -> dict[str, Any]:
 
 
 def _check_depth(text: str) -> None:
-    depth = 0
+    """ActivityError when *text* nests deeper than MAX_JSON_DEPTH or holds more than
+    MAX_JSON_VALUES values: checked before parsing, since expanding a large document takes
+    PyLD a long time (and every other activity waits for the one expander)."""
+    depth = values = 0
     in_string = escaped = False
     for char in text:
         if in_string:
@@ -121,6 +127,13 @@ def _check_depth(text: str) -> None:
                 raise ActivityError(f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels")
         elif char in "]}":
             depth -= 1
+        elif char == ",":
+            values += 1
+            if values >= MAX_JSON_VALUES:
+                raise ActivityError(
+                    f"the JSON body holds more than {MAX_JSON_VALUES} values "
+                    f"(an activity names at most {MAX_OBJECTS} objects)"
+                )
 
 
 def _jsonld_reason(e: Exception) -> str:
@@ -170,6 +183,12 @@ def parse_activity(body: bytes) -> InboxActivity:
         expanded = jsonld.expand(data, options)
     except jsonld.JsonLdError as e:
         raise ActivityError(f"the body is not valid JSON-LD: {_jsonld_reason(e)}") from None
+    except RecursionError:
+        # PyLD resolves a compact IRI's prefix recursively: a context of prefixes defined
+        # by other prefixes, a thousand deep, runs out of stack
+        raise ActivityError(
+            "the body is not valid JSON-LD: its context defines terms through too many levels"
+        ) from None
     nodes = [n for n in expanded if isinstance(n, dict)]
     typed = [n for n in nodes if n.get("@type")]
     if not typed:
@@ -186,15 +205,14 @@ def parse_activity(body: bytes) -> InboxActivity:
         )
     if len(set(known)) > 1:
         raise ActivityError(f"the activity has contradicting types: {', '.join(known)}")
-    objects: list[str] = []
+    objects: dict[str, None] = {}  # in order, each once
     for value in node.get(AS + "object", []):
         uri = value.get("@id") if isinstance(value, dict) else None
         if uri is None and isinstance(value, dict) and isinstance(value.get("@value"), str):
             uri = value["@value"]
         if not isinstance(uri, str) or uri.startswith("_:"):
             raise ActivityError("every object of the activity must be a resource URI")
-        if uri not in objects:
-            objects.append(uri)
+        objects[uri] = None
     if not objects:
         raise ActivityError("the activity has no object")
     if len(objects) > MAX_OBJECTS:

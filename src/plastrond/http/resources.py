@@ -19,7 +19,7 @@ from quart_trio import QuartTrio
 
 from .. import editing
 from ..models import ModelError, SparqlError, UnknownModel, check_update
-from ..repository import RepositoryError, ResourceGone, ResourceNotFound
+from ..repository import RepositoryError, ResourceGone, ResourceNotFound, dot_segment
 from .backend import Backend
 from .problems import Problem
 
@@ -38,7 +38,8 @@ _FORBIDDEN: Final = frozenset("?#\\") | {chr(c) for c in range(32)} | {"\x7f"}
 
 def resource_path(raw: str) -> str:
     """The repository path of a request path's raw (still percent-encoded) tail, checked to
-    stay below the repository root: no `.` or `..` segment, however many times encoded."""
+    stay below the repository root: no `.` or `..` segment, however many times encoded, nor
+    one a server would take for it (`..;x`, `%2e%2e%2f`: `repository.dot_segment`)."""
     path = raw.strip("/")
     if not path:
         raise Problem(400, "no repository path: PATCH /resources/<path below the root>")
@@ -46,7 +47,11 @@ def resource_path(raw: str) -> str:
         decoded, previous = segment, None
         while decoded != previous:  # every level of percent-encoding
             previous, decoded = decoded, unquote(decoded)
-        if decoded in ("", ".", "..") or any(c in _FORBIDDEN for c in decoded):
+        if (
+            decoded in ("", ".", "..")
+            or dot_segment(segment)
+            or any(c in _FORBIDDEN for c in decoded)
+        ):
             raise Problem(
                 400, f"not a path below the repository root: /{path[:200]} (segment {segment!r})"
             )

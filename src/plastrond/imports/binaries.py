@@ -11,7 +11,7 @@
 | `/path/to/dir` | a local folder, which must lie inside one of `ALLOWED_BINARIES_DIRS` |
 | `zip:/path/to/file.zip` | a local ZIP file (same rule) |
 | `sftp://user@host[:port]/dir` | a folder over SFTP, logged in with `SSH_PRIVATE_KEY` |
-| `zip+sftp://user@host[:port]/file.zip` | a ZIP file over SFTP (downloaded once) |
+| `zip+sftp://user@host[:port]/file.zip` | a ZIP file over SFTP (read where it is) |
 | `http(s)://host/dir/` | files under a URL (HEAD to check, GET to fetch) |
 
 The paths in a row are relative to the location; a path that leads out of it (`..`), or a
@@ -23,10 +23,13 @@ streamed straight from the ZIP member, the SFTP file or the HTTP response, never
 temporary file first. The declared size (the ZIP's directory, the SFTP stat, Content-Length)
 and the bytes actually read are both held to `COMMANDS.IMPORT.MAX_FILE_SIZE` per file and
 `MAX_JOB_FILES_SIZE` for the job in all; past either the file fails with FetchError (the row
-fails, and the upload is cut off). Only a `zip+sftp://` archive is downloaded, once, so that
-its members can be read at random. `fetch(path)` still copies one file out to a temporary
-file for callers that want a path. Blocking work (the file system, ZIP reading, paramiko)
-runs in worker threads.
+fails, and the upload is cut off). A `zip+sftp://` archive is read at random on the server
+(`plastrond.sftp.RemoteFile`: a read-ahead buffer over pipelined SFTP reads), never copied
+here. `fetch(path)` still copies one file out to a temporary file for callers that want a
+path. Blocking work (the file system, ZIP reading, paramiko) runs in worker threads.
+
+An item's files are counted to the job as they are read; when its transaction is rolled back
+and tried again, the attempt's bytes are given back first (`Charge`, `Location.refund`).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import attrs
 import httpx
@@ -53,11 +56,20 @@ import trio
 
 from ..config import ImportConfig
 from ..errors import PlastronError
-from ..sftp import SftpAddress, SftpError, SftpSettings, connect, open_sftp, parse_sftp_url
+from ..sftp import (
+    RemoteFile,
+    SftpAddress,
+    SftpError,
+    SftpSettings,
+    connect,
+    open_sftp,
+    parse_sftp_url,
+)
 from ..sftp import reason as _reason
 
 __all__ = [
     "BinariesError",
+    "Charge",
     "FetchError",
     "HttpLocation",
     "LocalLocation",
@@ -107,6 +119,15 @@ class SizeLimits:
         return cls(file=config.max_file_size, job=config.max_job_files_size)
 
 
+@attrs.define
+class Charge:
+    """The bytes of files one attempt at an item has brought from the location. An attempt
+    that was rolled back and is tried again gives them back (`Location.refund`), so that a
+    retried item's files count once toward `MAX_JOB_FILES_SIZE`."""
+
+    bytes: int = 0
+
+
 @attrs.frozen
 class Stream:
     """A file's bytes streamed from its location, and its declared size when known."""
@@ -138,7 +159,7 @@ class Location:
         self.written = written
         self.limiter = trio.CapacityLimiter(max(1, concurrency))
         self.limits = limits or SizeLimits()
-        #: bytes of files this job has brought so far (declared ones, then real ones)
+        #: bytes of files this job has brought so far (counted as they are read)
         self.job_bytes = 0
         self._temp: tempfile.TemporaryDirectory[str] | None = None
         self._lock = trio.Lock()
@@ -206,42 +227,61 @@ class Location:
 
     # -- streaming ---------------------------------------------------------------------------
 
-    def _check_size(self, path: str, size: int, what: str) -> None:
+    def _check_size(self, path: str, size: int, what: str, counted: int = 0) -> None:
+        """FetchError when a file of *size* bytes is past the per-file ceiling, or would bring
+        the job's files past theirs (*counted*: how many of its bytes the job already holds)."""
         if size > self.limits.file:
             raise FetchError(
                 f"{path}: {what} {size} bytes is more than the {self.limits.file} allowed per "
                 f"file ({SECTION}.MAX_FILE_SIZE)"
             )
-        if self.job_bytes + size > self.limits.job:
+        if self.job_bytes - counted + size > self.limits.job:
             raise FetchError(
                 f"{path}: {what} {size} bytes would bring the job's files past the "
                 f"{self.limits.job} bytes allowed ({SECTION}.MAX_JOB_FILES_SIZE)"
             )
 
+    def _charge(self, n: int, charge: Charge | None) -> None:
+        self.job_bytes += n
+        if charge is not None:
+            charge.bytes += n
+
+    def refund(self, charge: Charge) -> None:
+        """Give back what an attempt at an item brought (it was rolled back, and the item is
+        tried again, reading its files again)."""
+        self.job_bytes -= charge.bytes
+        charge.bytes = 0
+
     @contextlib.asynccontextmanager
-    async def source(self, path: str) -> AsyncIterator[Source]:
+    async def source(self, path: str, charge: Charge | None = None) -> AsyncIterator[Source]:
         """What to upload for *path*: streamed from the location (no temporary copy), its
-        declared and real size held to the limits. FetchError when it cannot be read or is
-        too large (also raised from inside the stream, cutting the upload off)."""
+        declared and real size held to the limits, its bytes counted to the job (and to
+        *charge*). FetchError when it cannot be read or is too large (also raised from inside
+        the stream, cutting the upload off)."""
         async with self._stream(path) as (declared, chunks):
             if declared is not None:
                 self._check_size(path, declared, "declared size")
             digest = await self._digest(path)
-            yield Stream(self._counted(path, declared, chunks), declared, digest)
+            yield Stream(self._counted(path, declared, chunks, charge), declared, digest)
 
     async def _digest(self, path: str) -> str | None:
         return None
 
     async def _counted(
-        self, path: str, declared: int | None, chunks: AsyncIterator[bytes]
+        self,
+        path: str,
+        declared: int | None,
+        chunks: AsyncIterator[bytes],
+        charge: Charge | None,
     ) -> AsyncIterator[bytes]:
         seen = 0
         async for chunk in chunks:
+            counted = seen
             seen += len(chunk)
             if declared is not None and seen > declared:
                 raise FetchError(f"{path}: more bytes than its declared size {declared}")
-            self._check_size(path, seen, "size")
-            self.job_bytes += len(chunk)
+            self._check_size(path, seen, "size", counted)
+            self._charge(len(chunk), charge)
             yield chunk
 
     def _stream(
@@ -333,17 +373,18 @@ class LocalLocation(Location):
         yield Path(real)
 
     @contextlib.asynccontextmanager
-    async def source(self, path: str) -> AsyncIterator[Source]:
+    async def source(self, path: str, charge: Charge | None = None) -> AsyncIterator[Source]:
         # A local file is uploaded from where it is (the client sends it by its size).
         async with self.fetch(path) as real:
             size = (await trio.Path(real).stat()).st_size
             self._check_size(path, size, "size")
-            self.job_bytes += size
+            self._charge(size, charge)
             yield real
 
 
 class ZipLocation(Location):
-    """A ZIP file: a local one, or one fetched once over SFTP (`zip+sftp://`)."""
+    """A ZIP file: a local one, or one on an SFTP server (`zip+sftp://`), read where it is
+    (its directory once, then each member as it is uploaded, through `RemoteFile`)."""
 
     def __init__(
         self,
@@ -357,23 +398,23 @@ class ZipLocation(Location):
         self.remote = remote
         self._zip: zipfile.ZipFile | None = None
         self._names: dict[str, str] = {}
+        #: the archive on the SFTP server, read at random (`zip+sftp://`)
+        self._remote_file: RemoteFile | None = None
 
     async def open(self) -> None:
+        source: str | RemoteFile
         if self.remote is not None:
+            # Read where it is, member by member: no local copy of the archive.
             await self.remote.open()
-            local = self._temp_path("archive.zip")
-            try:
-                await self.remote._download(self.remote.address.path, local)
-            except FetchError as e:
-                raise BinariesError(f"binaries-location {self.written}: {e}") from None
-            self.zip_path = str(local)
-            await self.remote.aclose()
-        assert self.zip_path is not None
-        zip_path = self.zip_path
+            self._remote_file = await self._open_remote()
+            source = self._remote_file
+        else:
+            assert self.zip_path is not None
+            source = self.zip_path
 
         def load() -> zipfile.ZipFile:
             try:
-                return zipfile.ZipFile(zip_path)
+                return zipfile.ZipFile(source)
             except FileNotFoundError:
                 raise BinariesError(f"binaries-location {self.written}: no such ZIP file") from None
             except (OSError, zipfile.BadZipFile) as e:
@@ -386,10 +427,33 @@ class ZipLocation(Location):
             if not info.is_dir():
                 self._names[posixpath.normpath(info.filename.lstrip("/"))] = info.filename
 
+    @property
+    def remote_file(self) -> RemoteFile | None:
+        """The archive read over SFTP, while open (`zip+sftp://`): its `fetches` say how many
+        round trips reading it took."""
+        return self._remote_file
+
+    async def _open_remote(self) -> RemoteFile:
+        assert self.remote is not None
+        remote = self.remote
+        try:
+            return await remote.open_file(remote.address.path)
+        except FileNotFoundError:
+            raise BinariesError(f"binaries-location {self.written}: no such ZIP file") from None
+        except Exception as e:  # paramiko's SSHException derives from Exception alone
+            raise BinariesError(
+                f"binaries-location {self.written}: cannot open the ZIP file over SFTP: "
+                f"{_reason(e)}"
+            ) from None
+
     async def aclose(self) -> None:
         if self._zip is not None:
             self._zip.close()
             self._zip = None
+        remote_file, self._remote_file = self._remote_file, None
+        if remote_file is not None:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(remote_file.close)
         if self.remote is not None:
             await self.remote.aclose()
         await super().aclose()
@@ -415,7 +479,9 @@ class ZipLocation(Location):
     async def _digest(self, path: str) -> str | None:
         name = self._names.get(posixpath.normpath(path))
         archive = self._zip
-        if name is None or archive is None:
+        if name is None or archive is None or self.remote is not None:
+            # Over SFTP, reading the member twice would double the transfer: the client
+            # hashes it as it streams and compares with the digest Fedora reports.
             return None
 
         def digest() -> str | None:
@@ -540,6 +606,22 @@ class SftpLocation(Location):
             return await self._with_channel(probe)
         except Exception as e:  # paramiko's SSHException derives from Exception alone
             return f"Cannot check file {path} over SFTP: {_reason(e)}"
+
+    async def open_file(self, remote: str) -> RemoteFile:
+        """The remote file at the absolute path *remote*, open for reading at random (its
+        channel stays in this location's pool, closed with it). FileNotFoundError, OSError or
+        paramiko's exceptions when it cannot be opened."""
+
+        def start(sftp: Any) -> RemoteFile:
+            handle = sftp.open(remote, "rb")
+            try:
+                size = handle.stat().st_size
+            except BaseException:
+                handle.close()
+                raise
+            return RemoteFile(handle, size or 0, name=remote)
+
+        return await self._with_channel(start)
 
     async def _download(self, path: str, local: Path) -> None:
         remote = self._remote(path)
@@ -738,6 +820,13 @@ def _location(
     scheme = written.split(":", 1)[0].lower() if ":" in written else ""
     try:
         if scheme in ("http", "https"):
+            if "@" in urlsplit(written).netloc:
+                # as for sftp://: it would be kept in the job's config.yml, which
+                # GET /jobs/<id> serves to anyone who asks
+                raise BinariesError(
+                    "binaries-location must not carry a user name or password "
+                    "(it is kept in the job's folder and shown by the job API)"
+                )
             return HttpLocation(written, written, workers, transport=transport)
         if scheme == "sftp":
             address = parse_sftp_url(written, "binaries-location")

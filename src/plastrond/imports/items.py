@@ -42,7 +42,7 @@ from rdflib import Graph, URIRef
 from ..models import Item, file_graph, page_graph, page_title, proxy_graph, sparql_update
 from ..models.namespaces import IANA, PCDM
 from ..repository import RepositoryClient
-from .binaries import Location, mime_type
+from .binaries import Charge, Location, mime_type
 from .metadata import FileSpec, RowData
 
 __all__ = [
@@ -264,11 +264,13 @@ def plan_item(
     )
 
 
-async def _write_file(tx: RepositoryClient, plan: FilePlan, location: Location | None) -> None:
+async def _write_file(
+    tx: RepositoryClient, plan: FilePlan, location: Location | None, charge: Charge | None
+) -> None:
     if location is None:
         raise RuntimeError(f"no binaries location to read {plan.path} from")
     # streamed from the location into the request: no temporary copy
-    async with location.source(plan.path) as source:
+    async with location.source(plan.path, charge) as source:
         written = await tx.put_binary(
             plan.uri,
             source,
@@ -280,9 +282,15 @@ async def _write_file(tx: RepositoryClient, plan: FilePlan, location: Location |
     await tx.update(written.description_uri, sparql_update(Graph(), plan.graph))
 
 
-async def write_item(tx: RepositoryClient, plan: ItemPlan, location: Location | None) -> None:
+async def write_item(
+    tx: RepositoryClient,
+    plan: ItemPlan,
+    location: Location | None,
+    charge: Charge | None = None,
+) -> None:
     """Create everything *plan* describes through *tx* (a client inside a transaction): every
-    resource first, then the links between them (see the module)."""
+    resource first, then the links between them (see the module). The bytes of its files are
+    counted to *charge* too (given back if the attempt is rolled back and tried again)."""
     await tx.put_container(plan.uri, plan.graph)
     for container in plan.containers:
         await tx.put_container(container, None)
@@ -290,9 +298,9 @@ async def write_item(tx: RepositoryClient, plan: ItemPlan, location: Location | 
         await tx.put_container(page.uri, page.graph)
         await tx.put_container(page.folder, None)
         for f in page.files:
-            await _write_file(tx, f, location)
+            await _write_file(tx, f, location, charge)
     for f in plan.item_files:
-        await _write_file(tx, f, location)
+        await _write_file(tx, f, location, charge)
     for proxy in plan.proxies:
         await tx.put_container(proxy.uri, proxy.graph)
     for uri, graph in plan.link_updates():

@@ -70,7 +70,7 @@ from ..repository import (
     ResourceNotFound,
     TransactionError,
 )
-from .binaries import BinariesError, Location, parse_location
+from .binaries import BinariesError, Charge, Location, parse_location
 from .items import first_segment, new_item_uri, plan_item, write_item
 from .metadata import (
     MetadataError,
@@ -531,13 +531,17 @@ class ImportRun:
         await logs.append(logs.pending, [row.key, plan.uri, "begun"], sync=True)
         failure: Exception | None = None
         for attempt in range(1, RACE_ATTEMPTS + 1):
+            charge = Charge()
             try:
                 async with repository.transaction() as tx:
-                    await write_item(tx, plan, self.parts.location)
+                    await write_item(tx, plan, self.parts.location, charge)
             except Exception as e:
                 failure = e
                 if attempt < RACE_ATTEMPTS and await self._try_again(e, plan.uri):
-                    # Rolled back, nothing committed: try again, at the same URIs.
+                    # Rolled back, nothing committed: try again, at the same URIs. The files
+                    # read for this attempt count once, for the attempt that reads them again.
+                    if self.parts.location is not None:
+                        self.parts.location.refund(charge)
                     self.log.info("%s: %s; trying again", row.where, _reason(e))
                     await trio.sleep(0.5 * 2 ** (attempt - 1))  # 0.5, 1, 2, 4 s
                     continue

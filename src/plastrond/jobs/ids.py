@@ -9,12 +9,15 @@ import job folders).
 from __future__ import annotations
 
 import hashlib
+import re
 from urllib.parse import quote, unquote
 
 __all__ = ["MAX_SEGMENT", "job_id_segment", "segment_job_id"]
 
 #: longest segment we produce, in bytes (file systems allow 255)
 MAX_SEGMENT = 200
+#: the end of a shortened segment: `~~` and 40 hex digits of the whole id's SHA-256
+_SHORTENED = re.compile(r"~~[0-9a-f]{40}\Z")
 
 
 def job_id_segment(job_id: str) -> str:
@@ -28,7 +31,9 @@ def job_id_segment(job_id: str) -> str:
     segment = segment.replace(".", "%2E") if set(segment) <= {"."} else segment
     if not segment:
         segment = "%00empty"
-    if len(segment) > MAX_SEGMENT:
+    # A segment that is exactly what shortening makes (an id chosen to spell another id's
+    # shortened segment) is shortened too, so that the two never share a folder.
+    if len(segment) > MAX_SEGMENT or (len(segment) == MAX_SEGMENT and _SHORTENED.search(segment)):
         digest = hashlib.sha256(job_id.encode("utf-8")).hexdigest()[:40]
         segment = f"{segment[: MAX_SEGMENT - 42]}~~{digest}"
     return segment

@@ -2,8 +2,15 @@
 
 `keep(completion)` hands a finished job's completion over and returns at once; the outbox's
 own task (`run`) writes what was handed over to the message store in batches and only then
-offers it for delivery. `deliver(send)` runs for one broker session: it sends every undelivered
-completion (all of them again on a new session), then each new one, asking for a receipt;
+offers it for delivery. A completion is never sent before it is in the store: were it sent
+first and the daemon killed before the write, the job's request (still in the inbox) would run
+again and its completion go out twice. So when the store cannot be written the completions
+wait in memory (said once, and once when they are written) and the write is tried again
+after growing delays (1 s ... 30 s); nothing is lost meanwhile, since the requests of those
+jobs stay in the inbox and would run again after a restart.
+
+`deliver(send)` runs for one broker session: it sends every undelivered completion (all of
+them again on a new session), then each new one, asking for a receipt;
 the receipt removes the job from the store and tells `on_delivered`. `empty` is set whenever
 nothing is waiting to be written or confirmed (shutdown waits on it).
 
@@ -20,6 +27,7 @@ from functools import partial
 import trio
 
 from ..logs import job_context
+from ..waiting import growing_delays
 from .completion import Completion
 from .writer import StoreWriter
 
@@ -48,9 +56,16 @@ class Outbox:
         self._more = trio.Event()
         self.empty = trio.Event()
         self.empty.set()
+        #: while completions wait to be written: the last failure of the store (else None)
+        self.store_failure: OSError | None = None
 
     def __len__(self) -> int:
         return len(self.undelivered) + len(self._handed) + len(self._saving)
+
+    @property
+    def unwritten(self) -> int:
+        """Completions handed over and not in the store yet (only in memory)."""
+        return len(self._handed) + len(self._saving)
 
     def recover(self, completions: list[Completion]) -> None:
         """Completions an earlier run left in the store."""
@@ -69,17 +84,36 @@ class Outbox:
             await self._handed_event.wait()
             self._handed_event = trio.Event()
             self._saving, self._handed = self._handed, []
-            delay = 1.0
-            while True:
-                try:
-                    await self.writer.save_completions(self._saving)
-                    break
-                except OSError:
-                    await trio.sleep(delay)
-                    delay = min(60.0, 2 * delay)
+            await self._save()
             batch, self._saving = self._saving, []
             for completion in batch:
                 self._offer(completion)
+
+    async def _save(self) -> None:
+        delays = growing_delays()
+        while True:
+            try:
+                await self.writer.save_completions(self._saving)
+            except OSError as e:
+                if self.store_failure is None:
+                    log.error(
+                        "cannot keep completions in the outbox: %s; holding them in memory, "
+                        "unsent, until it can",
+                        e,
+                    )
+                self.store_failure = e
+                await trio.sleep(next(delays))
+                # What was handed over meanwhile goes in the same write.
+                self._saving += self._handed
+                self._handed = []
+                self._handed_event = trio.Event()
+                continue
+            if self.store_failure is not None:
+                log.info(
+                    "the outbox can be written again; %d completion(s) kept", len(self._saving)
+                )
+                self.store_failure = None
+            return
 
     def _offer(self, completion: Completion) -> None:
         self.undelivered[completion.job_id] = completion

@@ -232,6 +232,7 @@ class JobRunner:
                     raise JobError(request.refused)
                 if not request.command:
                     raise JobError("missing PlastronCommand header")
+                _check_user(request.on_behalf_of)
                 command = self.commands.get(request.command)
                 log.debug("running %s", request.command)
                 result = await run_command(
@@ -279,3 +280,10 @@ def percent(done: int, total: int | None) -> int | None:
     if not total:
         return None
     return max(0, min(100, math.floor(100 * done / total)))
+
+
+def _check_user(user: str | None) -> None:
+    """A user name every command can delegate to (the repository client's rule: no control
+    characters, so that it stays one `On-Behalf-Of` header), else JobError."""
+    if user is not None and (not user.strip() or not user.strip().isprintable()):
+        raise JobError(f"argument on-behalf-of is not a usable user name: {user!r}")

@@ -2,6 +2,12 @@
 
 Whatever is queued while one batch is on disk goes in the next. The blocking work runs in a
 worker thread, one batch at a time (the store's methods must not run at once).
+
+A batch that fails is not kept (the store cuts it back). Writers that wait for their batch get
+the error and decide (the intake and the outbox try again later); removals, which nobody
+waits for, are kept by the writer and go first in the next batch, or on their own after a
+growing delay when nothing else comes: a receipted completion left in the store would be sent
+again after a restart. A failing store is logged once, and once when it writes again.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import attrs
 import trio
 
 from .. import metrics
-from ..waiting import receive_batch
+from ..waiting import growing_delays, receive_batch
 from .completion import Completion
 from .request import JobRequest
 from .store import MessageStore, RecordKind
@@ -46,6 +52,10 @@ class StoreWriter:
         # Unbounded, and needs no bound: every writer but `remove_soon` waits for its batch,
         # and a removal follows a completion already written.
         self._send, self._receive = trio.open_memory_channel[_Write](float("inf"))
+        #: removals whose batch failed, for the next batch
+        self._failed_removals: list[_Write] = []
+        #: the last batch's failure (None once one is written)
+        self.failure: OSError | None = None
 
     async def save_requests(self, requests: list[JobRequest]) -> None:
         await self._submit(RecordKind.REQUEST, requests)
@@ -65,7 +75,19 @@ class StoreWriter:
             raise write.error
 
     async def run(self) -> None:
-        while batch := await receive_batch(self._receive):
+        delays = growing_delays()
+        while True:
+            if self._failed_removals:
+                batch: list[_Write] = []
+                with trio.move_on_after(next(delays)):
+                    batch = await receive_batch(self._receive)
+            else:
+                delays = growing_delays()
+                batch = await receive_batch(self._receive)
+                if not batch:
+                    return
+            # Removals that failed go first: they were asked for before anything now queued.
+            batch, self._failed_removals = self._failed_removals + batch, []
             await self._write(batch)
 
     async def _write(self, batch: list[_Write]) -> None:
@@ -81,12 +103,21 @@ class StoreWriter:
         try:
             await trio.to_thread.run_sync(self.store.write_batch, runs)
         except OSError as e:
-            log.error("message store write failed: %s", e)
             error = e
             metrics.STORE_WRITE_ERRORS.inc()
+        if error is not None and self.failure is None:
+            log.error("message store write failed: %s; tried again until a write works", error)
+        elif error is not None:
+            log.debug("message store write failed again: %s", error)
+        elif self.failure is not None:
+            log.info("the message store can be written again")
+        self.failure = error
+        metrics.STORE_FAILING.set(0 if error is None else 1)
         if self.on_write is not None:
             self.on_write(error)
         for write in batch:
             write.error = error
             if write.done is not None:
                 write.done.set()
+            elif error is not None and write.kind is RecordKind.DONE:
+                self._failed_removals.append(write)

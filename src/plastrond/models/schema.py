@@ -54,7 +54,7 @@ RULES: Final[Mapping[str, type]] = {
 _FIELD_KEYS: Final = frozenset(
     {"predicate", "kind", "datatype", "class", "class_type", "header", "headers", "rules"}
 )
-_CLASS_KEYS: Final = frozenset({"types", "fields", "extends"})
+_CLASS_KEYS: Final = frozenset({"types", "fields", "extends", "checked"})
 _MODEL_KEYS: Final = frozenset({"types", "detect", "fields", "column_order"})
 _TOP_KEYS: Final = frozenset(
     {
@@ -114,6 +114,10 @@ class EmbeddedClass:
     name: str
     types: tuple[URIRef, ...]
     fields: tuple[Field, ...]
+    #: whether validation applies the rules of its fields to each object (`checked: false`:
+    #: the rules are declared only, as upstream declares its embedded classes' rules and never
+    #: checks them)
+    checked: bool = True
 
     def field(self, name: str) -> Field:
         for f in self.fields:
@@ -163,7 +167,8 @@ class ContentModel:
         return tuple(f.name for f in self.fields)
 
     def vocabularies(self) -> frozenset[str]:
-        """The vocabulary IRIs its `from_vocabulary` rules name (embedded classes included)."""
+        """The vocabulary IRIs its `from_vocabulary` rules name (those of embedded classes
+        whose rules are checked included)."""
         found: set[str] = set()
         pending: list[Field] = list(self.fields)
         seen: set[str] = set()
@@ -172,7 +177,7 @@ class ContentModel:
             rule = f.rule("from_vocabulary")
             if rule is not None:
                 found.add(str(rule.argument))
-            if f.embedded is not None and f.embedded.name not in seen:
+            if f.embedded is not None and f.embedded.checked and f.embedded.name not in seen:
                 seen.add(f.embedded.name)
                 pending.extend(f.embedded.fields)
         return frozenset(found)
@@ -423,6 +428,7 @@ def _build_class(
     _check_keys(definition, _CLASS_KEYS, where)
     types: tuple[URIRef, ...] = ()
     fields: dict[str, Field] = {}
+    checked = True
     parent = definition.get("extends")
     if parent is not None:
         if parent not in defs:
@@ -430,10 +436,15 @@ def _build_class(
         base = _build_class(str(parent), defs, built, prefixes, (*chain, name))
         types = base.types
         fields = {f.name: f for f in base.fields}
+        checked = base.checked
     types = _terms(definition.get("types"), prefixes, f"{where}.types") or types
+    if "checked" in definition:
+        checked = definition["checked"]
+        if not isinstance(checked, bool):
+            raise ModelError(f"{where}.checked: expected true or false, not {checked!r}")
     for field in _build_fields(definition.get("fields"), where, path, built, prefixes, defs):
         fields[field.name] = field
-    result = EmbeddedClass(name=name, types=types, fields=tuple(fields.values()))
+    result = EmbeddedClass(name=name, types=types, fields=tuple(fields.values()), checked=checked)
     built[name] = result
     return result
 

@@ -10,8 +10,12 @@ non-blank values; for a literal field, `exactly` and `max_values` count the valu
 language tag (an untagged value is a tag of its own), so that a single-valued title may have
 one value per language, as upstream allows. Rules about each value (`from_vocabulary`,
 `value_pattern`, `edtf`, `iso639`, `handle`) pass when there is no value. The rules of an
-embedded class apply to each embedded object and are reported as `<field>.<class field>` (e.g.
-`creator.label`), failed when any object fails.
+embedded class whose rules are checked (`checked`, the default for a class a models file adds)
+apply to each embedded object and are reported as `<field>.<class field>` (e.g.
+`creator.label`), failed when any object fails. The shipped classes (`labeled_thing`,
+`letter_authority`, `place`) are `checked: false`: upstream 4.8.1 declares their rules and
+never checks them, and the items it wrote (a creator with two labels, `Doe|Roe`; a Creator
+URI with no label) must import, save and export again as they are.
 
 `check(item, terms)` is pure (vocabularies given as IRI -> terms); `validate(item, cache)`
 fetches the vocabularies the model needs first (a `VocabularyError` when one cannot be read).
@@ -250,7 +254,7 @@ def check(item: Item, terms: Mapping[str, frozenset[str]] | None = None) -> Vali
     for f in item.model.fields:
         values = _present(item.values.get(f.name, []))
         outcomes.extend(_outcomes(f.name, f, [values], terms))
-        if f.embedded is not None:
+        if f.embedded is not None and f.embedded.checked:
             objects = [v for v in values if isinstance(v, Embedded)]
             for sub in f.embedded.fields:
                 per_object = [_present(obj.values.get(sub.name, [])) for obj in objects]
@@ -289,7 +293,7 @@ def _needs(item: Item) -> tuple[bool, set[str]]:
     for f in item.model.fields:
         values = _present(item.values.get(f.name, []))
         visit(f, values)
-        if f.embedded is not None:
+        if f.embedded is not None and f.embedded.checked:
             for obj in (v for v in values if isinstance(v, Embedded)):
                 for sub in f.embedded.fields:
                     visit(sub, _present(obj.values.get(sub.name, [])))

@@ -34,7 +34,7 @@ from ._headers import DIGESTS, content_disposition, filename_of, parse_digest_he
 from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
 from ._retry import RetryPolicy
 from ._transaction import FCREPO4, FCREPO6, Transaction
-from ._uris import Link, UriMap, parse_links
+from ._uris import Link, UriMap, dot_segment, names_resource, parse_links
 
 __all__ = [
     "DIGESTS",
@@ -61,7 +61,9 @@ __all__ = [
     "WriteResult",
     "content_disposition",
     "decode_jwt_secret",
+    "dot_segment",
     "filename_of",
+    "names_resource",
     "parse_digest_header",
     "parse_links",
 ]

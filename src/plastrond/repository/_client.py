@@ -281,7 +281,9 @@ class RepositoryClient:
         return f"{self.root}/{path.lstrip('/')}"
 
     def contains(self, uri: str) -> bool:
-        """Whether *uri* names something in this repository (in either form)."""
+        """Whether *uri* names a resource of this repository (in either form), as it will
+        be resolved: a query, a fragment or a `.`/`..` segment in any spelling is refused
+        (`_uris.names_resource`), since httpx or the server would resolve it elsewhere."""
         return self._shared.naming.map.is_local(uri)
 
     @property
@@ -571,8 +573,12 @@ class RepositoryClient:
             if given:
                 body = source
             else:
-                streamed_hasher = hashlib.new(DIGESTS[algorithm])
-                body = _hashing(source, streamed_hasher)
+                # Hashed as it streams, also in SHA-1: Fedora 4.7 records only the digests it
+                # computes itself (SHA-1) for bytes sent without a Digest header.
+                streamed_hasher = {
+                    a: hashlib.new(DIGESTS[a]) for a in dict.fromkeys((algorithm, "sha"))
+                }
+                body = _hashing(source, *streamed_hasher.values())
         if given:
             headers["Digest"] = ", ".join(f"{alg}={value}" for alg, value in given.items())
         try:
@@ -593,28 +599,36 @@ class RepositoryClient:
             response = await self._send(method, uri, headers=headers, body=body)
         result = self._written(uri, response, binary=True)
         if streamed_hasher is not None:
-            await self._check_stored_digest(method, result, algorithm, streamed_hasher.hexdigest())
+            ours = {a: h.hexdigest() for a, h in streamed_hasher.items()}
+            await self._check_stored_digest(method, result, algorithm, ours)
         return result
 
     async def _check_stored_digest(
-        self, method: str, result: WriteResult, algorithm: str, ours: str
+        self, method: str, result: WriteResult, algorithm: str, ours: Mapping[str, str]
     ) -> None:
-        """After streaming bytes whose digest we could not send first: compare the server's."""
+        """After streaming bytes whose digest we could not send first: compare the server's
+        (*algorithm*'s when it reports it, else any other of *ours*)."""
         response = await self._send("HEAD", result.uri, headers={"Want-Digest": algorithm})
         reported = parse_digest_header(response.headers.get("Digest"))
         if algorithm not in reported:
             # Fedora 4.7 ignores Want-Digest; the description records the digests it computed
-            reported = await self._described_digests(result.description_uri)
-        if algorithm not in reported:
+            reported = {**reported, **await self._described_digests(result.description_uri)}
+        common = [a for a in ours if a in reported]
+        if not common:
             log.warning(
                 "%s %s: the server reported no %s digest; stored bytes not verified",
                 method,
                 result.uri,
-                algorithm,
+                " or ".join(ours),
             )
             return
         self._compare_digests(
-            method, result.uri, response.status_code, {algorithm: ours}, reported, "streamed bytes"
+            method,
+            result.uri,
+            response.status_code,
+            {common[0]: ours[common[0]]},
+            reported,
+            "streamed bytes",
         )
 
     async def _described_digests(self, description_uri: str) -> dict[str, str]:
@@ -961,9 +975,10 @@ def _file_chunks(path: Path, chunk_size: int) -> Callable[[], AsyncIterator[byte
     return chunks
 
 
-async def _hashing(source: AsyncIterable[bytes], hasher: Any) -> AsyncIterator[bytes]:
+async def _hashing(source: AsyncIterable[bytes], *hashers: Any) -> AsyncIterator[bytes]:
     async for chunk in source:
-        hasher.update(chunk)
+        for hasher in hashers:
+            hasher.update(chunk)
         yield chunk
 
 

@@ -15,10 +15,11 @@ Three forms of one resource's URI can meet:
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote, urlsplit
 
 import attrs
 
-__all__ = ["Link", "UriMap", "parse_links", "under"]
+__all__ = ["Link", "UriMap", "dot_segment", "names_resource", "parse_links", "under"]
 
 
 @attrs.frozen
@@ -67,6 +68,27 @@ def under(uri: str, base: str) -> bool:
     if not uri.startswith(base):
         return False
     return len(uri) == len(base) or uri[len(base)] in "/#?"
+
+
+def dot_segment(segment: str) -> bool:
+    """Whether a path *segment* (still percent-encoded) is `.` or `..` to some client or
+    server: however many times percent-encoded, with a `;parameter` (Tomcat and Jetty drop
+    it), or holding an encoded slash or backslash that a server may decode into a `..`."""
+    decoded, previous = segment, None
+    while decoded != previous:
+        previous, decoded = decoded, unquote(decoded)
+    return any(part.partition(";")[0] in (".", "..") for part in re.split(r"[/\\]", decoded))
+
+
+def names_resource(uri: str, base: str) -> bool:
+    """Whether *uri* names a resource at or below *base* once any client or server has
+    resolved it: no query, no fragment (a hash URI is part of a resource, not one), no `.`
+    or `..` segment in any spelling (httpx removes them before sending; Jetty and Tomcat
+    decode `%2e%2e` and `..;`), no control character or space."""
+    if not under(uri, base) or any(c in uri for c in "?#\\ ") or not uri.isprintable():
+        return False
+    path = urlsplit(uri).path
+    return not any(dot_segment(segment) for segment in path.split("/"))
 
 
 @attrs.frozen
@@ -123,9 +145,10 @@ class UriMap:
         return uri
 
     def is_local(self, uri: str) -> bool:
-        """Whether *uri* (in any form) names a resource of this repository."""
+        """Whether *uri* (in any form) names a resource of this repository (`names_resource`
+        of one of its bases: never a URI that resolves to something else)."""
         return (
-            under(uri, self.external)
-            or under(uri, self.internal)
-            or (self.origin is not None and under(uri, self.origin))
+            names_resource(uri, self.external)
+            or names_resource(uri, self.internal)
+            or (self.origin is not None and names_resource(uri, self.origin))
         )
