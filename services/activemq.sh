@@ -8,6 +8,11 @@
 # JMS clients such as the Camel status route, services/camel.sh); without it, STOMP only.
 # With ACTIVEMQ_PLUGINS_FILE naming a file, its XML goes in the broker's <plugins> (e.g. the
 # authentication and authorization plugins of a test's private broker).
+# Size limits (README "Size limits"): the STOMP connector refuses a frame whose body is over
+# ACTIVEMQ_MAX_DATA_LENGTH bytes (default 128 MiB; the sender gets an ERROR and is
+# disconnected, the message goes nowhere), and the JVM heap (ACTIVEMQ_MAX_HEAP, default 2g) is
+# sized so that a message of that size can be received, stored and delivered: with 512 MiB a
+# single persistent 50 MiB SEND failed with "Java heap space".
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -16,6 +21,8 @@ SERVICE_HOST="${ACTIVEMQ_HOST:-127.0.0.1}"
 SERVICE_PORT="${ACTIVEMQ_STOMP_PORT:-61613}"
 OPENWIRE_PORT="${ACTIVEMQ_OPENWIRE_PORT:-}"
 PLUGINS_FILE="${ACTIVEMQ_PLUGINS_FILE:-}"
+MAX_DATA_LENGTH="${ACTIVEMQ_MAX_DATA_LENGTH:-134217728}"
+MAX_HEAP="${ACTIVEMQ_MAX_HEAP:-2g}"
 BASE="$STATE_DIR/activemq"
 PIDFILE="$BASE/activemq.pid"
 LOGFILE="$BASE/activemq.log"
@@ -58,12 +65,13 @@ write_config() {
     $plugins
     <systemUsage>
       <systemUsage>
+        <memoryUsage><memoryUsage percentOfJvmHeap="70"/></memoryUsage>
         <storeUsage><storeUsage limit="4 gb"/></storeUsage>
         <tempUsage><tempUsage limit="1 gb"/></tempUsage>
       </systemUsage>
     </systemUsage>
     <transportConnectors>
-      <transportConnector name="stomp" uri="stomp+nio://$SERVICE_HOST:$SERVICE_PORT?transport.closeAsync=false"/>
+      <transportConnector name="stomp" uri="stomp+nio://$SERVICE_HOST:$SERVICE_PORT?transport.closeAsync=false&amp;wireFormat.maxDataLength=$MAX_DATA_LENGTH&amp;wireFormat.maxFrameSize=$((MAX_DATA_LENGTH + 1048576))"/>
       $openwire
     </transportConnectors>
   </broker>
@@ -77,7 +85,7 @@ launch() {
     || die "expected ActiveMQ $ACTIVEMQ_DEB_VERSION_PREFIX.x, found $(dpkg-query -W -f='${Version}' activemq)"
   command -v java >/dev/null || need_debs openjdk-17-jre-headless
   write_config
-  run_logged java -Xms128m -Xmx512m \
+  run_logged java -Xms128m "-Xmx$MAX_HEAP" \
     -Dactivemq.home="$AMQ_HOME" -Dactivemq.base="$BASE" \
     -Dactivemq.conf="$BASE/conf" -Dactivemq.data="$BASE/data" \
     -Djava.io.tmpdir="$BASE/tmp" \

@@ -38,11 +38,11 @@ from typing import TYPE_CHECKING, Any
 
 import trio
 
-from stompframe import DEFAULT_MAX_FRAME_BYTES, Frame
+from stompframe import OversizedFrame
 
 from . import __version__, metrics
 from .broker.backoff import Backoff
-from .broker.connection import BrokerConnection, BrokerError, ConnectionLost
+from .broker.connection import BrokerConnection, BrokerError, ConnectionLost, Message
 from .broker.session import BrokerSession, Connect
 from .commands import registry
 from .config import BrokerAddress, BrokerConfig, Config
@@ -71,25 +71,28 @@ log = logging.getLogger("plastrond.daemon")
 DELIVERY_GRACE = 10.0
 
 
-def frame_limit(max_request_bytes: int) -> int:
-    """The STOMP parser's frame limit for MAX_REQUEST_BYTES.
+#: room for a MESSAGE's headers in the STOMP frame limit, beside MAX_REQUEST_BYTES of body
+FRAME_HEADER_ROOM = 1024 * 1024
 
-    A frame past the parser's limit ends the session, and the broker delivers it again to the
-    next one, for ever; a body over MAX_REQUEST_BYTES that the parser lets through gets one
-    error completion instead. So the parser's limit stays well above MAX_REQUEST_BYTES: a
-    quarter more (at least 1 MiB) for the headers, and never below stompframe's own default
-    (64 MiB), so that nothing which reached the daemon before these limits now ends sessions.
+
+def frame_limit(max_request_bytes: int) -> int:
+    """The STOMP parser's frame limit for MAX_REQUEST_BYTES: the body limit plus 1 MiB for
+    the headers.
+
+    A frame within it is read whole; a body over MAX_REQUEST_BYTES is then refused with one
+    error completion. A frame past it no longer ends the session: the parser drops its body
+    as it streams in (memory stays flat whatever its size) and hands on the headers and first
+    bytes as an `OversizedFrame`, which gets the same error completion. So the limit is kept
+    just above MAX_REQUEST_BYTES, not above the largest body a broker might deliver.
     """
-    return max(
-        DEFAULT_MAX_FRAME_BYTES, max_request_bytes + max(1024 * 1024, max_request_bytes // 4)
-    )
+    return max_request_bytes + FRAME_HEADER_ROOM
 
 
 def client_id() -> str:
     return f"plastrond/{__version__}-{socket.gethostname()}-{os.getpid()}"
 
 
-def _first_headers(frame: Frame) -> dict[str, str]:
+def _first_headers(frame: Message) -> dict[str, str]:
     """Headers by name, the first occurrence winning (STOMP 1.2)."""
     result: dict[str, str] = {}
     for name, value in frame.headers:
@@ -358,8 +361,8 @@ class Daemon:
                     # Unbounded, but never long: the broker sends at most `prefetch` messages
                     # that are not acknowledged yet, and the intake acknowledges only what it
                     # took.
-                    jobs_send, jobs_receive = trio.open_memory_channel[Frame](float("inf"))
-                    sync_send, sync_receive = trio.open_memory_channel[Frame](float("inf"))
+                    jobs_send, jobs_receive = trio.open_memory_channel[Message](float("inf"))
+                    sync_send, sync_receive = trio.open_memory_channel[Message](float("inf"))
                     conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
                     nursery.start_soon(guarded, self._take_async_jobs, conn, jobs_receive)
                     # Only older Archelon sends synchronous jobs; without the key, no
@@ -408,15 +411,29 @@ class Daemon:
         metrics.INTAKE_PAUSED.set(0 if error is None else 1)
 
     def _parse(
-        self, conn: BrokerConnection, frame: Frame, *, synchronous: bool
+        self, conn: BrokerConnection, frame: Message, *, synchronous: bool
     ) -> JobRequest | None:
+        body_size = None
+        if isinstance(frame, OversizedFrame):
+            # Past the frame limit: only the headers and the first bytes were kept, which is
+            # enough to say which job it is and to answer it.
+            body, body_size = frame.body_prefix, frame.size
+            log.warning(
+                "message %s from %s: body of %d bytes over the STOMP frame limit, dropped unread",
+                frame.get("message-id"),
+                frame.get("destination"),
+                frame.size,
+            )
+        else:
+            body = frame.body
         try:
             return request_from_message(
                 _first_headers(frame),
-                frame.body,
+                body,
                 synchronous=synchronous,
                 received=time.time(),
                 max_body=self.broker.max_request_bytes,
+                body_size=body_size,
             )
         except MissingJobId as e:
             log.error(
@@ -429,7 +446,7 @@ class Daemon:
             return None
 
     async def _take_async_jobs(
-        self, conn: BrokerConnection, frames: trio.MemoryReceiveChannel[Frame]
+        self, conn: BrokerConnection, frames: trio.MemoryReceiveChannel[Message]
     ) -> None:
         async for frame in frames:
             request = self._parse(conn, frame, synchronous=False)
@@ -439,7 +456,7 @@ class Daemon:
     async def _take_sync_jobs(
         self,
         conn: BrokerConnection,
-        frames: trio.MemoryReceiveChannel[Frame],
+        frames: trio.MemoryReceiveChannel[Message],
         nursery: trio.Nursery,
     ) -> None:
         async for frame in frames:
@@ -456,7 +473,7 @@ class Daemon:
             nursery.start_soon(self._run_sync_job, conn, frame, request, name=request.job_id)
 
     async def _run_sync_job(
-        self, conn: BrokerConnection, frame: Frame, request: JobRequest
+        self, conn: BrokerConnection, frame: Message, request: JobRequest
     ) -> None:
         try:
             result = await self.runner.run(request)

@@ -3,7 +3,9 @@
 Nothing here reads a socket, starts a thread or looks at a clock: bytes and times go in,
 frames, bytes and decisions come out.
 
-* `Frame`, `Heartbeat`: the immutable events.
+* `Frame`, `Heartbeat`: the immutable events; `OversizedFrame`, what a parser made with
+  ``discard_oversized=True`` gives for a frame whose body is over its limit (headers and the
+  first bytes of the body; the rest is dropped as it streams in).
 * `Parser`: bytes in (any chunking), events out, with limits.
 * `encode`: a frame to bytes, escaped for a protocol version.
 * `ClientConnection`: the client side of a session (CONNECT, subscriptions, ACK/NACK,
@@ -23,11 +25,12 @@ from ._errors import (
     StompError,
     TooManyHeaders,
 )
-from ._frame import SUPPORTED_VERSIONS, Event, Frame, Headers, Heartbeat
+from ._frame import SUPPORTED_VERSIONS, Event, Frame, Headers, Heartbeat, OversizedFrame
 from ._parser import (
     DEFAULT_MAX_FRAME_BYTES,
     DEFAULT_MAX_HEADER_LINE,
     DEFAULT_MAX_HEADERS,
+    DEFAULT_OVERSIZED_PREFIX,
     UNESCAPED_COMMANDS,
     Parser,
 )
@@ -36,6 +39,7 @@ __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_HEADER_LINE",
+    "DEFAULT_OVERSIZED_PREFIX",
     "SUPPORTED_VERSIONS",
     "UNESCAPED_COMMANDS",
     "ClientConnection",
@@ -48,6 +52,7 @@ __all__ = [
     "Heartbeat",
     "LimitExceeded",
     "LocalProtocolError",
+    "OversizedFrame",
     "Parser",
     "ProtocolError",
     "State",

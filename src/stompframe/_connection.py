@@ -10,7 +10,7 @@ from typing import TypeAlias
 
 from ._encoder import encode
 from ._errors import LocalProtocolError, ProtocolError
-from ._frame import SUPPORTED_VERSIONS, Event, Frame, Heartbeat
+from ._frame import SUPPORTED_VERSIONS, Event, Frame, Heartbeat, OversizedFrame
 from ._parser import Parser
 
 __all__ = ["ClientConnection", "ExtraHeaders", "State", "Subscription"]
@@ -196,7 +196,7 @@ class ClientConnection:
 
     # -- building frames ------------------------------------------------------------------
 
-    def encode(self, event: Event) -> bytes:
+    def encode(self, event: Frame | Heartbeat) -> bytes:
         """The wire bytes of *event* under the negotiated version."""
         last = self._last_encoded
         if last is not None and last[0] is event:
@@ -281,14 +281,22 @@ class ClientConnection:
         return self._build("SEND", ours, headers, receipt, body)
 
     def ack(
-        self, message: Frame, *, transaction: str | None = None, receipt: str | None = None
+        self,
+        message: Frame | OversizedFrame,
+        *,
+        transaction: str | None = None,
+        receipt: str | None = None,
     ) -> Frame:
         """The ACK for a MESSAGE: by its ``ack`` header in 1.2, by ``message-id`` and
         ``subscription`` in 1.1, by ``message-id`` in 1.0."""
         return self._acknowledge("ACK", message, transaction, receipt)
 
     def nack(
-        self, message: Frame, *, transaction: str | None = None, receipt: str | None = None
+        self,
+        message: Frame | OversizedFrame,
+        *,
+        transaction: str | None = None,
+        receipt: str | None = None,
     ) -> Frame:
         """The NACK for a MESSAGE (STOMP 1.1 and later), with the headers of `ack`."""
         return self._acknowledge("NACK", message, transaction, receipt)
@@ -359,8 +367,13 @@ class ClientConnection:
         self._last_received = now
         if type(event) is Heartbeat:
             return event
-        assert isinstance(event, Frame)
         try:
+            if type(event) is OversizedFrame:
+                # The protocol state depends on headers only: a RECEIPT or CONNECTED counts
+                # as such, an ERROR is kept with the first bytes of its body.
+                self._receive_frame(Frame(event.command, event.headers, event.body_prefix), now)
+                return event
+            assert isinstance(event, Frame)
             return self._receive_frame(event, now)
         except ProtocolError:
             self._state = State.ERRORED
@@ -512,7 +525,11 @@ class ClientConnection:
             ours.append(("transaction", transaction))
 
     def _acknowledge(
-        self, command: str, message: Frame, transaction: str | None, receipt: str | None
+        self,
+        command: str,
+        message: Frame | OversizedFrame,
+        transaction: str | None,
+        receipt: str | None,
     ) -> Frame:
         self._require_connected(command.lower())
         version = self._version

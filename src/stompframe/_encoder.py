@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Final
 
 from ._errors import LocalProtocolError
-from ._frame import SUPPORTED_VERSIONS, Event, Heartbeat
+from ._frame import SUPPORTED_VERSIONS, Frame, Heartbeat
 from ._parser import UNESCAPED_COMMANDS
 
 __all__ = ["encode"]
@@ -36,7 +36,9 @@ _ESCAPERS: Final[dict[str, Callable[[str], str] | None]] = {
 }
 
 
-def encode(frame: Event, version: str = "1.2", *, auto_content_length: bool = True) -> bytes:
+def encode(
+    frame: Frame | Heartbeat, version: str = "1.2", *, auto_content_length: bool = True
+) -> bytes:
     """The wire bytes of *frame* (or ``b"\\n"`` for a `Heartbeat`) under STOMP *version*.
 
     Header names and values are escaped by the rules of *version* (none for 1.0 and for
@@ -52,7 +54,9 @@ def encode(frame: Event, version: str = "1.2", *, auto_content_length: bool = Tr
     """
     if type(frame) is Heartbeat:
         return b"\n"
-    assert not isinstance(frame, Heartbeat)
+    if not isinstance(frame, Frame):
+        # An OversizedFrame, say: its body is gone, so it cannot be written again.
+        raise TypeError(f"cannot encode {type(frame).__name__}, only Frame and Heartbeat")
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"unsupported STOMP version {version!r}; expected one of 1.0, 1.1, 1.2")
     command = frame.command

@@ -1,4 +1,4 @@
-"""The values stompframe deals in: `Frame` and `Heartbeat`.
+"""The values stompframe deals in: `Frame`, `OversizedFrame` and `Heartbeat`.
 
 Both are immutable. `Frame` is a plain slotted class rather than an attrs class because the
 parser builds one per received frame and construction cost shows up in throughput; the private
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final, NoReturn, TypeAlias, overload
 
-__all__ = ["SUPPORTED_VERSIONS", "Event", "Frame", "Headers", "Heartbeat"]
+__all__ = ["SUPPORTED_VERSIONS", "Event", "Frame", "Headers", "Heartbeat", "OversizedFrame"]
 
 #: The protocol versions this package speaks, oldest first.
 SUPPORTED_VERSIONS: Final = ("1.0", "1.1", "1.2")
@@ -145,6 +145,98 @@ def _make_frame(command: str, headers: Headers, body: bytes) -> Frame:
     return frame
 
 
+class OversizedFrame:
+    """A frame whose body made it larger than the parser's ``max_frame_bytes``, as a parser made
+    with ``discard_oversized=True`` reports it: the command and headers (decoded as for a
+    `Frame`), the first bytes of the body (``body_prefix``, at most the parser's
+    ``oversized_prefix``) and ``size``, the length of the whole body in bytes. The rest of the
+    body was read and dropped; the stream goes on with the next frame.
+
+    It offers the read-only header API of `Frame` (`get`, `get_all`, `header_dict`), so that a
+    MESSAGE can be acknowledged and answered from its headers.
+    """
+
+    __slots__ = ("body_prefix", "command", "headers", "size")
+
+    command: str
+    headers: Headers
+    body_prefix: bytes
+    size: int
+
+    def __init__(
+        self,
+        command: str,
+        headers: Iterable[tuple[str, str]] | Mapping[str, str],
+        body_prefix: bytes,
+        size: int,
+    ) -> None:
+        frame = Frame(command, headers, body_prefix)
+        if type(size) is not int or size < len(frame.body):
+            raise ValueError(f"OversizedFrame size {size!r} is shorter than its body prefix")
+        _setattr(self, "command", frame.command)
+        _setattr(self, "headers", frame.headers)
+        _setattr(self, "body_prefix", frame.body)
+        _setattr(self, "size", size)
+
+    __setattr__ = _frozen
+    __delattr__ = _frozen
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: None) -> str | None: ...
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value of the first header called *name* (STOMP 1.2: the first one wins)."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of the headers called *name*, in wire order."""
+        return [value for key, value in self.headers if key == name]
+
+    def header_dict(self) -> dict[str, str]:
+        """The headers as a new dict, keeping the first value of each repeated name."""
+        result: dict[str, str] = {}
+        for key, value in self.headers:
+            result.setdefault(key, value)
+        return result
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not OversizedFrame:
+            return NotImplemented
+        return (
+            self.command == other.command
+            and self.headers == other.headers
+            and self.body_prefix == other.body_prefix
+            and self.size == other.size
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.command, self.headers, self.body_prefix, self.size))
+
+    def __repr__(self) -> str:
+        return (
+            f"OversizedFrame({self.command!r}, {self.headers!r}, "
+            f"<{len(self.body_prefix)} of {self.size} bytes>)"
+        )
+
+
+def _make_oversized(
+    command: str, headers: Headers, body_prefix: bytes, size: int
+) -> OversizedFrame:
+    frame: OversizedFrame = _new(OversizedFrame)
+    _setattr(frame, "command", command)
+    _setattr(frame, "headers", headers)
+    _setattr(frame, "body_prefix", body_prefix)
+    _setattr(frame, "size", size)
+    return frame
+
+
 class Heartbeat:
     """A heart-beat: an EOL received between frames, or one to send (``encode`` gives ``b"\\n"``).
 
@@ -170,5 +262,6 @@ class Heartbeat:
 
 HEARTBEAT: Final = Heartbeat()
 
-#: What the parser produces and the connection consumes.
-Event: TypeAlias = Frame | Heartbeat
+#: What the parser produces and the connection consumes (`OversizedFrame` only from a parser
+#: made with ``discard_oversized=True``).
+Event: TypeAlias = Frame | Heartbeat | OversizedFrame

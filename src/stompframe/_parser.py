@@ -16,6 +16,15 @@ Between feeds the parser is in one of four stages:
 3. inside a body that ends at the first NUL: each new piece is searched once for the NUL,
    kept in a list, and the pieces are joined once when it is found.
 
+With ``discard_oversized``, a body that makes its frame larger than ``max_frame_bytes`` puts the
+parser in a fifth stage (two variants, by content-length or to the NUL): the pieces are counted
+(and, without content-length, searched for the NUL) and dropped, except the first
+``oversized_prefix`` bytes, and the frame ends as an `OversizedFrame`. Memory stays flat
+whatever the body's size. A *header section* over the limit stays fatal in every mode: the
+headers are what the event is made of (and what a caller needs to acknowledge or answer the
+frame), so they cannot be dropped, and keeping them would mean buffering past the limit; a
+header section that long is not STOMP any peer sends in good faith.
+
 A frame that lies wholly inside one piece is cut out of that piece directly: one memchr for the
 first NUL, one search for the blank line before it, one decode and split of the header section.
 """
@@ -26,12 +35,21 @@ from collections.abc import Callable
 from typing import Final
 
 from ._errors import FrameTooLarge, HeaderLineTooLong, ProtocolError, TooManyHeaders
-from ._frame import HEARTBEAT, SUPPORTED_VERSIONS, Event, Frame, Headers, _make_frame
+from ._frame import (
+    HEARTBEAT,
+    SUPPORTED_VERSIONS,
+    Event,
+    Frame,
+    Headers,
+    _make_frame,
+    _make_oversized,
+)
 
 __all__ = [
     "DEFAULT_MAX_FRAME_BYTES",
     "DEFAULT_MAX_HEADERS",
     "DEFAULT_MAX_HEADER_LINE",
+    "DEFAULT_OVERSIZED_PREFIX",
     "Parser",
 ]
 
@@ -41,6 +59,8 @@ DEFAULT_MAX_FRAME_BYTES: Final = 64 * 1024 * 1024
 DEFAULT_MAX_HEADERS: Final = 1000
 #: Default longest command or header line, in bytes before its LF.
 DEFAULT_MAX_HEADER_LINE: Final = 64 * 1024
+#: Default number of body bytes an `OversizedFrame` keeps.
+DEFAULT_OVERSIZED_PREFIX: Final = 4096
 
 #: Frames whose headers are never escaped, whatever the version (STOMP 1.2, "Value Encoding").
 #: STOMP is the other name of CONNECT and is sent before any version is agreed.
@@ -51,6 +71,8 @@ _HEAD: Final = 1
 _BODY_LENGTH: Final = 2
 _BODY_NUL: Final = 3
 _FAILED: Final = 4
+_SKIP_LENGTH: Final = 5
+_SKIP_NUL: Final = 6
 
 #: A header section cut by a piece boundary is parsed again from its start while it is at
 #: most this long (cheap, and bounded); past that it is searched incrementally.
@@ -159,6 +181,14 @@ class Parser:
     Malformed input raises `ProtocolError` (limits raise its subclasses `FrameTooLarge`,
     `TooManyHeaders`, `HeaderLineTooLong` as soon as the excess is known, without buffering it).
     The error is final: later calls raise it again.
+
+    With *discard_oversized*, a frame whose *body* takes it past *max_frame_bytes* is not an
+    error: its body is read and dropped as it arrives (by ``content-length`` when there is one,
+    else up to the first NUL), keeping only the first *oversized_prefix* bytes, and the frame
+    comes out as an `OversizedFrame` (command, headers, body prefix, body size) once its NUL
+    has arrived; the stream then goes on with the next frame. A header section that is itself
+    over *max_frame_bytes*, or over *max_headers* or *max_header_line*, is still fatal: there
+    would be no headers to report without buffering past the limit.
     """
 
     __slots__ = (
@@ -166,6 +196,7 @@ class Parser:
         "_after_nul",
         "_command",
         "_cr",
+        "_discard",
         "_error",
         "_follow",
         "_have",
@@ -178,6 +209,8 @@ class Parser:
         "_max_line",
         "_need",
         "_parts",
+        "_prefix",
+        "_prefix_room",
         "_room",
         "_scan",
         "_stage",
@@ -194,15 +227,22 @@ class Parser:
         max_headers: int = DEFAULT_MAX_HEADERS,
         max_header_line: int = DEFAULT_MAX_HEADER_LINE,
         follow_connected: bool = True,
+        discard_oversized: bool = False,
+        oversized_prefix: int = DEFAULT_OVERSIZED_PREFIX,
     ) -> None:
         if max_frame_bytes < 2 or max_headers < 0 or max_header_line < 1:
             raise ValueError("parser limits must be positive")
+        if oversized_prefix < 0:
+            raise ValueError("oversized_prefix must not be negative")
         self._version = _check_version(version)
         self._unescape = _UNESCAPERS[version]
         self._max_frame = max_frame_bytes
         self._max_headers = max_headers
         self._max_line = max_header_line
         self._follow = follow_connected
+        self._discard = discard_oversized
+        self._prefix = oversized_prefix
+        self._prefix_room = 0
         self._stage = _IDLE
         self._after_nul = False
         self._cr = False
@@ -242,6 +282,8 @@ class Parser:
             return self._head_len + self._have
         if stage == _BODY_NUL:
             return self._max_frame - 1 - self._room
+        if stage in (_SKIP_LENGTH, _SKIP_NUL):
+            return self._prefix - self._prefix_room
         return 1 if self._cr else 0
 
     def feed(self, data: bytes | bytearray | memoryview) -> list[Event]:
@@ -267,15 +309,24 @@ class Parser:
                 if nul < 0:
                     room = self._room - len(data)
                     if room < 0:
-                        raise self._too_large()
+                        if not self._discard:
+                            raise self._too_large()
+                        self._skip_from_parts(_SKIP_NUL)
+                        self._skip(data)
+                        return events
                     self._room = room
                     self._parts.append(data)
                     return events
                 if self._room < nul:
-                    raise self._too_large()
-                if nul:
-                    self._parts.append(data[:nul])
-                self._finish_body(events)
+                    if not self._discard:
+                        raise self._too_large()
+                    self._skip_from_parts(_SKIP_NUL)
+                    self._skip(data[:nul])
+                    self._finish_oversized(events)
+                else:
+                    if nul:
+                        self._parts.append(data[:nul])
+                    self._finish_body(events)
                 pos = nul + 1
             elif stage == _IDLE:
                 pos = 0
@@ -309,6 +360,29 @@ class Parser:
                     return events
                 self._stage = _IDLE
                 pos = 0
+            elif stage == _SKIP_NUL:
+                nul = data.find(b"\0")
+                if nul < 0:
+                    self._skip(data)
+                    return events
+                self._skip(data[:nul])
+                self._finish_oversized(events)
+                pos = nul + 1
+            elif stage == _SKIP_LENGTH:
+                need = self._need
+                size = len(data)
+                if size < need:
+                    self._skip(data)
+                    self._need = need - size
+                    return events
+                if data[need - 1] != 0:
+                    raise ProtocolError(
+                        f"{self._command} frame: the byte after the {self._have + need - 1} "
+                        "bytes of content-length is not the NUL that ends a frame"
+                    )
+                self._skip(data[: need - 1])
+                self._finish_oversized(events)
+                pos = need
             else:
                 assert self._error is not None
                 raise ProtocolError(f"the parser failed earlier: {self._error}")
@@ -353,6 +427,52 @@ class Parser:
         command = self._command
         headers = self._headers
         events.append(_make_frame(command, headers, body))
+        if command == "CONNECTED" and self._follow:
+            self._adopt(headers)
+        self._stage = _IDLE
+        self._after_nul = True
+        self._headers = ()
+
+    def _skip_to(
+        self, stage: int, command: str, headers: Headers, body: bytes, need: int = 0
+    ) -> None:
+        """Go on with an oversized frame's body, *body* being what has arrived of it."""
+        self._command = command
+        self._headers = headers
+        self._parts = []
+        self._prefix_room = self._prefix
+        self._have = 0
+        self._need = need
+        self._stage = stage
+        self._skip(body)
+
+    def _skip_from_parts(self, stage: int) -> None:
+        """A body being buffered turned out too large: keep its prefix, drop the rest."""
+        parts = self._parts
+        self._parts = []
+        self._prefix_room = self._prefix
+        self._have = 0
+        self._stage = stage
+        for part in parts:
+            self._skip(part)
+
+    def _skip(self, data: bytes) -> None:
+        """Count *data* as part of an oversized body, keeping it only within the prefix."""
+        room = self._prefix_room
+        if room:
+            piece = data[:room] if len(data) > room else data
+            if piece:
+                self._parts.append(piece)
+                self._prefix_room = room - len(piece)
+        self._have += len(data)
+
+    def _finish_oversized(self, events: list[Event]) -> None:
+        parts = self._parts
+        prefix = b"".join(parts) if len(parts) != 1 else parts[0]
+        self._parts = []
+        command = self._command
+        headers = self._headers
+        events.append(_make_oversized(command, headers, prefix, self._have))
         if command == "CONNECTED" and self._follow:
             self._adopt(headers)
         self._stage = _IDLE
@@ -535,10 +655,30 @@ class Parser:
                 length = int(value)
                 frame_end = body_start + length
                 if frame_end + 1 - pos > max_frame:
-                    raise FrameTooLarge(
-                        f"{command} frame with content-length {length} is larger than "
-                        f"max_frame_bytes={max_frame}"
-                    )
+                    if not self._discard:
+                        raise FrameTooLarge(
+                            f"{command} frame with content-length {length} is larger than "
+                            f"max_frame_bytes={max_frame}"
+                        )
+                    if frame_end >= size:
+                        self._skip_to(
+                            _SKIP_LENGTH, command, headers, data[body_start:], frame_end + 1 - size
+                        )
+                        pos = size
+                        break
+                    if data[frame_end] != 0:
+                        raise ProtocolError(
+                            f"{command} frame: the byte after the {length} bytes of "
+                            "content-length is not the NUL that ends a frame"
+                        )
+                    self._whole_oversized(command, headers, data, body_start, frame_end, events)
+                    pos = frame_end + 1
+                    unescape = self._unescape
+                    if pos < size and data[pos] == 10:
+                        pos += 1
+                    else:
+                        after_nul = True
+                    continue
                 if frame_end >= size:
                     self._command = command
                     self._headers = headers
@@ -559,10 +699,14 @@ class Parser:
             else:
                 if nul < 0:
                     if size - pos >= max_frame:
-                        raise FrameTooLarge(
-                            f"{command} frame without content-length is larger than "
-                            f"max_frame_bytes={max_frame} and has not ended"
-                        )
+                        if not self._discard:
+                            raise FrameTooLarge(
+                                f"{command} frame without content-length is larger than "
+                                f"max_frame_bytes={max_frame} and has not ended"
+                            )
+                        self._skip_to(_SKIP_NUL, command, headers, data[body_start:])
+                        pos = size
+                        break
                     self._command = command
                     self._headers = headers
                     self._parts = [data[body_start:]] if body_start < size else []
@@ -571,9 +715,18 @@ class Parser:
                     pos = size
                     break
                 if nul + 1 - pos > max_frame:
-                    raise FrameTooLarge(
-                        f"{command} frame is larger than max_frame_bytes={max_frame}"
-                    )
+                    if not self._discard:
+                        raise FrameTooLarge(
+                            f"{command} frame is larger than max_frame_bytes={max_frame}"
+                        )
+                    self._whole_oversized(command, headers, data, body_start, nul, events)
+                    pos = nul + 1
+                    unescape = self._unescape
+                    if pos < size and data[pos] == 10:
+                        pos += 1
+                    else:
+                        after_nul = True
+                    continue
                 body = data[body_start:nul]
                 pos = nul + 1
             frame = _new_frame(Frame)
@@ -590,6 +743,23 @@ class Parser:
             else:
                 after_nul = True
         self._after_nul = after_nul
+
+    def _whole_oversized(
+        self,
+        command: str,
+        headers: Headers,
+        data: bytes,
+        body_start: int,
+        body_end: int,
+        events: list[Event],
+    ) -> None:
+        """An oversized frame that lies wholly in one piece of data."""
+        keep = min(body_end, body_start + self._prefix)
+        events.append(
+            _make_oversized(command, headers, data[body_start:keep], body_end - body_start)
+        )
+        if command == "CONNECTED" and self._follow:
+            self._adopt(headers)
 
     def _check_head_limits(self, data: bytes, pos: int, end: int) -> None:
         if end - pos >= self._max_frame:

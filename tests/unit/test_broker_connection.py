@@ -13,9 +13,9 @@ import trio
 import trio.testing
 
 from plastrond.broker.backoff import Backoff
-from plastrond.broker.connection import BrokerConnection, BrokerError, ConnectionLost
+from plastrond.broker.connection import BrokerConnection, BrokerError, ConnectionLost, Message
 from plastrond.config import BrokerAddress
-from stompframe import Frame, Heartbeat, Parser, encode
+from stompframe import Frame, Heartbeat, OversizedFrame, Parser, encode
 
 ADDRESS = BrokerAddress("broker.test", 61613)
 
@@ -180,3 +180,41 @@ async def test_reconnect_schedule_on_mock_clock(autojump_clock):
     elapsed = trio.current_time() - start
     # 0.5 + 1 + 2 + 4 + 4 + 4 = 15.5 at most, half that at least.
     assert 15.5 / 2 <= elapsed <= 15.5
+
+
+async def test_a_message_past_the_frame_limit_reaches_its_handler_and_the_session_goes_on(
+    autojump_clock,
+):
+    # The body is dropped as it streams in; the handler gets its headers, first bytes and
+    # size, and can acknowledge it; frames after it are read as usual.
+    client_end, broker_end = trio.testing.memory_stream_pair()
+    broker = FakeBroker(broker_end)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(broker.serve)
+        conn = await BrokerConnection.handshake(client_end, ADDRESS, max_frame_bytes=4096)
+        nursery.start_soon(conn.run)
+        send, receive = trio.open_memory_channel[Message](10)
+        sub = conn.subscribe("/queue/jobs", send)
+        headers = [("subscription", sub), ("message-id", "m1"), ("ack", "a1")]
+        await broker.stream.send_all(
+            b"MESSAGE\n"
+            + b"".join(b"%s:%s\n" % (k.encode(), v.encode()) for k, v in headers)
+            + b"\n"
+        )
+        for _ in range(100):
+            await broker.stream.send_all(b"x" * 1000)
+        await broker.stream.send_all(b"\0\n")
+        await broker.send(Frame("MESSAGE", [("subscription", sub), ("ack", "a2")], b"small"))
+        big = await receive.receive()
+        assert isinstance(big, OversizedFrame)
+        assert big.size == 100_000
+        assert big.body_prefix == b"x" * 4096
+        conn.ack(big)
+        small = await receive.receive()
+        assert isinstance(small, Frame)
+        assert (small.get("ack"), small.body) == ("a2", b"small")
+        await trio.sleep(0.1)
+        acks = [f for f in broker.frames if f.command == "ACK"]
+        assert [f.get("id") for f in acks] == ["a1"]
+        assert conn.is_open
+        nursery.cancel_scope.cancel()

@@ -66,11 +66,30 @@ def test_a_tiny_or_non_numeric_limit_is_a_config_error(tmp_path):
     assert "MESSAGE_BROKER.MAX_COMPLETION_BYTES" in message
 
 
-def test_the_parser_limit_leaves_room_above_the_request_limit():
-    # Never below stompframe's default, so a body that reached the daemon before is answered.
-    assert frame_limit(64 * 1024) == DEFAULT_MAX_FRAME_BYTES == 64 * 1024 * 1024
-    assert frame_limit(16 * 1024 * 1024) == 64 * 1024 * 1024
-    assert frame_limit(100 * 1024 * 1024) == 125 * 1024 * 1024
+def test_the_parser_limit_is_the_request_limit_plus_room_for_headers():
+    # Frames past it are dropped as they stream in (an OversizedFrame, answered like any
+    # oversized request), so it need not be above what a broker might deliver.
+    assert frame_limit(64 * 1024) == 64 * 1024 + 1024 * 1024
+    assert frame_limit(16 * 1024 * 1024) == 17 * 1024 * 1024 < DEFAULT_MAX_FRAME_BYTES
+
+
+def test_a_request_whose_rest_was_dropped_is_refused_by_its_real_size():
+    headers = {**HEADERS, "PlastronCommand": "echo"}
+    big = request_from_message(
+        headers, b"z" * 10, synchronous=False, received=1, max_body=2000, body_size=50_000
+    )
+    assert big.job_id == HEADERS["PlastronJobId"]
+    assert big.body == b""
+    assert big.refused == (
+        "the message body is 50000 bytes, over the limit of 2000 bytes "
+        "(MESSAGE_BROKER.MAX_REQUEST_BYTES)"
+    )
+    # Past the frame limit by its headers, not its body: refused all the same, saying why.
+    wide = request_from_message(
+        headers, b"z" * 10, synchronous=False, received=1, max_body=2000, body_size=10
+    )
+    assert wide.body == b""
+    assert wide.refused is not None and "over the STOMP frame limit" in wide.refused
 
 
 def test_an_oversized_body_is_refused_and_not_kept():

@@ -11,17 +11,27 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeAlias
 
 import trio
 
-from stompframe import ClientConnection, Frame, Heartbeat, Parser, ProtocolError, State
+from stompframe import (
+    DEFAULT_MAX_FRAME_BYTES,
+    ClientConnection,
+    Frame,
+    Heartbeat,
+    OversizedFrame,
+    Parser,
+    ProtocolError,
+    State,
+)
 
 from .. import metrics
 from ..config import BrokerAddress
 from ..errors import PlastronError
 from ..waiting import wait_any
 
-__all__ = ["BrokerConnection", "BrokerError", "ConnectionLost"]
+__all__ = ["BrokerConnection", "BrokerError", "ConnectionLost", "Message"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +49,9 @@ class ConnectionLost(BrokerError):
 
 ReceiptCallback = Callable[[], None]
 
+#: A MESSAGE as handlers get it: whole, or (past the frame limit) its headers and first bytes.
+Message: TypeAlias = Frame | OversizedFrame
+
 
 class BrokerConnection:
     """A connected session. Use `open()`; then `run()` in a nursery until it raises."""
@@ -50,7 +63,7 @@ class BrokerConnection:
         self.protocol = protocol
         self.address = address
         self._outgoing_send, self._outgoing = trio.open_memory_channel[bytes](float("inf"))
-        self._handlers: dict[str, trio.MemorySendChannel[Frame]] = {}
+        self._handlers: dict[str, trio.MemorySendChannel[Message]] = {}
         self._receipts: dict[str, ReceiptCallback] = {}
         self._receipt_counter = 0
         self._closed = False
@@ -110,8 +123,13 @@ class BrokerConnection:
         max_frame_bytes: int | None = None,
     ) -> BrokerConnection:
         """Open the STOMP session on a connected *stream*. A frame larger than
-        *max_frame_bytes* (None: stompframe's default) ends the session."""
-        parser = None if max_frame_bytes is None else Parser(max_frame_bytes=max_frame_bytes)
+        *max_frame_bytes* (None: stompframe's default) does not end the session: its body is
+        dropped as it arrives and a MESSAGE handler gets an `OversizedFrame` (headers, first
+        bytes, size), which can be acknowledged and answered like any message. A header
+        section over the limit still ends the session."""
+        parser = Parser(
+            max_frame_bytes=max_frame_bytes or DEFAULT_MAX_FRAME_BYTES, discard_oversized=True
+        )
         protocol = ClientConnection(
             virtual_host or address.host,
             login=login,
@@ -126,7 +144,7 @@ class BrokerConnection:
             while protocol.state is State.CONNECTING:
                 data = await self._receive_some()
                 for event in protocol.receive_data(data, trio.current_time()):
-                    if isinstance(event, Frame) and event.command == "ERROR":
+                    if isinstance(event, Frame | OversizedFrame) and event.command == "ERROR":
                         raise BrokerError(f"{address} refused the session: {_reason(event)}")
         except BaseException:
             await trio.aclose_forcefully(stream)
@@ -142,7 +160,7 @@ class BrokerConnection:
     def subscribe(
         self,
         destination: str,
-        handler: trio.MemorySendChannel[Frame],
+        handler: trio.MemorySendChannel[Message],
         *,
         ack: str = "client-individual",
         headers: Sequence[tuple[str, str]] = (),
@@ -182,13 +200,13 @@ class BrokerConnection:
         self.send(destination, body, headers, on_receipt=done.set)
         await self._wait_receipt(done)
 
-    def ack(self, message: Frame) -> None:
+    def ack(self, message: Message) -> None:
         """Acknowledge *message*. On a closed session this does nothing: the broker will
         deliver the message again, and the caller must be ready for that anyway."""
         if self.is_open:
             self._queue(self.protocol.ack(message))
 
-    def nack(self, message: Frame) -> None:
+    def nack(self, message: Message) -> None:
         if self.is_open and self.version != "1.0":
             self._queue(self.protocol.nack(message))
 
@@ -263,12 +281,12 @@ class BrokerConnection:
             for event in events:
                 if type(event) is Heartbeat:
                     continue
-                assert isinstance(event, Frame)
+                assert isinstance(event, Frame | OversizedFrame)
                 self._dispatch(event)
             if protocol.state is State.CLOSED:
                 raise ConnectionLost(f"session with {self.address} closed")
 
-    def _dispatch(self, frame: Frame) -> None:
+    def _dispatch(self, frame: Message) -> None:
         command = frame.command
         if command == "MESSAGE":
             sub_id = frame.get("subscription")
@@ -281,6 +299,8 @@ class BrokerConnection:
             except (trio.BrokenResourceError, trio.ClosedResourceError):
                 log.debug("message for closed subscription %s left unacknowledged", sub_id)
         elif command == "RECEIPT":
+            if type(frame) is OversizedFrame:
+                log.warning("RECEIPT with a body of %d bytes (bodies are ignored)", frame.size)
             callback = self._receipts.pop(frame.get("receipt-id") or "", None)
             if callback is not None:
                 callback()
@@ -348,9 +368,10 @@ class BrokerConnection:
             raise ConnectionLost(f"connection to {self.address} ended before the receipt")
 
 
-def _reason(frame: Frame) -> str:
+def _reason(frame: Message) -> str:
     message = frame.get("message") or ""
-    body = frame.body.decode("utf-8", "replace").strip()
+    raw = frame.body if isinstance(frame, Frame) else frame.body_prefix
+    body = raw.decode("utf-8", "replace").strip()
     text = message or body or "no reason given"
     if message and body and body != message:
         text = f"{message}: {body.splitlines()[0]}"

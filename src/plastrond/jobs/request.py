@@ -101,11 +101,14 @@ def request_from_message(
     synchronous: bool,
     received: float,
     max_body: int | None = None,
+    body_size: int | None = None,
 ) -> JobRequest:
     """The JobRequest a message asks for.
 
     A body longer than *max_body* bytes is not kept: the request gets `refused` (saying how
     long the body was), so it is answered with an error completion and never run.
+    *body_size*, when given, is the body's real length and *body* only its first bytes (the
+    STOMP parser dropped the rest of an oversized frame): such a request is always refused.
 
     Raises MissingJobId when there is no usable `PlastronJobId`. Anything else wrong with the
     request (no or unknown command, bad arguments, a body that does not parse) is found when
@@ -129,10 +132,17 @@ def request_from_message(
     # Current Archelon says where its status route posts this job's messages.
     status_url = (headers.get("PlastronStatusURL") or "").strip() or None
     refused = None
-    if max_body is not None and len(body) > max_body:
+    size = len(body) if body_size is None else body_size
+    if max_body is not None and size > max_body:
         refused = (
-            f"the message body is {len(body)} bytes, over the limit of {max_body} bytes "
+            f"the message body is {size} bytes, over the limit of {max_body} bytes "
             "(MESSAGE_BROKER.MAX_REQUEST_BYTES)"
+        )
+        body = b""
+    elif body_size is not None:
+        refused = (
+            f"the message (its headers and a body of {size} bytes) is over the STOMP frame "
+            "limit (MESSAGE_BROKER.MAX_REQUEST_BYTES plus room for headers)"
         )
         body = b""
     return JobRequest(
