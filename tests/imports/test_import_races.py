@@ -25,6 +25,14 @@ URI = "http://127.0.0.1:8090/rest/c/ab/cd/ef/01/abcdef01-x"
         ),
         ("PUT", 409, "Checksum Mismatch of urn:sha256:6fd5 and urn:sha256:4b2c", True),
         ("PATCH", 400, "Node type 'ns001:Page' already exists", True),
+        (
+            "PUT",
+            500,
+            'org.modeshape.jcr.value.ValueFormatException: Error converting "ns001:Object" from '
+            "String to a Name; at org.modeshape.jcr.value.basic.NameValueFactory.create",
+            True,
+        ),
+        ("PATCH", 400, "6a28746317f1e7mode:namespaces-http://pcdm.org/use#", True),
         ("PUT", 400, "javax.jcr.PathNotFoundException: No node exists at path '/c/x'", False),
         ("PUT", 409, "Conflict: the resource exists", False),
         ("POST", 409, "Checksum Mismatch", False),  # never a commit
