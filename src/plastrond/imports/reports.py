@@ -28,11 +28,10 @@ from typing import Any, Final
 import trio
 
 from ..jobfolders import JobFolderError
+from ..jobfolders.layout import VALIDATION_LOG
 
 __all__ = ["FLUSH_BYTES", "VALIDATION_LOG", "ValidationReports"]
 
-#: the file in each run folder that holds every row's report
-VALIDATION_LOG: Final = "validation.jsonl"
 #: reports waiting in memory are appended to the file once they reach this many bytes
 FLUSH_BYTES: Final = 256 * 1024
 
