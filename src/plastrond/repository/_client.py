@@ -71,6 +71,8 @@ FEDORA_NS = "http://fedora.info/definitions/v4/repository#"
 FCREPO_NS = "http://fedora.info/definitions/fcrepo#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
+#: the `rel` of the Link with which Fedora 6 names its transaction endpoint
+_TX_ENDPOINT = "http://fedora.info/definitions/v4/transaction#endpoint"
 _ERROR_BODY_LIMIT = 64 * 1024
 PREMIS_DIGEST = "http://www.loc.gov/premis/rdf/v1#hasMessageDigest"
 Body = bytes | Callable[[], AsyncIterator[bytes]] | AsyncIterable[bytes] | None
@@ -303,6 +305,38 @@ class RepositoryClient:
         check); Fedora 4.7 refuses such a triple (`400 PathNotFoundException`), and outside a
         transaction the server's kind is not known here, so False."""
         return self._tx is not None and self._tx.style == FCREPO6
+
+    async def server_style(self, probe: str | None = None) -> str:
+        """`FCREPO4` or `FCREPO6`: which kind of server this is. REPOSITORY.TRANSACTION_STYLE
+        when it names one, else what a transaction or an earlier call taught, else learnt from
+        one HEAD of *probe* (the root by default): Fedora 6 links every resource to its
+        Memento time map (`rel="timemap"`) and the root to its transaction endpoint
+        (`rel="...transaction#endpoint"`); Fedora 4.7 implements neither."""
+        wanted = self._shared.config.transaction_style
+        if wanted in (FCREPO4, FCREPO6):
+            return wanted
+        known = self._shared.learned.get("tx_style")
+        if known is not None:
+            return known
+        response = await self._send("HEAD", probe or self.root)
+        links = parse_links(response.headers.get_list("Link"))
+        fcrepo6 = any(ln.rel in ("timemap", _TX_ENDPOINT) for ln in links)
+        style = FCREPO6 if fcrepo6 else FCREPO4
+        self._shared.learned.setdefault("tx_style", style)
+        return self._shared.learned["tx_style"]
+
+    async def stored_digests(self, uri: str, description_uri: str) -> dict[str, str]:
+        """The digests the server holds for the binary at *uri* (our algorithm names): from a
+        HEAD with `Want-Digest` on Fedora 6, from the description's `premis:hasMessageDigest`
+        on Fedora 4.7 (which ignores `Want-Digest`). One request either way."""
+        if self._shared.learned.get("tx_style") != FCREPO4:
+            response = await self._send(
+                "HEAD", uri, headers={"Want-Digest": self._shared.digest_algorithm}
+            )
+            reported = parse_digest_header(response.headers.get("Digest"))
+            if reported:
+                return reported
+        return await self._described_digests(description_uri)
 
     def on_behalf_of(self, user: str | None) -> RepositoryClient:
         """A view that asks the server to act as *user* (`On-Behalf-Of`); None for no one."""
@@ -611,7 +645,8 @@ class RepositoryClient:
         if streamed_hasher is not None:
             ours = {a: h.hexdigest() for a, h in streamed_hasher.items()}
             await self._check_stored_digest(method, result, algorithm, ours)
-        return result
+            given = ours
+        return attrs.evolve(result, digests={a: v.lower() for a, v in given.items()})
 
     async def _check_stored_digest(
         self, method: str, result: WriteResult, algorithm: str, ours: Mapping[str, str]
