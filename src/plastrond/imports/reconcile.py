@@ -506,13 +506,18 @@ async def missing_items(
     reader = _Reader(repository, concurrency)
     slots = trio.Semaphore(2 * max(1, concurrency))
     missing: set[str] = set()
+    unknown: list[str] = []
 
     async def one(row: CompletedRow) -> None:
         try:
             if not await reader.exists(row.uri):
                 missing.add(row.id)
         except RepositoryError as e:
-            log.warning("cannot tell whether %s (%s) is in the repository: %s", row.uri, row.id, e)
+            if not unknown:
+                log.warning(
+                    "cannot tell whether %s (%s) is in the repository: %s", row.uri, row.id, e
+                )
+            unknown.append(row.id)
         finally:
             slots.release()
 
@@ -522,6 +527,8 @@ async def missing_items(
                 continue
             await slots.acquire()
             nursery.start_soon(one, row)
+    if len(unknown) > 1:
+        log.warning("%d items logged created could not be checked: left as they are", len(unknown))
     for key in sorted(missing):
         log.warning("%s was logged created, and is not in the repository: doing it again", key)
     return missing
