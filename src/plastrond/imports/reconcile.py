@@ -407,8 +407,8 @@ async def _check(reader: _Reader, expected: Expected, model: ContentModel | None
             pages, expected.pages, strict=False
         ):
             _compare_files(f"page {logged_title}", names, logged_names, problems)
-        for _, member, title, _names in pages[len(expected.pages) :]:
-            problems.append(f"extra page {member} ({title}) the job did not make")
+        for _, extra_uri, extra_title, _names in pages[len(expected.pages) :]:
+            problems.append(f"extra page {extra_uri} ({extra_title}) the job did not make")
         own = await _file_names(reader, sorted(item.files, key=str), "item", problems)
         _compare_files("item", own, expected.item_files, problems)
     except ResourceNotFound as e:
