@@ -94,6 +94,7 @@ from .plan import (
     select_rows,
     settle,
 )
+from .reconcile import missing_items
 
 __all__ = [
     "IMPORT_COMPLETE",
@@ -277,6 +278,10 @@ class ImportRun:
             pending = []
             if not options.validate_only:
                 pending = await _in_thread(folder.read_pending, {r.uri for r in done.values()})
+            if options.resume and not options.validate_only:
+                # items logged created that are not in the repository are done again, as new
+                redo = await missing_items(repository, done.values(), log=log)
+                done = {key: row for key, row in done.items() if key not in redo}
             location: Location | None = None
             if settings.binaries_location is not None:
                 try:

@@ -15,13 +15,14 @@ async with RepositoryClient(config.repository) as repo:
 
 Everything that fails raises a `RepositoryError`: `RepositoryHTTPError` (with `method`, `uri`,
 `status`, `reason`; `ResourceNotFound`, `ResourceGone`, `PreconditionFailed`,
-`ChecksumMismatch`), `RepositoryConnectionError` or `TransactionError`.
+`ChecksumMismatch`, `ConcurrentUpdate`), `RepositoryConnectionError` or `TransactionError`.
 """
 
 from ._auth import BearerAuth, JWTAuth, decode_jwt_secret
 from ._client import RepositoryClient
 from ._errors import (
     ChecksumMismatch,
+    ConcurrentUpdate,
     PreconditionFailed,
     RepositoryConnectionError,
     RepositoryError,
@@ -43,6 +44,7 @@ __all__ = [
     "BearerAuth",
     "BinaryStream",
     "ChecksumMismatch",
+    "ConcurrentUpdate",
     "GraphResource",
     "JWTAuth",
     "Link",
