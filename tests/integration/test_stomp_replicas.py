@@ -16,7 +16,9 @@ import contextlib
 import json
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -66,7 +68,9 @@ def _live_requests(store: Path) -> set[str]:
     return live
 
 
-def _wait_until(predicate, timeout: float, what: str, poll: float = 0.05) -> None:
+def _wait_until(
+    predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.05
+) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
@@ -74,7 +78,7 @@ def _wait_until(predicate, timeout: float, what: str, poll: float = 0.05) -> Non
         time.sleep(poll)
 
 
-def _kill_after_a_receipt(daemon, store: Path, after: int) -> None:
+def _kill_after_a_receipt(daemon: Any, store: Path, after: int) -> None:
     """kill -9 *daemon* as soon as the journal shows a new completion receipted (at least
     *after* in all) and none waiting for its receipt."""
     seen = 0

@@ -121,11 +121,38 @@ async def test_only_what_there_is_room_for_is_written_and_it_is_acknowledged_at_
         await eventually(lambda: h.acked == ["j0", "j1"])
         await settle()
         assert h.written() == {"j0", "j1"} and h.acked == ["j0", "j1"]
-        # Two runners free at once: the two taken together share one fsync.
-        assert (await h.intake.next_job()).job_id == "j1"
-        h.intake._room.release()
-        await eventually(lambda: h.acked == ["j0", "j1", "j2", "j3"])
-        assert h.written() == {"j0", "j1", "j2", "j3"}
+
+
+class _CountingStore(MessageStore):
+    """Counts the requests of each write (each write is one fsync)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.writes: list[int] = []
+
+    def write_batch(self, operations):  # type: ignore[no-untyped-def]
+        operations = list(operations)
+        self.writes.append(sum(len(items) for _, items in operations))
+        super().write_batch(operations)
+
+
+async def test_as_many_as_there_is_room_for_share_one_fsync(tmp_path):
+    async with intake_on(tmp_path, max_queued=3, store_class=_CountingStore, run=False) as h:
+        assert isinstance(h.store, _CountingStore)
+        for i in range(5):
+            await h.offer(f"j{i}")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(h.intake.run)
+            await eventually(lambda: len(h.acked) == 3)
+            await settle()
+            assert h.store.writes == [3] and h.written() == {"j0", "j1", "j2"}
+            # Two runners come: two more places, one more write.
+            async with trio.open_nursery() as runners:
+                runners.start_soon(h.intake.next_job)
+                runners.start_soon(h.intake.next_job)
+            await eventually(lambda: len(h.acked) == 5)
+            assert sum(h.store.writes) == 5 and h.acked == [f"j{i}" for i in range(5)]
+            nursery.cancel_scope.cancel()
 
 
 async def test_a_request_whose_session_ends_while_it_waits_for_room_is_left_to_the_broker(
