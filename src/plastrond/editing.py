@@ -11,7 +11,9 @@ edited = await editing.edit(client, read, sparql, model=model, vocabularies=cach
 against the content model when one is given, and writes only the difference (never the
 server-managed triples) with the state token (Fedora 6) or the ETag (Fedora 4) read as a
 precondition, so that a change made meanwhile by someone else is `ChangedMeanwhile` rather
-than silently overwritten. Anything rejected writes nothing.
+than silently overwritten. Anything rejected writes nothing. Outside a transaction, a write
+Fedora 4.7 fails with one of its concurrency races (nothing applied) is sent again
+(`repository.retry_races`).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from .repository import (
     PreconditionFailed,
     RepositoryClient,
     ResourceInfo,
+    retry_races,
 )
 
 __all__ = [
@@ -169,7 +172,17 @@ async def edit(
     token = before.resource.state_token or None
     etag = None if token else (before.resource.etag or before.info.etag)
     try:
-        await client.update(before.info.description_uri, patch, if_state_token=token, if_match=etag)
+        if client.transaction_info is None:
+            # Fedora 4.7's first-registration races (nothing applied): sent again
+            await retry_races(
+                lambda: client.update(
+                    before.info.description_uri, patch, if_state_token=token, if_match=etag
+                )
+            )
+        else:
+            await client.update(
+                before.info.description_uri, patch, if_state_token=token, if_match=etag
+            )
     except PreconditionFailed as e:
         raise ChangedMeanwhile(
             "not updated: the resource changed while it was being updated; try again"
