@@ -38,9 +38,11 @@ RACE_ATTEMPTS: Final = 5
 #: refused because we send a Digest, so nothing wrong is stored), and on a new server the
 #: namespace of a new predicate or rdf:type, registered by a session still open, is not yet
 #: known to the others (`500 ValueFormatException: Error converting "ns001:Object" from String
-#: to a Name`, or on a PATCH `400 <id>mode:namespaces-http://pcdm.org/use#`)
+#: to a Name`, `400 No type exists with name "ns001:Object"`, or on a PATCH
+#: `400 <id>mode:namespaces-http://pcdm.org/use#`)
 RACES: Final = (
     (400, ("Node type", "already exists")),
+    (400, ("No type exists with name",)),
     (500, ("ValueFormatException", "from String to a Name")),
     (400, ("mode:namespaces-",)),
     (500, ("ConstraintViolationException", "Cannot find a definition for a child")),
