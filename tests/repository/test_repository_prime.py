@@ -14,6 +14,7 @@ from rdflib import Graph, Literal, URIRef
 from repository_doubles import repo_config
 
 from plastrond.repository import PrimeError, RepositoryClient, _prime
+from plastrond.repository._prime import namespace_of, prefix_of
 from plastrond.repository._rdf import parse_ntriples
 
 ROOT = "http://fedora.test/rest"
@@ -21,6 +22,7 @@ C = f"{ROOT}/pcdm"
 ITEM = f"{C}/ab/cd/ef/01/abcdef01-0000"
 DC = "http://purl.org/dc/terms/"
 PCDM = "http://pcdm.org/models#"
+RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 TX_ENDPOINT = (
     '<http://fedora.test/rest/fcr:tx>; rel="http://fedora.info/definitions/v4/transaction#endpoint"'
 )
@@ -61,7 +63,9 @@ class Server:
             self.stored[created] = request.content
             return httpx.Response(201, headers={"Location": created})
         if method == "GET":
-            body = self.stored[url].decode().replace("<>", f"<{url}>")
+            lines = self.stored[url].decode().splitlines(keepends=True)
+            body = "".join(ln for ln in lines if not ln.startswith("@prefix"))
+            body = body.replace("<>", f"<{url}>")
             if self.crossed:
                 self.crossed -= 1
                 body = body.replace(DC + "identifier", PCDM + "identifier")
@@ -127,7 +131,24 @@ async def test_the_placeholder_carries_every_term_and_a_new_term_primes_only_its
     async with client(server, more) as repo:
         await repo.put_container(f"{C}/two")
         await repo.put_container(f"{C}/three")
-    posted = [parse_ntriples(body.replace(b"<>", b"<urn:p>"), None) for body in server.posted]
+    declared = [
+        [ln for ln in body.splitlines() if ln.startswith(b"@prefix")] for body in server.posted
+    ]
+    # every namespace of a predicate or type, under a prefix the same in every replica
+    assert declared[0] == [
+        f"@prefix {prefix_of(ns)}: <{ns}> .".encode()
+        for ns in sorted({DC, PCDM, RDF_NS}, key=prefix_of)
+    ]
+    assert declared[1] == [f"@prefix {prefix_of(DC)}: <{DC}> .".encode()]
+    posted = [
+        parse_ntriples(
+            b"\n".join(ln for ln in body.splitlines() if not ln.startswith(b"@prefix")).replace(
+                b"<>", b"<urn:p>"
+            ),
+            None,
+        )
+        for body in server.posted
+    ]
     assert [len(g) for g in posted] == [3, 1]
     assert set(posted[0]) == {(URIRef("urn:p"), p, o) for _, p, o in terms()}
     assert set(posted[1].objects()) == {Literal("prime title", lang="ja")}
@@ -179,3 +200,12 @@ async def test_writes_at_once_wait_for_one_prime() -> None:
     kinds = server.kinds()
     assert kinds.count("POST /pcdm") == 1
     assert kinds.index("POST /pcdm") < min(i for i, k in enumerate(kinds) if k.startswith("PUT"))
+
+
+def test_a_namespace_is_split_as_rdf_xml_splits_it() -> None:
+    assert namespace_of(DC + "identifier") == DC
+    assert namespace_of(PCDM + "Object") == PCDM
+    assert namespace_of("http://example.org/v/1.0/a1") == "http://example.org/v/1.0/"
+    assert namespace_of("urn:x:1abc") == "urn:x:1"
+    assert prefix_of(DC) == prefix_of(DC) != prefix_of(PCDM)
+    assert prefix_of(DC).startswith("pl") and not prefix_of(DC).startswith("ns")

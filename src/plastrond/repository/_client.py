@@ -438,11 +438,14 @@ class RepositoryClient:
         graph: Graph | None = None,
         *,
         slug: str | None = None,
+        prefixes: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """POST a new container into *parent* (default: `RELPATH`), described by *graph*.
 
         In *graph*, `URIRef("")` names the new resource. Fedora 6 takes *slug* as the last
-        path segment, or mints one when that name is taken.
+        path segment, or mints one when that name is taken. *prefixes* (prefix -> namespace)
+        are declared in the body: Fedora 4.7 registers a namespace it does not know yet under
+        the prefix the body declares for it (when that prefix is free), else as `nsNNN`.
         """
         headers = {"Content-Type": WRITE_FORMAT}
         if slug is not None:
@@ -451,6 +454,9 @@ class RepositoryClient:
             await self._probe_origin()
         await self._prime_before_write(f"{(parent or self.default_container).rstrip('/')}/new")
         body = serialize_for_write(graph, self._body_mapper())
+        if prefixes:
+            declared = "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in sorted(prefixes.items()))
+            body = declared.encode("utf-8") + body
         response = await self._send(
             "POST", parent or self.default_container, headers=headers, body=body
         )

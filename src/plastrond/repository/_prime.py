@@ -25,6 +25,7 @@ resource; 4.7 never) is left alone, told by the transaction style when it is alr
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
@@ -51,6 +52,7 @@ log = logging.getLogger("plastrond.repository")
 
 TX_ENDPOINT: Final = "http://fedora.info/definitions/v4/transaction#endpoint"
 SLUG_PREFIX: Final = "plastrond-prime-"
+RDF_TYPE: Final = URIRef("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 #: after a prime that could not be done (no container took the placeholder, the server did
 #: not answer), the next write tries again only after this many seconds
 RETRY_AFTER: Final = 60.0
@@ -158,6 +160,7 @@ async def _write_prime(base: RepositoryClient, wanted: set[Pair], near: str) -> 
     graph = Graph()
     for p, o in sorted(wanted):
         graph.add((URIRef(""), p, o))
+    prefixes = {prefix_of(ns): ns for ns in sorted({namespace_of(str(t)) for t in _terms(wanted)})}
     places = _ancestors(base, near)
     last: Exception | None = None
     attempt = 0
@@ -165,7 +168,7 @@ async def _write_prime(base: RepositoryClient, wanted: set[Pair], near: str) -> 
         attempt += 1
         slug = f"{SLUG_PREFIX}{uuid.uuid4().hex}"
         try:
-            created = await base.create_container(places[0], graph, slug=slug)
+            created = await base.create_container(places[0], graph, slug=slug, prefixes=prefixes)
         except RepositoryHTTPError as e:
             last = e
             if race_answer(e):
@@ -198,6 +201,39 @@ async def _write_prime(base: RepositoryClient, wanted: set[Pair], near: str) -> 
     if isinstance(last, PrimeError):
         raise last
     raise last
+
+
+def _terms(pairs: set[Pair]) -> set[URIRef]:
+    """The IRIs that name a namespace to ModeShape: predicates and rdf:types."""
+    found: set[URIRef] = set()
+    for p, o in pairs:
+        found.add(p)
+        if p == RDF_TYPE and isinstance(o, URIRef):
+            found.add(o)
+    return found
+
+
+def namespace_of(iri: str) -> str:
+    """The namespace part of *iri* as RDF/XML (and Fedora 4.7, through Jena) splits it: all
+    but the longest suffix that is an XML name (NCName) starting with a letter or `_`."""
+    end = len(iri)
+    start = end
+    while start > 0 and _name_char(iri[start - 1]):
+        start -= 1
+    while start < end and not (iri[start].isalpha() or iri[start] == "_"):
+        start += 1
+    return iri[:start]
+
+
+def _name_char(c: str) -> bool:
+    return c.isalnum() or c in "_-." or ord(c) > 0x7F
+
+
+def prefix_of(namespace: str) -> str:
+    """The prefix the prime declares for *namespace*: the same in every process and replica
+    (so that two registering it at once register the same thing), unlike any other
+    namespace's and unlike the `nsNNN` Fedora makes up (which is what crossed them)."""
+    return "pl" + hashlib.sha1(namespace.encode("utf-8")).hexdigest()[:10]
 
 
 def _show(pair: Pair) -> str:
