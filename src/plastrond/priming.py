@@ -13,13 +13,15 @@ daemon runs primes its new terms before the next write. Fedora 6 is not primed.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
+import attrs
 from rdflib import Graph, Literal
 
 from .config import Config
 from .handles import HANDLE_DATATYPE
-from .models import ModelError, current_models
+from .models import ModelError, ModelSet, current_models
 from .models.namespaces import RDF
 from .models.terms import SUBJECT, structure_terms, written_terms
 from .publication import HANDLE_TYPE, HIDDEN, IDENTIFIER, PUBLISHED
@@ -28,6 +30,9 @@ from .repository import RepositoryClient
 __all__ = ["publication_terms", "repository_client", "terms", "terms_provider"]
 
 log = logging.getLogger("plastrond.repository")
+
+#: the model files are looked at again (for a model added or changed) at most this often
+RECHECK = 5.0
 
 
 def publication_terms() -> Graph:
@@ -40,29 +45,41 @@ def publication_terms() -> Graph:
     return graph
 
 
+@attrs.define
+class _Terms:
+    """A provider's last answer: the models it was made of, the graph, when it was checked."""
+
+    models: ModelSet | None = None
+    graph: Graph | None = None
+    checked: float = 0.0
+
+
 def terms_provider(config: Config) -> Callable[[], Awaitable[Graph | None]]:
     """What `RepositoryClient(prime=...)` calls before a write: the terms of the models in
-    force (the same graph object while they do not change); without them (a model file that
-    cannot be read) those of the structure and of publication."""
-    cached: list[object] = [None, None]  # [models, graph]
+    force (the same graph object while they do not change; the files looked at again at most
+    every `RECHECK` seconds); without them (a model file that cannot be read) those of the
+    structure and of publication."""
     fallback = structure_terms()
     for triple in publication_terms():
         fallback.add(triple)
+    state = _Terms()
 
     async def terms() -> Graph | None:
+        now = time.monotonic()
+        if state.graph is not None and now - state.checked < RECHECK:
+            return state.graph
+        state.checked = now
         try:
             models = await current_models(config.content_models.dir)
         except ModelError as e:
             log.warning("the content models cannot be read; priming without them: %s", e)
             return fallback
-        if cached[0] is not models:
+        if state.graph is None or state.models is not models:
             fresh = written_terms(models)
             for triple in fallback:
                 fresh.add(triple)
-            cached[:] = [models, fresh]
-        graph = cached[1]
-        assert isinstance(graph, Graph)
-        return graph
+            state.models, state.graph = models, fresh
+        return state.graph
 
     return terms
 

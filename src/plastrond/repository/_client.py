@@ -50,6 +50,7 @@ from ._headers import (
     parse_digest_header,
     preconditions,
 )
+from ._prime import known_needs_priming as prime_needed
 from ._prime import prime as prime_server
 from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
 from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
@@ -217,11 +218,15 @@ class RepositoryClient:
         view._priming = priming and self._shared.prime is not None
         return view
 
+    async def _may_need_priming(self) -> bool:
+        """False once the server is known to be one that is never primed (Fedora 6)."""
+        return await prime_needed(self, known_only=True)
+
     async def _prime_before_write(self, uri: str) -> None:
         """Before a write to *uri*: the server primed with the terms of the client's `prime`
         (once per process and server; nothing on Fedora 6; see `_prime`), the placeholder in
         the container nearest to *uri* that takes it."""
-        if not self._priming:
+        if not self._priming or not await self._may_need_priming():
             return
         assert self._shared.prime is not None
         graph = await self._shared.prime()

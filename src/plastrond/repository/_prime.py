@@ -107,6 +107,16 @@ async def needs_priming(client: RepositoryClient) -> bool:
     return server.modeshape
 
 
+async def known_needs_priming(client: RepositoryClient, *, known_only: bool = False) -> bool:
+    """False when the server is known (or, without *known_only*, found) to need no prime."""
+    server = _servers.get(client._shared.naming.map.internal)
+    if server is not None and server.modeshape is not None:
+        return server.modeshape
+    if client._shared.learned.get("tx_style") == FCREPO6:
+        return False
+    return True if known_only else await needs_priming(client)
+
+
 async def prime(client: RepositoryClient, graph: Graph, near: str) -> bool:
     """Make sure the server knows every term of *graph* (see the module); True when a prime
     was written now. *near* names where the job writes: the placeholder goes into it or, when
