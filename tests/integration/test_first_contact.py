@@ -112,8 +112,8 @@ def test_first_writes_of_four_jobs_on_two_replicas_to_an_empty_fedora47(
             assert "publish_errors" not in body, body["publish_errors"]
     assert failed_rows(jobs_dir) == []
     print("writes tried again:", logs.count("; trying again"))
-    for line in logs.splitlines():
-        if "prime" in line:
+    for line in logs.splitlines():  # the prime's requests, for the record
+        if "prime" in line or ("POST" in line and "/fcr:tx" not in line) or "HEAD" in line:
             print(line[:300])
 
     models = load_models()
