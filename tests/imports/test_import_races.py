@@ -35,6 +35,12 @@ URI = "http://127.0.0.1:8090/rest/c/ab/cd/ef/01/abcdef01-x"
         ("PATCH", 400, "6a28746317f1e7mode:namespaces-http://pcdm.org/use#", True),
         ("PUT", 400, 'No type exists with name ""ns001:Object""', True),
         (
+            "PATCH",
+            500,
+            'javax.jcr.NamespaceException: There is no namespace with prefix ""ns001""',
+            True,
+        ),
+        (
             "PUT",
             400,
             'No item exists at path ns001:alternative relative to /c/ab/cd in workspace "default"',

@@ -40,13 +40,15 @@ RACE_ATTEMPTS: Final = 5
 #: known to the others (`500 ValueFormatException: Error converting "ns001:Object" from String
 #: to a Name`, `400 No type exists with name "ns001:Object"`, `400 No item exists at path
 #: ns001:alternative relative to ...`, `500 NullPointerException: Cannot invoke
-#: "String.trim()" because the return value of "java.util.Map$Entry.getKey()" is null`, or on
-#: a PATCH `400 <id>mode:namespaces-http://pcdm.org/use#`; all seen on an empty 4.7.5)
+#: "String.trim()" because the return value of "java.util.Map$Entry.getKey()" is null`,
+#: `500 NamespaceException: There is no namespace with prefix "ns001"`, or on a PATCH
+#: `400 <id>mode:namespaces-http://pcdm.org/use#`; all seen on an empty 4.7.5)
 RACES: Final = (
     (400, ("Node type", "already exists")),
     (400, ("No type exists with name",)),
     (400, ("No item exists at path ns",)),
     (500, ("NullPointerException", "Map$Entry.getKey()")),
+    (500, ("NamespaceException", "There is no namespace with prefix")),
     (500, ("ValueFormatException", "from String to a Name")),
     (400, ("mode:namespaces-",)),
     (500, ("ConstraintViolationException", "Cannot find a definition for a child")),
