@@ -13,9 +13,13 @@ write, one resource carrying every (predicate, object) of *graph* (every predica
 literal datatype and language plastrond writes) is created outside any transaction, one prime
 at a time in the process, read back and checked (every value came back under its own
 predicate: a crossed registration shows as a value under another), then deleted with its
-tombstone. A crossed registration (two replicas priming a new server at once) or a race of
-the create is tried again. Terms already primed are not written again; a graph with terms not
-seen yet (a model added while running) primes those.
+tombstone. The body declares a prefix for each namespace, derived from the namespace
+(`prefix_of`): Fedora 4.7 registers a new namespace under the prefix the body declares (when
+free) rather than the next `nsNNN`, so that two replicas priming a new server at once register
+the same prefix for the same namespace instead of one `nsNNN` for two (seen: `dcterms:creator`
+stored as `owl:creator`). A crossed read-back or a race of the create (the other replica's
+`Node type ... already exists`) is tried again. Terms already primed are not written again;
+a graph with terms not seen yet (a model added while running) primes those.
 
 Fedora 6 (no ModeShape) needs none of this: a server that announces a transaction endpoint
 (`Link: <...>; rel="http://fedora.info/definitions/v4/transaction#endpoint"`, Fedora 6 on every
