@@ -199,9 +199,9 @@ class Daemon:
         """The one repository client of this daemon, made when a job first needs it (a daemon
         that only echoes never loads the HTTP and RDF libraries)."""
         if self._repository is None:
-            from .repository import RepositoryClient
+            from .priming import repository_client
 
-            self._repository = RepositoryClient(self.config.repository)
+            self._repository = repository_client(self.config)
         return self._repository
 
     async def _recover(self, nursery: trio.Nursery) -> None:

@@ -13,7 +13,8 @@ server-managed triples) with the state token (Fedora 6) or the ETag (Fedora 4) r
 precondition, so that a change made meanwhile by someone else is `ChangedMeanwhile` rather
 than silently overwritten; so is Fedora 6's `409 ... being updated by another transaction`
 (another transaction has written the resource and not yet committed). Anything rejected
-writes nothing.
+writes nothing. Outside a transaction, a write Fedora 4.7 fails with one of its concurrency
+races (nothing applied) is sent again (`repository.retry_races`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from .repository import (
     PreconditionFailed,
     RepositoryClient,
     ResourceInfo,
+    retry_races,
 )
 
 __all__ = [
@@ -172,7 +174,17 @@ async def edit(
     token = before.resource.state_token or None
     etag = None if token else (before.resource.etag or before.info.etag)
     try:
-        await client.update(before.info.description_uri, patch, if_state_token=token, if_match=etag)
+        if client.transaction_info is None:
+            # Fedora 4.7's first-registration races (nothing applied): sent again
+            await retry_races(
+                lambda: client.update(
+                    before.info.description_uri, patch, if_state_token=token, if_match=etag
+                )
+            )
+        else:
+            await client.update(
+                before.info.description_uri, patch, if_state_token=token, if_match=etag
+            )
     except (PreconditionFailed, ConcurrentUpdate) as e:
         # 412: changed since the read; 409 (Fedora 6): another transaction holds a write of
         # it, so it is changing now. Both mean the edit was made on what is no longer there.

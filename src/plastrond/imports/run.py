@@ -63,6 +63,7 @@ from ..models import (
     validate,
 )
 from ..repository import (
+    RACE_ATTEMPTS,
     PreconditionFailed,
     RepositoryClient,
     RepositoryError,
@@ -70,6 +71,7 @@ from ..repository import (
     ResourceNotFound,
     TransactionError,
 )
+from ..repository import fedora47_race as _fedora47_race
 from .binaries import BinariesError, Charge, Location, parse_location
 from .items import ItemPlan, new_item_uri, plan_item, verify_item, write_item
 from .metadata import (
@@ -846,44 +848,6 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
     if any(part in ("..", ".") for part in text.strip("/").split("/")):
         raise ImportJobError(f"container {text!r} must not contain . or .. segments")
     return repository.uri(text).rstrip("/")
-
-
-#: how many times an item's transaction is tried when Fedora 4.7 trips over a concurrent one
-#: (see `_fedora47_race`)
-RACE_ATTEMPTS: Final = 5
-
-#: what Fedora 4.7 (ModeShape) answers when two transactions change its schema or the same
-#: node at once: the first resource of a new rdf:type registers a node type (`400 Node type
-#: 'ns009:Issue' already exists`), the first item under a pairtree segment creates that node
-#: (`500 ... ConstraintViolationException: Cannot find a definition for a child named '{}8a'`),
-#: and binaries uploaded at once now and then have their digests crossed (`409 Checksum
-#: Mismatch of <the digest we sent> and <the digest of another upload in flight>`: seen once in
-#: 400 files; refused because we send a Digest, so nothing wrong is stored), and on a new
-#: server the namespace of a new rdf:type, registered by a transaction still open, is not yet
-#: known to the others (`500 ValueFormatException: Error converting "ns001:Object" from String
-#: to a Name`, or on a PATCH `400 <id>mode:namespaces-http://pcdm.org/use#`)
-_RACES: Final = (
-    (400, ("Node type", "already exists")),
-    (500, ("ValueFormatException", "from String to a Name")),
-    (400, ("mode:namespaces-",)),
-    (500, ("ConstraintViolationException", "Cannot find a definition for a child")),
-    (409, ("Checksum Mismatch",)),
-)
-
-
-def _fedora47_race(e: BaseException) -> bool:
-    """Whether *e* is one of Fedora 4.7's concurrency failures (`_RACES`). Only a write inside
-    the transaction counts (then nothing was committed); a failed commit is never retried."""
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
-    return (
-        isinstance(e, RepositoryHTTPError)
-        and e.method in ("PUT", "PATCH")
-        and any(
-            e.status == status and all(part in e.reason for part in parts)
-            for status, parts in _RACES
-        )
-    )
 
 
 def _commit_conflict(e: BaseException) -> bool:
