@@ -127,7 +127,7 @@ async def test_an_item_that_never_reads_back_right_is_a_failed_row(
     repo, target, tmp_path, monkeypatch
 ) -> None:
     async def always_wrong(repository, plan, files):  # type: ignore[no-untyped-def]
-        return [f"{plan.uri} lacks <http://purl.org/dc/terms/title> \"x\""]
+        return [f'{plan.uri} lacks <http://purl.org/dc/terms/title> "x"']
 
     monkeypatch.setattr(import_run, "verify_item", always_wrong)
     monkeypatch.setattr(import_run, "_retry_delay", lambda attempt: 0.0)

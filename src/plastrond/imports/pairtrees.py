@@ -30,6 +30,7 @@ from typing import Final
 
 import trio
 
+from ..errors import PlastronError
 from ..repository import FCREPO6, RepositoryClient, RepositoryError
 from .items import new_item_uri, pairtree
 
@@ -46,7 +47,7 @@ ITEMS_PER_PATH: Final = 16
 _ATTEMPTS: Final = 5
 
 
-class PairtreeError(Exception):
+class PairtreeError(PlastronError):
     """No pairtree path could be made for new items (the one-line reason is the message)."""
 
 

@@ -46,7 +46,7 @@ from rdflib import Graph
 
 from .. import metrics, publication
 from ..config import Config
-from ..errors import failure_of
+from ..errors import PlastronError, failure_of
 from ..jobfolders import AppendLog, JobFolder, JobFolderError, Run, timestamp
 from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from ..jobs.protocol import Report
@@ -863,7 +863,7 @@ def _commit_conflict(e: BaseException) -> bool:
     )
 
 
-class ItemMismatch(Exception):
+class ItemMismatch(PlastronError):
     """A committed item that, read back, is not what was written."""
 
     def __init__(self, uri: str, problems: Sequence[str]) -> None:
