@@ -368,7 +368,7 @@ async def verify_item(
     file or a proxy lost on its own would show here too: the item names them all, and the
     files are below the pages. One GET, and one request per file."""
     try:
-        read = await repository.get_graph(plan.uri, containment=False)
+        read = await repository.get_graph(plan.uri, containment=False, server_managed=False)
     except ResourceNotFound:
         return [f"{plan.uri} does not answer after its transaction was committed"]
     held = read.graph
