@@ -22,10 +22,12 @@ dropped-failed.log.csv), a `URI` row becomes one SPARQL Update of the difference
 nothing changed). Each imported row is appended to completed.log.csv as soon as it is done, so
 the log's order is the order rows finished in.
 
-Before a new item's transaction begins, its URI goes to `.pending.csv` (fsynced): a run that
-stops between the commit and the log line leaves a "begun" entry that the next run resolves by
-asking the repository whether the item exists (then it is logged as completed, never created
-twice).
+Once a new item's transaction has begun, before anything is written in it, its URI and the
+transaction go to `.pending.csv` (fsynced): a run that stops between the commit and the log
+line leaves a "begun" entry that the next run resolves by asking the repository whether the
+item exists (then it is logged as completed, never created twice); when it does not, that
+transaction is ended first (a commit the killed run had sent may still be running on the
+server) and the item looked for again (`_pending_exists`).
 
 A validate-only run does not need the container for new items to exist (Archelon validates
 before it makes the collection's container): a missing one is a warning in the result.
@@ -441,7 +443,7 @@ class ImportRun:
         for item in self.plan.pending:
             row = by_key.get(item.id)
             try:
-                exists = await self.parts.repository.exists(item.uri)
+                exists = await self._pending_exists(item.uri, item.transaction)
             except RepositoryError as e:
                 self.log.warning("cannot tell whether %s was created: %s", item.uri, e)
                 self.held.add(item.id)  # not redone in this run
@@ -462,6 +464,29 @@ class ImportRun:
                     self.earlier_items.append((item.id, item.uri))
             else:
                 await logs.append(logs.pending, [item.id, item.uri, "rolled back"])
+
+    async def _pending_exists(self, uri: str, transaction: str) -> bool:
+        """Whether an item an earlier run began exists, once the transaction it was written in
+        is over: a daemon killed while its commit was on the wire leaves the server committing
+        it (Fedora 6 waits up to 20 s for a lock), so a missing item is only "rolled back"
+        once that transaction is ended here, and, when the server says it is gone already
+        (committed or expired), once the item still does not appear for `PENDING_WAIT` s.
+        RepositoryError when the repository cannot say."""
+        repository = self.parts.repository
+        if await repository.exists(uri):
+            return True
+        style, _, tx_uri = transaction.partition(" ")
+        if not tx_uri:  # a log of an older version: the transaction is not known
+            return False
+        if not await repository.end_transaction(tx_uri, style):
+            raise RepositoryError(f"transaction {tx_uri} of {uri} cannot be ended")
+        deadline = trio.current_time() + PENDING_WAIT
+        while True:
+            if await repository.exists(uri):
+                return True
+            if trio.current_time() >= deadline:
+                return False
+            await trio.sleep(2)
 
     async def _row(self, row: PlannedRow) -> None:
         header = self.plan.header
@@ -569,13 +594,20 @@ class ImportRun:
         plan = plan_item(
             item, data, access=self.plan.access, member_of=self.plan.settings.member_of
         )
-        await logs.append(logs.pending, [row.key, plan.uri, "begun"], sync=True)
         failure: Exception | None = None
         for attempt in range(1, RACE_ATTEMPTS + 1):
             charge = Charge()
             try:
                 async with repository.transaction() as tx:
+                    # journalled (fsynced) with its transaction before anything is written:
+                    # a later run that finds the item missing ends that transaction first
+                    info = tx.transaction_info
+                    assert info is not None
+                    begun = f"begun {info.style} {info.uri}"
+                    await logs.append(logs.pending, [row.key, plan.uri, begun], sync=True)
                     files = await write_item(tx, plan, self.parts.location, charge)
+            except ImportJobError:
+                raise
             except Exception as e:
                 failure = e
                 if attempt < RACE_ATTEMPTS and await self._try_again(e, plan.uri):
@@ -906,6 +938,11 @@ def _commit_conflict(e: BaseException) -> bool:
         and isinstance(cause, RepositoryHTTPError)
         and cause.status == 409
     )
+
+
+#: how long an item an interrupted run began is looked for after its transaction is over
+#: (`ImportRun._pending_exists`): longer than a commit the server was still doing can take
+PENDING_WAIT: Final = 30.0
 
 
 class ItemMismatch(PlastronError):

@@ -71,6 +71,9 @@ class PendingItem:
 
     id: str
     uri: str
+    #: the transaction it was written in, as "<style> <uri>" (empty in a log of an older
+    #: version, which wrote "begun" before the transaction began)
+    transaction: str = ""
 
 
 @attrs.define
@@ -228,8 +231,9 @@ class JobFolder:
         open_items: dict[str, PendingItem] = {}
         for row in read_rows(self.path / PENDING_FILE):
             uri = row.get("uri", "")
-            if row.get("state") == "begun":
-                open_items[uri] = PendingItem(row.get("id", ""), uri)
+            state = row.get("state", "")
+            if state == "begun" or state.startswith("begun "):
+                open_items[uri] = PendingItem(row.get("id", ""), uri, state[6:])
             else:
                 open_items.pop(uri, None)
         return [p for uri, p in open_items.items() if uri and uri not in completed_uris]

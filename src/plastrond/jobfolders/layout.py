@@ -63,7 +63,8 @@ CONFIG_FIELDS: Final = (
 
 COMPLETED_COLUMNS: Final = ("id", "timestamp", "title", "uri", "status")
 DROPPED_COLUMNS: Final = ("id", "timestamp", "title", "uri", "reason")
-#: `state` is "begun" (written before the commit) or "rolled back"
+#: `state` is "begun <style> <transaction URI>" (written once the item's transaction has begun,
+#: before anything is written in it; "begun" alone in logs of older versions) or "rolled back"
 PENDING_COLUMNS: Final = ("id", "uri", "state")
 
 #: the `status` of a completed row

@@ -36,6 +36,7 @@ from ._errors import (
     RepositoryConnectionError,
     RepositoryError,
     RepositoryHTTPError,
+    ResourceGone,
     ResourceNotFound,
     TransactionError,
     http_error,
@@ -879,6 +880,19 @@ class RepositoryClient:
             if expires is not None:
                 tx.expires = expires
         return response
+
+    async def end_transaction(self, uri: str, style: str) -> bool:
+        """Roll back the transaction at *uri* (of *style*) that another process began and may
+        have left open, or committing: True when the server says it is over (rolled back now,
+        or gone: 404 or 410), False when it cannot say."""
+        try:
+            await self._tx_control(Transaction(uri=uri, style=style), "rollback")
+        except (ResourceNotFound, ResourceGone):
+            return True
+        except RepositoryError as e:
+            log.warning("transaction %s: cannot end it: %s", uri, e)
+            return False
+        return True
 
     async def _rollback(self, tx: Transaction) -> None:
         """Roll back, shielded from cancellation but bounded in time; never raises."""
