@@ -453,3 +453,32 @@ async def test_a_job_folder_of_the_flat_layout_resumes(repo, target, jobs) -> No
     assert new_c not in (old_a, old_b)
     assert len(target.walk_item(new_c).pages) == 1
     assert sorted(target.children()) == sorted([old_a, old_b, new_c])
+
+
+# -- past every limit of the code: more new items than first pairtree segments ----------------
+
+#: more rows than there are first pairtree segments (256): an import of 257 new items hung
+BEYOND_SEGMENTS = 300
+
+
+def many_rows(count: int) -> str:
+    return rows_csv(*(f"many-{n},Item {n},{ITEM_ROW}," for n in range(1, count + 1)))
+
+
+async def test_more_new_items_than_pairtree_segments_validate_and_import(
+    repo, target, jobs
+) -> None:
+    config = import_config(jobs, rest_url=repo.root)
+    body = many_rows(BEYOND_SEGMENTS)
+    args = {"model": "Item", "container": target.uri}
+    # (the old hang spun on the trio thread: pytest-timeout's 600 s ends it)
+    checked = await run_import(config, repo, body, job_id=JOB, validate_only="true", **args)
+    assert checked.state == "validate_success"
+    assert checked.count["valid"] == BEYOND_SEGMENTS
+
+    done = await run_import(config, repo, body, job_id=JOB, **args)
+    assert done.state == "import_complete"
+    assert done.count["created"] == BEYOND_SEGMENTS
+    logged = {r["id"]: r["uri"] for r in read_rows(job_folder(jobs) / "completed.log.csv")}
+    assert len(logged) == BEYOND_SEGMENTS
+    assert sorted(logged.values()) == target.children()

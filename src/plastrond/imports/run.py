@@ -388,6 +388,7 @@ class ImportRun:
             self.log.exception("%s: failed", row.where)
             await self._drop_failed(row, "", _reason(e))
         finally:
+            self.in_flight.pop(row.source.number, None)
             slots.release()
         self.counts.rows += 1
         if self.report is not None:
