@@ -9,6 +9,9 @@ or a nearer conftest may define its own under the same name):
 
 - `target`: a container of the test's own in Fedora (`TestContainer`), removed afterwards.
 - `repo`: a `RepositoryClient` on the same Fedora.
+- `empty_fedora47`: a Fedora 4.7.5 of the test's own, started empty on free ports (no
+  namespace, node type or resource but its root: what a first-contact race needs), stopped
+  and removed afterwards (`EmptyFedora`; about 30 s to start, 1-2 GB of memory).
 
 The support modules of tests/imports and tests/export (`import_support`, `export_support`)
 are importable from every test module, whichever folder pytest is given.
@@ -17,6 +20,8 @@ are importable from every test module, whichever folder pytest is given.
 from __future__ import annotations
 
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -296,3 +301,74 @@ def vocabulary_server():
         yield server
     finally:
         server.close()
+
+
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+class EmptyFedora:
+    """A Fedora 4.7.5 of one test's own: `services/fedora47.sh` with free ports and a state
+    folder of its own (`PLASTROND_SERVICES_STATE`), so that it starts knowing nothing."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        port, jms, stomp = _free_ports(3)
+        self.env = {
+            **os.environ,
+            "PLASTROND_SERVICES_STATE": str(state),
+            "FEDORA47_PORT": str(port),
+            "FEDORA47_JMS_PORT": str(jms),
+            "FEDORA47_STOMP_PORT": str(stomp),
+        }
+
+    def _script(self, command: str) -> str:
+        result = subprocess.run(
+            ["bash", str(SERVICES_DIR / "fedora47.sh"), command],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if result.returncode != 0:
+            pytest.fail(f"fedora47.sh {command} failed: {result.stderr}", pytrace=False)
+        return result.stdout.strip()
+
+    def start(self) -> FedoraEndpoint:
+        self.state.mkdir(parents=True, exist_ok=True)
+        rest_url = self._script("start").splitlines()[0]
+        return FedoraEndpoint(
+            rest_url=rest_url,
+            admin_user=os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
+            admin_password=os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
+            test_user=os.environ.get("FEDORA_TEST_USER", "testuser"),
+            test_password=os.environ.get("FEDORA_TEST_PASSWORD", "testpass"),
+            script=SERVICES_DIR / "fedora47.sh",
+            flavor="fcrepo47",
+            version=_versions().get("FCREPO47_VERSION", ""),
+        )
+
+    def stop(self) -> None:
+        """Stop it and remove its data."""
+        try:
+            self._script("stop")
+        finally:
+            shutil.rmtree(self.state, ignore_errors=True)
+
+
+@pytest.fixture
+def empty_fedora47(tmp_path_factory) -> Iterator[FedoraEndpoint]:
+    """A Fedora 4.7.5 started empty for this test (see `EmptyFedora`), stopped afterwards."""
+    server = EmptyFedora(tmp_path_factory.mktemp("fedora47-state"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()

@@ -1,4 +1,6 @@
-"""The `plastrond` command: `plastrond -c CONFIG [-v] {stomp,http}`."""
+"""The `plastrond` command: `plastrond -c CONFIG [-v] {stomp,http}`, and
+`plastrond -c CONFIG reconcile [--json] JOB_ID` (an import job checked against the repository:
+exit 0 when all is as logged, 1 when not, 2 when the check cannot be made)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,8 @@ from .shutdown import catch_early_signals
 log = logging.getLogger("plastrond")
 
 MODES = ("stomp", "http")
+#: the exit status of `reconcile` when the check cannot be made (1: not as logged)
+CANNOT_CHECK = 2
 
 
 class _Parser(argparse.ArgumentParser):
@@ -27,7 +31,9 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         choice = re.search(r"invalid choice: '([^']*)'", message)
         if choice and "stomp" in message:
-            message = f"unknown mode {choice.group(1)!r} (choose stomp or http)"
+            message = (
+                f"unknown mode {choice.group(1)!r} (choose stomp or http, or reconcile JOB_ID)"
+            )
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
@@ -44,10 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
         "-c", "--config", required=True, metavar="CONFIG", help="the YAML configuration file"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
-    modes = parser.add_subparsers(dest="mode", metavar="{stomp,http}", parser_class=_Parser)
+    modes = parser.add_subparsers(
+        dest="mode", metavar="{stomp,http,reconcile}", parser_class=_Parser
+    )
     modes.required = True
     modes.add_parser("stomp", help="receive jobs from the message broker and run them")
     modes.add_parser("http", help="serve the HTTP API about import jobs")
+    check = modes.add_parser(
+        "reconcile",
+        help="check that every item an import job logged created is in the repository as "
+        "logged (exit 0: all as logged; 1: not; 2: cannot check)",
+    )
+    check.add_argument("job_id", metavar="JOB_ID", help="the import job's id")
+    check.add_argument("--json", action="store_true", help="print the result as JSON")
     return parser
 
 
@@ -71,6 +86,30 @@ def _run_http(config: Config) -> int:
 RUNNERS: dict[str, Callable[[Config], int]] = {"stomp": _run_stomp, "http": _run_http}
 
 
+def _reconcile(config: Config, job_id: str, as_json: bool) -> int:
+    import json
+
+    import trio
+
+    from .imports.reconcile import ReconcileError, reconcile_job
+    from .repository import RepositoryClient
+
+    async def check() -> int:
+        async with RepositoryClient(config.repository) as repository:
+            result = await reconcile_job(config, repository, job_id)
+        if as_json:
+            print(json.dumps(result.as_dict(), ensure_ascii=False, indent=1))
+        else:
+            print(result.text())
+        return 0 if result.clean else 1
+
+    try:
+        return trio.run(check)
+    except ReconcileError as e:
+        print(f"plastrond: reconcile: {e}", file=sys.stderr)
+        return CANNOT_CHECK
+
+
 def log_format(config: Config) -> str:
     """LOG_FORMAT from the environment when set, else REPOSITORY.LOG_FORMAT (text)."""
     value = os.environ.get("LOG_FORMAT", "").strip().lower()
@@ -87,6 +126,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         # Mode-specific requirements are checked before anything starts.
+        if args.mode == "reconcile":
+            config.require_jobs_dir()
+            configure_logging(
+                "reconcile",
+                None,
+                verbose=args.verbose,
+                level=logging.WARNING,
+                secrets=config.secrets(),
+                log_format=log_format(config),
+            )
+            return _reconcile(config, args.job_id, args.json)
         if args.mode == "stomp":
             config.require_broker()
         else:
@@ -94,7 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         format_ = log_format(config)
     except ConfigError as e:
         print(f"plastrond: {e}", file=sys.stderr)
-        return 1
+        return CANNOT_CHECK if args.mode == "reconcile" else 1
     try:
         level = level_from_environment(os.environ)
     except ValueError as e:

@@ -4,15 +4,16 @@ The `Daemon` is wiring; each part does one thing and has its own unit tests:
 
 - `broker.session.BrokerSession`: the broker session, renewed forever (failover, back-off),
   given `connect` (so a test gives it a fake broker) and `Daemon._serve` for each session;
-- `jobs.intake.Intake`: admission of asynchronous jobs (one id once, inbox before ACK) and
-  their budget (a bounded queue for the `max_concurrent_jobs` runners);
+- `jobs.intake.Intake`: admission of asynchronous jobs (one id once; room first, then inbox,
+  then ACK, so that the inbox holds only what was acknowledged) and their budget (a runner
+  free or one of `max_queued_jobs` places);
 - `jobs.runner.JobRunner`: runs one job (the command from the registry);
 - `jobs.outbox.Outbox`: completions written to the store, sent with a receipt, removed on
   the receipt; `empty` when nothing waits;
 - `jobs.writer.StoreWriter`: the one writer of the durable `jobs.store.MessageStore`.
 
-A job's way: MESSAGE frame -> `request_from_message` -> `Intake.offer` -> inbox, ACK ->
-intake queue -> `_run_jobs` -> `JobRunner.run` -> command -> `completion_for` ->
+A job's way: MESSAGE frame -> `request_from_message` -> `Intake.offer` -> room -> inbox, ACK
+-> intake queue -> `_run_jobs` -> `JobRunner.run` -> command -> `completion_for` ->
 `Outbox.keep` -> store -> `Outbox.deliver` -> SEND with receipt -> removed from the store.
 
 Synchronous jobs (`SYNCHRONOUS_JOBS`) belong to their session: they run on their own budget,
@@ -198,9 +199,9 @@ class Daemon:
         """The one repository client of this daemon, made when a job first needs it (a daemon
         that only echoes never loads the HTTP and RDF libraries)."""
         if self._repository is None:
-            from .repository import RepositoryClient
+            from .priming import repository_client
 
-            self._repository = RepositoryClient(self.config.repository)
+            self._repository = repository_client(self.config)
         return self._repository
 
     async def _recover(self, nursery: trio.Nursery) -> None:
@@ -227,7 +228,8 @@ class Daemon:
                     nursery.start_soon(self._job_runner)
 
     async def _job_runner(self) -> None:
-        async for request in self.intake.queue:
+        while True:
+            request = await self.intake.next_job()
             self.running.enter()
             try:
                 result = await self.runner.run(request)
@@ -363,8 +365,8 @@ class Daemon:
                     # took.
                     jobs_send, jobs_receive = trio.open_memory_channel[Message](float("inf"))
                     sync_send, sync_receive = trio.open_memory_channel[Message](float("inf"))
-                    conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
-                    nursery.start_soon(guarded, self._take_async_jobs, conn, jobs_receive)
+                    jobs_id = conn.subscribe(dests.jobs, jobs_send, headers=prefetch)
+                    nursery.start_soon(guarded, self._take_async_jobs, conn, jobs_id, jobs_receive)
                     # Only older Archelon sends synchronous jobs; without the key, no
                     # subscription.
                     if dests.synchronous_jobs:
@@ -446,12 +448,17 @@ class Daemon:
             return None
 
     async def _take_async_jobs(
-        self, conn: BrokerConnection, frames: trio.MemoryReceiveChannel[Message]
+        self, conn: BrokerConnection, sub_id: str, frames: trio.MemoryReceiveChannel[Message]
     ) -> None:
+        def live() -> bool:
+            # The broker waits for the ACKs of this subscription's messages while both the
+            # session and the subscription are open; after that it gives them again.
+            return conn.is_open and sub_id in conn.protocol.subscriptions
+
         async for frame in frames:
             request = self._parse(conn, frame, synchronous=False)
             if request is not None:
-                await self.intake.offer(request, partial(conn.ack, frame))
+                await self.intake.offer(request, partial(conn.ack, frame), live)
 
     async def _take_sync_jobs(
         self,

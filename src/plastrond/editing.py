@@ -11,7 +11,10 @@ edited = await editing.edit(client, read, sparql, model=model, vocabularies=cach
 against the content model when one is given, and writes only the difference (never the
 server-managed triples) with the state token (Fedora 6) or the ETag (Fedora 4) read as a
 precondition, so that a change made meanwhile by someone else is `ChangedMeanwhile` rather
-than silently overwritten. Anything rejected writes nothing.
+than silently overwritten; so is Fedora 6's `409 ... being updated by another transaction`
+(another transaction has written the resource and not yet committed). Anything rejected
+writes nothing. Outside a transaction, a write Fedora 4.7 fails with one of its concurrency
+races (nothing applied) is sent again (`repository.retry_races`).
 """
 
 from __future__ import annotations
@@ -35,10 +38,12 @@ from .models import (
     validate,
 )
 from .repository import (
+    ConcurrentUpdate,
     GraphResource,
     PreconditionFailed,
     RepositoryClient,
     ResourceInfo,
+    retry_races,
 )
 
 __all__ = [
@@ -169,8 +174,20 @@ async def edit(
     token = before.resource.state_token or None
     etag = None if token else (before.resource.etag or before.info.etag)
     try:
-        await client.update(before.info.description_uri, patch, if_state_token=token, if_match=etag)
-    except PreconditionFailed as e:
+        if client.transaction_info is None:
+            # Fedora 4.7's first-registration races (nothing applied): sent again
+            await retry_races(
+                lambda: client.update(
+                    before.info.description_uri, patch, if_state_token=token, if_match=etag
+                )
+            )
+        else:
+            await client.update(
+                before.info.description_uri, patch, if_state_token=token, if_match=etag
+            )
+    except (PreconditionFailed, ConcurrentUpdate) as e:
+        # 412: changed since the read; 409 (Fedora 6): another transaction holds a write of
+        # it, so it is changing now. Both mean the edit was made on what is no longer there.
         raise ChangedMeanwhile(
             "not updated: the resource changed while it was being updated; try again"
         ) from e

@@ -10,7 +10,8 @@ unpublish"):
 
 The resource is read first: a resource that already has the marks asked for is left alone
 (publishing is idempotent), and one that does not exist fails with the repository's 404. What
-changes is written with one SPARQL Update.
+changes is written with one SPARQL Update, sent again when Fedora 4.7 fails it with one of its
+concurrency races (`repository.retry_races`; nothing of it was applied).
 
 With a handle service (`Handles`: `PUBLICATION_WORKFLOW` configured), publishing follows
 handles.md: a handle the resource already has (a `dcterms:identifier` typed
@@ -34,7 +35,7 @@ from .errors import PlastronError
 from .handles import HANDLE_DATATYPE, Handle, HandleClient, HandleServiceError, parse_handle
 from .models.namespaces import RDF
 from .public_urls import PublicUrlError, public_url
-from .repository import RepositoryClient, RepositoryError
+from .repository import RepositoryClient, RepositoryError, retry_races
 
 if TYPE_CHECKING:
     from .config import PublicationConfig
@@ -255,8 +256,14 @@ async def _apply(
         write_handle = handle if unwritten else None
     if not add and not remove and write_handle is None:
         return Outcome(uri=uri, status="unchanged", access=access, handle=handle)
+    sparql = _sparql(uri, add, remove, write_handle)
     try:
-        await client.update(info.description_uri, _sparql(uri, add, remove, write_handle))
+        if client.transaction_info is None:
+            # Fedora 4.7's first-registration races that the prime did not prevent (a
+            # replica priming at the same time): nothing applied, sent again
+            await retry_races(lambda: client.update(info.description_uri, sparql))
+        else:
+            await client.update(info.description_uri, sparql)
     except RepositoryError as e:
         raise PublicationError(uri, str(e)) from e
     status = "published" if change.published else "unpublished"

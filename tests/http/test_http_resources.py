@@ -209,6 +209,49 @@ async def test_a_patch_racing_another_write_is_409_and_loses_nothing(
         held.close()
 
 
+async def test_a_patch_of_a_resource_another_transaction_holds(live: Live, fedora) -> None:
+    """Another transaction (a STOMP update, an import) has written the resource and not yet
+    committed. Fedora 6 refuses every other write of it (`409 ... being updated by another
+    transaction`): the editor gets the 409 Conflict it turns into "try again", not a 500.
+    Fedora 4.7 locks nothing: the PATCH goes through, and the transaction's commit keeps it."""
+    uri = await live.repo.item()
+    client = live.repo.client
+    begun = await client.post(f"{fedora.rest_url}/fcr:tx")
+    begun.raise_for_status()
+    tx = begun.headers["Location"]
+    if fedora.is_fcrepo4:  # tx:<id> paths
+        inside, headers = uri.replace(fedora.rest_url, tx, 1), {}
+        commit = ("POST", f"{tx}/fcr:tx/fcr:commit")
+    else:  # Atomic-ID
+        inside, headers = uri, {"Atomic-ID": tx}
+        commit = ("PUT", tx)
+    theirs = f'INSERT DATA {{ <{inside}> <{DCTERMS}alternative> "Theirs" }}'
+    held = await client.patch(
+        inside,
+        content=theirs,
+        headers={"Content-Type": "application/sparql-update", **headers},
+    )
+    assert held.status_code == 204, held.text
+    sparql = archelon_sparql(
+        uri, [(DCTERMS + "title", '"Old title"@en')], [(DCTERMS + "title", '"Mine"@en')]
+    )
+    answer = await live.patch(live.repo.path(uri), sparql)
+    if fedora.is_fcrepo4:
+        assert answer.status_code == 204, answer.text
+    else:
+        body = assert_problem(answer, 409, "Conflict", "changed", "try again")
+        assert body["detail"].startswith(uri)
+        assert await live.repo.values(uri, TITLE) == {"Old title"}
+    assert (await client.request(*commit)).status_code == 204
+    assert await live.repo.values(uri, ALTERNATIVE) == {"Theirs"}
+    if not fedora.is_fcrepo4:
+        # Once the transaction is over, the same edit goes through and keeps its change.
+        answer = await live.patch(live.repo.path(uri), sparql)
+        assert answer.status_code == 204, answer.text
+    assert await live.repo.values(uri, TITLE) == {"Mine"}
+    assert await live.repo.values(uri, ALTERNATIVE) == {"Theirs"}
+
+
 async def test_archelon_request_shapes(live: Live, fedora) -> None:
     """Both routes exactly as Archelon calls them (http-api.md): the base URL
     PLASTRON_REST_BASE_URL with a trailing slash, `resources` + the path cut from the

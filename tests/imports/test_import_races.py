@@ -33,6 +33,26 @@ URI = "http://127.0.0.1:8090/rest/c/ab/cd/ef/01/abcdef01-x"
             True,
         ),
         ("PATCH", 400, "6a28746317f1e7mode:namespaces-http://pcdm.org/use#", True),
+        ("PUT", 400, 'No type exists with name ""ns001:Object""', True),
+        (
+            "PATCH",
+            500,
+            'javax.jcr.NamespaceException: There is no namespace with prefix ""ns001""',
+            True,
+        ),
+        (
+            "PUT",
+            400,
+            'No item exists at path ns001:alternative relative to /c/ab/cd in workspace "default"',
+            True,
+        ),
+        (
+            "PUT",
+            500,
+            'java.lang.NullPointerException: Cannot invoke "String.trim()" because the return '
+            'value of "java.util.Map$Entry.getKey()" is null',
+            True,
+        ),
         ("PUT", 400, "javax.jcr.PathNotFoundException: No node exists at path '/c/x'", False),
         ("PUT", 409, "Conflict: the resource exists", False),
         ("POST", 409, "Checksum Mismatch", False),  # never a commit

@@ -17,6 +17,8 @@ from repository_doubles import repo_config
 
 from plastrond.logs import redact
 from plastrond.repository import (
+    ChecksumMismatch,
+    ConcurrentUpdate,
     JWTAuth,
     PreconditionFailed,
     RepositoryClient,
@@ -33,7 +35,7 @@ from plastrond.repository import (
     parse_digest_header,
     parse_links,
 )
-from plastrond.repository._errors import reason_from_body
+from plastrond.repository._errors import http_error, reason_from_body
 from plastrond.repository._rdf import map_sparql, serialize_for_write
 
 ROOT = "http://fedora.test/rest"
@@ -170,6 +172,22 @@ def test_http_error_message_is_one_readable_line_without_credentials():
     )
     assert "pw" not in str(error) and "\n" not in str(error)
     assert error.status == 409 and error.method == "PUT"
+
+
+def test_a_409_is_told_apart_by_what_fedora_says():
+    # Fedora 6.1.0's answer to a write of a resource another transaction has written
+    held = http_error(
+        "PATCH",
+        ROOT + "/a",
+        409,
+        "Cannot update info:fedora/a because it is being updated by another transaction.",
+    )
+    assert type(held) is ConcurrentUpdate
+    assert type(http_error("PUT", ROOT + "/a", 409, "Checksum Mismatch of x and y")) is (
+        ChecksumMismatch
+    )
+    other = http_error("PATCH", ROOT + "/a", 409, "Could not persist triple containing type")
+    assert type(other) is RepositoryHTTPError
 
 
 async def test_errors_carry_method_uri_status_and_server_reason():

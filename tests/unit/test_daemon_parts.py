@@ -91,8 +91,8 @@ async def test_a_full_queue_stops_the_acks(tmp_path, clock):
                 lambda: len(broker.acked) == 2 and len(broker.queues[QUEUES["JOBS"]]) == 2
             )
             await trio.sleep(1)
-            # One running, one queued: acknowledged. The next is written and waits for room
-            # unacknowledged, one more waits to be looked at; the broker keeps the rest.
+            # One running, one queued: acknowledged. The next waits for room, neither written
+            # nor acknowledged, one more waits to be looked at; the broker keeps the rest.
             assert broker.acked_ids() == ["slow-0", "slow-1"]
             assert len(broker.queues[QUEUES["JOBS"]]) == 2
             await trio.sleep(10)

@@ -10,6 +10,8 @@ Routes (the JSON shapes of `/jobs` and `/jobs/<id>` are fixed by
 - `GET /jobs`: `{"jobs": [{"@id", "job_id"}, ...]}` sorted by id (the HTML page for browsers).
 - `GET /jobs/<job id>`: the job's description; the id is URL-decoded once and looked up only
   as a direct child of JOBS_DIR. Optional `offset` and `limit` narrow every item list.
+- `GET /jobs/<job id>/reconcile` (`reconcile.py`): the job's items checked against the
+  repository.
 - `POST /inbox` (`inbox.py`) and `PATCH /resources/<path>` (`resources.py`): publishing and
   metadata editing in the repository (shared/reference/http-api.md).
 
@@ -49,6 +51,8 @@ from .detail import Page, dumps, job_body
 from .instrument import instrument
 from .page import jobs_page
 from .problems import PROBLEM_JSON, Problem, problem_response
+from .reconcile import SUFFIX as RECONCILE
+from .reconcile import Reconciler
 
 __all__ = ["JSON", "PROBLEM_JSON", "Problem", "create_app"]
 
@@ -146,6 +150,7 @@ def create_app(
     # Archelon has sent job ids unencoded (`/jobs/http://host/import_jobs/7`): keep the `//`.
     app.url_map.merge_slashes = False
     reader = _Reader(jobs_dir)
+    reconciler = Reconciler(backend, jobs_dir)
 
     async def page() -> Response:
         jobs, exists = await reader.run(reader.summaries)
@@ -176,6 +181,11 @@ def create_app(
 
     @app.get("/jobs/<path:job_id>")
     async def job(job_id: str) -> Response:
+        raw = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0]
+        if job_id.endswith(RECONCILE) and raw.endswith(RECONCILE) and len(job_id) > len(RECONCILE):
+            # `/jobs/<id>/reconcile`, the slash unencoded (a job id ending in `/reconcile` is
+            # `.../<id>%2Freconcile`)
+            return await reconciler.answer(job_id[: -len(RECONCILE)])
         narrowed = _page()
         with job_context(job_id):
             try:

@@ -16,8 +16,8 @@ from quart_trio import QuartTrio
 
 from ..config import Config, ConfigError
 from ..errors import failure_of
+from ..priming import repository_client
 from ..publication import Handles
-from ..repository import RepositoryClient
 from ..shutdown import STOP_SIGNALS, early_signal
 from .app import create_app
 from .backend import Backend
@@ -151,7 +151,7 @@ async def serve(
     hyper.graceful_timeout = GRACEFUL_TIMEOUT
     hyper.accesslog = _access_logger()
     hyper.errorlog = logging.getLogger("hypercorn.error")
-    repository = RepositoryClient(config.repository)
+    repository = repository_client(config)
     handles = Handles.from_config(config.publication)
     backend = Backend(config=config, repository=repository, handles=handles)
     app = create_app(jobs_dir, backend=backend)

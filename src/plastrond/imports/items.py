@@ -34,16 +34,17 @@ from __future__ import annotations
 
 import posixpath
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 from typing import Final
 
 import attrs
-from rdflib import Graph, URIRef
+import trio
+from rdflib import BNode, Graph, URIRef
 
 from ..models import Item, file_graph, page_graph, page_title, proxy_graph, sparql_update
 from ..models.namespaces import IANA, PCDM
-from ..repository import RepositoryClient
+from ..repository import RepositoryClient, ResourceNotFound, WriteResult
 from .binaries import Charge, Location, mime_type
 from .metadata import FileSpec, RowData
 
@@ -59,6 +60,7 @@ __all__ = [
     "new_item_uri",
     "pairtree",
     "plan_item",
+    "verify_item",
     "write_item",
 ]
 
@@ -75,6 +77,9 @@ PROXIES: Final = "x"
 ANNOTATIONS: Final = "a"
 
 TIFF_TYPES: Final = frozenset({"image/tiff", "image/tiff-fx"})
+
+#: how many of an item's files `verify_item` asks about at once
+_FILE_CHECKS: Final = 4
 
 
 @attrs.frozen
@@ -296,7 +301,7 @@ def plan_item(
 
 async def _write_file(
     tx: RepositoryClient, plan: FilePlan, location: Location | None, charge: Charge | None
-) -> None:
+) -> WriteResult:
     if location is None:
         raise RuntimeError(f"no binaries location to read {plan.path} from")
     # streamed from the location into the request: no temporary copy
@@ -310,6 +315,7 @@ async def _write_file(
             digest=None if isinstance(source, Path) else source.digest,
         )
     await tx.update(written.description_uri, sparql_update(Graph(), plan.graph))
+    return written
 
 
 async def write_item(
@@ -317,16 +323,19 @@ async def write_item(
     plan: ItemPlan,
     location: Location | None,
     charge: Charge | None = None,
-) -> None:
+) -> dict[str, WriteResult]:
     """Create everything *plan* describes through *tx* (a client inside a transaction): every
     resource first, then the links between them (see the module). The bytes of its files are
     counted to *charge* too (given back if the attempt is rolled back and tried again).
+    Returns what was written of each file (by URI: its description and digests), for
+    `verify_item`.
 
     When the server takes links to resources that do not exist yet (Fedora 6:
     `RepositoryClient.takes_forward_links`), each resource is written with its links at once,
     and the second pass is not needed: the same triples in fewer requests (12 instead of 14
     for an item of one page of two files; one fewer per page and per proxy but the last)."""
     inline = tx.takes_forward_links
+    files: dict[str, WriteResult] = {}
     await tx.put_container(plan.uri, plan.full_graph if inline else plan.graph)
     for container in plan.containers:
         await tx.put_container(container, None)
@@ -335,13 +344,63 @@ async def write_item(
         await tx.put_container(page.uri, graph)
         await tx.put_container(page.folder, None)
         for f in page.files:
-            await _write_file(tx, f, location, charge)
+            files[f.uri] = await _write_file(tx, f, location, charge)
     for f in plan.item_files:
-        await _write_file(tx, f, location, charge)
+        files[f.uri] = await _write_file(tx, f, location, charge)
     for proxy in plan.proxies:
         graph = _union(proxy.graph, plan.proxy_links(proxy)) if inline else proxy.graph
         await tx.put_container(proxy.uri, graph)
-    if inline:
-        return
-    for uri, graph in plan.link_updates():
-        await tx.update(uri, sparql_update(Graph(), graph))
+    if not inline:
+        for uri, graph in plan.link_updates():
+            await tx.update(uri, sparql_update(Graph(), graph))
+    return files
+
+
+async def verify_item(
+    repository: RepositoryClient, plan: ItemPlan, files: Mapping[str, WriteResult]
+) -> list[str]:
+    """What the repository holds of a committed item that is not what was written, read back
+    outside the transaction (nothing: []): the item answers at its URI with every triple of
+    its own under its predicate (`full_graph`: fields, type, membership, its pages, files and
+    first/last proxy), and each file answers with the digest it was sent with (on Fedora 4.7,
+    which keeps only a SHA-1 of its own once the description is written, that it answers:
+    its bytes were checked against the SHA-256 `Digest` header as they were stored). A page, a
+    file or a proxy lost on its own would show here too: the item names them all, and the
+    files are below the pages. One GET, and one request per file."""
+    try:
+        read = await repository.get_graph(plan.uri, containment=False)
+    except ResourceNotFound:
+        return [f"{plan.uri} does not answer after its transaction was committed"]
+    held = read.graph
+    missing = [t for t in plan.full_graph if not any(isinstance(n, BNode) for n in t)]
+    missing = [t for t in missing if t not in held]
+    problems = [f"{plan.uri} lacks <{p}> {o.n3()}" for _, p, o in missing[:3]]
+    if len(missing) > 3:
+        problems.append(f"and {len(missing) - 3} more value(s)")
+
+    async def check(uri: str, written: WriteResult) -> None:
+        async with limiter:
+            await check_one(uri, written)
+
+    limiter = trio.CapacityLimiter(_FILE_CHECKS)
+
+    async def check_one(uri: str, written: WriteResult) -> None:
+        try:
+            stored = await repository.stored_digests(uri, written.description_uri)
+        except ResourceNotFound:
+            problems.append(f"file {uri} does not answer")
+            return
+        # Fedora 4.7 keeps only its own SHA-1 once the description is written: then the file
+        # answers, and its bytes were checked against the Digest header when they were sent.
+        common = [a for a in written.digests if a in stored]
+        for algorithm in common[:1]:
+            if stored[algorithm] != written.digests[algorithm]:
+                problems.append(
+                    f"file {uri} holds {algorithm} {stored[algorithm]}, "
+                    f"sent {written.digests[algorithm]}"
+                )
+
+    async with trio.open_nursery() as nursery:
+        for uri, written in files.items():
+            nursery.start_soon(check, uri, written)
+    return problems

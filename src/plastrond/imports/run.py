@@ -46,7 +46,7 @@ from rdflib import Graph
 
 from .. import metrics, publication
 from ..config import Config
-from ..errors import failure_of
+from ..errors import PlastronError, failure_of
 from ..jobfolders import AppendLog, JobFolder, JobFolderError, Run, timestamp
 from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from ..jobs.protocol import Report
@@ -63,6 +63,7 @@ from ..models import (
     validate,
 )
 from ..repository import (
+    RACE_ATTEMPTS,
     PreconditionFailed,
     RepositoryClient,
     RepositoryError,
@@ -70,8 +71,9 @@ from ..repository import (
     ResourceNotFound,
     TransactionError,
 )
+from ..repository import fedora47_race as _fedora47_race
 from .binaries import BinariesError, Charge, Location, parse_location
-from .items import first_segment, new_item_uri, plan_item, write_item
+from .items import ItemPlan, new_item_uri, plan_item, verify_item, write_item
 from .metadata import (
     MetadataError,
     MetadataFile,
@@ -82,6 +84,7 @@ from .metadata import (
     read_metadata,
     read_row,
 )
+from .pairtrees import Pairtrees
 from .plan import (
     ImportJobError,
     ImportOptions,
@@ -93,6 +96,7 @@ from .plan import (
     select_rows,
     settle,
 )
+from .reconcile import missing_items
 
 __all__ = [
     "IMPORT_COMPLETE",
@@ -235,8 +239,8 @@ class ImportRun:
         parts.logs.details = self.details
         #: rows left out of this run because an earlier one may have done them
         self.held: set[str] = set()
-        #: the first pairtree segment of each new item being done (by row number)
-        self.in_flight: dict[int, str] = {}
+        #: where new items go: pairtree paths made before their transactions
+        self.pairtrees = Pairtrees(parts.repository, plan.container)
         #: with `publish`: new items of earlier runs, published again (idempotent) in this one
         self.earlier_items: list[tuple[str, str]] = []
         #: new items imported but not published, and why
@@ -276,6 +280,10 @@ class ImportRun:
             pending = []
             if not options.validate_only:
                 pending = await _in_thread(folder.read_pending, {r.uri for r in done.values()})
+            if options.resume and not options.validate_only:
+                # items logged created that are not in the repository are done again, as new
+                redo = await missing_items(repository, done.values(), log=log)
+                done = {key: row for key, row in done.items() if key not in redo}
             location: Location | None = None
             if settings.binaries_location is not None:
                 try:
@@ -388,7 +396,6 @@ class ImportRun:
             self.log.exception("%s: failed", row.where)
             await self._drop_failed(row, "", _reason(e))
         finally:
-            self.in_flight.pop(row.source.number, None)
             slots.release()
         self.counts.rows += 1
         if self.report is not None:
@@ -456,8 +463,10 @@ class ImportRun:
                 await self._invalid(row, data.uri, report, errors=[problem or ""])
                 return
         else:
-            uri = new_item_uri(self.plan.container, avoid=set(self.in_flight.values()))
-            self.in_flight[row.source.number] = first_segment(uri, self.plan.container)
+            if self.validate_only:  # a URI for the validation only: nothing is made
+                uri = new_item_uri(self.plan.container)
+            else:
+                uri = await self.pairtrees.new_item_uri()
             item = Item.new(uri, header.model)
         apply_row(item, header, data)
         row = attrs.evolve(row, title=first_text(item, "title") or row.title)
@@ -535,41 +544,32 @@ class ImportRun:
             charge = Charge()
             try:
                 async with repository.transaction() as tx:
-                    await write_item(tx, plan, self.parts.location, charge)
+                    files = await write_item(tx, plan, self.parts.location, charge)
             except Exception as e:
                 failure = e
                 if attempt < RACE_ATTEMPTS and await self._try_again(e, plan.uri):
                     # Rolled back, nothing committed: try again, at the same URIs. The files
                     # read for this attempt count once, for the attempt that reads them again.
-                    if self.parts.location is not None:
-                        self.parts.location.refund(charge)
+                    self._refund(charge)
                     self.log.info("%s: %s; trying again", row.where, _reason(e))
-                    await trio.sleep(0.5 * 2 ** (attempt - 1))  # 0.5, 1, 2, 4 s
+                    await trio.sleep(_retry_delay(attempt))
                     continue
-            else:
+                break
+            # Committed: read back before it is logged and counted.
+            problems = await verify_item(repository, plan, files)
+            if not problems:
                 failure = None
+                break
+            failure = ItemMismatch(plan.uri, problems)
+            self.log.warning("%s: committed, but %s", row.where, failure)
+            if attempt < RACE_ATTEMPTS and await self._clear(plan.uri):
+                self._refund(charge)
+                await self.pairtrees.ensure(plan.uri)
+                await trio.sleep(_retry_delay(attempt))
+                continue
             break
-        if failure is not None:
-            reason = _reason(failure)
-            try:
-                exists = await repository.exists(plan.uri)
-            except RepositoryError as head_error:
-                self.log.warning("cannot tell whether %s was created: %s", plan.uri, head_error)
-                await self._drop_failed(
-                    row,
-                    "",
-                    f"{reason} (whether {plan.uri} was created is not known: the next run "
-                    "finds out)",
-                )
-                return
-            if not exists:
-                await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])
-                self.log.warning("%s: not imported, rolled back: %s", row.where, reason)
-                await self._drop_failed(row, "", f"Creating item failed: {reason}")
-                return
-            self.log.warning(
-                "%s: %s, yet %s exists: the commit went through", row.where, reason, plan.uri
-            )
+        if failure is not None and not await self._settle_failure(row, plan, failure):
+            return
         await logs.append(logs.completed, [row.key, timestamp(), row.title, plan.uri, CREATED])
         self.completed.add(row.key)
         self.counts.created += 1
@@ -577,6 +577,59 @@ class ImportRun:
         self.log.info("%s: created %s (%d file(s))", row.where, plan.uri, len(plan.files))
         if self.plan.settings.publish:
             await self._publish(row.where, plan.uri)
+
+    def _refund(self, charge: Charge) -> None:
+        if self.parts.location is not None:
+            self.parts.location.refund(charge)
+
+    async def _clear(self, uri: str) -> bool:
+        """Remove what a committed item left that is not as written (nothing, when it does
+        not answer), so that it can be written again at the same URIs; False when the
+        repository cannot say or refuses."""
+        repository = self.parts.repository
+        try:
+            if await repository.exists(uri):
+                await repository.delete(uri, purge=True)
+        except RepositoryError as e:
+            self.log.warning("cannot remove %s to write it again: %s", uri, e)
+            return False
+        return True
+
+    async def _settle_failure(self, row: PlannedRow, plan: ItemPlan, failure: Exception) -> bool:
+        """After the last attempt failed: True when the item is there as written after all
+        (a commit whose answer was an error, yet it went through), else the row is dropped
+        as failed (with the item removed if it is there but not as written) and False."""
+        reason = _reason(failure)
+        logs = self.parts.logs
+        repository = self.parts.repository
+        where = f"whether {plan.uri} was created is not known: the next run finds out"
+        if isinstance(failure, ItemMismatch):
+            if await self._clear(plan.uri):
+                await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])
+                await self._drop_failed(row, "", f"Creating item failed: {reason} (removed)")
+            else:
+                await self._drop_failed(row, "", f"Creating item failed: {reason} ({where})")
+            return False
+        try:
+            exists = await repository.exists(plan.uri)
+        except RepositoryError as head_error:
+            self.log.warning("cannot tell whether %s was created: %s", plan.uri, head_error)
+            await self._drop_failed(row, "", f"{reason} ({where})")
+            return False
+        if not exists:
+            await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])
+            self.log.warning("%s: not imported, rolled back: %s", row.where, reason)
+            await self._drop_failed(row, "", f"Creating item failed: {reason}")
+            return False
+        # The commit went through although its answer said otherwise: read back too (the
+        # files' digests aside: what was written of them is not known here).
+        problems = await verify_item(repository, plan, {})
+        if problems:
+            return await self._settle_failure(row, plan, ItemMismatch(plan.uri, problems))
+        self.log.warning(
+            "%s: %s, yet %s exists as written: the commit went through", row.where, reason, plan.uri
+        )
+        return True
 
     async def _publish_earlier(self, key: str, uri: str, slots: trio.Semaphore) -> None:
         try:
@@ -797,44 +850,6 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
     return repository.uri(text).rstrip("/")
 
 
-#: how many times an item's transaction is tried when Fedora 4.7 trips over a concurrent one
-#: (see `_fedora47_race`)
-RACE_ATTEMPTS: Final = 5
-
-#: what Fedora 4.7 (ModeShape) answers when two transactions change its schema or the same
-#: node at once: the first resource of a new rdf:type registers a node type (`400 Node type
-#: 'ns009:Issue' already exists`), the first item under a pairtree segment creates that node
-#: (`500 ... ConstraintViolationException: Cannot find a definition for a child named '{}8a'`),
-#: and binaries uploaded at once now and then have their digests crossed (`409 Checksum
-#: Mismatch of <the digest we sent> and <the digest of another upload in flight>`: seen once in
-#: 400 files; refused because we send a Digest, so nothing wrong is stored), and on a new
-#: server the namespace of a new rdf:type, registered by a transaction still open, is not yet
-#: known to the others (`500 ValueFormatException: Error converting "ns001:Object" from String
-#: to a Name`, or on a PATCH `400 <id>mode:namespaces-http://pcdm.org/use#`)
-_RACES: Final = (
-    (400, ("Node type", "already exists")),
-    (500, ("ValueFormatException", "from String to a Name")),
-    (400, ("mode:namespaces-",)),
-    (500, ("ConstraintViolationException", "Cannot find a definition for a child")),
-    (409, ("Checksum Mismatch",)),
-)
-
-
-def _fedora47_race(e: BaseException) -> bool:
-    """Whether *e* is one of Fedora 4.7's concurrency failures (`_RACES`). Only a write inside
-    the transaction counts (then nothing was committed); a failed commit is never retried."""
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
-    return (
-        isinstance(e, RepositoryHTTPError)
-        and e.method in ("PUT", "PATCH")
-        and any(
-            e.status == status and all(part in e.reason for part in parts)
-            for status, parts in _RACES
-        )
-    )
-
-
 def _commit_conflict(e: BaseException) -> bool:
     """Whether *e* is a commit the server answered `409 Conflict` (Fedora 6: "Failed to commit
     transaction", rolled back on its side)."""
@@ -846,6 +861,20 @@ def _commit_conflict(e: BaseException) -> bool:
         and isinstance(cause, RepositoryHTTPError)
         and cause.status == 409
     )
+
+
+class ItemMismatch(PlastronError):
+    """A committed item that, read back, is not what was written."""
+
+    def __init__(self, uri: str, problems: Sequence[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.uri = uri
+        self.problems = list(problems)
+
+
+def _retry_delay(attempt: int) -> float:
+    """The wait before attempt *attempt* + 1 of an item: 0.5, 1, 2, 4 s."""
+    return float(0.5 * 2 ** (attempt - 1))
 
 
 def _reason(e: BaseException) -> str:

@@ -6,7 +6,8 @@ JSON object's `type` naming the kind:
 - `request`: an accepted asynchronous request (the inbox), written and fdatasynced before
   the broker gets its ACK;
 - `completion`: a job's completion waiting for the broker's RECEIPT (the outbox);
-- `done`: the completion of a job was receipted; the job is forgotten.
+- `done`: the completion of a job was receipted, or its request was withdrawn unacknowledged
+  (its broker session ended while it was written); the job is forgotten.
 
 `_encode` is the one place a record becomes a line, `_decode` the one place a line becomes a
 record (or the reason it is damaged).

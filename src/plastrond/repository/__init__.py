@@ -15,13 +15,19 @@ async with RepositoryClient(config.repository) as repo:
 
 Everything that fails raises a `RepositoryError`: `RepositoryHTTPError` (with `method`, `uri`,
 `status`, `reason`; `ResourceNotFound`, `ResourceGone`, `PreconditionFailed`,
-`ChecksumMismatch`), `RepositoryConnectionError` or `TransactionError`.
+`ChecksumMismatch`, `ConcurrentUpdate`), `RepositoryConnectionError` or `TransactionError`.
+
+`RepositoryClient(config, prime=terms)` primes a Fedora 4.7 (ModeShape) before its first write
+with the terms `await terms()` returns (`prime`: every namespace and node type registered once,
+one at a time, so that concurrent first writes do not race); `fedora47_race` and `retry_races`
+are the one rule for the concurrency failures of 4.7 that remain.
 """
 
 from ._auth import BearerAuth, JWTAuth, decode_jwt_secret
 from ._client import RepositoryClient
 from ._errors import (
     ChecksumMismatch,
+    ConcurrentUpdate,
     PreconditionFailed,
     RepositoryConnectionError,
     RepositoryError,
@@ -31,6 +37,8 @@ from ._errors import (
     TransactionError,
 )
 from ._headers import DIGESTS, content_disposition, filename_of, parse_digest_header
+from ._prime import PrimeError, needs_priming, prime, prime_graph_pairs
+from ._races import RACE_ATTEMPTS, RACES, fedora47_race, race_answer, retry_races
 from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
 from ._retry import RetryPolicy
 from ._transaction import FCREPO4, FCREPO6, Transaction
@@ -40,13 +48,17 @@ __all__ = [
     "DIGESTS",
     "FCREPO4",
     "FCREPO6",
+    "RACES",
+    "RACE_ATTEMPTS",
     "BearerAuth",
     "BinaryStream",
     "ChecksumMismatch",
+    "ConcurrentUpdate",
     "GraphResource",
     "JWTAuth",
     "Link",
     "PreconditionFailed",
+    "PrimeError",
     "RepositoryClient",
     "RepositoryConnectionError",
     "RepositoryError",
@@ -62,8 +74,14 @@ __all__ = [
     "content_disposition",
     "decode_jwt_secret",
     "dot_segment",
+    "fedora47_race",
     "filename_of",
     "names_resource",
+    "needs_priming",
     "parse_digest_header",
     "parse_links",
+    "prime",
+    "prime_graph_pairs",
+    "race_answer",
+    "retry_races",
 ]

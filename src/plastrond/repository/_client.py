@@ -16,7 +16,7 @@ import http.cookiejar
 import logging
 import os
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -50,6 +50,8 @@ from ._headers import (
     parse_digest_header,
     preconditions,
 )
+from ._prime import known_needs_priming as prime_needed
+from ._prime import prime as prime_server
 from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
 from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
 from ._retry import IDEMPOTENT, RetryPolicy, describe, retry_after
@@ -71,6 +73,8 @@ FEDORA_NS = "http://fedora.info/definitions/v4/repository#"
 FCREPO_NS = "http://fedora.info/definitions/fcrepo#"
 RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
+#: the `rel` of the Link with which Fedora 6 names its transaction endpoint
+_TX_ENDPOINT = "http://fedora.info/definitions/v4/transaction#endpoint"
 _ERROR_BODY_LIMIT = 64 * 1024
 PREMIS_DIGEST = "http://www.loc.gov/premis/rdf/v1#hasMessageDigest"
 Body = bytes | Callable[[], AsyncIterator[bytes]] | AsyncIterable[bytes] | None
@@ -110,6 +114,8 @@ class _Shared:
     digest_algorithm: str
     chunk_size: int
     hash_limiter: trio.CapacityLimiter
+    #: the terms to prime a ModeShape Fedora with before the first write (`_prime`), if any
+    prime: Callable[[], Awaitable[Graph | None]] | None = None
     #: what the server turned out to be: "tx_style" once a transaction has begun
     learned: dict[str, str] = attrs.field(factory=dict)
 
@@ -131,6 +137,7 @@ class RepositoryClient:
     _delegate: str | None
     _tx: Transaction | None
     _owner: bool
+    _priming: bool
 
     def __init__(
         self,
@@ -144,6 +151,7 @@ class RepositoryClient:
         digest_algorithm: str = "sha-256",
         chunk_size: int = 1024 * 1024,
         user_agent: str | None = None,
+        prime: Callable[[], Awaitable[Graph | None]] | None = None,
     ) -> None:
         if digest_algorithm not in DIGESTS:
             raise ValueError(
@@ -194,18 +202,39 @@ class RepositoryClient:
             digest_algorithm=digest_algorithm,
             chunk_size=chunk_size,
             hash_limiter=trio.CapacityLimiter(4),
+            prime=prime,
         )
         self._delegate = None
         self._tx = None
         self._owner = True
+        self._priming = prime is not None
 
-    def _view(self, *, delegate: str | None, tx: Transaction | None) -> RepositoryClient:
+    def _view(
+        self, *, delegate: str | None, tx: Transaction | None, priming: bool = True
+    ) -> RepositoryClient:
         view = object.__new__(RepositoryClient)
         view._shared = self._shared
         view._delegate = delegate
         view._tx = tx
         view._owner = False
+        view._priming = priming and self._shared.prime is not None
         return view
+
+    async def _may_need_priming(self) -> bool:
+        """False once the server is known to be one that is never primed (Fedora 6)."""
+        return await prime_needed(self, known_only=True)
+
+    async def _prime_before_write(self, uri: str) -> None:
+        """Before a write to *uri*: the server primed with the terms of the client's `prime`
+        (once per process and server; nothing on Fedora 6; see `_prime`), the placeholder in
+        the container nearest to *uri* that takes it."""
+        if not self._priming or not await self._may_need_priming():
+            return
+        assert self._shared.prime is not None
+        graph = await self._shared.prime()
+        if graph is not None:
+            parent = uri.rstrip("/").removesuffix("/fcr:metadata").rpartition("/")[0]
+            await prime_server(self, graph, parent or self.root)
 
     @property
     def _map(self) -> UriMap:
@@ -303,6 +332,38 @@ class RepositoryClient:
         check); Fedora 4.7 refuses such a triple (`400 PathNotFoundException`), and outside a
         transaction the server's kind is not known here, so False."""
         return self._tx is not None and self._tx.style == FCREPO6
+
+    async def server_style(self, probe: str | None = None) -> str:
+        """`FCREPO4` or `FCREPO6`: which kind of server this is. REPOSITORY.TRANSACTION_STYLE
+        when it names one, else what a transaction or an earlier call taught, else learnt from
+        one HEAD of *probe* (the root by default): Fedora 6 links every resource to its
+        Memento time map (`rel="timemap"`) and the root to its transaction endpoint
+        (`rel="...transaction#endpoint"`); Fedora 4.7 implements neither."""
+        wanted = self._shared.config.transaction_style
+        if wanted in (FCREPO4, FCREPO6):
+            return wanted
+        known = self._shared.learned.get("tx_style")
+        if known is not None:
+            return known
+        response = await self._send("HEAD", probe or self.root)
+        links = parse_links(response.headers.get_list("Link"))
+        fcrepo6 = any(ln.rel in ("timemap", _TX_ENDPOINT) for ln in links)
+        style = FCREPO6 if fcrepo6 else FCREPO4
+        self._shared.learned.setdefault("tx_style", style)
+        return self._shared.learned["tx_style"]
+
+    async def stored_digests(self, uri: str, description_uri: str) -> dict[str, str]:
+        """The digests the server holds for the binary at *uri* (our algorithm names): from a
+        HEAD with `Want-Digest` on Fedora 6, from the description's `premis:hasMessageDigest`
+        on Fedora 4.7 (which ignores `Want-Digest`). One request either way."""
+        if self._shared.learned.get("tx_style") != FCREPO4:
+            response = await self._send(
+                "HEAD", uri, headers={"Want-Digest": self._shared.digest_algorithm}
+            )
+            reported = parse_digest_header(response.headers.get("Digest"))
+            if reported:
+                return reported
+        return await self._described_digests(description_uri)
 
     def on_behalf_of(self, user: str | None) -> RepositoryClient:
         """A view that asks the server to act as *user* (`On-Behalf-Of`); None for no one."""
@@ -416,18 +477,25 @@ class RepositoryClient:
         graph: Graph | None = None,
         *,
         slug: str | None = None,
+        prefixes: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """POST a new container into *parent* (default: `RELPATH`), described by *graph*.
 
         In *graph*, `URIRef("")` names the new resource. Fedora 6 takes *slug* as the last
-        path segment, or mints one when that name is taken.
+        path segment, or mints one when that name is taken. *prefixes* (prefix -> namespace)
+        are declared in the body: Fedora 4.7 registers a namespace it does not know yet under
+        the prefix the body declares for it (when that prefix is free), else as `nsNNN`.
         """
         headers = {"Content-Type": WRITE_FORMAT}
         if slug is not None:
             headers["Slug"] = header_safe("Slug", slug)
         if self._shared.naming.probe_pending:
             await self._probe_origin()
+        await self._prime_before_write(f"{(parent or self.default_container).rstrip('/')}/new")
         body = serialize_for_write(graph, self._body_mapper())
+        if prefixes:
+            declared = "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in sorted(prefixes.items()))
+            body = declared.encode("utf-8") + body
         response = await self._send(
             "POST", parent or self.default_container, headers=headers, body=body
         )
@@ -462,6 +530,7 @@ class RepositoryClient:
         preconditions(headers, if_match, if_state_token)
         if self._shared.naming.probe_pending:
             await self._probe_origin()
+        await self._prime_before_write(uri)
         body = serialize_for_write(graph, self._body_mapper())
         response = await self._send("PUT", uri, headers=headers, body=body)
         return self._written(uri, response, binary=False)
@@ -479,6 +548,7 @@ class RepositoryClient:
         preconditions(headers, if_match, if_state_token)
         if self._shared.naming.probe_pending:
             await self._probe_origin()
+        await self._prime_before_write(uri)
         mapper = self._body_mapper()
         if mapper is not None:
             sparql = map_sparql(sparql, mapper)
@@ -551,6 +621,7 @@ class RepositoryClient:
         digest: str | None,
         headers: dict[str, str],
     ) -> WriteResult:
+        await self._prime_before_write(uri if method == "PUT" else f"{uri.rstrip('/')}/new")
         headers["Content-Type"] = header_safe("MIME type", mime_type)
         headers["Content-Disposition"] = content_disposition(filename)
         given = parse_digest_header(digest) if digest else {}
@@ -611,7 +682,8 @@ class RepositoryClient:
         if streamed_hasher is not None:
             ours = {a: h.hexdigest() for a, h in streamed_hasher.items()}
             await self._check_stored_digest(method, result, algorithm, ours)
-        return result
+            given = ours
+        return attrs.evolve(result, digests={a: v.lower() for a, v in given.items()})
 
     async def _check_stored_digest(
         self, method: str, result: WriteResult, algorithm: str, ours: Mapping[str, str]

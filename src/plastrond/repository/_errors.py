@@ -16,6 +16,7 @@ from plastrond.logs import redact
 
 __all__ = [
     "ChecksumMismatch",
+    "ConcurrentUpdate",
     "PreconditionFailed",
     "RepositoryConnectionError",
     "RepositoryError",
@@ -60,6 +61,13 @@ class PreconditionFailed(RepositoryHTTPError):
     """412: If-Match (or X-If-State-Token) no longer matches; someone changed the resource."""
 
 
+class ConcurrentUpdate(RepositoryHTTPError):
+    """409 from Fedora 6: another transaction, still open or committing, has written the
+    resource ("Cannot update ... because it is being updated by another transaction"); nothing
+    of this request was applied. Fedora 4.7 has no such answer: its transactions lock
+    nothing, and a write outside one goes through."""
+
+
 class ChecksumMismatch(RepositoryHTTPError):
     """The server computed a different digest for the bytes it received than the one we sent,
     or the bytes it stored differ from those we streamed."""
@@ -97,6 +105,8 @@ def http_error(method: str, uri: str, status: int, reason: str) -> RepositoryHTT
         cls = PreconditionFailed
     elif status == 409 and "checksum mismatch" in reason.lower():
         cls = ChecksumMismatch
+    elif status == 409 and "being updated by another transaction" in reason.lower():
+        cls = ConcurrentUpdate
     return cls(method, uri, status, reason)
 
 

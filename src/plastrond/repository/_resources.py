@@ -3,7 +3,7 @@ open download."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import attrs
 import httpx
@@ -70,6 +70,8 @@ class WriteResult:
     #: True when the request created the resource (201), False when it replaced it
     created: bool
     etag: str | None = None
+    #: a binary's digests as sent and checked by the server (our algorithm names -> hex)
+    digests: Mapping[str, str] = attrs.field(factory=dict)
 
 
 class BinaryStream:
