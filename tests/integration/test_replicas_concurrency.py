@@ -1,48 +1,52 @@
 """Two replicas on one queue, four imports into one container at once, each checked against
 what the repository holds (issue #23, "No concurrency-dependent outcome").
 
-The scenario, on each server (a Fedora 4.7.5 and a Fedora 6.1.0 started empty for the test,
-`fresh_fedora.FreshFedora`: a race of first contact, a namespace or a node type registered
-by two transactions at once, only happens on a server that has never seen them): two real
-`plastrond stomp` processes with message stores of their own on one queue of the real
-ActiveMQ, sharing one `JOBS_DIR` (the StatefulSet's shape), are sent four import jobs of
-`ITEMS_PER_JOB` rows at once, every row an item with one page of one small file of bytes of
-its own, all into one new container; one job has `publish`. Once each job has its
-completion, both replicas are stopped and everything is read back with plain HTTP (not
-plastrond's client):
+The scenario, on each server: two real `plastrond stomp` processes with message stores of
+their own on one queue of the real ActiveMQ, sharing one `JOBS_DIR` (the StatefulSet's
+shape), both taking jobs, are sent four import jobs of `ITEMS_PER_JOB` rows at once, every
+row an item with one page of one small file of random bytes of its own, all into one new
+container; one job has `publish`. The servers are of the module's own, started empty
+(`fresh_fedora.FreshFedora`): a Fedora 4.7.5 for each test, since a race of first contact (a
+namespace or a node type registered by two transactions at once) only happens on a server
+that has never seen them; a Fedora 6.1.0 for the module (it has no such registry; a
+container of each test's own). Once each job has its completion, both replicas are stopped
+and everything is read back with plain HTTP (not plastrond's client):
 
 - every row a job logs created (`completed.log.csv`) is in the repository at its URI with its
   identifier and title under their predicates and no literal under another, one page
-  titled "Page 1", its file, whose bytes have the digest of the bytes sent, and
+  titled "Page 1" with one file whose bytes have the digest of the bytes sent, and
   `umdaccess:Published` with one handle exactly when the job asked for `publish`;
 - each job has exactly one completion, and nothing is left in either replica's inbox or
   outbox that would send another after a restart;
-- a job that says `import_complete` has every row logged created and there; the completion's
+- every job says `import_complete`, with every row logged created and there; the completion's
   `created` (and `published`) equal what is in the repository;
 - the container holds each row's item once (counted by identifier, nothing extra), and no
   pairtree node has a same-name sibling: no URI in the container's listing carries `[2]`
-  (`%5B2%5D`), and `<node>%5B2%5D` answers 404 for every pairtree node on the items' paths
-  and every first segment (Fedora 4.7 serves a second node of one name at `name%5B2%5D`,
-  and lists the item under it; the item is then missing at the URI the job logged).
+  (`%5B2%5D`), and `<first segment>%5B2%5D` answers 404 for all 256 (Fedora 4.7 keeps the
+  second node made by two transactions under one name as `name[2]`, serves it at
+  `name%5B2%5D` and lists the item under it; the item is missing at the URI the job logged);
+- `plastrond reconcile --json JOB_ID` agrees for each job: the items it reports not as logged
+  are those the read-back found so (less what it does not compare: digests, publication), and
+  its extra members are the container's members no job logged.
 
-Repeated ROUNDS times, each round on a server of its own (started empty again), in a
-container of its own. How many: the issue saw 3-5 of 600 items lost per run (two jobs of 150
-in one daemon: 300 items, 1-5 lost), and 4 of 200 rows failed with two replicas on a new
-server. Take the lowest rate seen, 1 in 300 items: the chance that a round of 4 x 100 = 400
-items loses none is (1 - 1/300)^400, about 0.26, so two rounds miss it with a chance of
-0.07 and three with 0.018; at the usual rate (3 in 300) one round already shows it with a
-chance over 0.98. Three rounds on Fedora 4.7.5 (where the races are ModeShape's); on Fedora
-6.1.0, which has no same-name siblings and no namespace registry, the rounds look for the
-other outcomes (a lost or crossed file, a wrong count, a second completion), and a round there
-costs four times as much (about 0.4 s of Fedora CPU an item), so it runs one.
+How many rounds: ROUNDS of the scenario per server, each on a server started empty (4.7.5) and
+in a container of its own, plus the kill test below, which runs the same scenario with the same
+checks. The issue saw 3-5 of 600 items lost per run, and at the least 1 of 300 (two jobs of 150
+in one daemon). Main's code before the fixes, here: each of four runs on 4.7.5 (400 items each)
+lost 1 or 2 items to a same-name sibling (1 in 240) and left every job `import_incomplete` with
+failed rows; one also stored 26 items' identifier or title under `pcdm:` and 95 of 96 published
+items lacked `umdaccess:Published`. At the issue's lowest rate the chance that 2 rounds and the
+kill test (1,200 items on 4.7.5) show nothing is (1 - 1/300)^1200, about 0.018; at its usual
+rate (3 in 300), 10^-5. On Fedora 6.1.0, which has no same-name siblings and no namespace
+registry, one round and the kill test look for the other outcomes (a lost or crossed file, a
+wrong count, a second completion, an item made twice by a restart). Measured on the 2-CPU
+development machine with other suites running: a round takes 1.5-3 minutes on 4.7.5 (25-60 s of
+it starting the server) and 2-3 on 6.1.0, the module 10-16 minutes.
 
-The second test does the same with `kill -9` of one replica (one running a job) once a fifth
-of the items exist, its restart on the same message store, and a `resume` of any job that
-ended incomplete: every row's item exactly once in the container, every request (each job's
-and each resume's) exactly one completion.
-
-What fails on main's code before issue #23's fixes is recorded in the note of the branch
-`replicas` (each failure lists, per kind, how many items and which).
+The second test does the same with `kill -9` of one replica (one running a job) once a job
+has created a fifth of its items, its restart on the same message store, and a `resume` of
+any job that ended incomplete: every row's item exactly once in the container, every request
+(each job's and each resume's) exactly one completion.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -80,7 +85,7 @@ pytestmark = pytest.mark.integration
 ITEMS_PER_JOB = 100
 JOBS = 4
 #: rounds of the scenario per server (see the module's docstring for why these are enough)
-ROUNDS = {"fcrepo47": 3, "fcrepo6": 1}
+ROUNDS = {"fcrepo47": 2, "fcrepo6": 1}
 #: how long four jobs may take on a loaded two-CPU machine (Fedora 6.1.0: about 1 item/s)
 COMPLETION_TIMEOUT = 1500
 #: how long to go on listening for a second completion once every job has its first
@@ -471,12 +476,14 @@ def check_round(
     requests: dict[str, int],
     *,
     cut_short: bool = False,
+    config: Path | None = None,
 ) -> Findings:
     """Everything the module's docstring lists, against the repository; what is wrong.
 
     A completion counts what its own run did; with *cut_short* (a run was killed before its
     completion, and the next one went on from its logs) the completions together count at
-    most what is logged and there."""
+    most what is logged and there. With *config*, `plastrond reconcile` is asked about each job
+    with it and must agree (`reconcile_agrees`)."""
     findings = Findings()
     logged: dict[str, tuple[Job, Row]] = {}  # uri -> the row logged created there
     for job in jobs:
@@ -527,9 +534,12 @@ def check_round(
         list(logged.items()),
     )
     present: set[str] = set()
+    not_as_logged: dict[str, set[str]] = {}  # uri -> the kinds of what is wrong with it
     for uri, problems in results:
         if not any(kind.startswith("logged created, missing") for kind, _ in problems):
             present.add(uri)
+        if problems:
+            not_as_logged[uri] = {kind for kind, _ in problems}
         for kind, what in problems:
             findings.add(kind, what)
     for job in jobs:
@@ -565,12 +575,67 @@ def check_round(
                 findings.add("row's item not in the container", f"{job.id}: {row.identifier}")
     for identifier, where in by_identifier.items():
         findings.add("member that is no row's", f"{identifier}: {where}")
+    if config is not None:
+        extra = set(members) - set(logged)
+        for job in jobs:
+            mine = {uri: kinds for uri, kinds in not_as_logged.items() if logged[uri][0] is job}
+            for problem in reconcile_agrees(config, job.id, mine, extra):
+                findings.add("reconcile disagrees", f"{job.id}: {problem}")
     nodes = first_segments(container)
     statuses = repository.map(lambda node: repository.status(f"{node}%5B2%5D"), nodes)
     for node, status in zip(nodes, statuses, strict=True):
         if status != 404:
             findings.add("pairtree node with a same-name sibling", f"{node}%5B2%5D: {status}")
     return findings
+
+
+#: what `plastrond reconcile` does not look at: the bytes of the files, and publication
+NOT_RECONCILED = frozenset(
+    {
+        "file not the bytes sent",
+        "not published",
+        "published unasked",
+        "literal under another predicate",
+    }
+)
+
+
+def reconcile_agrees(
+    config: Path, job_id: str, not_as_logged: dict[str, set[str]], extra: set[str]
+) -> list[str]:
+    """Where `plastrond -c CONFIG reconcile --json JOB_ID` (run as a user would) and the
+    read-back differ: each item the read-back found missing is `missing` there, each it found
+    otherwise not as sent (in what reconcile compares) is not `ok` there, nothing it found
+    right is reported, and the extra members are the members no job logged."""
+    answer = subprocess.run(
+        [sys.executable, "-m", "plastrond", "-c", str(config), "reconcile", "--json", job_id],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=config.parent,
+    )
+    if answer.returncode not in (0, 1):
+        return [f"exit {answer.returncode}: {answer.stderr.strip()[-300:]}"]
+    report = json.loads(answer.stdout)
+    problems = []
+    if (answer.returncode == 0) != report["clean"]:
+        problems.append(f"exit {answer.returncode} with clean {report['clean']}")
+    statuses = {item["uri"]: item["status"] for item in report["items"]}
+    for uri, kinds in sorted(not_as_logged.items()):
+        status = statuses.get(uri, "ok")
+        if any(k.startswith("logged created, missing") for k in kinds) and status != "missing":
+            problems.append(f"{uri} is missing, reconcile says {status}")
+        elif kinds - NOT_RECONCILED and status == "ok":
+            problems.append(f"{uri} is not as sent ({sorted(kinds)}), reconcile says ok")
+    for uri, status in sorted(statuses.items()):
+        if uri not in not_as_logged:
+            problems.append(f"{uri} is as sent, reconcile says {status}")
+    if set(report["extra"]) != extra:
+        problems.append(
+            f"extra members {sorted(report['extra'])}, the container has {sorted(extra)}"
+        )
+    return problems
 
 
 # -- the scenario --------------------------------------------------------------------------------
@@ -593,9 +658,16 @@ class Scenario:
     sent_at: float = 0.0
 
     def start_replicas(self) -> None:
+        """Start both replicas and wait until each takes jobs from the queue (connected is
+        not yet subscribed: jobs sent at once would all go to the first)."""
         self.replicas = [self.setup.plastrond(name, own_store=True) for name in ("one", "two")]
         for replica in self.replicas:
             replica.wait_connected(timeout=60)
+        deadline = time.monotonic() + 120
+        while not all("accepted echo job" in replica.log() for replica in self.replicas):
+            assert time.monotonic() < deadline, "a replica took no echo job in 120 s"
+            self.client.send_job(f"http://archelon.example/probe/{uuid.uuid4().hex}", "echo")
+            time.sleep(0.2)
 
     def send_all(self) -> None:
         self.sent_at = time.monotonic()
@@ -637,6 +709,7 @@ class Scenario:
                 completions_of(self.client),
                 dict(self.requests),
                 cut_short=cut_short,
+                config=self.setup.tmp / "one.yml",
             )
         finally:
             repository.close()
