@@ -32,6 +32,7 @@ import os
 import signal
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -167,6 +168,8 @@ class Daemon:
         self.running = _Running()
         self.stopping = False
         self._repository: RepositoryClient | None = None
+        #: the repository client may be made in a worker thread (see `_repository_client`)
+        self._repository_lock = threading.Lock()
         self._jobs_scope = trio.CancelScope()
         self._top: trio.Nursery | None = None
         metrics.track_session_uptime(lambda: self.health.session_since)
@@ -197,12 +200,15 @@ class Daemon:
 
     def _repository_client(self) -> RepositoryClient:
         """The one repository client of this daemon, made when a job first needs it (a daemon
-        that only echoes never loads the HTTP and RDF libraries)."""
-        if self._repository is None:
-            from .priming import repository_client
+        that only echoes never loads the HTTP and RDF libraries). Thread-safe: a command may
+        ask for it from a worker thread, since making it (loading those libraries and the TLS
+        trust store) takes a second or more."""
+        with self._repository_lock:
+            if self._repository is None:
+                from .priming import repository_client
 
-            self._repository = repository_client(self.config)
-        return self._repository
+                self._repository = repository_client(self.config)
+            return self._repository
 
     async def _recover(self, nursery: trio.Nursery) -> None:
         """Load the outbox (to resend) and the inbox (to run) left by an earlier run."""

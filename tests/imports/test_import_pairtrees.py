@@ -144,3 +144,47 @@ async def test_an_item_that_never_reads_back_right_is_a_failed_row(
     assert "lacks <http://purl.org/dc/terms/title>" in failed[0]["reason"]
     assert "(removed)" in failed[0]["reason"]
     assert target.children() == []  # not left half right in the repository
+
+
+async def test_a_file_not_as_sent_is_found_and_the_item_written_again(
+    repo, target, tmp_path, monkeypatch, caplog
+) -> None:
+    """A fault on demand: a file's bytes replaced between the commit and the read-back."""
+    real_verify = import_run.verify_item
+    replaced: list[str] = []
+
+    async def replace_first(repository, plan, files):  # type: ignore[no-untyped-def]
+        if not replaced:
+            uri = next(iter(files))
+            replaced.append(uri)
+            await repository.put_binary(
+                uri, b"other bytes", filename="other.jpg", mime_type="image/jpeg"
+            )
+        return await real_verify(repository, plan, files)
+
+    monkeypatch.setattr(import_run, "verify_item", replace_first)
+    binaries = tmp_path / "binaries"
+    binaries.mkdir()
+    (binaries / "p1.jpg").write_bytes(b"\xff\xd8" + b"j" * 4000)
+    jobs = tmp_path / "jobs"
+    config = import_config(jobs, rest_url=repo.root, allowed=[binaries])
+    job = "http://archelon.example/import_jobs/replaced"
+    body = f"{HEADER},FILES\nreplaced-1,Replaced,{ITEM_ROW},p1.jpg\n"
+    outcome = await run_import(
+        config,
+        repo,
+        body,
+        job_id=job,
+        model="Item",
+        container=target.uri,
+        binaries_location=str(binaries),
+    )
+    assert outcome.state == "import_complete"
+    assert outcome.count["created"] == 1
+    assert f"file {replaced[0]} holds 11 bytes, sent 4002" in caplog.text
+    (uri,) = completed(jobs, job).values()
+    # written again: the file the item holds now is the one sent
+    walked = target.walk_item(uri)
+    (page,) = walked.pages
+    (file,) = page.files
+    assert target.client.get(file.uri).content == b"\xff\xd8" + b"j" * 4000

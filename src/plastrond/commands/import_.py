@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Self
 
 import attrs
+import trio
 
 from ..config import Config
 from ..imports.items import STRUCTURES
@@ -81,8 +82,11 @@ async def import_items(ctx: JobContext, report: Report) -> JobResult:
     options = await options_of(ImportRequest, ctx)
     if options.extract_text:
         ctx.log.warning("extract-text is not supported; ignored (%s)", options.extract_text)
+    # The first job of a daemon makes its repository client: in a worker thread, since that
+    # loads the HTTP and TLS libraries (a second or more the trio thread would not answer).
+    repository = await trio.to_thread.run_sync(lambda: ctx.repository)
     # ImportJobError is a JobError: it goes to the runner as it is, from any row.
-    run = await ImportRun.prepare(options, ctx.config, ctx.repository, ctx.log)
+    run = await ImportRun.prepare(options, ctx.config, repository, ctx.log)
     try:
         report(run.progress())
         await run.run(report)

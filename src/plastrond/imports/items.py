@@ -362,9 +362,9 @@ async def verify_item(
     """What the repository holds of a committed item that is not what was written, read back
     outside the transaction (nothing: []): the item answers at its URI with every triple of
     its own under its predicate (`full_graph`: fields, type, membership, its pages, files and
-    first/last proxy), and each file answers with the digest it was sent with (on Fedora 4.7,
-    which keeps only a SHA-1 of its own once the description is written, that it answers:
-    its bytes were checked against the SHA-256 `Digest` header as they were stored). A page, a
+    first/last proxy), and each file answers one HEAD with the length it was sent with and,
+    on Fedora 6 (`Want-Digest`), the digest (Fedora 4.7 reports none: its bytes were checked
+    against the SHA-256 `Digest` header as they were stored). A page, a
     file or a proxy lost on its own would show here too: the item names them all, and the
     files are below the pages. One GET, and one request per file."""
     try:
@@ -386,19 +386,18 @@ async def verify_item(
 
     async def check_one(uri: str, written: WriteResult) -> None:
         try:
-            stored = await repository.stored_digests(uri, written.description_uri)
+            stored, length = await repository.stored_binary(uri)
         except ResourceNotFound:
             problems.append(f"file {uri} does not answer")
             return
-        # Fedora 4.7 keeps only its own SHA-1 once the description is written: then the file
-        # answers, and its bytes were checked against the Digest header when they were sent.
-        common = [a for a in written.digests if a in stored]
-        for algorithm in common[:1]:
+        for algorithm in [a for a in written.digests if a in stored][:1]:
             if stored[algorithm] != written.digests[algorithm]:
                 problems.append(
                     f"file {uri} holds {algorithm} {stored[algorithm]}, "
                     f"sent {written.digests[algorithm]}"
                 )
+        if written.size is not None and length is not None and length != written.size:
+            problems.append(f"file {uri} holds {length} bytes, sent {written.size}")
 
     async with trio.open_nursery() as nursery:
         for uri, written in files.items():

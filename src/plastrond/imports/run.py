@@ -45,7 +45,7 @@ import trio
 from rdflib import Graph
 
 from .. import metrics, publication
-from ..config import Config
+from ..config import MAX_COMPLETION_BYTES_DEFAULT, Config
 from ..errors import PlastronError, failure_of
 from ..jobfolders import AppendLog, JobFolder, JobFolderError, Run, timestamp
 from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
@@ -97,6 +97,7 @@ from .plan import (
     settle,
 )
 from .reconcile import missing_items
+from .reports import FLUSH_BYTES, VALIDATION_LOG, ValidationReports
 
 __all__ = [
     "IMPORT_COMPLETE",
@@ -217,6 +218,8 @@ class _Parts:
     concurrency: int
     #: the handle service, when publishing with PUBLICATION_WORKFLOW
     handles: publication.Handles | None = None
+    #: bytes of row reports the completion's `validation` may carry (`ValidationReports`)
+    report_budget: int = 2 * 1024 * 1024
 
 
 class ImportRun:
@@ -234,7 +237,14 @@ class ImportRun:
             publishing=plan.settings.publish and not plan.validate_only,
         )
         self.completed: set[str] = set()
+        #: the reports of the rows being done (by row number); each goes to `validation` once
+        #: its row is done
         self.reports: dict[int, dict[str, Any]] = {}
+        #: every finished row's report: in the run folder's validation.jsonl, and as many as
+        #: the completion may carry
+        self.validation_reports = ValidationReports(
+            parts.logs.run.path / VALIDATION_LOG, parts.report_budget
+        )
         self.report: Report | None = None
         parts.logs.details = self.details
         #: rows left out of this run because an earlier one may have done them
@@ -290,15 +300,19 @@ class ImportRun:
                     location = parse_location(settings.binaries_location, section)
                 except BinariesError as e:
                     raise ImportJobError(str(e)) from None
-            plan = plan_import(
-                options,
-                settings,
-                inputs.metadata,
-                inputs.models,
-                container=_container_uri(settings.container, repository),
-                done=done.keys(),
-                pending=pending,
-                has_location=location is not None,
+            # In a worker thread: naming and picking 20,000 rows takes a while.
+            plan = await trio.to_thread.run_sync(
+                functools.partial(
+                    plan_import,
+                    options,
+                    settings,
+                    inputs.metadata,
+                    inputs.models,
+                    container=_container_uri(settings.container, repository),
+                    done=done.keys(),
+                    pending=pending,
+                    has_location=location is not None,
+                )
             )
             warnings = await _check_container(plan, repository)
             await _in_thread(folder.write_config, settings.config_fields())
@@ -325,6 +339,7 @@ class ImportRun:
             log=log,
             concurrency=section.max_concurrent_items,
             handles=publication.Handles.from_config(config.publication) if publishing else None,
+            report_budget=_report_budget(config),
         )
         run = cls(plan, parts, warnings)
         run.completed.update(done)
@@ -383,8 +398,12 @@ class ImportRun:
                 if self.parts.location is not None:
                     await self.parts.location.aclose()
             finally:
-                await trio.to_thread.run_sync(self.parts.logs.close)
-                self.parts.folder.unlock()
+                try:
+                    await self._flush_reports()
+                finally:
+                    await trio.to_thread.run_sync(self.validation_reports.close)
+                    await trio.to_thread.run_sync(self.parts.logs.close)
+                    self.parts.folder.unlock()
 
     async def _one(self, row: PlannedRow, slots: trio.Semaphore) -> None:
         try:
@@ -396,10 +415,22 @@ class ImportRun:
             self.log.exception("%s: failed", row.where)
             await self._drop_failed(row, "", _reason(e))
         finally:
+            report = self.reports.pop(row.source.number, None)
+            if report is not None:
+                self.validation_reports.add(row.source.number, report)
             slots.release()
         self.counts.rows += 1
+        if self.validation_reports.waiting >= FLUSH_BYTES:
+            await self._flush_reports()
         if self.report is not None:
             self.report(self.progress())
+
+    async def _flush_reports(self) -> None:
+        """Append the finished rows' reports to validation.jsonl (one writer at a time)."""
+        try:
+            await self.validation_reports.flush(self.parts.logs.limiter)
+        except JobFolderError as e:  # a full disk, say
+            raise ImportJobError(str(e), self.details()) from None
 
     async def _resolve_pending(self) -> None:
         """Settle the new items an interrupted run began: logged as created when they exist,
@@ -747,12 +778,17 @@ class ImportRun:
             body["progress"] = max(0, min(100, math.floor(100 * self.counts.rows / planned)))
         return body
 
-    def validation(self) -> list[dict[str, Any]]:
-        return [self.reports[n] for n in sorted(self.reports)]
+    def validation(self) -> list[Mapping[str, Any]]:
+        """The row reports the completion carries, in row order: every finished row's while
+        they fit the budget, else the first invalid ones (`ValidationReports`)."""
+        return self.validation_reports.for_completion()
 
     def details(self) -> dict[str, Any]:
         """What a failed job's completion carries besides the error."""
         details: dict[str, Any] = {"count": self.counts.as_dict(), "validation": self.validation()}
+        cut = self.validation_reports.cut()
+        if cut is not None:
+            details["validation_cut"] = cut
         if self.publish_failures:
             details["publish_errors"] = dict(self.publish_failures)
         if self.warnings:
@@ -838,6 +874,15 @@ async def _check_container(plan: ImportPlan, repository: RepositoryClient) -> li
     if plan.validate_only:
         return [f"{problem}; it must exist before the import"]
     raise ImportJobError(problem)
+
+
+def _report_budget(config: Config) -> int:
+    """The bytes of row reports the completion may carry: MAX_COMPLETION_BYTES less 64 KiB
+    (at least half of it) for the rest of the body, so that the reports never make the
+    completion one the daemon must cut."""
+    broker = config.message_broker
+    limit = broker.max_completion_bytes if broker is not None else MAX_COMPLETION_BYTES_DEFAULT
+    return max(limit // 2, limit - 64 * 1024)
 
 
 def _container_uri(text: str, repository: RepositoryClient) -> str:

@@ -7,6 +7,7 @@ folders) and the http mode (which reads them). `shared/reference/import-export.m
         completed.log.csv     id, timestamp, title, uri, status
         <YYYYMMDDHHMMSS>/     one folder per run, named by its UTC start time
             dropped-invalid.log.csv, dropped-failed.log.csv    id, timestamp, title, uri, reason
+            validation.jsonl  every row's validation report, one JSON object a line (plastrond's)
 
 plastrond adds two hidden files that readers ignore: `.lock` (held while a run is going on, so
 that one job never runs twice at once) and `.pending.csv` (the URI each new item is given before
@@ -37,6 +38,7 @@ __all__ = [
     "SOURCE_FILE",
     "STATUSES",
     "UNCHANGED",
+    "VALIDATION_LOG",
 ]
 
 CONFIG_FILE: Final = "config.yml"
@@ -46,6 +48,8 @@ FAILED_LOG: Final = "dropped-failed.log.csv"
 INVALID_LOG: Final = "dropped-invalid.log.csv"
 LOCK_FILE: Final = ".lock"
 PENDING_FILE: Final = ".pending.csv"
+#: in each run folder: the run's row reports (`plastrond.imports.reports`)
+VALIDATION_LOG: Final = "validation.jsonl"
 
 #: the config.yml keys the reference names (a job's description always has them)
 CONFIG_FIELDS: Final = (

@@ -113,6 +113,12 @@ class CommandRegistry:
             known = ", ".join(self.names())
             raise JobError(f"unknown command {name!r} (known: {known})") from None
 
+    def loaded(self, name: str) -> bool:
+        """Whether `get(name)` has nothing to import (a command asked for before, or an
+        unknown one)."""
+        key = name.strip().lower()
+        return key in self._commands or key not in self.modules
+
     def names(self) -> list[str]:
         """Every command name known, shipped or registered."""
         return sorted(set(self.modules) | set(self._commands))

@@ -233,7 +233,12 @@ class JobRunner:
                 if not request.command:
                     raise JobError("missing PlastronCommand header")
                 _check_user(request.on_behalf_of)
-                command = self.commands.get(request.command)
+                if self.commands.loaded(request.command):
+                    command = self.commands.get(request.command)
+                else:
+                    # A command's first job imports its module (rdflib, httpx...: a second or
+                    # more): in a worker thread, so that the daemon keeps answering meanwhile.
+                    command = await trio.to_thread.run_sync(self.commands.get, request.command)
                 log.debug("running %s", request.command)
                 result = await run_command(
                     command,

@@ -352,18 +352,17 @@ class RepositoryClient:
         self._shared.learned.setdefault("tx_style", style)
         return self._shared.learned["tx_style"]
 
-    async def stored_digests(self, uri: str, description_uri: str) -> dict[str, str]:
-        """The digests the server holds for the binary at *uri* (our algorithm names): from a
-        HEAD with `Want-Digest` on Fedora 6, from the description's `premis:hasMessageDigest`
-        on Fedora 4.7 (which ignores `Want-Digest`). One request either way."""
-        if self._shared.learned.get("tx_style") != FCREPO4:
-            response = await self._send(
-                "HEAD", uri, headers={"Want-Digest": self._shared.digest_algorithm}
-            )
-            reported = parse_digest_header(response.headers.get("Digest"))
-            if reported:
-                return reported
-        return await self._described_digests(description_uri)
+    async def stored_binary(self, uri: str) -> tuple[dict[str, str], int | None]:
+        """What one HEAD (with `Want-Digest`) says of the binary at *uri*: the digests the
+        server reports (our algorithm names; Fedora 4.7 reports none) and its length."""
+        response = await self._send(
+            "HEAD", uri, headers={"Want-Digest": self._shared.digest_algorithm}
+        )
+        length = response.headers.get("Content-Length")
+        return (
+            parse_digest_header(response.headers.get("Digest")),
+            int(length) if length and length.isdigit() else None,
+        )
 
     def on_behalf_of(self, user: str | None) -> RepositoryClient:
         """A view that asks the server to act as *user* (`On-Behalf-Of`); None for no one."""
@@ -683,7 +682,14 @@ class RepositoryClient:
             ours = {a: h.hexdigest() for a, h in streamed_hasher.items()}
             await self._check_stored_digest(method, result, algorithm, ours)
             given = ours
-        return attrs.evolve(result, digests={a: v.lower() for a, v in given.items()})
+        sent = headers.get("Content-Length")
+        if isinstance(source, bytes):
+            sent = str(len(source))
+        return attrs.evolve(
+            result,
+            digests={a: v.lower() for a, v in given.items()},
+            size=int(sent) if sent and sent.isdigit() else None,
+        )
 
     async def _check_stored_digest(
         self, method: str, result: WriteResult, algorithm: str, ours: Mapping[str, str]

@@ -72,6 +72,8 @@ class WriteResult:
     etag: str | None = None
     #: a binary's digests as sent and checked by the server (our algorithm names -> hex)
     digests: Mapping[str, str] = attrs.field(factory=dict)
+    #: a binary's length in bytes as sent, when it was known before sending
+    size: int | None = None
 
 
 class BinaryStream:
