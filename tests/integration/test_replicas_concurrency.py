@@ -110,6 +110,8 @@ SERVER_MANAGED = ("http://fedora.info/definitions/v4/repository#", "http://www.w
 #: the only predicates an imported item of this CSV carries literals under
 ITEM_LITERALS = frozenset({IDENTIFIER, TITLE})
 COLUMNS = "Identifier,Title,Object Type,Rights Statement,FILES"
+#: the ids of the echo jobs that show a replica takes jobs
+PROBE = "http://archelon.example/probe/"
 VALUES = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatement#InC"
 
 
@@ -273,6 +275,8 @@ def completions_of(client: Any) -> dict[str, list[dict[str, Any]]]:
     found: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
     with client.lock:
         for frame in client.completions:
+            if frame.headers["PlastronJobId"].startswith(PROBE):
+                continue
             body = json.loads(frame.body)
             body.setdefault("state", frame.headers.get("PlastronJobState"))
             body["_error"] = frame.headers.get("PlastronJobError")
@@ -666,7 +670,7 @@ class Scenario:
         deadline = time.monotonic() + 120
         while not all("accepted echo job" in replica.log() for replica in self.replicas):
             assert time.monotonic() < deadline, "a replica took no echo job in 120 s"
-            self.client.send_job(f"http://archelon.example/probe/{uuid.uuid4().hex}", "echo")
+            self.client.send_job(f"{PROBE}{uuid.uuid4().hex}", "echo")
             time.sleep(0.2)
 
     def send_all(self) -> None:
