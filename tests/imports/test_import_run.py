@@ -14,6 +14,7 @@ from rdflib import Literal, URIRef
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.jobs import JobError
+from plastrond.repository import RepositoryError
 
 pytestmark = pytest.mark.integration
 
@@ -484,3 +485,36 @@ async def test_more_new_items_than_pairtree_segments_validate_and_import(
     logged = {r["id"]: r["uri"] for r in read_rows(job_folder(jobs) / "completed.log.csv")}
     assert len(logged) == BEYOND_SEGMENTS
     assert sorted(logged.values()) == target.children()
+
+
+async def test_a_transaction_an_interrupted_run_left_open_is_ended_before_the_item_is_redone(
+    repo, target, jobs
+) -> None:
+    """A run killed with an item's transaction open (or its commit on the wire) left it to the
+    server: the next run ends that transaction before it calls the item rolled back, so that
+    a commit still running cannot make a second copy of the item beside the one redone."""
+    config = import_config(jobs, rest_url=repo.root)
+    body = rows_csv(f"a,A,{ITEM_ROW},")
+    args = {"model": "Item", "container": target.uri}
+    first = await run_import(config, repo, body, job_id=JOB, validate_only="true", **args)
+    assert first.state == "validate_success"
+    # The item written in a transaction left open, as the killed run left it; its pending
+    # entry names the transaction.
+    uri = f"{target.uri}/ab/cd/ef/01/abcdef01-0000-4000-8000-000000000001"
+    tx = await repo._begin()
+    open_tx = repo._view(delegate=None, tx=tx)
+    await open_tx.put_container(uri, None)
+    pending = job_folder(jobs) / ".pending.csv"
+    pending.write_text(f"id,uri,state\r\na,{uri},begun {tx.style} {tx.uri}\r\n")
+
+    again = await run_import(config, repo, body, job_id=JOB, **args)
+    assert again.state == "import_complete"
+    assert again.count["created"] == 1
+    (item,) = target.items()  # the item once, redone at a new URI
+    assert item != uri and not target.exists(uri)
+    states = [r["state"] for r in read_rows(pending) if r["uri"] == uri]
+    assert states[-1] == "rolled back"
+    # the transaction was ended: its commit can no longer make the old item
+    with pytest.raises(RepositoryError):
+        await repo._tx_control(tx, "commit")
+    assert not target.exists(uri)

@@ -478,8 +478,11 @@ class ImportRun:
         style, _, tx_uri = transaction.partition(" ")
         if not tx_uri:  # a log of an older version: the transaction is not known
             return False
-        if not await repository.end_transaction(tx_uri, style):
+        ended = await repository.end_transaction(tx_uri, style)
+        if ended is None:
             raise RepositoryError(f"transaction {tx_uri} of {uri} cannot be ended")
+        if ended == "rolled back":  # it was open: nothing of it was committed
+            return False
         deadline = trio.current_time() + PENDING_WAIT
         while True:
             if await repository.exists(uri):

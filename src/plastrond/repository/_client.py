@@ -881,18 +881,19 @@ class RepositoryClient:
                 tx.expires = expires
         return response
 
-    async def end_transaction(self, uri: str, style: str) -> bool:
+    async def end_transaction(self, uri: str, style: str) -> str | None:
         """Roll back the transaction at *uri* (of *style*) that another process began and may
-        have left open, or committing: True when the server says it is over (rolled back now,
-        or gone: 404 or 410), False when it cannot say."""
+        have left open, or committing: "rolled back" (it was open: nothing of it is kept),
+        "gone" (404 or 410: committed, expired or rolled back already), or None when the
+        server cannot say."""
         try:
             await self._tx_control(Transaction(uri=uri, style=style), "rollback")
         except (ResourceNotFound, ResourceGone):
-            return True
+            return "gone"
         except RepositoryError as e:
             log.warning("transaction %s: cannot end it: %s", uri, e)
-            return False
-        return True
+            return None
+        return "rolled back"
 
     async def _rollback(self, tx: Transaction) -> None:
         """Roll back, shielded from cancellation but bounded in time; never raises."""
