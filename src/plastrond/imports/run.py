@@ -49,7 +49,7 @@ from rdflib import Graph
 from .. import metrics, publication
 from ..config import MAX_COMPLETION_BYTES_DEFAULT, Config
 from ..errors import PlastronError, failure_of
-from ..jobfolders import AppendLog, JobFolder, JobFolderError, Run, timestamp
+from ..jobfolders import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
 from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from ..jobs.protocol import Report
 from ..models import (
@@ -437,40 +437,43 @@ class ImportRun:
     async def _resolve_pending(self) -> None:
         """Settle the new items an interrupted run began: logged as created when they exist,
         marked rolled back when not; when the repository cannot say, the row is left out of
-        this run (it would risk a second copy)."""
-        logs = self.parts.logs
+        this run (it would risk a second copy). All at once: each may wait `PENDING_WAIT`."""
         by_key = self.plan.by_key()
-        for item in self.plan.pending:
-            row = by_key.get(item.id)
-            try:
-                exists = await self._pending_exists(item.uri, item.transaction)
-            except RepositoryError as e:
-                self.log.warning("cannot tell whether %s was created: %s", item.uri, e)
-                self.held.add(item.id)  # not redone in this run
-                if row is not None:
-                    await self._drop_failed(
-                        row,
-                        item.uri,
-                        f"an earlier run began creating {item.uri}, and the repository cannot "
-                        f"say whether it exists ({e}); run the job again",
-                    )
-                continue
-            if exists:
-                title = row.title if row is not None else ""
-                self.log.info("found %s, created by an interrupted run: completed", item.uri)
-                await logs.append(logs.completed, [item.id, timestamp(), title, item.uri, CREATED])
-                self.completed.add(item.id)
-                if self.plan.settings.publish:
-                    self.earlier_items.append((item.id, item.uri))
-            else:
-                await logs.append(logs.pending, [item.id, item.uri, "rolled back"])
+        async with trio.open_nursery() as nursery:
+            for item in self.plan.pending:
+                nursery.start_soon(self._resolve_one, item, by_key.get(item.id))
+
+    async def _resolve_one(self, item: PendingItem, row: PlannedRow | None) -> None:
+        logs = self.parts.logs
+        try:
+            exists = await self._pending_exists(item.uri, item.transaction)
+        except RepositoryError as e:
+            self.log.warning("cannot tell whether %s was created: %s", item.uri, e)
+            self.held.add(item.id)  # not redone in this run
+            if row is not None:
+                await self._drop_failed(
+                    row,
+                    item.uri,
+                    f"an earlier run began creating {item.uri}, and the repository cannot "
+                    f"say whether it exists ({e}); run the job again",
+                )
+            return
+        if exists:
+            title = row.title if row is not None else ""
+            self.log.info("found %s, created by an interrupted run: completed", item.uri)
+            await logs.append(logs.completed, [item.id, timestamp(), title, item.uri, CREATED])
+            self.completed.add(item.id)
+            if self.plan.settings.publish:
+                self.earlier_items.append((item.id, item.uri))
+        else:
+            await logs.append(logs.pending, [item.id, item.uri, "rolled back"])
 
     async def _pending_exists(self, uri: str, transaction: str) -> bool:
         """Whether an item an earlier run began exists, once the transaction it was written in
         is over: a daemon killed while its commit was on the wire leaves the server committing
         it (Fedora 6 waits up to 20 s for a lock), so a missing item is only "rolled back"
-        once that transaction is ended here, and, when the server says it is gone already
-        (committed or expired), once the item still does not appear for `PENDING_WAIT` s.
+        once that transaction is ended here (rolled back, or gone already) and the item still
+        does not appear for `PENDING_WAIT` s.
         RepositoryError when the repository cannot say."""
         repository = self.parts.repository
         if await repository.exists(uri):
@@ -481,8 +484,8 @@ class ImportRun:
         ended = await repository.end_transaction(tx_uri, style)
         if ended is None:
             raise RepositoryError(f"transaction {tx_uri} of {uri} cannot be ended")
-        if ended == "rolled back":  # it was open: nothing of it was committed
-            return False
+        # Ended now or gone before: either way a commit the server had begun may still finish
+        # (a rollback of a transaction that is committing is not known to stop it).
         deadline = trio.current_time() + PENDING_WAIT
         while True:
             if await repository.exists(uri):
