@@ -8,8 +8,8 @@ its pages and files, is unreachable at its URI for good. Nothing in the answers 
 
 So no item's transaction makes a pairtree node here. `Pairtrees` makes a path first, outside
 any transaction and one at a time (a placeholder resource written below it, then deleted with
-its tombstone, in a short transaction of its own: the pairtree nodes stay, and a process
-killed meanwhile leaves nothing), checks that it answers, and then gives up to
+its tombstone: the pairtree nodes stay; a process killed between the two leaves an empty
+member), checks that it answers, and then gives up to
 `ITEMS_PER_PATH` new items URIs below it (`<container>/d4/de/77/1a/d4de771a-<random>`: a UUID
 whose first 8 digits are the path's, 90 random bits after them). Should two processes make
 the same node at the very same moment despite this, the check finds the path missing and a
@@ -40,7 +40,7 @@ __all__ = ["ITEMS_PER_PATH", "PairtreeError", "Pairtrees"]
 log = logging.getLogger(__name__)
 
 #: how many new items share one pairtree path made beforehand (their leaf node holds that many
-#: children; a path costs six requests, under half a request per item)
+#: children; a path costs four requests, a quarter of a request per item)
 ITEMS_PER_PATH: Final = 16
 
 #: how many times a path is made before the job gives up (each failure is a path that vanished
@@ -125,11 +125,8 @@ class Pairtrees:
         """Write a placeholder below *leaf* (outside any transaction), delete it and its
         tombstone, and say whether *leaf* now answers."""
         placeholder = f"{leaf}/{uuid.uuid4()}"
-        # In a transaction of its own, so that a process killed meanwhile leaves nothing: the
-        # transaction expires, and the path is made by the commit alone.
-        async with self.repository.transaction() as tx:
-            await tx.put_container(placeholder, None)
-            await tx.delete(placeholder, purge=True)
+        await self.repository.put_container(placeholder, None)
+        await self.repository.delete(placeholder, purge=True)
         return await self._answers(leaf)
 
     async def _answers(self, uri: str) -> bool:

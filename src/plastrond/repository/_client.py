@@ -235,7 +235,9 @@ class RepositoryClient:
         graph = await self._shared.prime()
         if graph is not None:
             parent = uri.rstrip("/").removesuffix("/fcr:metadata").rpartition("/")[0]
-            await prime_server(self, graph, parent or self.root)
+            # always outside any transaction, whatever view the write goes through
+            outside = self._view(delegate=self._delegate, tx=None, priming=False)
+            await prime_server(outside, graph, parent or self.root)
 
     @property
     def _map(self) -> UriMap:
