@@ -178,8 +178,8 @@ def run_case(
             while b"connected to " not in Path(f"{tmp}/plastrond.out").read_bytes():
                 if time.monotonic() > deadline or daemon.poll() is not None:
                     raise RuntimeError(Path(f"{tmp}/plastrond.out").read_text())
-                time.sleep(0.1)
-            time.sleep(0.5)
+                time.sleep(0.1)  # polling the daemon's output until it is connected
+            time.sleep(0.5)  # its subscription settles before the first job is sent
             baseline = vm(daemon.pid, "VmHWM")
             probe = HealthProbe(admin_port)
             probe.start()

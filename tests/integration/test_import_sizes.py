@@ -69,7 +69,7 @@ def admin_url(daemon: Any, timeout: float = 30) -> str:
         if match:
             return match.group(1)
         assert daemon.running, daemon.log()
-        time.sleep(0.05)
+        time.sleep(0.05)  # (test thread) polling the daemon's log
     raise AssertionError(f"no admin listener in the log:\n{daemon.log()}")
 
 
@@ -239,7 +239,7 @@ def test_sigterm_during_a_validate_only_of_20000_rows_and_the_rerun(
     assert body["state"] == "validate_success"
     assert body["count"]["valid"] == count
     assert probe.failures == [] and len(probe.answers) >= 10, probe.failures  # answered all along
-    time.sleep(1)
+    time.sleep(1)  # (test thread) a second completion, if any were sent, would be here by now
     assert len(client.completions) == 1  # the rerun's only
     # each run's reports in its own folder: the interrupted one's part, the rerun's whole
     interrupted, rerun = runs(job_folder(jobs_dir, job))
@@ -306,5 +306,5 @@ def test_import_of_2000_new_items_sigterm_midway_and_resumed(
     assert len((interrupted / "validation.jsonl").read_text().splitlines()) >= done_before
     reported = len((rerun / "validation.jsonl").read_text().splitlines())
     assert reported == body["count"]["created"] + body["count"]["errors"]
-    time.sleep(1)
+    time.sleep(1)  # (test thread) a second completion, if any were sent, would be here by now
     assert len(client.completions) == 1
