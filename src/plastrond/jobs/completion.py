@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from ..durable import atomic_write
 from .ids import job_id_segment
 from .request import JobRequest, decode_body, encode_body
 from .result import JobResult, error_result
@@ -123,15 +123,10 @@ def full_body_path(job_id: str, job_folder: Path | None, log_dir: Path) -> Path:
 
 
 def _write_whole(path: Path, data: bytes) -> str | None:
-    """Write *data* to *path* (through a temporary file, renamed); the error, or None."""
+    """Write *data* to *path* atomically (`durable.atomic_write`); the error, or None."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(path.name + ".partial")
-        with open(temporary, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
+        atomic_write(path, data)
     except OSError as e:
         return e.strerror or str(e)
     return None

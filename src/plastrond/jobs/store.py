@@ -38,7 +38,6 @@ finished jobs in it. The methods block: call them from a worker thread
 
 from __future__ import annotations
 
-import contextlib
 import enum
 import errno
 import fcntl
@@ -54,7 +53,7 @@ from typing import Any
 import attrs
 
 from .. import metrics
-from ..durable import fsync_dir, write_all
+from ..durable import atomic_write, write_all
 from ..errors import PlastronError
 from .completion import Completion
 from .request import JobRequest
@@ -434,22 +433,9 @@ class MessageStore:
 
     def _compact(self) -> None:
         """Rewrite the journal with only the live records (atomic replace)."""
-        tmp = self.root / f".{JOURNAL}.tmp"
         records = [_Record(RecordKind.REQUEST, f) for f in self._requests.values()]
         records += [_Record(RecordKind.COMPLETION, f) for f in self._completions.values()]
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            try:
-                write_all(fd, b"".join(_encode(r) for r in records))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        fsync_dir(self.root)
+        atomic_write(self.path, b"".join(_encode(r) for r in records), mode=0o600)
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
