@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .errors import PlastronError
+from .parsing import parse_bool
 from .yamlfile import read_yaml
 
 __all__ = [
@@ -434,11 +435,9 @@ class _Section:
             return default
         if isinstance(value, bool):
             return value
-        text = str(value).strip().lower()
-        if text in ("true", "yes", "on", "1"):
-            return True
-        if text in ("false", "no", "off", "0"):
-            return False
+        parsed = parse_bool(str(value))
+        if parsed is not None:
+            return parsed
         raise ConfigError(f"{self.where(key)}: expected true or false, got {value!r}")
 
     def section(self, key: str, *, required: bool = False) -> _Section:

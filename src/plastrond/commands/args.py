@@ -8,12 +8,10 @@ from __future__ import annotations
 import math
 
 from ..jobs.request import JobRequest
+from ..parsing import parse_bool
 from .options import RequestError
 
 __all__ = ["boolean", "choice", "number", "required_text", "text"]
-
-_TRUE = {"true", "yes", "1", "on"}
-_FALSE = {"false", "no", "0", "off"}
 
 
 def text(request: JobRequest, name: str, default: str | None = None) -> str | None:
@@ -34,11 +32,9 @@ def boolean(request: JobRequest, name: str, default: bool = False) -> bool:
     value = text(request, name)
     if value is None:
         return default
-    lowered = value.lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
+    parsed = parse_bool(value)
+    if parsed is not None:
+        return parsed
     raise RequestError(f"argument {name} must be true or false, not {value!r}")
 
 

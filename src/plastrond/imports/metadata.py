@@ -53,6 +53,7 @@ from ..models import (
     Value,
 )
 from ..models.columns import IMPORT_COLUMNS
+from ..parsing import parse_bool
 
 __all__ = [
     "USAGE_TAGS",
@@ -69,7 +70,6 @@ __all__ = [
     "first_text",
     "is_iri",
     "page_groups",
-    "parse_boolean",
     "parse_file_spec",
     "read_metadata",
     "read_row",
@@ -94,8 +94,6 @@ _INLINE_LANGUAGE: Final = re.compile(
 _USAGE_TAG: Final = re.compile(r"<([^<>]*)>")
 _IRI: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+")
 _INDEX_ENTRY: Final = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)\[(\d+)\]=(.+)")
-_TRUE: Final = frozenset({"true", "yes", "1", "on", "y", "t"})
-_FALSE: Final = frozenset({"false", "no", "0", "off", "n", "f"})
 
 
 class MetadataError(PlastronError):
@@ -267,16 +265,6 @@ def page_groups(specs: Sequence[FileSpec]) -> list[PageGroup]:
 def is_iri(value: str) -> bool:
     """Whether *value* is an absolute IRI that can be written in RDF as it is."""
     return _IRI.fullmatch(value) is not None
-
-
-def parse_boolean(value: str) -> bool | None:
-    """True/False for the usual spellings, None for anything else."""
-    lowered = value.strip().lower()
-    if lowered in _TRUE:
-        return True
-    if lowered in _FALSE:
-        return False
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -721,7 +709,7 @@ def read_row(header: Header, row: SourceRow) -> RowData:
     create_pages = True
     flag = row.cell(header.system.get("CREATE_PAGES")).strip()
     if flag:
-        parsed = parse_boolean(flag)
+        parsed = parse_bool(flag)
         if parsed is None:
             problems.append(f"CREATE_PAGES: expected true or false, not {flag!r}")
         else:

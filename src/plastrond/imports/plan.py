@@ -25,6 +25,7 @@ from ..jobfolders import PendingItem
 from ..jobfolders.layout import SOURCE_FILE
 from ..jobs.result import JobError
 from ..models import ModelError, ModelSet
+from ..parsing import parse_bool
 from .items import FLAT, STRUCTURES
 from .metadata import Header, MetadataFile, SourceRow, is_iri, row_key_text, split_cell
 
@@ -128,7 +129,7 @@ def settle(options: ImportOptions, stored: Mapping[str, Any], relpath: str) -> S
         binaries_location=pick(options.binaries_location, "binaries_location"),
         publish=options.publish
         if options.publish is not None
-        else str(base.get("publish", "")).lower() == "true",
+        else parse_bool(str(base.get("publish", ""))) is True,
     )
 
 

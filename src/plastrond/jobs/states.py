@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from ..parsing import parse_bool
+
 __all__ = [
     "UNKNOWN_COMMAND_ERROR",
     "failed_state",
@@ -39,8 +41,8 @@ def _command(command: str) -> str:
 
 
 def is_validate_only(args: Mapping[str, str]) -> bool:
-    """Whether an import's `validate-only` argument is true (`true`/`True`/`yes`/`1`)."""
-    return (args.get("validate-only") or "").strip().lower() in ("true", "yes", "on", "1")
+    """Whether an import's `validate-only` argument is true (`parsing.parse_bool`)."""
+    return parse_bool(args.get("validate-only") or "") is True
 
 
 def running_state(command: str, args: Mapping[str, str]) -> str:
