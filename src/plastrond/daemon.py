@@ -144,7 +144,6 @@ class Daemon:
         self.runner = JobRunner(
             config,
             commands=registry,
-            max_async=self.broker.max_concurrent_jobs,
             max_sync=self.broker.max_concurrent_sync_jobs,
             send_progress=self._send_progress,
             progress_interval=self.broker.progress_interval,

@@ -81,7 +81,7 @@ async def test_a_bad_request_is_a_request_error_of_one_line(config, command, bod
     message = str(raised.value)
     assert expected in message and "\n" not in message
     # The runner turns it into the job's error, the daemon keeps going.
-    runner = JobRunner(config, commands=registry, max_async=1, max_sync=1)
+    runner = JobRunner(config, commands=registry, max_sync=1)
     result = await runner.run(_context(config, command, body, **args).request)
     assert result.error == message
 

@@ -110,7 +110,7 @@ def test_an_oversized_body_is_refused_and_not_kept():
 
 async def test_a_refused_request_fails_in_its_command_s_error_state(tmp_path):
     config = load_config(write(tmp_path, MINIMAL), environ={})
-    runner = JobRunner(config, commands=registry, max_async=1, max_sync=1)
+    runner = JobRunner(config, commands=registry, max_sync=1)
     refused = request_from_message(
         HEADERS, b"z" * 5000, synchronous=False, received=1, max_body=1024
     )

@@ -24,7 +24,7 @@ def runner(tmp_path):
         + str(tmp_path)
         + "}\n"
     )
-    return JobRunner(load_config(path, environ={}), commands=registry, max_async=1, max_sync=1)
+    return JobRunner(load_config(path, environ={}), commands=registry, max_sync=1)
 
 
 def request(body: object, **args: str) -> JobRequest:
@@ -110,7 +110,7 @@ async def test_a_model_folder_with_an_error_is_a_job_error(runner, tmp_path):
         "REPOSITORY: {REST_ENDPOINT: 'http://127.0.0.1:8080/fcrepo/rest', RELPATH: /p, LOG_DIR: "
         f"{tmp_path}}}\nCONTENT_MODELS: {{DIR: {folder}}}\n"
     )
-    other = JobRunner(load_config(path, environ={}), commands=registry, max_async=1, max_sync=1)
+    other = JobRunner(load_config(path, environ={}), commands=registry, max_sync=1)
     result = await other.run(request({"uris": [URI], "sparql_update": SPARQL}, model="Item"))
     assert result.error is not None
     assert f"{folder / 'broken.yml'}: models.X.fields.t: missing predicate" in result.error

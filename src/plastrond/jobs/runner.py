@@ -174,7 +174,6 @@ class JobRunner:
         config: Config,
         *,
         commands: CommandRegistry,
-        max_async: int,
         max_sync: int,
         send_progress: SendProgress | None = None,
         progress_interval: float = 1.0,
@@ -186,7 +185,6 @@ class JobRunner:
         self.commands = commands
         self.repository = repository
         self.repository_factory = repository_factory
-        self.async_limiter = trio.CapacityLimiter(max_async)
         self.sync_limiter = trio.CapacityLimiter(max_sync)
         self.send_progress = send_progress
         self.progress_interval = progress_interval
@@ -203,25 +201,32 @@ class JobRunner:
         return label
 
     async def run(self, request: JobRequest) -> JobResult:
-        """Run *request* within its concurrency budget. Never raises but for cancellation."""
-        limiter = self.sync_limiter if request.synchronous else self.async_limiter
-        kind = "sync" if request.synchronous else "async"
-        queued = metrics.JOBS_QUEUED.labels(kind)
+        """Run *request*. Never raises but for cancellation.
+
+        An async job runs at once: its budget is the daemon's number of job workers, and the
+        Intake counts the ones waiting for a worker. A sync job waits here for one of the
+        `max_sync` places, counted as queued meanwhile."""
+        if not request.synchronous:
+            return await self._counted("async", request)
+        queued = metrics.JOBS_QUEUED.labels("sync")
         queued.inc()
         waiting = True
         try:
-            async with limiter:
+            async with self.sync_limiter:
                 queued.dec()
                 waiting = False
-                running = metrics.JOBS_RUNNING.labels(kind)
-                running.inc()
-                try:
-                    return await self.execute(request)
-                finally:
-                    running.dec()
+                return await self._counted("sync", request)
         finally:
             if waiting:
                 queued.dec()
+
+    async def _counted(self, kind: str, request: JobRequest) -> JobResult:
+        running = metrics.JOBS_RUNNING.labels(kind)
+        running.inc()
+        try:
+            return await self.execute(request)
+        finally:
+            running.dec()
 
     async def execute(self, request: JobRequest) -> JobResult:
         with job_context(request.job_id):
