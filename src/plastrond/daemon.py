@@ -43,7 +43,7 @@ import trio
 from stompframe import OversizedFrame
 
 from . import __version__, metrics
-from .broker.backoff import Backoff
+from .backoff import Backoff
 from .broker.connection import BrokerConnection, BrokerError, ConnectionLost, Message
 from .broker.session import BrokerSession, Connect
 from .commands import registry
@@ -161,7 +161,9 @@ class Daemon:
             self.broker.servers,
             connect or self._connect,
             self._serve,
-            Backoff(self.broker.reconnect_initial_delay, self.broker.reconnect_max_delay),
+            Backoff(
+                self.broker.reconnect_initial_delay, self.broker.reconnect_max_delay, jitter=0.5
+            ),
         )
         self.handle_signals = handle_signals
         self.running = _Running()

@@ -1,14 +1,14 @@
 """Ways of waiting trio does not offer as such: for the first of several events, for a batch
-(all that a channel holds once something is in it), and between retries (growing delays)."""
+(all that a channel holds once something is in it). The waits between retries are
+`plastrond.backoff`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TypeVar
 
 import trio
 
-__all__ = ["growing_delays", "receive_batch", "wait_any"]
+__all__ = ["receive_batch", "wait_any"]
 
 T = TypeVar("T")
 
@@ -41,14 +41,3 @@ async def receive_batch(channel: trio.MemoryReceiveChannel[T]) -> list[T]:
             return batch
         except trio.EndOfChannel:
             return batch
-
-
-def growing_delays(
-    initial: float = 1.0, maximum: float = 30.0, factor: float = 2.0
-) -> Iterator[float]:
-    """Seconds to wait before each retry: *initial*, then *factor* times longer each time, never
-    more than *maximum* (1, 2, 4, 8, 16, 30, 30, ... by default)."""
-    delay = initial
-    while True:
-        yield min(delay, maximum)
-        delay = min(maximum, delay * factor)

@@ -12,6 +12,7 @@ import trio
 from import_support import import_config, run_import
 
 import plastrond.imports.run as import_run
+from plastrond.backoff import Backoff
 from plastrond.imports.pairtrees import ITEMS_PER_PATH, Pairtrees
 from plastrond.jobfolders import JobFolder, read_rows
 
@@ -130,7 +131,7 @@ async def test_an_item_that_never_reads_back_right_is_a_failed_row(
         return [f'{plan.uri} lacks <http://purl.org/dc/terms/title> "x"']
 
     monkeypatch.setattr(import_run, "verify_item", always_wrong)
-    monkeypatch.setattr(import_run, "_retry_delay", lambda attempt: 0.0)
+    monkeypatch.setattr(import_run, "RACE_BACKOFF", Backoff(initial=0.0, maximum=0.0))
     jobs = tmp_path / "jobs"
     config = import_config(jobs, rest_url=repo.root)
     job = "http://archelon.example/import_jobs/wrong"

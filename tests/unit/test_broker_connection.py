@@ -12,7 +12,7 @@ import pytest
 import trio
 import trio.testing
 
-from plastrond.broker.backoff import Backoff
+from plastrond.backoff import Backoff
 from plastrond.broker.connection import BrokerConnection, BrokerError, ConnectionLost, Message
 from plastrond.config import BrokerAddress
 from stompframe import Frame, Heartbeat, OversizedFrame, Parser, encode
@@ -154,29 +154,28 @@ async def test_receipted_send_and_broker_closing(autojump_clock):
 
 
 def test_backoff_grows_caps_and_jitters():
-    backoff = Backoff(initial=1.0, maximum=30.0)
-    delays = [backoff.next_delay() for _ in range(10)]
+    backoff = Backoff(initial=1.0, maximum=30.0, jitter=0.5)
+    delays = list(itertools.islice(backoff.delays(), 10))
     for n, delay in enumerate(delays):
         ceiling = min(30.0, 2.0**n)
         assert ceiling / 2 <= delay <= ceiling
     assert max(delays) <= 30.0 and delays[-1] >= 15.0
     assert len(set(delays)) == len(delays)  # jitter: attempts do not march in step
-    backoff.reset()
-    assert backoff.next_delay() <= 1.0
+    assert next(backoff.delays()) <= 1.0  # a new series starts again from the first wait
 
 
 def test_backoff_stays_at_its_cap_however_long_the_broker_stays_away():
     # About 17 hours of attempts 60 s apart: 2.0 ** 1100 would overflow a float.
     backoff = Backoff(initial=1.0, maximum=60.0, jitter=0.0)
-    delays = [backoff.next_delay() for _ in range(5000)]
+    delays = list(itertools.islice(backoff.delays(), 5000))
     assert delays[:7] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0] and set(delays[6:]) == {60.0}
 
 
 async def test_reconnect_schedule_on_mock_clock(autojump_clock):
-    backoff = Backoff(initial=0.5, maximum=4.0)
+    delays = Backoff(initial=0.5, maximum=4.0, jitter=0.5).delays()
     start = trio.current_time()
     for _ in range(6):
-        await trio.sleep(backoff.next_delay())
+        await trio.sleep(next(delays))
     elapsed = trio.current_time() - start
     # 0.5 + 1 + 2 + 4 + 4 + 4 = 15.5 at most, half that at least.
     assert 15.5 / 2 <= elapsed <= 15.5

@@ -13,7 +13,7 @@ import trio
 import trio.testing
 from daemon_support import QUEUES, FakeBroker, daemon_config, running_daemon
 
-from plastrond.broker.backoff import Backoff
+from plastrond.backoff import Backoff
 from plastrond.broker.connection import BrokerConnection, ConnectionLost
 from plastrond.broker.session import BrokerSession
 from plastrond.config import BrokerAddress

@@ -20,8 +20,8 @@ from collections.abc import Awaitable, Callable, Sequence
 
 import trio
 
+from ..backoff import Backoff
 from ..config import BrokerAddress
-from .backoff import Backoff
 from .connection import BrokerConnection, BrokerError
 
 __all__ = ["BrokerSession", "Connect", "Serve"]
@@ -47,6 +47,7 @@ class BrokerSession:
         self.connect = connect
         self.serve = serve
         self.backoff = backoff
+        self._delays = backoff.delays()
         #: the open connection, if any
         self.conn: BrokerConnection | None = None
         self.stopping = False
@@ -71,7 +72,7 @@ class BrokerSession:
                 conn = await self.connect(address)
             except (BrokerError, OSError, trio.TooSlowError, ssl.SSLError) as e:
                 reason = "timed out" if isinstance(e, trio.TooSlowError) else str(e)
-                delay = self.backoff.next_delay()
+                delay = next(self._delays)
                 log.warning(
                     "cannot connect to %s: %s; next attempt in %.1f s", address, reason, delay
                 )
@@ -82,9 +83,9 @@ class BrokerSession:
             began = trio.current_time()
             await self._session(conn)
             if trio.current_time() - began >= self.stable:
-                self.backoff.reset()
+                self._delays = self.backoff.delays()
             if not self.stopping:
-                delay = self.backoff.next_delay()
+                delay = next(self._delays)
                 log.info("reconnecting in %.1f s", delay)
                 await trio.sleep(delay)
 

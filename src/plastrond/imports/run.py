@@ -66,6 +66,7 @@ from ..models import (
 )
 from ..repository import (
     RACE_ATTEMPTS,
+    RACE_BACKOFF,
     PreconditionFailed,
     RepositoryClient,
     RepositoryError,
@@ -621,7 +622,7 @@ class ImportRun:
                     # read for this attempt count once, for the attempt that reads them again.
                     self._refund(charge)
                     self.log.info("%s: %s; trying again", row.where, _reason(e))
-                    await trio.sleep(_retry_delay(attempt))
+                    await trio.sleep(RACE_BACKOFF.delay(attempt - 1))
                     continue
                 break
             # Committed: read back before it is logged and counted.
@@ -634,7 +635,7 @@ class ImportRun:
             if attempt < RACE_ATTEMPTS and await self._clear(plan.uri):
                 self._refund(charge)
                 await self.pairtrees.ensure(plan.uri)
-                await trio.sleep(_retry_delay(attempt))
+                await trio.sleep(RACE_BACKOFF.delay(attempt - 1))
                 continue
             break
         if failure is not None and not await self._settle_failure(row, plan, failure):
@@ -958,11 +959,6 @@ class ItemMismatch(PlastronError):
         super().__init__("; ".join(problems))
         self.uri = uri
         self.problems = list(problems)
-
-
-def _retry_delay(attempt: int) -> float:
-    """The wait before attempt *attempt* + 1 of an item: 0.5, 1, 2, 4 s."""
-    return float(0.5 * 2 ** (attempt - 1))
 
 
 def _reason(e: BaseException) -> str:

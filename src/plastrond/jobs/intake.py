@@ -44,9 +44,9 @@ from typing import NamedTuple
 import trio
 
 from ..logs import job_context
-from ..waiting import growing_delays, receive_batch
+from ..waiting import receive_batch
 from .request import JobRequest
-from .writer import StoreWriter
+from .writer import STORE_RETRY, StoreWriter
 
 __all__ = ["Intake"]
 
@@ -80,7 +80,7 @@ class Intake:
         offered: int = 16,
         on_pause: Callable[[OSError | None], None] = lambda error: None,
         on_accepted: Callable[[JobRequest], None] = lambda request: None,
-        retry_delays: Callable[[], Iterator[float]] = growing_delays,
+        retry_delays: Callable[[], Iterator[float]] = STORE_RETRY.delays,
     ) -> None:
         self.writer = writer
         #: told the error when the inbox cannot be written and the intake pauses, and None

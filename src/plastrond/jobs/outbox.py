@@ -27,9 +27,8 @@ from functools import partial
 import trio
 
 from ..logs import job_context
-from ..waiting import growing_delays
 from .completion import Completion
-from .writer import StoreWriter
+from .writer import STORE_RETRY, StoreWriter
 
 __all__ = ["Outbox", "Send"]
 
@@ -90,7 +89,7 @@ class Outbox:
                 self._offer(completion)
 
     async def _save(self) -> None:
-        delays = growing_delays()
+        delays = STORE_RETRY.delays()
         while True:
             try:
                 await self.writer.save_completions(self._saving)

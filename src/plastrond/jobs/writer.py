@@ -20,14 +20,18 @@ import attrs
 import trio
 
 from .. import metrics
-from ..waiting import growing_delays, receive_batch
+from ..backoff import Backoff
+from ..waiting import receive_batch
 from .completion import Completion
 from .request import JobRequest
 from .store import MessageStore, RecordKind
 
-__all__ = ["StoreWriter"]
+__all__ = ["STORE_RETRY", "StoreWriter"]
 
 log = logging.getLogger(__name__)
+
+#: the waits before a failed store write is tried again: 1, 2, 4, 8, 16, 30, 30 ... s
+STORE_RETRY = Backoff(initial=1.0, maximum=30.0)
 
 
 @attrs.define
@@ -75,14 +79,14 @@ class StoreWriter:
             raise write.error
 
     async def run(self) -> None:
-        delays = growing_delays()
+        delays = STORE_RETRY.delays()
         while True:
             if self._failed_removals:
                 batch: list[_Write] = []
                 with trio.move_on_after(next(delays)):
                     batch = await receive_batch(self._receive)
             else:
-                delays = growing_delays()
+                delays = STORE_RETRY.delays()
                 batch = await receive_batch(self._receive)
                 if not batch:
                     return

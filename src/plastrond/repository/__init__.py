@@ -38,7 +38,7 @@ from ._errors import (
 )
 from ._headers import DIGESTS, content_disposition, filename_of, parse_digest_header
 from ._prime import PrimeError, needs_priming, prime, prime_graph_pairs
-from ._races import RACE_ATTEMPTS, RACES, fedora47_race, race_answer, retry_races
+from ._races import RACE_ATTEMPTS, RACE_BACKOFF, RACES, fedora47_race, race_answer, retry_races
 from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
 from ._retry import RetryPolicy
 from ._transaction import FCREPO4, FCREPO6, Transaction
@@ -50,6 +50,7 @@ __all__ = [
     "FCREPO6",
     "RACES",
     "RACE_ATTEMPTS",
+    "RACE_BACKOFF",
     "BearerAuth",
     "BinaryStream",
     "ChecksumMismatch",

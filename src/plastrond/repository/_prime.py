@@ -41,7 +41,7 @@ from rdflib.term import Node
 from plastrond.literals import plain
 
 from ._errors import RepositoryError, RepositoryHTTPError
-from ._races import RACE_ATTEMPTS, race_answer
+from ._races import RACE_ATTEMPTS, RACE_BACKOFF, race_answer
 from ._transaction import FCREPO4, FCREPO6
 from ._uris import under
 
@@ -177,7 +177,7 @@ async def _write_prime(base: RepositoryClient, wanted: set[Pair], near: str) -> 
         except RepositoryHTTPError as e:
             last = e
             if race_answer(e):
-                await trio.sleep(0.5 * 2 ** (attempt - 1))
+                await trio.sleep(RACE_BACKOFF.delay(attempt - 1))
                 continue
             if e.status in (403, 404, 405, 409, 410) and len(places) > 1:
                 places.pop(0)  # not a container that takes it: one up
@@ -201,7 +201,7 @@ async def _write_prime(base: RepositoryClient, wanted: set[Pair], near: str) -> 
             f"their predicate, e.g. {_show(min(missing))} (a crossed namespace registration)"
         )
         log.warning("%s; trying again", last)
-        await trio.sleep(0.5 * 2 ** (attempt - 1))
+        await trio.sleep(RACE_BACKOFF.delay(attempt - 1))
     assert last is not None
     if isinstance(last, PrimeError):
         raise last

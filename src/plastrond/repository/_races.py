@@ -17,6 +17,7 @@ from typing import Final, TypeVar
 
 import trio
 
+from ..backoff import Backoff
 from ._errors import RepositoryHTTPError
 
 __all__ = ["RACES", "RACE_ATTEMPTS", "fedora47_race", "race_answer", "retry_races"]
@@ -28,6 +29,8 @@ log = logging.getLogger("plastrond.repository")
 #: how many times a write (or an item's transaction) is tried when Fedora 4.7 trips over a
 #: concurrent one
 RACE_ATTEMPTS: Final = 5
+#: the waits between tries of a write that met a race: 0.5, 1, 2, 4 s
+RACE_BACKOFF: Final = Backoff(initial=0.5, maximum=4.0)
 
 #: what Fedora 4.7 (ModeShape) answers when two sessions change its schema or the same node at
 #: once: the first resource of a new rdf:type registers a node type (`400 Node type
@@ -74,9 +77,7 @@ def fedora47_race(e: BaseException) -> bool:
     return isinstance(e, RepositoryHTTPError) and e.method in ("PUT", "PATCH") and race_answer(e)
 
 
-async def retry_races(
-    write: Callable[[], Awaitable[T]], *, attempts: int = RACE_ATTEMPTS, delay: float = 0.5
-) -> T:
+async def retry_races(write: Callable[[], Awaitable[T]], *, attempts: int = RACE_ATTEMPTS) -> T:
     """`await write()`, again (after 0.5, 1, 2, 4 s) while it fails as `fedora47_race` says,
     at most *attempts* times in all; the last failure goes up as it is. Only for a write sent
     outside a transaction (inside one, the transaction is what is tried again)."""
@@ -87,5 +88,5 @@ async def retry_races(
             if attempt >= attempts or not fedora47_race(e):
                 raise
             log.info("%s; trying again", e)
-            await trio.sleep(delay * 2 ** (attempt - 1))
+            await trio.sleep(RACE_BACKOFF.delay(attempt - 1))
     raise AssertionError("unreachable")

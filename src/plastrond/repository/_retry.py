@@ -6,10 +6,10 @@ and `may_retry_status` after an answer outside 2xx, and waits `RetryPolicy.delay
 
 from __future__ import annotations
 
-import random
-
 import attrs
 import httpx
+
+from ..backoff import Backoff
 
 __all__ = [
     "IDEMPOTENT",
@@ -49,8 +49,7 @@ class RetryPolicy:
     def delay(self, retry: int, retry_after: float | None = None) -> float:
         if retry_after is not None:
             return min(self.max_delay, max(0.0, retry_after))
-        ceiling = min(self.max_delay, self.initial_delay * 2.0**retry)
-        return ceiling / 2 + random.uniform(0, ceiling / 2)
+        return Backoff(self.initial_delay, self.max_delay, jitter=0.5).delay(retry)
 
     def may_retry_transport(
         self, error: httpx.TransportError, *, replayable: bool, idempotent: bool, attempt: int
