@@ -352,17 +352,13 @@ class _Follower:
         raise BrokerError("the session ended")
 
 
-async def follow(
-    broker: BrokerConfig, submission: Submission, reporter: Reporter
-) -> Completion | None:
+async def follow(follower: _Follower, timeout: float | None) -> Completion | None:
     """Send the job and wait for its completion (None with --no-wait). Raises SubmitError
-    when the broker cannot be reached, trio.TooSlowError past the submission's timeout."""
-    timeout = submission.timeout
-    follower = _Follower(broker, submission, reporter)
+    when the broker cannot be reached, trio.TooSlowError past *timeout* (which bounds the
+    connect timeout too)."""
     if timeout is None:
         return await follower.run()
     with trio.fail_after(timeout):
-        # The connect timeout never outlasts the whole run's.
         return await follower.run()
 
 
@@ -388,21 +384,21 @@ def run_submit(
     err = stderr if stderr is not None else sys.stderr
     reporter = reporter_for(err)
     job_id = submission.job_id
+    follower = _Follower(broker, submission, reporter)
     try:
         try:
-            completion = trio.run(follow, broker, submission, reporter)
+            completion = trio.run(follow, follower, submission.timeout)
         finally:
             reporter.close()
     except SubmitError as e:
         print(f"plastrond: submit: {e}", file=err)
         return NO_ANSWER
     except trio.TooSlowError:
-        where = "no answer" if not submission.wait else "no completion"
-        print(
-            f"plastrond: submit: {where} within {submission.timeout:g} s "
-            f"(job {job_id}; it may still run)",
-            file=err,
-        )
+        if follower.sent:
+            what = f"no completion within {submission.timeout:g} s (job {job_id}; it may still run)"
+        else:
+            what = f"the broker did not take the job within {submission.timeout:g} s (job {job_id})"
+        print(f"plastrond: submit: {what}", file=err)
         return NO_ANSWER
     if completion is None:
         print(job_id, file=out)
