@@ -240,11 +240,12 @@ def test_job_ids_are_unique_unless_given(echo_daemon):
         (["echo", "--timeout", "soon"], "expected a number of seconds"),
     ],
 )
-def test_usage_errors_exit_2_and_send_nothing(echo_daemon, activemq, args, says):
+def test_usage_errors_exit_2_and_send_nothing(plastrond_setup, activemq, args, says):
+    setup = plastrond_setup(activemq)  # no daemon: whatever is sent stays for the listener
     listener = Collector()
-    conn = listen(activemq, echo_daemon.dests.jobs, listener)
+    conn = listen(activemq, setup.dests.jobs, listener)
     try:
-        result = submit(echo_daemon.config, *args, timeout=60)
+        result = submit(setup.config, *args, timeout=60)
         assert result.returncode == 2
         assert says in result.stderr
         assert result.stdout == ""
@@ -359,3 +360,35 @@ def listen(broker, destination: str, listener: Collector) -> stomp.Connection12:
     conn.connect(wait=True)
     conn.subscribe(destination, id="1", ack="auto")
     return conn
+
+
+def test_a_broker_restarted_while_the_job_runs_is_reconnected_to(
+    private_broker, plastrond_setup, tmp_path
+):
+    setup = plastrond_setup(private_broker.endpoint)
+    daemon = setup.plastrond()
+    daemon.wait_connected()
+    body = tmp_path / "body.txt"
+    body.write_text("still here\n")
+    args = ["submit", "echo", str(body), "--arg", "echo-delay=6", "--timeout", "150"]
+    client = subprocess.Popen(
+        [sys.executable, "-m", "plastrond", "-c", str(setup.config), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
+    try:
+        assert client.stderr is not None
+        assert " sent to " in client.stderr.readline()
+        daemon.wait_for_log("accepted echo job", timeout=30)
+        private_broker.stop()
+        private_broker.start()
+        out, err = client.communicate(timeout=150)
+    finally:
+        if client.poll() is None:
+            client.kill()
+    assert client.returncode == 0, err
+    assert out == "still here\n"
+    assert "lost the broker" in err
