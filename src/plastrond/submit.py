@@ -287,7 +287,10 @@ class _Follower:
                 return await self._session(conn)
             except BrokerError as e:
                 if not self.sent:
-                    raise SubmitError(f"lost the broker before it took the job: {e}") from None
+                    raise SubmitError(
+                        f"lost the broker before it confirmed the job (it may or may not have "
+                        f"it; send it again with --job-id {self.submission.job_id}): {e}"
+                    ) from None
                 self.reporter.note(f"plastrond: lost the broker ({e}); reconnecting")
             finally:
                 with trio.CancelScope(shield=True):
