@@ -1,0 +1,305 @@
+"""The image the Swarm stack deploys, built from this checkout and run as the stack runs it.
+
+podman builds the Dockerfile, then runs both services of docker-compose.yml from the image
+(image_support.Stack: the services' commands, environment, volumes and configs, with their
+modes and owners) with a configuration made from docker-plastron-template.yml, in which only
+what names this machine is changed: the repository's and the broker's addresses, Fedora's
+Basic credentials for the template's JWT secret, destinations of the test's own, and the local
+vocabularies and SFTP host key an import here needs. The SFTP key is the stack's
+`archelon_id` config. The containers share the host's network, where the shared ActiveMQ and
+Fedora 6 listen on loopback; the stack's ports (stomp's admin listener 9180, http's 5000) must
+be free on this machine.
+
+Each service's compose health check is run inside its container; an echo job goes through the
+stomp service (asynchronous and synchronous), an import over SFTP lands in Fedora and the http
+service reports and reconciles it from the jobs volume both share; SIGTERM stops each service
+within its `stop_grace_period`, the stomp service with a job running, which the next
+container on the same volume takes up again.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import attrs
+import httpx
+import pytest
+import yaml
+from image_support import (
+    IMAGE_TAG,
+    TEMPLATE,
+    PodmanError,
+    Service,
+    Stack,
+    build_image,
+    port_is_free,
+)
+from import_support import DATA, FILES, VOCABULARIES, TestContainer
+
+pytestmark = [
+    pytest.mark.integration,
+    # The image is the subject here, not the repository: Fedora 6 only.
+    pytest.mark.parametrize("fedora", ["fcrepo6"], indirect=True),
+]
+
+UID = 990  # the Dockerfile's plastron user
+DATA_IN_CONTAINER = "/srv/plastrond-test-data"  # tests/imports/data, mounted read-only
+KNOWN_HOSTS_IN_CONTAINER = "/etc/plastron/auth/known_hosts"
+
+
+@attrs.frozen
+class Destinations:
+    jobs: str
+    sync: str
+    status: str
+    progress: str
+
+
+@pytest.fixture(scope="module")
+def image(request) -> str:
+    try:
+        took = build_image(IMAGE_TAG)
+    except PodmanError as error:
+        pytest.fail(str(error), pytrace=False)
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"\nimage {IMAGE_TAG} built from the Dockerfile in {took:.1f} s")
+    return IMAGE_TAG
+
+
+def deployment_config(path: Path, activemq, fedora, dests: Destinations) -> Path:
+    """docker-plastron-template.yml, edited as an operator edits it for this machine."""
+    config = yaml.safe_load(TEMPLATE.read_text())
+    repository = config["REPOSITORY"]
+    repository["REST_ENDPOINT"] = fedora.rest_url
+    del repository["REPO_EXTERNAL_URL"]  # the local Fedora has no other name
+    del repository["JWT_SECRET"]  # it takes HTTP Basic
+    repository["FEDORA_USER"], repository["FEDORA_PASSWORD"] = fedora.admin_auth
+    broker = config["MESSAGE_BROKER"]
+    broker["SERVER"] = activemq.address
+    broker["DESTINATIONS"].update(
+        JOBS=dests.jobs, SYNCHRONOUS_JOBS=dests.sync, JOB_STATUS=dests.status,
+        JOB_PROGRESS=dests.progress,
+    )  # fmt: skip
+    data = Path(DATA_IN_CONTAINER)
+    config["CONTENT_MODELS"] = {
+        "VOCABULARIES": {
+            iri: str(data / Path(file).relative_to(DATA)) for iri, file in VOCABULARIES.items()
+        }
+    }
+    for command in ("IMPORT", "EXPORT"):
+        config["COMMANDS"][command]["SFTP_KNOWN_HOSTS"] = KNOWN_HOSTS_IN_CONTAINER
+    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    return path
+
+
+@attrs.define
+class Deployment:
+    stack: Stack
+    stomp: Service
+    http: Service
+    dests: Destinations
+    healthy_after: dict[str, float]
+
+
+def new_stack(image: str, tmp: Path, activemq, fedora, sshd) -> tuple[Stack, Destinations]:
+    tag = uuid.uuid4().hex[:10]
+    dests = Destinations(
+        jobs=f"/queue/test.{tag}.jobs",
+        sync=f"/queue/test.{tag}.jobs.synchronous",
+        status=f"/queue/test.{tag}.jobs.status",
+        progress=f"/topic/test.{tag}.jobs.progress",
+    )
+    config = deployment_config(tmp / "docker-plastron.yml", activemq, fedora, dests)
+    # The stack's SFTP key: the one the local sshd lets in.
+    key = tmp / "archelon_id"
+    key.write_bytes(sshd.private_key.read_bytes())
+    stack = Stack(
+        image,
+        tmp,
+        files={"docker-plastron.yml": config, "archelon_id": key},
+        extra_run_args=(
+            "--volume", f"{DATA}:{DATA_IN_CONTAINER}:ro",
+            "--volume", f"{sshd.known_hosts}:{KNOWN_HOSTS_IN_CONTAINER}:ro",
+        ),
+    )  # fmt: skip
+    return stack, dests
+
+
+@pytest.fixture(scope="module")
+def deployment(image, activemq, fedora, sshd, tmp_path_factory) -> Iterator[Deployment]:
+    """Both services of the stack, healthy."""
+    for port in (9180, 5000):
+        if not port_is_free(port):
+            pytest.fail(
+                f"port {port} is taken on this machine; the containers share the host's network "
+                "and the stack listens there",
+                pytrace=False,
+            )
+    stack, dests = new_stack(image, tmp_path_factory.mktemp("stack"), activemq, fedora, sshd)
+    try:
+        stomp = stack.run("plastrond-stomp")
+        http = stack.run("plastrond-http")
+        healthy_after = {service.name: service.wait_healthy() for service in (stomp, http)}
+        yield Deployment(stack, stomp, http, dests, healthy_after)
+    finally:
+        stack.close()
+
+
+@pytest.fixture
+def archelon(deployment, activemq, archelon_factory):
+    return archelon_factory(activemq, deployment.dests)
+
+
+def proc_ids(pid: int) -> tuple[set[int], set[int]]:
+    """The real, effective, saved and file-system uids and gids of a host process."""
+    ids = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("Uid", "Gid"):
+            ids[key] = {int(v) for v in value.split()}
+    return ids["Uid"], ids["Gid"]
+
+
+def journal_state(store: Path) -> dict[str, str]:
+    """Job id -> the last kind of record the message store's journal holds for it."""
+    state = {}
+    for line in (store / "journal.log").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line.partition(" ")[2])
+        state[record["job_id"]] = record["type"]
+    return state
+
+
+def test_both_services_are_healthy_and_run_as_the_plastron_user(deployment):
+    for service in (deployment.stomp, deployment.http):
+        # The compose health check passes inside the container, again and again.
+        assert deployment.healthy_after[service.name] < 30
+        result = service.health_check()
+        assert result.returncode == 0, result.stderr
+        # The daemon is the container's first process, run as uid and gid 990 only.
+        assert proc_ids(service.pid) == ({UID}, {UID})
+        # ... and it is the image's entry point with the service's command.
+        args = Path(f"/proc/{service.pid}/cmdline").read_bytes().decode().split("\0")[:-1]
+        assert Path(args[-4]).name == "plastrond", args
+        assert args[-3:] == ["-c", "/etc/plastrond.yml", *service.spec["command"]], args
+    # The message store is the daemon's own, in its volume.
+    store = deployment.stack.volume_path("plastrond-msg")
+    owners = {(p.stat().st_uid, p.stat().st_gid) for p in [store, *store.iterdir()]}
+    assert owners == {(UID, UID)}
+    assert "journal.log" in {p.name for p in store.iterdir()}
+    # What the health checks probe answers as the README says.
+    stomp = json.loads(
+        deployment.stomp.exec(
+            "python", "-c",
+            "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9180/health').read().decode())",
+        ).stdout
+    )  # fmt: skip
+    assert stomp["status"] == "ok" and stomp["broker"].endswith(":61613")
+    assert httpx.get("http://127.0.0.1:5000/health").json() == {"status": "ok"}
+
+
+def test_an_echo_job_through_the_stomp_service(deployment, archelon):
+    job_id = f"http://archelon.example/echo/{uuid.uuid4().hex[:8]}"
+    archelon.send_job(job_id, "echo", "from the host, with ümlauts")
+    (done,) = archelon.wait_for("completions", 1, timeout=30)
+    assert done.headers["PlastronJobId"] == job_id
+    assert done.headers["PlastronJobState"] == "Done"
+    assert "PlastronJobError" not in done.headers
+    assert done.body == "from the host, with ümlauts"
+    # The synchronous queue answers at reply-to.
+    archelon.send_job(f"SYNCHRONOUS-{uuid.uuid4()}", "echo", "sync", synchronous=True)
+    (reply,) = archelon.wait_for("replies", 1, timeout=30)
+    assert reply.headers["PlastronJobState"] == "Done" and reply.body == "sync"
+
+
+def test_an_import_over_sftp_shown_and_reconciled_by_the_http_service(
+    deployment, archelon, fedora, sshd
+):
+    target = TestContainer(fedora.rest_url, fedora.admin_auth)
+    try:
+        job_id = f"http://archelon.example/import_jobs/{uuid.uuid4().hex[:8]}"
+        archelon.send_job(
+            job_id,
+            "import",
+            (DATA / "Item.csv").read_text(encoding="utf-8"),
+            model="Item",
+            # the files come from the host's sshd, with the stack's archelon_id key
+            binaries_location=f"{sshd.url}{FILES}",
+            container=target.uri,
+        )
+        (done,) = archelon.wait_for("completions", 1, timeout=180)
+        body = json.loads(done.body)
+        assert "PlastronJobError" not in done.headers, done.headers["PlastronJobError"]
+        assert done.headers["PlastronJobState"] == body["state"] == "import_complete", body
+        assert body["count"]["created"] == 2 and body["count"]["errors"] == 0
+        assert len(target.items()) == 2
+
+        # The http service reads the job folder the stomp service wrote in the shared volume.
+        path = "http://127.0.0.1:5000/jobs/" + quote(job_id, safe="")
+        job = httpx.get(path, timeout=30)
+        assert job.status_code == 200, job.text
+        assert job.json()["job_id"] == job_id
+        assert job.json()["completed"]["count"] == 2
+        reconciled = httpx.get(f"{path}/reconcile", timeout=60)
+        assert reconciled.status_code == 200, reconciled.text
+        assert reconciled.json()["clean"] is True, reconciled.json()
+        assert reconciled.json()["checked"] == 2
+    finally:
+        target.close()
+
+
+def test_the_stomp_health_check_fails_while_the_broker_is_unreachable(
+    image, activemq, fedora, sshd, tmp_path
+):
+    # A network of its own with nothing in it: the broker cannot be reached from there.
+    stack, _dests = new_stack(image, tmp_path, activemq, fedora, sshd)
+    try:
+        stomp = stack.run("plastrond-stomp", network="none")
+        deadline = time.monotonic() + 30
+        while "cannot connect" not in stomp.logs():
+            assert time.monotonic() < deadline, stomp.logs()
+            time.sleep(0.2)
+        result = stomp.health_check()
+        assert result.returncode != 0
+        assert "503" in result.stderr
+        assert stomp.running  # it keeps trying
+    finally:
+        stack.close()
+
+
+def test_sigterm_stops_the_stomp_service_within_its_grace_period_with_a_job_running(
+    deployment, archelon
+):
+    stomp = deployment.stomp
+    job_id = f"http://archelon.example/echo/long-{uuid.uuid4().hex[:8]}"
+    archelon.send_job(job_id, "echo", "long", echo_delay="3600")
+    archelon.wait_for("progress", 1, timeout=30)
+
+    status, took = stomp.stop()
+    assert status == 0, stomp.logs()
+    assert took < stomp.grace_period, f"{took:.1f} s, over {stomp.grace_period} s"
+    log = stomp.logs()
+    assert "SIGTERM: stopping" in log and log.rstrip().endswith("stopped"), log[-2000:]
+    assert archelon.completion_ids() == []
+
+    # The job is kept in the message store's volume (its journal, read without touching it:
+    # the store is the daemon's), and the next task on the volume takes it up again.
+    state = journal_state(deployment.stack.volume_path("plastrond-msg"))
+    assert {job for job, last in state.items() if last != "done"} == {job_id}
+    assert state[job_id] == "request"
+    before = len(archelon.progress)
+    restarted = deployment.stack.run("plastrond-stomp")
+    restarted.wait_healthy()
+    again = archelon.wait_for("progress", before + 1, timeout=60)[before]
+    assert again.headers["PlastronJobId"] == job_id
+
+
+def test_sigterm_stops_the_http_service_within_its_grace_period(deployment):
+    status, took = deployment.http.stop()
+    assert status == 0, deployment.http.logs()
+    assert took < deployment.http.grace_period
