@@ -13,8 +13,9 @@ need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven 
   chromium wrk unzip prometheus
 
 # podman builds and runs the image (tests/integration/test_container_image.py): runc runs the
-# containers, netavark (with aardvark-dns and iptables) is the network of the build's RUN steps.
-need_debs podman runc netavark aardvark-dns iptables
+# containers, netavark (with aardvark-dns and iptables) is the network of the build's RUN steps,
+# slirp4netns that of the containers in the test (with the host's loopback at 10.0.2.2).
+need_debs podman runc netavark aardvark-dns iptables slirp4netns
 # The Dockerfile's base image. Docker Hub is not reachable from the CI machines: there, the
 # shared tools beside the checkout make a local stand-in of the same name (about a minute).
 BASE_IMAGE="$(awk '$1 == "FROM" { print $2; exit }' "$REPO_DIR/Dockerfile")"

@@ -9,8 +9,10 @@ runs the service's `healthcheck.test` inside its container, as the engine does; 
 what Swarm does at an update or a `docker service rm`: SIGTERM, then SIGKILL after the
 service's `stop_grace_period`.
 
-The containers share the host's network (`--network host`): the shared ActiveMQ and Fedora
-listen on loopback only, and the stack's ports (9180, 5000) are then the host's.
+Each container has a network of its own, as in Swarm (the stack's ports are the container's,
+whatever listens on the host), through slirp4netns, where the host's loopback, on which the
+shared ActiveMQ, Fedora and sshd listen, is `HOST_LOOPBACK` (10.0.2.2). A service's published
+`ports` are published on a free port of the host's loopback (`Service.published`).
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ COMPOSE = REPO_DIR / "docker-compose.yml"
 TEMPLATE = REPO_DIR / "docker-plastron-template.yml"
 #: one tag per checkout: its layers stay cached for the next run of the same checkout
 IMAGE_TAG = "localhost/plastrond-test:" + hashlib.sha1(str(REPO_DIR).encode()).hexdigest()[:12]
+
+
+#: the network of the containers, and the host's loopback as they see it
+NETWORK = "slirp4netns:allow_host_loopback=true"
+HOST_LOOPBACK = "10.0.2.2"
 
 
 class PodmanError(AssertionError):
@@ -86,6 +93,10 @@ def build_image(tag: str = IMAGE_TAG) -> float:
     return time.monotonic() - started
 
 
+def last_lines(text: str, count: int = 3) -> str:
+    return "\n".join(text.strip().splitlines()[-count:])
+
+
 def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
@@ -113,14 +124,10 @@ def interpolate(value: str, environ: dict[str, str]) -> str:
     return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", one, value)
 
 
-def port_is_free(port: int) -> bool:
+def free_port() -> int:
     with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-        return True
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @attrs.define
@@ -130,6 +137,8 @@ class Service:
     name: str
     container: str
     spec: dict[str, Any]
+    #: the container's published ports -> the host's (on 127.0.0.1)
+    published: dict[int, int] = attrs.field(factory=dict)
 
     @property
     def grace_period(self) -> float:
@@ -165,8 +174,8 @@ class Service:
                 return time.monotonic() - started
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"{self.name}'s health check still fails after its start period:\n"
-                    f"{result.stderr[-2000:]}\n{self.logs()}"
+                    f"{self.name}'s health check still fails after its start period ("
+                    f"{result.returncode}):\n{last_lines(result.stderr)}\n{self.logs()}"
                 )
             time.sleep(0.5)
 
@@ -239,10 +248,15 @@ class Stack:
         os.chmod(copy, int(config.get("mode", 0o444)))
         return copy
 
-    def run(self, service: str, *, network: str = "host") -> Service:
+    def run(self, service: str, *, network: str = NETWORK) -> Service:
         spec = self.stack["services"][service]
         container = f"{self.prefix}-{service}-{len(self.containers) + 1}"
         args = ["run", "--detach", "--name", container, f"--network={network}", *ulimit_flags()]
+        published = {}
+        for entry in spec.get("ports", []):
+            port = int(str(entry).rpartition(":")[2])
+            published[port] = free_port()
+            args += ["--publish", f"127.0.0.1:{published[port]}:{port}"]
         for entry in spec.get("volumes", []):
             name, _, target = entry.partition(":")
             args += ["--volume", f"{self.volume(name)}:{target}"]
@@ -255,7 +269,7 @@ class Stack:
         args += [*self.extra_run_args, self.image, *spec.get("command", [])]
         self.containers.append(container)
         podman(*args)
-        return Service(service, container, spec)
+        return Service(service, container, spec, published)
 
     def close(self) -> None:
         for container in self.containers:

@@ -3,12 +3,12 @@
 podman builds the Dockerfile, then runs both services of docker-compose.yml from the image
 (image_support.Stack: the services' commands, environment, volumes and configs, with their
 modes and owners) with a configuration made from docker-plastron-template.yml, in which only
-what names this machine is changed: the repository's and the broker's addresses, Fedora's
-Basic credentials for the template's JWT secret, destinations of the test's own, and the local
-vocabularies and SFTP host key an import here needs. The SFTP key is the stack's
-`archelon_id` config. The containers share the host's network, where the shared ActiveMQ and
-Fedora 6 listen on loopback; the stack's ports (stomp's admin listener 9180, http's 5000) must
-be free on this machine.
+what names this machine is changed: where the repository and the broker answer (the host's
+loopback as the containers see it, with the repository's own name, for Archelon and the tests,
+as the template's REPO_EXTERNAL_URL), Fedora's Basic credentials for the template's JWT secret,
+destinations of the test's own, and the local vocabularies and SFTP host key an import here
+needs. The SFTP key is the stack's `archelon_id` config. The shared ActiveMQ, Fedora 6 and sshd
+of the host are used.
 
 Each service's compose health check is run inside its container; an echo job goes through the
 stomp service (asynchronous and synchronous), an import over SFTP lands in Fedora and the http
@@ -31,13 +31,13 @@ import httpx
 import pytest
 import yaml
 from image_support import (
+    HOST_LOOPBACK,
     IMAGE_TAG,
     TEMPLATE,
     PodmanError,
     Service,
     Stack,
     build_image,
-    port_is_free,
 )
 from import_support import DATA, FILES, VOCABULARIES, TestContainer
 
@@ -76,12 +76,12 @@ def deployment_config(path: Path, activemq, fedora, dests: Destinations) -> Path
     """docker-plastron-template.yml, edited as an operator edits it for this machine."""
     config = yaml.safe_load(TEMPLATE.read_text())
     repository = config["REPOSITORY"]
-    repository["REST_ENDPOINT"] = fedora.rest_url
-    del repository["REPO_EXTERNAL_URL"]  # the local Fedora has no other name
-    del repository["JWT_SECRET"]  # it takes HTTP Basic
+    repository["REST_ENDPOINT"] = in_container(fedora.rest_url)
+    repository["REPO_EXTERNAL_URL"] = fedora.rest_url
+    del repository["JWT_SECRET"]  # the local Fedora takes HTTP Basic
     repository["FEDORA_USER"], repository["FEDORA_PASSWORD"] = fedora.admin_auth
     broker = config["MESSAGE_BROKER"]
-    broker["SERVER"] = activemq.address
+    broker["SERVER"] = f"{HOST_LOOPBACK}:{activemq.port}"
     broker["DESTINATIONS"].update(
         JOBS=dests.jobs, SYNCHRONOUS_JOBS=dests.sync, JOB_STATUS=dests.status,
         JOB_PROGRESS=dests.progress,
@@ -96,6 +96,12 @@ def deployment_config(path: Path, activemq, fedora, dests: Destinations) -> Path
         config["COMMANDS"][command]["SFTP_KNOWN_HOSTS"] = KNOWN_HOSTS_IN_CONTAINER
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return path
+
+
+def in_container(url: str) -> str:
+    """*url* on the host's loopback as the containers reach it."""
+    assert "//127.0.0.1:" in url, url
+    return url.replace("//127.0.0.1:", f"//{HOST_LOOPBACK}:", 1)
 
 
 @attrs.define
@@ -119,13 +125,19 @@ def new_stack(image: str, tmp: Path, activemq, fedora, sshd) -> tuple[Stack, Des
     # The stack's SFTP key: the one the local sshd lets in.
     key = tmp / "archelon_id"
     key.write_bytes(sshd.private_key.read_bytes())
+    # The sshd's host key, under the name the containers reach it by.
+    known_hosts = tmp / "known_hosts"
+    known_hosts.write_text(
+        sshd.known_hosts.read_text().replace(f"[{sshd.host}]:", f"[{HOST_LOOPBACK}]:")
+    )
+    known_hosts.chmod(0o644)
     stack = Stack(
         image,
         tmp,
         files={"docker-plastron.yml": config, "archelon_id": key},
         extra_run_args=(
             "--volume", f"{DATA}:{DATA_IN_CONTAINER}:ro",
-            "--volume", f"{sshd.known_hosts}:{KNOWN_HOSTS_IN_CONTAINER}:ro",
+            "--volume", f"{known_hosts}:{KNOWN_HOSTS_IN_CONTAINER}:ro",
         ),
     )  # fmt: skip
     return stack, dests
@@ -134,13 +146,6 @@ def new_stack(image: str, tmp: Path, activemq, fedora, sshd) -> tuple[Stack, Des
 @pytest.fixture(scope="module")
 def deployment(image, activemq, fedora, sshd, tmp_path_factory) -> Iterator[Deployment]:
     """Both services of the stack, healthy."""
-    for port in (9180, 5000):
-        if not port_is_free(port):
-            pytest.fail(
-                f"port {port} is taken on this machine; the containers share the host's network "
-                "and the stack listens there",
-                pytrace=False,
-            )
     stack, dests = new_stack(image, tmp_path_factory.mktemp("stack"), activemq, fedora, sshd)
     try:
         stomp = stack.run("plastrond-stomp")
@@ -164,6 +169,11 @@ def proc_ids(pid: int) -> tuple[set[int], set[int]]:
         if key in ("Uid", "Gid"):
             ids[key] = {int(v) for v in value.split()}
     return ids["Uid"], ids["Gid"]
+
+
+def http_url(deployment: Deployment) -> str:
+    """The http service, at the host port its 5000 is published on."""
+    return f"http://127.0.0.1:{deployment.http.published[5000]}"
 
 
 def journal_state(store: Path) -> dict[str, str]:
@@ -200,7 +210,7 @@ def test_both_services_are_healthy_and_run_as_the_plastron_user(deployment):
         ).stdout
     )  # fmt: skip
     assert stomp["status"] == "ok" and stomp["broker"].endswith(":61613")
-    assert httpx.get("http://127.0.0.1:5000/health").json() == {"status": "ok"}
+    assert httpx.get(f"{http_url(deployment)}/health").json() == {"status": "ok"}
 
 
 def test_an_echo_job_through_the_stomp_service(deployment, archelon):
@@ -229,7 +239,7 @@ def test_an_import_over_sftp_shown_and_reconciled_by_the_http_service(
             (DATA / "Item.csv").read_text(encoding="utf-8"),
             model="Item",
             # the files come from the host's sshd, with the stack's archelon_id key
-            binaries_location=f"{sshd.url}{FILES}",
+            binaries_location=f"sftp://{sshd.user}@{HOST_LOOPBACK}:{sshd.port}{FILES}",
             container=target.uri,
         )
         (done,) = archelon.wait_for("completions", 1, timeout=180)
@@ -240,7 +250,7 @@ def test_an_import_over_sftp_shown_and_reconciled_by_the_http_service(
         assert len(target.items()) == 2
 
         # The http service reads the job folder the stomp service wrote in the shared volume.
-        path = "http://127.0.0.1:5000/jobs/" + quote(job_id, safe="")
+        path = f"{http_url(deployment)}/jobs/" + quote(job_id, safe="")
         job = httpx.get(path, timeout=30)
         assert job.status_code == 200, job.text
         assert job.json()["job_id"] == job_id
@@ -256,7 +266,7 @@ def test_an_import_over_sftp_shown_and_reconciled_by_the_http_service(
 def test_the_stomp_health_check_fails_while_the_broker_is_unreachable(
     image, activemq, fedora, sshd, tmp_path
 ):
-    # A network of its own with nothing in it: the broker cannot be reached from there.
+    # A network with nothing in it: the broker cannot be reached from there.
     stack, _dests = new_stack(image, tmp_path, activemq, fedora, sshd)
     try:
         stomp = stack.run("plastrond-stomp", network="none")
