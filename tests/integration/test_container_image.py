@@ -291,7 +291,7 @@ def test_sigterm_stops_the_stomp_service_within_its_grace_period_with_a_job_runn
     archelon.wait_for("progress", 1, timeout=30)
 
     status, took = stomp.stop()
-    assert status == 0, stomp.logs()
+    assert status == 0, f"exit status {status} after {took:.1f} s:\n{stomp.logs()[-3000:]}"
     assert took < stomp.grace_period, f"{took:.1f} s, over {stomp.grace_period} s"
     log = stomp.logs()
     assert "SIGTERM: stopping" in log and log.rstrip().endswith("stopped"), log[-2000:]
@@ -311,5 +311,5 @@ def test_sigterm_stops_the_stomp_service_within_its_grace_period_with_a_job_runn
 
 def test_sigterm_stops_the_http_service_within_its_grace_period(deployment):
     status, took = deployment.http.stop()
-    assert status == 0, deployment.http.logs()
+    assert status == 0, f"exit status {status} after {took:.1f} s:\n{deployment.http.logs()}"
     assert took < deployment.http.grace_period

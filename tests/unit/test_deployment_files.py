@@ -67,6 +67,12 @@ def test_compose_stack_has_both_services():
         assert mounts["/var/opt/plastron/jobs"] == "plastrond-jobs"
     stomp_targets = {c["target"]: c["source"] for c in stomp["configs"]}
     assert stomp_targets["/etc/plastron/auth/archelon_id"] == "archelon-id"
+    # The SFTP key is the image's user's alone (a Swarm config is root's unless told).
+    runs = " ".join(arg for word, arg in dockerfile_instructions() if word == "RUN")
+    uid = re.search(r"useradd [^&]*--uid (\d+)", runs).group(1)
+    gid = re.search(r"groupadd [^&]*--gid (\d+)", runs).group(1)
+    (key,) = [c for c in stomp["configs"] if c["source"] == "archelon-id"]
+    assert (str(key["uid"]), str(key["gid"]), key["mode"]) == (uid, gid, 0o400)
     assert stack["configs"]["plastrond-config"]["file"] == "docker-plastron.yml"
     assert "file" in stack["configs"]["archelon-id"]
     assert set(stack["volumes"]) == {"plastrond-msg", "plastrond-jobs"}
