@@ -66,9 +66,12 @@ def image(request) -> str:
         took = build_image(IMAGE_TAG)
     except PodmanError as error:
         pytest.fail(str(error), pytrace=False)
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"\nimage {IMAGE_TAG} built from the Dockerfile in {took:.1f} s")
+    # Said in the run's output (CI's log), not captured with the test's.
+    plugins = request.config.pluginmanager
+    reporter, capture = plugins.get_plugin("terminalreporter"), plugins.get_plugin("capturemanager")
+    if reporter is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            reporter.write_line(f"\nimage {IMAGE_TAG} built from the Dockerfile in {took:.1f} s")
     return IMAGE_TAG
 
 
