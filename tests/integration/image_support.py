@@ -144,6 +144,10 @@ class Service:
     def grace_period(self) -> float:
         return seconds(self.spec.get("stop_grace_period", "10s"))
 
+    @property
+    def start_period(self) -> float:
+        return seconds(self.spec["healthcheck"].get("start_period", "0s"))
+
     def exec(self, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
         return podman("exec", self.container, *args, timeout=timeout, check=False)
 
@@ -166,7 +170,7 @@ class Service:
         """Run the health check until it passes, within the service's `start_period` (the
         time the engine gives a starting task); the seconds it took."""
         started = time.monotonic()
-        deadline = started + seconds(self.spec["healthcheck"].get("start_period", "0s"))
+        deadline = started + self.start_period
         while True:
             assert self.running, f"{self.name} exited:\n{self.logs()}"
             result = self.health_check()
