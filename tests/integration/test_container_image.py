@@ -6,9 +6,9 @@ modes and owners) with a configuration made from docker-plastron-template.yml, i
 what names this machine is changed: where the repository and the broker answer (the host's
 loopback as the containers see it, with the repository's own name, for Archelon and the tests,
 as the template's REPO_EXTERNAL_URL), Fedora's Basic credentials for the template's JWT secret,
-destinations of the test's own, and the local vocabularies and SFTP host key an import here
-needs. The SFTP key is the stack's `archelon_id` config. The shared ActiveMQ, Fedora 6 and sshd
-of the host are used.
+destinations of the test's own, and the local vocabularies an import here needs. The SFTP
+key and host keys are the stack's `archelon_id` and `known_hosts` configs. The shared
+ActiveMQ, Fedora 6 and sshd of the host are used.
 
 Each service's compose health check is run inside its container; an echo job goes through the
 stomp service (asynchronous and synchronous), an import over SFTP lands in Fedora and the http
@@ -49,7 +49,6 @@ pytestmark = [
 
 UID = 990  # the Dockerfile's plastron user
 DATA_IN_CONTAINER = "/srv/plastrond-test-data"  # tests/imports/data, mounted read-only
-KNOWN_HOSTS_IN_CONTAINER = "/etc/plastron/auth/known_hosts"
 
 
 @attrs.frozen
@@ -95,8 +94,6 @@ def deployment_config(path: Path, activemq, fedora, dests: Destinations) -> Path
             iri: str(data / Path(file).relative_to(DATA)) for iri, file in VOCABULARIES.items()
         }
     }
-    for command in ("IMPORT", "EXPORT"):
-        config["COMMANDS"][command]["SFTP_KNOWN_HOSTS"] = KNOWN_HOSTS_IN_CONTAINER
     path.write_text(yaml.safe_dump(config, allow_unicode=True))
     return path
 
@@ -128,21 +125,17 @@ def new_stack(image: str, tmp: Path, activemq, fedora, sshd) -> tuple[Stack, Des
     # The stack's SFTP key: the one the local sshd lets in.
     key = tmp / "archelon_id"
     key.write_bytes(sshd.private_key.read_bytes())
-    # The sshd's host key, under the name the containers reach it by.
+    # The stack's known_hosts: the sshd's host key, under the name the containers reach it by.
     known_hosts = tmp / "known_hosts"
     known_hosts.write_text(
         sshd.known_hosts.read_text().replace(f"[{sshd.host}]:", f"[{HOST_LOOPBACK}]:")
     )
-    known_hosts.chmod(0o644)
     stack = Stack(
         image,
         tmp,
-        files={"docker-plastron.yml": config, "archelon_id": key},
-        extra_run_args=(
-            "--volume", f"{DATA}:{DATA_IN_CONTAINER}:ro",
-            "--volume", f"{known_hosts}:{KNOWN_HOSTS_IN_CONTAINER}:ro",
-        ),
-    )  # fmt: skip
+        files={"docker-plastron.yml": config, "archelon_id": key, "known_hosts": known_hosts},
+        extra_run_args=("--volume", f"{DATA}:{DATA_IN_CONTAINER}:ro"),
+    )
     return stack, dests
 
 

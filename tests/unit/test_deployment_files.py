@@ -92,6 +92,15 @@ def test_template_is_a_valid_config_for_both_modes():
     )
     assert config.commands.export.ssh_private_key == Path(key_target)
     assert config.commands.import_.ssh_private_key == Path(key_target)
+    # ... and so are the SFTP servers' host keys.
+    known_hosts = next(
+        c["target"]
+        for c in stack["services"]["plastrond-stomp"]["configs"]
+        if c["source"] == "sftp-known-hosts"
+    )
+    assert stack["configs"]["sftp-known-hosts"]["file"] == "known_hosts"
+    assert config.commands.export.sftp_known_hosts == Path(known_hosts)
+    assert config.commands.import_.sftp_known_hosts == Path(known_hosts)
     assert config.http_server.port == 5000
 
 
