@@ -12,7 +12,8 @@ ActiveMQ, Fedora 6 and sshd of the host are used.
 
 Each service's compose health check is run inside its container; an echo job goes through the
 stomp service (asynchronous and synchronous), an import over SFTP lands in Fedora and the http
-service reports and reconciles it from the jobs volume both share; SIGTERM stops each service
+service reports and reconciles it from the jobs volume both share, and an export of its items
+leaves a valid bag on the host over SFTP; SIGTERM stops each service
 within its `stop_grace_period`, the stomp service with a job running, which the next
 container on the same volume takes up again.
 """
@@ -27,9 +28,11 @@ from pathlib import Path
 from urllib.parse import quote
 
 import attrs
+import bagit
 import httpx
 import pytest
 import yaml
+from export_support import unzip
 from image_support import (
     HOST_LOOPBACK,
     IMAGE_TAG,
@@ -224,9 +227,10 @@ def test_an_echo_job_through_the_stomp_service(deployment, archelon):
     assert reply.headers["PlastronJobState"] == "Done" and reply.body == "sync"
 
 
-def test_an_import_over_sftp_shown_and_reconciled_by_the_http_service(
-    deployment, archelon, fedora, sshd
+def test_an_import_and_an_export_over_sftp_and_the_http_service_on_the_import(
+    deployment, archelon, fedora, sshd, tmp_path
 ):
+    sftp = f"sftp://{sshd.user}@{HOST_LOOPBACK}:{sshd.port}"  # the host's sshd
     target = TestContainer(fedora.rest_url, fedora.admin_auth)
     try:
         job_id = f"http://archelon.example/import_jobs/{uuid.uuid4().hex[:8]}"
@@ -235,8 +239,7 @@ def test_an_import_over_sftp_shown_and_reconciled_by_the_http_service(
             "import",
             (DATA / "Item.csv").read_text(encoding="utf-8"),
             model="Item",
-            # the files come from the host's sshd, with the stack's archelon_id key
-            binaries_location=f"sftp://{sshd.user}@{HOST_LOOPBACK}:{sshd.port}{FILES}",
+            binaries_location=f"{sftp}{FILES}",
             container=target.uri,
         )
         (done,) = archelon.wait_for("completions", 1, timeout=180)
@@ -256,6 +259,25 @@ def test_an_import_over_sftp_shown_and_reconciled_by_the_http_service(
         assert reconciled.status_code == 200, reconciled.text
         assert reconciled.json()["clean"] is True, reconciled.json()
         assert reconciled.json()["checked"] == 2
+
+        # The items exported, with their files, to a bag on the host.
+        items = target.items()
+        archelon.send_job(
+            f"http://archelon.example/export_jobs/{uuid.uuid4().hex[:8]}",
+            "export",
+            "\n".join(items) + "\n",
+            output_dest=f"{sftp}{tmp_path}/bag",
+            export_binaries="true",
+        )
+        done = archelon.wait_for("completions", 2, timeout=180)[1]
+        body = json.loads(done.body)
+        assert "PlastronJobError" not in done.headers, done.headers["PlastronJobError"]
+        assert body["state"] == "export_complete"
+        assert body["count"] == {"total": 2, "exported": 2, "errors": 0}
+        bag = unzip(tmp_path / "bag.zip", tmp_path / "unzipped")
+        bagit.Bag(str(bag)).validate()
+        exported = {p.name for p in (bag / "data").rglob("*") if p.is_file()}
+        assert {"metadata.ttl", "p1.tif", "p1.jpg", "p2.jpg", "notes.txt"} <= exported, exported
     finally:
         target.close()
 
