@@ -66,6 +66,7 @@ from ..sftp import (
     parse_sftp_url,
 )
 from ..sftp import reason as _reason
+from .names import NameIndex, exact_key, missing, zip_member_name
 
 __all__ = [
     "BinariesError",
@@ -329,16 +330,55 @@ class LocalLocation(Location):
         super().__init__(written, concurrency)
         self.folder = folder
         self.root = root
+        #: folder -> (its modification time, the names in it), for names not found as written
+        self._listings: dict[str, tuple[int, NameIndex]] = {}
 
     async def open(self) -> None:
         if not await trio.to_thread.run_sync(os.path.isdir, self.folder):
             raise BinariesError(f"binaries-location {self.written} is not an existing folder")
+
+    def _listing(self, folder: str) -> NameIndex | None:
+        """The names in *folder* (read again once it changes), or None when it cannot be read."""
+        try:
+            changed = os.stat(folder).st_mtime_ns
+            kept = self._listings.get(folder)
+            if kept is None or kept[0] != changed:
+                kept = (changed, NameIndex(os.listdir(folder)))
+                self._listings[folder] = kept
+        except OSError:
+            return None
+        return kept[1]
+
+    def _find(self, relative: str) -> tuple[str | None, str | None]:
+        """(the path on disk that *relative* names when each part is compared in normalization
+        form C, None), or (None, the name probably meant, if any)."""
+        current = self.folder
+        parts = relative.split("/")
+        for n, part in enumerate(parts):
+            if os.path.lexists(os.path.join(current, part)):
+                current = os.path.join(current, part)
+                continue
+            names = self._listing(current)
+            name = names.find(part) if names is not None else None
+            if name is None:
+                near = names.near(part) if names is not None else None
+                if near is None:
+                    return None, None
+                seen = os.path.relpath(current, self.folder)
+                return None, posixpath.normpath("/".join([seen, near, *parts[n + 1 :]]))
+            current = os.path.join(current, name)
+        return current, None
 
     def _resolve(self, path: str) -> tuple[str | None, str | None]:
         """(the real path of *path*, None) or (None, the problem)."""
         joined = os.path.normpath(os.path.join(self.folder, path))
         if not _inside(joined, self.folder):
             return None, f"File outside the binaries location: {path}"
+        if joined != self.folder and not os.path.lexists(joined):
+            found, near = self._find(os.path.relpath(joined, self.folder))
+            if found is None:
+                return None, missing(path, near)
+            joined = found
         real = os.path.realpath(joined)
         if not _inside(real, self.root):
             return None, f"File outside the allowed folders: {path}"
@@ -403,7 +443,9 @@ class ZipLocation(Location):
         self.zip_path = zip_path
         self.remote = remote
         self._zip: zipfile.ZipFile | None = None
-        self._names: dict[str, str] = {}
+        #: each member's name as meant (`names.zip_member_name`) -> its entry
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        self._names = NameIndex()
         #: the archive on the SFTP server, read at random (`zip+sftp://`)
         self._remote_file: RemoteFile | None = None
 
@@ -431,7 +473,16 @@ class ZipLocation(Location):
         self._zip = await trio.to_thread.run_sync(load)
         for info in self._zip.infolist():
             if not info.is_dir():
-                self._names[posixpath.normpath(info.filename.lstrip("/"))] = info.filename
+                name = posixpath.normpath(zip_member_name(info).lstrip("/"))
+                self._members.setdefault(exact_key(name), info)
+                self._names.add(name)
+
+    def _member(self, path: str) -> zipfile.ZipInfo | None:
+        """The entry *path* names (compared in normalization form C), or None."""
+        return self._members.get(exact_key(posixpath.normpath(path)))
+
+    def _missing(self, path: str) -> str:
+        return missing(path, self._names.near(posixpath.normpath(path)), "the ZIP file")
 
     @property
     def remote_file(self) -> RemoteFile | None:
@@ -465,13 +516,13 @@ class ZipLocation(Location):
         await super().aclose()
 
     async def _check_one(self, path: str) -> str | None:
-        return None if posixpath.normpath(path) in self._names else f"Missing file: {path}"
+        return None if self._member(path) is not None else self._missing(path)
 
     async def _download(self, path: str, local: Path) -> None:
-        name = self._names.get(posixpath.normpath(path))
+        name = self._member(path)
         archive = self._zip
         if name is None or archive is None:
-            raise FetchError(f"Missing file: {path}")
+            raise FetchError(self._missing(path))
 
         def extract() -> None:
             try:
@@ -483,7 +534,7 @@ class ZipLocation(Location):
         await self._thread(extract)
 
     async def _digest(self, path: str) -> str | None:
-        name = self._names.get(posixpath.normpath(path))
+        name = self._member(path)
         archive = self._zip
         if name is None or archive is None or self.remote is not None:
             # Over SFTP, reading the member twice would double the transfer: the client
@@ -504,10 +555,10 @@ class ZipLocation(Location):
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
-        name = self._names.get(posixpath.normpath(path))
+        name = self._member(path)
         archive = self._zip
         if name is None or archive is None:
-            raise FetchError(f"Missing file: {path}")
+            raise FetchError(self._missing(path))
         errors = (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError)
         try:
             member = await self._thread(archive.open, name)
@@ -527,7 +578,7 @@ class ZipLocation(Location):
                 yield data
 
         try:
-            yield archive.getinfo(name).file_size, chunks()
+            yield name.file_size, chunks()
         finally:
             member.close()
 
