@@ -16,12 +16,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from import_support import import_config, run_import
+from import_support import DCTERMS_TITLE, HAS_FILE, HAS_MEMBER, import_config, run_import
+from rdflib import URIRef
 
 from plastrond.config import ImportConfig
 from plastrond.imports.binaries import FetchError, parse_location
 
-NFC = "NFC"
 #: the files staff scan and name: Japanese, French (written NFD on disk, as macOS writes it),
 #: Greek, Cyrillic, in a subfolder too; the CSV names them in NFC, as keyboards type them
 NAMES = ["写真 1.jpg", "résumé.jpg", "φωτογραφία.tif", "scans/Дом 2.jpg", "scans/Ærø.txt"]
@@ -208,11 +208,18 @@ async def test_files_named_in_every_script_import_from_a_zip_and_a_folder(
     )
     assert outcome.state == "import_complete", outcome.body["validation"]
     assert outcome.count["created"] == len(NAMES)
-    names = sorted(
-        file.filename
-        for item in target.items()
-        for page in target.walk_item(item).pages
-        for file in page.files
-    )
-    assert names == sorted(os.path.basename(n) for n in NAMES)  # as the CSV writes them (NFC)
-    assert all(unicodedata.is_normalized(NFC, n) for n in names)
+    # the names as the CSV writes them (NFC), whatever form the location holds them in
+    assert sorted(file_titles(target)) == sorted(os.path.basename(n) for n in NAMES)
+
+
+def file_titles(target) -> list[str]:
+    """The title of every file of every page of the items in *target*: the file's name as the
+    import wrote it (Fedora 4.7 keeps only a Latin-1 form of it in Content-Disposition, and so
+    in ebucore:filename, issue 25 item 1: the title is the name)."""
+    titles = []
+    for item in target.items():
+        for page in target.graph(item).objects(URIRef(item), HAS_MEMBER):
+            for file in target.graph(str(page)).objects(page, HAS_FILE):
+                description = target.graph(f"{file}/fcr:metadata")
+                titles.append(str(description.value(file, DCTERMS_TITLE)))
+    return titles
