@@ -178,6 +178,29 @@ async def test_a_folder_with_nfd_names_has_the_files_the_csv_names_in_nfc(scans:
                 assert source.name == os.path.basename(_on_disk(name))
 
 
+@pytest.mark.integration
+async def test_an_sftp_folder_and_a_zip_over_sftp_match_names_as_seen(
+    sshd, scans: Path, tmp_path: Path
+) -> None:
+    archive = tmp_path / "allowed" / "info-zip.zip"
+    info_zip(scans, archive)
+    keys = ImportConfig(ssh_private_key=sshd.private_key, sftp_known_hosts=sshd.known_hosts)
+    for written in (
+        f"{sshd.url}{scans}",
+        f"zip+sftp://{sshd.user}@{sshd.host}:{sshd.port}{archive}",
+    ):
+        async with parse_location(written, keys) as location:
+            assert await location.check(NAMES) == {}
+            for name in NAMES:
+                async with location.fetch(name) as path:
+                    assert path.read_bytes() == name.encode("utf-8")
+            problems = await location.check(["scans/ДОМ 2.jpg"])
+            assert "has 'scans/Дом 2.jpg', which differs in case" in problems["scans/ДОМ 2.jpg"]
+            with pytest.raises(FetchError, match="which differs in case"):
+                async with location.source("scans/ДОМ 2.jpg"):
+                    pass
+
+
 # -- the import, on each Fedora -------------------------------------------------------------------
 
 ITEM = "http://purl.org/dc/dcmitype/Image,http://vocab.lib.umd.edu/rightsStatement#InC"

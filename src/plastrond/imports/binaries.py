@@ -66,7 +66,7 @@ from ..sftp import (
     parse_sftp_url,
 )
 from ..sftp import reason as _reason
-from .names import NameIndex, exact_key, missing, zip_member_name
+from .names import NameIndex, exact_key, locate, missing, zip_member_name
 
 __all__ = [
     "BinariesError",
@@ -349,33 +349,14 @@ class LocalLocation(Location):
             return None
         return kept[1]
 
-    def _find(self, relative: str) -> tuple[str | None, str | None]:
-        """(the path on disk that *relative* names when each part is compared in normalization
-        form C, None), or (None, the name probably meant, if any)."""
-        current = self.folder
-        parts = relative.split("/")
-        for n, part in enumerate(parts):
-            if os.path.lexists(os.path.join(current, part)):
-                current = os.path.join(current, part)
-                continue
-            names = self._listing(current)
-            name = names.find(part) if names is not None else None
-            if name is None:
-                near = names.near(part) if names is not None else None
-                if near is None:
-                    return None, None
-                seen = os.path.relpath(current, self.folder)
-                return None, posixpath.normpath("/".join([seen, near, *parts[n + 1 :]]))
-            current = os.path.join(current, name)
-        return current, None
-
     def _resolve(self, path: str) -> tuple[str | None, str | None]:
         """(the real path of *path*, None) or (None, the problem)."""
         joined = os.path.normpath(os.path.join(self.folder, path))
         if not _inside(joined, self.folder):
             return None, f"File outside the binaries location: {path}"
         if joined != self.folder and not os.path.lexists(joined):
-            found, near = self._find(os.path.relpath(joined, self.folder))
+            relative = os.path.relpath(joined, self.folder)
+            found, near = locate(self.folder, relative, os.path.lexists, self._listing)
             if found is None:
                 return None, missing(path, near)
             joined = found
@@ -599,6 +580,8 @@ class SftpLocation(Location):
         self.settings = settings
         self._client: Any = None
         self._channels: list[Any] = []
+        #: folder -> (its modification time, the names in it), for names not found as written
+        self._listings: dict[str, tuple[int, NameIndex]] = {}
 
     async def open(self) -> None:
         if self._client is None:
@@ -624,6 +607,37 @@ class SftpLocation(Location):
     def _remote(self, path: str) -> str:
         return posixpath.join(self.address.path, path)
 
+    def _locate(self, sftp: Any, path: str) -> tuple[str | None, str | None]:
+        """(the remote path of *path*, None), each part compared as a person sees it (see
+        `names.locate`), or (None, the problem): in a worker thread, with its channel."""
+        remote = self._remote(path)
+        try:
+            sftp.stat(remote)
+            return remote, None
+        except FileNotFoundError:
+            pass
+
+        def exists(candidate: str) -> bool:
+            try:
+                sftp.stat(candidate)
+            except FileNotFoundError:
+                return False
+            return True
+
+        def names_in(folder: str) -> NameIndex | None:
+            try:
+                changed = int(sftp.stat(folder).st_mtime or 0)
+                kept = self._listings.get(folder)
+                if kept is None or kept[0] != changed:
+                    kept = (changed, NameIndex(sftp.listdir(folder)))
+                    self._listings[folder] = kept
+            except OSError:
+                return None
+            return kept[1]
+
+        found, near = locate(self.address.path, path, exists, names_in)
+        return (found, None) if found is not None else (None, missing(path, near))
+
     async def _with_channel(self, work: Callable[[Any], T]) -> T:
         async with self.limiter:
             channel = self._channels.pop() if self._channels else None
@@ -646,10 +660,11 @@ class SftpLocation(Location):
             return result
 
     async def _check_one(self, path: str) -> str | None:
-        remote = self._remote(path)
-
         def probe(sftp: Any) -> str | None:
             try:
+                remote, problem = self._locate(sftp, path)
+                if remote is None:
+                    return problem
                 attributes = sftp.stat(remote)
             except FileNotFoundError:
                 return f"Missing file: {path}"
@@ -681,13 +696,16 @@ class SftpLocation(Location):
         return await self._with_channel(start)
 
     async def _download(self, path: str, local: Path) -> None:
-        remote = self._remote(path)
-
         def get(sftp: Any) -> None:
+            remote, problem = self._locate(sftp, path)
+            if remote is None:
+                raise FetchError(problem or f"Missing file: {path}")
             sftp.get(remote, str(local))
 
         try:
             await self._with_channel(get)
+        except FetchError:
+            raise
         except FileNotFoundError:
             raise FetchError(f"Missing file: {path}") from None
         except Exception as e:
@@ -695,7 +713,6 @@ class SftpLocation(Location):
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
-        remote = self._remote(path)
         client = self._client
         if client is None:
             raise FetchError(f"binaries-location {self.written} is closed")
@@ -704,7 +721,10 @@ class SftpLocation(Location):
         def start() -> tuple[Any, Any, int]:
             sftp = channel or open_sftp(client, self.address, self.settings.timeout)
             try:
-                handle = sftp.open(remote, "rb")
+                found, problem = self._locate(sftp, path)
+                if found is None:
+                    raise FetchError(problem or f"Missing file: {path}")
+                handle = sftp.open(found, "rb")
                 size = handle.stat().st_size
                 # read ahead, with a bounded number of requests in flight (memory stays flat)
                 handle.prefetch(size, max_concurrent_requests=32)
@@ -715,6 +735,8 @@ class SftpLocation(Location):
 
         try:
             sftp, handle, size = await self._thread(start)
+        except FetchError:
+            raise
         except FileNotFoundError:
             raise FetchError(f"Missing file: {path}") from None
         except Exception as e:  # paramiko's SSHException derives from Exception alone

@@ -21,15 +21,24 @@ that was probably meant, and `missing` says so in the row's error.
 
 from __future__ import annotations
 
+import posixpath
 import re
 import struct
 import unicodedata
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Final
 
-__all__ = ["NameIndex", "difference", "exact_key", "missing", "near_key", "zip_member_name"]
+__all__ = [
+    "NameIndex",
+    "difference",
+    "exact_key",
+    "locate",
+    "missing",
+    "near_key",
+    "zip_member_name",
+]
 
 #: general purpose bit 11: the name (and comment) are UTF-8
 UTF8_FLAG: Final = 0x800
@@ -124,6 +133,35 @@ def missing(path: str, near: str | None, where: str = "the binaries location") -
         f"Missing file: {path} ({where} has {near!r}, which differs in "
         f"{difference(path, near)}: write the name in FILES as it is there)"
     )
+
+
+def locate(
+    root: str,
+    relative: str,
+    exists: Callable[[str], bool],
+    names_in: Callable[[str], NameIndex | None],
+) -> tuple[str | None, str | None]:
+    """Where the file *relative* (to the folder *root*) is, each part of it compared as a person
+    sees it: (its path, None), or (None, the relative path probably meant, if any). *exists*
+    says whether a path is there as written; *names_in* gives the names in a folder (None when
+    it cannot be read). Called when the path as written is not there."""
+    current = root
+    parts = relative.split("/")
+    for n, part in enumerate(parts):
+        path = posixpath.join(current, part)
+        if exists(path):
+            current = path
+            continue
+        names = names_in(current)
+        name = names.find(part) if names is not None else None
+        if name is None:
+            near = names.near(part) if names is not None else None
+            if near is None:
+                return None, None
+            seen = posixpath.relpath(current, root)
+            return None, posixpath.normpath("/".join([seen, near, *parts[n + 1 :]]))
+        current = posixpath.join(current, name)
+    return current, None
 
 
 class NameIndex:
