@@ -500,14 +500,14 @@ class ZipLocation(Location):
         return None if self._member(path) is not None else self._missing(path)
 
     async def _download(self, path: str, local: Path) -> None:
-        name = self._member(path)
+        info = self._member(path)
         archive = self._zip
-        if name is None or archive is None:
+        if info is None or archive is None:
             raise FetchError(self._missing(path))
 
         def extract() -> None:
             try:
-                with archive.open(name) as source, local.open("wb") as out:
+                with archive.open(info) as source, local.open("wb") as out:
                     shutil.copyfileobj(source, out, CHUNK)
             except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as e:
                 raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
@@ -515,9 +515,9 @@ class ZipLocation(Location):
         await self._thread(extract)
 
     async def _digest(self, path: str) -> str | None:
-        name = self._member(path)
+        info = self._member(path)
         archive = self._zip
-        if name is None or archive is None or self.remote is not None:
+        if info is None or archive is None or self.remote is not None:
             # Over SFTP, reading the member twice would double the transfer: the client
             # hashes it as it streams and compares with the digest Fedora reports.
             return None
@@ -525,7 +525,7 @@ class ZipLocation(Location):
         def digest() -> str | None:
             hasher = hashlib.sha256()
             try:
-                with archive.open(name) as member:
+                with archive.open(info) as member:
                     while data := member.read(CHUNK):
                         hasher.update(data)
             except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError):
@@ -536,13 +536,13 @@ class ZipLocation(Location):
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
-        name = self._member(path)
+        info = self._member(path)
         archive = self._zip
-        if name is None or archive is None:
+        if info is None or archive is None:
             raise FetchError(self._missing(path))
         errors = (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError)
         try:
-            member = await self._thread(archive.open, name)
+            member = await self._thread(archive.open, info)
         except errors as e:
             raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
 
@@ -559,7 +559,7 @@ class ZipLocation(Location):
                 yield data
 
         try:
-            yield name.file_size, chunks()
+            yield info.file_size, chunks()
         finally:
             member.close()
 
