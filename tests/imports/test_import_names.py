@@ -156,12 +156,12 @@ async def test_a_name_nearly_right_is_named_in_the_error(scans: Path, tmp_path: 
             where = "the ZIP file" if written.startswith("zip:") else "the binaries location"
             assert await location.check(wanted) == {
                 "写真 1.JPG": f"Missing file: 写真 1.JPG ({where} has '写真 1.jpg', which differs "
-                "in case: write the name in FILES as it is there)",
+                "in case: write the name in the CSV as it is there)",
                 "Résumé.jpg": f"Missing file: Résumé.jpg ({where} has "
                 f"'{_on_disk('résumé.jpg')}', which differs in case: write the name in "
-                "FILES as it is there)",
+                "the CSV as it is there)",
                 "scans/Дом  2.jpg": f"Missing file: scans/Дом  2.jpg ({where} has 'scans/Дом 2.jpg'"
-                ", which differs in spaces: write the name in FILES as it is there)",
+                ", which differs in spaces: write the name in the CSV as it is there)",
                 "nothing like it.jpg": "Missing file: nothing like it.jpg",
             }
             with pytest.raises(FetchError, match="which differs in case"):

@@ -131,7 +131,7 @@ def missing(path: str, near: str | None, where: str = "the binaries location") -
         return f"Missing file: {path}"
     return (
         f"Missing file: {path} ({where} has {near!r}, which differs in "
-        f"{difference(path, near)}: write the name in FILES as it is there)"
+        f"{difference(path, near)}: write the name in the CSV as it is there)"
     )
 
 
