@@ -8,9 +8,11 @@ set -euo pipefail
 # activemq: the broker; openssh-server: sftp for export/import; ruby-stomp: Archelon's client;
 # Java 17 and Maven: Fedora, the Camel status route and their downloads; python3-venv: the virtual environment;
 # chromium: the http mode's page test; wrk: bench/bench_http.py's load generator;
-# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them).
+# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them);
+# zip, p7zip-full, libarchive-tools (bsdtar) and ant: the ZIP tools whose archives the import's
+# name tests are made with (ant's <zip> writes the names as Windows' compressed folders do).
 need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven python3-venv \
-  chromium wrk unzip prometheus
+  chromium wrk unzip prometheus zip p7zip-full libarchive-tools ant
 
 # podman builds and runs the image (tests/integration/test_container_image.py): runc runs the
 # containers, netavark (with aardvark-dns and iptables) is the network of the build's RUN steps,

@@ -82,6 +82,7 @@ from .metadata import (
     RowData,
     RowError,
     apply_row,
+    decode_csv,
     first_text,
     read_metadata,
     read_row,
@@ -512,6 +513,9 @@ class ImportRun:
             )
             await self._invalid(row, "", report, errors=[width])
             return
+        if row.duplicate is not None:
+            await self._invalid(row, "", report, errors=[row.duplicate])
+            return
         try:
             data = read_row(header, row.source)
         except RowError as e:
@@ -875,9 +879,9 @@ async def _read_inputs(options: ImportOptions, config: Config, folder: JobFolder
             )
         source, new_source = stored_source, None
     try:
-        text = source.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ImportJobError(f"the CSV is not UTF-8 text (byte {e.start})") from None
+        text = decode_csv(source)
+    except MetadataError as e:
+        raise ImportJobError(f"{SOURCE_FILE}: {e}") from None
     try:
         models = await current_models(config.content_models.dir)
         model = models.get(settings.model_name)
