@@ -3,7 +3,8 @@
 `RecordingProxy(rest_url)` listens on a loopback port and passes every request on to the
 Fedora at *rest_url* as it came (method, path, headers, body; `Host` unchanged, so the server
 names its resources under the proxy's address and the client never goes around it), and the
-answer back. `seen` lists each request: method, path and the headers the server received.
+answer back. `seen` lists each request: method, path, the headers the server received and
+when it arrived.
 `proxy.endpoint(fedora)` is the `fedora` fixture's endpoint reached through the proxy.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import threading
+import time
 from urllib.parse import urlsplit
 
 import attrs
@@ -37,6 +39,8 @@ class Seen:
     method: str
     path: str
     headers: dict[str, str]
+    #: `time.monotonic()` when it arrived
+    at: float
 
     @property
     def user_agent(self) -> str:
@@ -77,7 +81,12 @@ class RecordingProxy(LoopbackServer):
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP}
                 with proxy._lock:
                     proxy.seen.append(
-                        Seen(self.command, self.path, {k.lower(): v for k, v in headers.items()})
+                        Seen(
+                            self.command,
+                            self.path,
+                            {k.lower(): v for k, v in headers.items()},
+                            time.monotonic(),
+                        )
                     )
                 upstream = http.client.HTTPConnection(
                     proxy.target_host, proxy.target_port, timeout=120
