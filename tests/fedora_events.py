@@ -11,6 +11,7 @@ ActiveMQ broker it embeds (services/fedora47.sh puts its STOMP connector on
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -90,9 +91,7 @@ class FedoraEvents:
             time.sleep(0.1)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self._sock.sendall(encode(Frame("DISCONNECT")))
-        except OSError:
-            pass
         self._sock.close()
         self._thread.join(5)
