@@ -90,6 +90,13 @@ class FedoraEvents:
             assert time.monotonic() < deadline, f"no event about {paths} after {timeout}s"
             time.sleep(0.1)
 
+    def wait_for_more(self, path: str, than: int, timeout: float = 30.0) -> None:
+        """Until more than *than* events about *path* have arrived."""
+        deadline = time.monotonic() + timeout
+        while len(self.about(path)) <= than:
+            assert time.monotonic() < deadline, f"no new event about {path} after {timeout}s"
+            time.sleep(0.1)
+
     def close(self) -> None:
         with contextlib.suppress(OSError):
             self._sock.sendall(encode(Frame("DISCONNECT")))

@@ -9,6 +9,8 @@ is whole. Fedora 4.7.5 is the shared one (its embedded broker is always on, STOM
 `FEDORA47_STOMP_PORT`); the shared Fedora 6.1.0 emits nothing (its broker is off), so the
 Fedora 6 case starts one of its own with its broker on (`FreshFedora(jms=True)`, about 30 s).
 A recording proxy in front of the server gives the time each commit was sent.
+
+And the http mode's edits and publishes are announced saying `plastrond-http/<version>`.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 import trio
 from fresh_fedora import FreshFedora
 from import_support import DATA, FILES, TestContainer, import_config, run_import
+from live_support import ACTIVITY, AS_CONTEXT, DCTERMS, PUBLISHED, RIGHTS, RIGHTS_TTL, live_server
 
 from fedora_events import FEDORA47_STOMP_PORT, FedoraEvent, FedoraEvents
 from plastrond import __version__
@@ -32,6 +35,7 @@ from recording_proxy import RecordingProxy
 pytestmark = pytest.mark.integration
 
 IMPORT_AGENT = f"plastrond/{__version__} (import)"
+HTTP_AGENT = f"plastrond-http/{__version__}"
 JOB = "http://archelon.example/import_jobs/events-1"
 CREATION = (
     "http://fedora.info/definitions/v4/event#ResourceCreation",  # Fedora 4.7
@@ -42,11 +46,21 @@ PCDM_OBJECT = "http://pcdm.org/models#Object"
 
 @attrs.frozen
 class Emitting:
-    """A Fedora whose events can be read: its REST root, admin account, broker's STOMP port."""
+    """A Fedora whose events can be read: its REST root, admin account, broker's STOMP port
+    (with the names of the `fedora` fixture's endpoint that `live_server` reads)."""
 
     rest_url: str
-    auth: tuple[str, str]
-    stomp_port: int
+    admin_user: str
+    admin_password: str = attrs.field(repr=False)
+    stomp_port: int = 0
+
+    @property
+    def auth(self) -> tuple[str, str]:
+        return (self.admin_user, self.admin_password)
+
+    @property
+    def admin_auth(self) -> tuple[str, str]:
+        return self.auth
 
 
 @pytest.fixture(scope="module")
@@ -54,12 +68,13 @@ def fedora6_with_events(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Em
     server = FreshFedora("fcrepo6", tmp_path_factory.mktemp("fcrepo6-events"), jms=True)
     server.start()
     assert server.stomp_port is not None
-    auth = (
-        os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
-        os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
-    )
     try:
-        yield Emitting(server.rest_url, auth, server.stomp_port)
+        yield Emitting(
+            server.rest_url,
+            os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
+            os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
+            server.stomp_port,
+        )
     finally:
         server.stop()
 
@@ -67,7 +82,9 @@ def fedora6_with_events(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Em
 @pytest.fixture
 def emitting(fedora, request: pytest.FixtureRequest) -> Emitting:
     if fedora.is_fcrepo4:
-        return Emitting(fedora.rest_url, fedora.admin_auth, FEDORA47_STOMP_PORT)
+        return Emitting(
+            fedora.rest_url, fedora.admin_user, fedora.admin_password, FEDORA47_STOMP_PORT
+        )
     return request.getfixturevalue("fedora6_with_events")
 
 
@@ -166,3 +183,45 @@ async def test_an_import_is_announced_once_per_item_whole_and_as_an_import(
         commit = commit_of(item, seen, rest_path)
         (announced,) = [e for e in events.about(item) if created(e)]
         assert announced.at > commit.at, f"{item} was announced before its commit was sent"
+
+
+async def test_an_edit_and_a_publish_are_announced_as_plastrond_http(
+    tmp_path: Path, emitting: Emitting, vocabulary_server
+) -> None:
+    """The http mode's changes reach the pipeline saying `plastrond-http/<version>`: solr.xml
+    then has Solrizer read the item without its cache, so Archelon's edit or publish is
+    indexed from what was just written."""
+    vocabularies = {RIGHTS: vocabulary_server.serve("/rights", RIGHTS_TTL)}
+    events = await trio.to_thread.run_sync(FedoraEvents, emitting.stomp_port)
+    try:
+        async with live_server(tmp_path, emitting, vocabularies) as live:
+            uri = await live.repo.item()
+            item = uri.removeprefix(emitting.rest_url)
+            await trio.to_thread.run_sync(events.wait_for, [item])  # its creation, by the test
+            before = len(events.about(item))
+
+            sparql = (
+                f'DELETE {{ <{uri}> <{DCTERMS}title> "Old title"@en }} '
+                f'INSERT {{ <{uri}> <{DCTERMS}title> "New title"@en }} WHERE {{}}'
+            )
+            answer = await live.patch(live.repo.path(uri), sparql)
+            assert answer.status_code == 204, answer.text
+            await trio.to_thread.run_sync(events.wait_for_more, item, before)
+            before = len(events.about(item))
+
+            activity = {"@context": AS_CONTEXT, "type": ACTIVITY + "Publish", "object": uri}
+            answer = await live.activity(activity)
+            assert answer.status_code < 300, answer.text
+            await trio.to_thread.run_sync(events.wait_for_more, item, before)
+            await trio.sleep(1)
+            assert PUBLISHED in await live.repo.types(uri)
+            announced = events.about(item)  # (the test's container is deleted after)
+    finally:
+        events.close()
+
+    (creation, *changes) = announced
+    assert creation.get("userAgent") != HTTP_AGENT  # the test's own
+    assert len(changes) >= 2
+    agents = [e.get("userAgent") for e in changes]
+    assert all(agent == HTTP_AGENT for agent in agents), agents
+    assert all(agent.startswith("plastrond-http") for agent in agents)  # solr.xml's test
