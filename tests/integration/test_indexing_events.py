@@ -131,7 +131,8 @@ def commit_of(item: str, seen: list, rest_path: str):  # type: ignore[no-untyped
     """The request that committed the transaction *item* was written in, as the proxy saw
     it: Fedora 4.7 names the transaction in the path (`tx:<id>/...`, committed by
     `POST tx:<id>/fcr:tx/fcr:commit`), Fedora 6 in `Atomic-ID` (committed by `PUT` to it)."""
-    (put,) = [s for s in seen if s.method == "PUT" and s.path.endswith(item)]
+    # the last attempt's (a write a Fedora 4.7 race failed is rolled back and done again)
+    put = [s for s in seen if s.method == "PUT" and s.path.endswith(item)][-1]
     tx = put.headers.get("atomic-id")
     if tx is not None:
         path = tx.split("//", 1)[-1].partition("/")[2]
