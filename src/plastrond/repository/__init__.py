@@ -21,8 +21,13 @@ Everything that fails raises a `RepositoryError`: `RepositoryHTTPError` (with `m
 with the terms `await terms()` returns (`prime`: every namespace and node type registered once,
 one at a time, so that concurrent first writes do not race); `fedora47_race` and `retry_races`
 are the one rule for the concurrency failures of 4.7 that remain.
+
+The User-Agent tells UMD's indexing pipeline what a change is (`_agents`): `DAEMON_AGENT` by
+default, `RepositoryClient(config, user_agent=HTTP_AGENT)` in the http mode, and
+`repo.labelled("import")` for the import command's view.
 """
 
+from ._agents import DAEMON_AGENT, HTTP_AGENT, PURPOSES, labelled
 from ._auth import BearerAuth, JWTAuth, decode_jwt_secret
 from ._client import RepositoryClient
 from ._errors import (
@@ -45,9 +50,12 @@ from ._transaction import FCREPO4, FCREPO6, Transaction
 from ._uris import Link, UriMap, dot_segment, names_resource, parse_links
 
 __all__ = [
+    "DAEMON_AGENT",
     "DIGESTS",
     "FCREPO4",
     "FCREPO6",
+    "HTTP_AGENT",
+    "PURPOSES",
     "RACES",
     "RACE_ATTEMPTS",
     "BearerAuth",
@@ -76,6 +84,7 @@ __all__ = [
     "dot_segment",
     "fedora47_race",
     "filename_of",
+    "labelled",
     "names_resource",
     "needs_priming",
     "parse_digest_header",
