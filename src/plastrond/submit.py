@@ -36,6 +36,7 @@ from . import __version__
 from .broker.backoff import Backoff
 from .broker.connection import BrokerConnection, BrokerError, Message, open_configured
 from .config import BrokerConfig
+from .errors import PlastronError
 
 __all__ = [
     "FAILED",
@@ -62,7 +63,7 @@ _FRAME_ROOM = 1024 * 1024
 _PRIORITY = "127"
 
 
-class SubmitError(Exception):
+class SubmitError(PlastronError):
     """The job could not be sent or followed: the broker cannot be reached or stopped
     answering. The message is one line."""
 
