@@ -56,6 +56,7 @@ __all__ = [
     "ExportOptions",
     "ExportRun",
     "ItemFailure",
+    "file_title",
     "item_folder_name",
     "item_folder_names",
     "mime_matches",
@@ -66,7 +67,13 @@ __all__ = [
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 #: characters never kept in a file or folder name: separators, controls, what Windows refuses,
 #: and `%` (bagit-python reads `%25` in a manifest literally, against RFC 8493)
-_UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]')
+_UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|%]')
+#: what is taken off both ends of a name: spaces (an import strips them) and dots
+_ENDS: Final = re.compile(r"^[\s.]+|[\s.]+$")
+#: what the client's Latin-1 `filename` fallback replaces with `_`
+_NOT_LATIN1: Final = re.compile(r'[^\x20-\x7e\xa0-\xff]|["\\]')
+#: the longest name (UTF-8 bytes) a binary takes in the bag: what file systems allow for one
+MAX_NAME_BYTES: Final = 255
 
 
 class ExportError(JobError):
@@ -400,12 +407,18 @@ class ExportRun:
 
         async def fetch(slot: int, file_uri: str, on_page: bool, label: str | None) -> None:
             binary = await self._download(file_uri, folder / f"{slot}", on_page)
-            if binary is not None and getattr(self.writer, "wants_file_types", False):
-                types = await self._file_types(file_uri, binary.description_uri)
-                binary = attrs.evolve(binary, tags=usage_tags(types, binary.mime_type))
-            if binary is not None:
-                binary = attrs.evolve(binary, label=label)
-            results[slot] = binary
+            if binary is None:
+                return
+            # The name the import wrote is the description's dcterms:title; the
+            # Content-Disposition is only a fallback (Fedora 4.7 keeps its Latin-1 form).
+            described = await self._description(file_uri, binary.description_uri)
+            subject = URIRef(file_uri)
+            name = file_title(described, subject, binary.filename)
+            changes: dict[str, Any] = {"filename": safe_filename(name, file_uri), "label": label}
+            if getattr(self.writer, "wants_file_types", False):
+                types = [t for t in described.objects(subject, RDF.type) if isinstance(t, URIRef)]
+                changes["tags"] = usage_tags(types, binary.mime_type)
+            results[slot] = attrs.evolve(binary, **changes)
 
         try:
             async with trio.open_nursery() as nursery:
@@ -421,11 +434,9 @@ class ExportRun:
         )
         return [b for *_key, b in ordered]
 
-    async def _file_types(self, uri: str, description_uri: str | None) -> list[URIRef]:
-        """The rdf:types of a binary's description (for its FILES usage tags)."""
-        described = description_uri or f"{uri.rstrip('/')}/fcr:metadata"
-        graph = await self._graph(described)
-        return [t for t in graph.objects(URIRef(uri), RDF.type) if isinstance(t, URIRef)]
+    async def _description(self, uri: str, description_uri: str | None) -> Graph:
+        """A binary's description: its name (dcterms:title) and rdf:types (FILES usage tags)."""
+        return await self._graph(description_uri or f"{uri.rstrip('/')}/fcr:metadata")
 
     async def _pages(self, subject: URIRef, graph: Graph) -> list[tuple[int, Graph, URIRef]]:
         """The item's pages (pcdm:hasMember) with their graphs, in page order: by
@@ -499,7 +510,7 @@ class ExportRun:
                     self.download_bytes += digester.size
                     return _Binary(
                         uri=uri,
-                        filename=safe_filename(binary.filename, uri),
+                        filename=binary.filename or "",
                         path=path,
                         size=digester.size,
                         digests=digester.hexdigests(),
@@ -594,9 +605,33 @@ def item_folder_names(uris: Sequence[str]) -> list[str]:
     return names
 
 
+def file_title(described: Graph, subject: URIRef, fallback: str | None) -> str | None:
+    """The name of a binary: its description's dcterms:title, as the import wrote it (of
+    several, the one its Content-Disposition name *fallback* agrees with, else the first in
+    order); *fallback* when it has none."""
+    titles = sorted({str(t).strip() for t in described.objects(subject, DCTERMS.title)} - {""})
+    if not titles:
+        return fallback
+    if fallback is not None and len(titles) > 1:
+        agreeing = [t for t in titles if fallback in (t, _latin1_form(t))]
+        if agreeing:
+            return agreeing[0]
+    return titles[0]
+
+
+def _latin1_form(name: str) -> str:
+    """*name* as Fedora 4.7 keeps it in Content-Disposition: the client's `filename` fallback
+    (`plastrond.repository.content_disposition`), each letter outside printable ISO-8859-1
+    made `_`."""
+    return _NOT_LATIN1.sub("_", name)
+
+
 def safe_filename(name: str | None, uri: str) -> str:
-    """A file name safe inside the bag: the name the repository gives, or the last segment
-    of the binary's URI, without path separators or control characters."""
+    """The name a binary takes in the bag (README, "File names in exports"): *name* (its
+    title, or its Content-Disposition name) else the last segment of its URI, in NFC, after
+    the last `/` or `\\`, each control character and each of `/\\:*?"<>|%` made `_`, spaces
+    and dots at either end taken off, and cut to `MAX_NAME_BYTES` of UTF-8 (the extension
+    kept). The same name always gives the same result."""
     candidate = _clean(name or "") or _clean(_last_segment(uri))
     return candidate or "file"
 
@@ -604,20 +639,32 @@ def safe_filename(name: str | None, uri: str) -> str:
 def _clean(name: str) -> str:
     name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip().strip(".")
-    return name[:200]
+    name = _ENDS.sub("", _UNSAFE.sub("_", name))
+    return _shorten(name)
+
+
+def _shorten(name: str, mark: str = "") -> str:
+    """*name* with *mark* (`-2`) after its stem, within `MAX_NAME_BYTES` of UTF-8: the stem
+    is cut at a whole character where it must be (an extension of up to 16 characters
+    kept)."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > 16:
+        stem, ext = name, ""
+    suffix = f"{mark}.{ext}" if ext else mark
+    if len(f"{stem}{suffix}".encode()) <= MAX_NAME_BYTES:
+        return f"{stem}{suffix}"
+    room = MAX_NAME_BYTES - len(suffix.encode())
+    cut = stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .")
+    return f"{cut}{suffix}"
 
 
 def _unique(name: str, taken: set[str]) -> str:
     """*name*, or `stem-2.ext`, `stem-3.ext`, ... so that no two (case-insensitively) clash."""
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
-        stem, ext = name, ""
     candidate = name
     n = 1
     while candidate.lower() in taken:
         n += 1
-        candidate = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
+        candidate = _shorten(name, f"-{n}")
     taken.add(candidate.lower())
     return candidate
 
