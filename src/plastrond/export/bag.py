@@ -207,6 +207,9 @@ class BagZipWriter:
     def abort(self) -> None:
         """Give up: release the scratch files (the stream's owner discards what was written)."""
         self._closed = True
+        # The ZIP is left unfinished: nothing more is written to the stream, not even by the
+        # ZipFile's own finalizer (its end record, into a stream its owner may have closed).
+        self._zip.fp = None
         for manifest in self._manifests.values():
             manifest.close()
         self._cleanup()

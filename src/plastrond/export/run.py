@@ -47,7 +47,7 @@ from ..models.namespaces import DCTERMS, FABIO, IANA, ORE, PCDM, RDF
 from ..public_urls import PublicUrlError, public_url
 from ..repository import RepositoryClient, RepositoryError, parse_links
 from .bag import BagZipWriter, Digester
-from .destinations import Destination, DestinationError, Sink
+from .destinations import TOUCH_SECONDS, Destination, DestinationError, Sink
 from .metadata import ExportedFile, ItemRecord, MetadataWriter
 
 __all__ = [
@@ -167,6 +167,8 @@ class ExportRun:
         self._cpu = trio.CapacityLimiter(1)
         self._folders: list[str] = []
         self._scratch: Path | None = None
+        #: the bag being written (aborted in the clean-up unless the file was committed)
+        self._bag: BagZipWriter | None = None
         #: the scope of the item tasks, cancelled when the ZIP cannot be written
         self._items_scope = trio.CancelScope()
         self._broken = False
@@ -213,31 +215,63 @@ class ExportRun:
         self._scratch = scratch
         self._writer = self.make_writer(scratch)
         sink: Sink | None = None
-        bag: BagZipWriter | None = None
         committed = False
         try:
             sink = await trio.to_thread.run_sync(destination.open, limiter=self._lane)
             self.log.info("export: writing %s", destination.describe())
-            bag = await self._in_lane(
-                BagZipWriter,
-                sink.stream,
-                destination.bag_name,
-                scratch_dir=scratch,
-                software_agent=f"plastrond {__version__}",
-                what="start the bag",
-            )
-            async with trio.open_nursery() as nursery:
-                self._items_scope = nursery.cancel_scope
-                for index, uri in enumerate(uris):
-                    await self._slots.acquire()
-                    nursery.start_soon(self._item, index, uri, bag)
-            files = await self._in_lane(self.writer.finish, scratch, what="write the metadata")
-            await self._in_lane(self._close_bag, bag, files, what="finish the bag")
-            await self._in_lane(sink.commit, what="finish the file")
-            committed = True
+            for path in sink.swept:
+                self.log.info("export: removed %s, left by an export that was cut short", path)
+            try:
+                async with trio.open_nursery() as keeper:
+                    keeper.start_soon(self._keep_fresh, sink)
+                    try:
+                        await self._write(uris, destination, sink, scratch)
+                        committed = True
+                    finally:
+                        keeper.cancel_scope.cancel()
+            except BaseExceptionGroup as group:
+                # the keeper raises nothing: what failed is the writing's, raised as it was
+                if len(group.exceptions) != 1:
+                    raise
+                raise group.exceptions[0] from None
         finally:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(self._cleanup, sink, bag, scratch, committed)
+                await trio.to_thread.run_sync(self._cleanup, sink, self._bag, scratch, committed)
+            if sink is not None and sink.left:
+                self.log.warning(
+                    "export: cannot remove %s, the part of the ZIP written so far; the next "
+                    "export to %s removes it",
+                    sink.left,
+                    destination.describe(),
+                )
+
+    async def _write(
+        self, uris: Sequence[str], destination: Destination, sink: Sink, scratch: Path
+    ) -> None:
+        bag: BagZipWriter = await self._in_lane(
+            BagZipWriter,
+            sink.stream,
+            destination.bag_name,
+            scratch_dir=scratch,
+            software_agent=f"plastrond {__version__}",
+            what="start the bag",
+        )
+        self._bag = bag
+        async with trio.open_nursery() as nursery:
+            self._items_scope = nursery.cancel_scope
+            for index, uri in enumerate(uris):
+                await self._slots.acquire()
+                nursery.start_soon(self._item, index, uri, bag)
+        files = await self._in_lane(self.writer.finish, scratch, what="write the metadata")
+        await self._in_lane(self._close_bag, bag, files, what="finish the bag")
+        await self._in_lane(sink.commit, what="finish the file")
+
+    async def _keep_fresh(self, sink: Sink) -> None:
+        """Touch the part every `TOUCH_SECONDS` while the export runs, so that another export
+        to the same destination does not take it for one left behind (`destinations`)."""
+        while True:
+            await trio.sleep(TOUCH_SECONDS)
+            await trio.to_thread.run_sync(sink.touch, abandon_on_cancel=True)
 
     def _close_bag(self, bag: BagZipWriter, files: Sequence[tuple[str, Path]]) -> None:
         for name, path in files:
