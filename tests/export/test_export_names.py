@@ -3,7 +3,8 @@ on each real Fedora: imported from a local folder, exported twice, imported agai
 changed as the README's "File names in exports" says (`%`, `?` and the other marks Windows or
 bagit-python cannot hold become `_`), the same way every time, from the name the import wrote
 (the file's title), in every script: on Fedora 4.7 a Japanese name used to come out as its
-Latin-1 Content-Disposition fallback (`写真?.tif` as `___.tif`)."""
+Latin-1 Content-Disposition fallback (`写真?.tif` as `___.tif`); and two pages whose names
+became one stem (`x?.jpg`, `x%.tif`) came back from a re-import as one page."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ RENAMED = {
     "colon:name.txt": "colon_name.txt",
     "back\\slash.txt": "slash.txt",
     "Ελλάδα%.jpg": "Ελλάδα_.jpg",
+    # two pages whose names would become one stem: an import would make them one page
+    "x?.jpg": "x_.jpg",
+    "x%.tif": "x_-2.tif",
 }
 
 

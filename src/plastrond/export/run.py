@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import posixpath
 import re
 import shutil
 import tempfile
@@ -127,6 +128,8 @@ class _Binary:
     mime_type: str | None
     on_page: bool
     description_uri: str | None = None
+    #: the number (from 0) of its page
+    page: int = 0
     #: the title of its page (FILES labels), and its usage tags
     label: str | None = None
     tags: tuple[str, ...] = ()
@@ -383,8 +386,12 @@ class ExportRun:
         if self.options.export_binaries:
             downloaded = await self._binaries(uri, graph, folder)
             taken: set[str] = set()
+            stems: dict[str, int] = {}
             for binary in downloaded:
-                name = _unique(binary.filename, taken)
+                if binary.on_page:
+                    name = _page_file_name(binary.filename, binary.page, taken, stems)
+                else:
+                    name = _unique(binary.filename, taken)
                 binaries.append((f"{item_dir}/{name}", binary))
         record = ItemRecord(
             uri=uri,
@@ -448,7 +455,11 @@ class ExportRun:
             described = await self._description(file_uri, binary.description_uri)
             subject = URIRef(file_uri)
             name = file_title(described, subject, binary.filename)
-            changes: dict[str, Any] = {"filename": safe_filename(name, file_uri), "label": label}
+            changes: dict[str, Any] = {
+                "filename": safe_filename(name, file_uri),
+                "label": label,
+                "page": page_of[slot],
+            }
             if getattr(self.writer, "wants_file_types", False):
                 types = [t for t in described.objects(subject, RDF.type) if isinstance(t, URIRef)]
                 changes["tags"] = usage_tags(types, binary.mime_type)
@@ -701,6 +712,25 @@ def _unique(name: str, taken: set[str]) -> str:
         candidate = _shorten(name, f"-{n}")
     taken.add(candidate.lower())
     return candidate
+
+
+def _page_file_name(name: str, page: int, taken: set[str], stems: dict[str, int]) -> str:
+    """`_unique` for a file of page *page*, whose stem must also not be one of another page's
+    (*stems*, lower case -> page): an import groups a page's files by stem, so `x?.jpg` and
+    `x%.tif` of two pages are `x_.jpg` and `x_-2.tif`, not one page `x_`."""
+    candidate = _unique(name, taken)
+    n = 1
+    while stems.get(_stem(candidate).lower(), page) != page:
+        taken.discard(candidate.lower())
+        n += 1
+        candidate = _unique(_shorten(name, f"-{n}"), taken)
+    stems[_stem(candidate).lower()] = page
+    return candidate
+
+
+def _stem(name: str) -> str:
+    """The name without its extension, as an import groups FILES into pages by it."""
+    return posixpath.splitext(name)[0]
 
 
 def _http_time(value: str | None) -> float | None:
