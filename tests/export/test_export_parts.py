@@ -7,8 +7,11 @@ fails mid-export is named, with what to do, instead of an item of the repository
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,8 @@ from export_support import FAKE_ROOT, FakeFedora, export_config, run_export, unz
 
 import plastrond.export.destinations as destinations
 import plastrond.export.run as export_run
+from plastrond.errors import failure_of
+from plastrond.export import ExportError, ExportOptions, ExportRun, TurtleMetadata
 from plastrond.jobs import JobError
 
 pytestmark = pytest.mark.integration
@@ -191,3 +196,104 @@ async def test_an_sftp_host_failing_mid_export_is_named_and_its_part_removed(
     assert "run the export again" in message, message
     assert FAKE_ROOT not in message and "\n" not in message
     assert list(folder.iterdir()) == []
+
+
+class _Freezer:
+    """A TCP proxy in front of the real sshd whose connections can be frozen: from `freeze()`
+    on, nothing more passes either way on the connections open then (the sockets stay open, as
+    with a host that stops answering); connections made later pass as usual."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.frozen: set[int] = set()
+        self.sockets: list[socket.socket] = []
+        self._threads: list[threading.Thread] = []
+        self._accepting = threading.Thread(target=self._accept, daemon=True)
+        self._accepting.start()
+
+    def _accept(self) -> None:
+        n = 0
+        while True:
+            try:
+                near, _ = self.listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection(self.upstream)
+            self.sockets += [near, far]
+            for a, b in ((near, far), (far, near)):
+                thread = threading.Thread(target=self._pump, args=(n, a, b), daemon=True)
+                thread.start()
+                self._threads.append(thread)
+            n += 1
+
+    def _pump(self, n: int, source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                if n not in self.frozen:
+                    sink.sendall(data)
+
+    def freeze(self) -> None:
+        self.frozen.update(range(len(self.sockets) // 2))
+
+    def close(self) -> None:
+        self.listener.close()
+        for s in self.sockets:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
+        for thread in self._threads:
+            thread.join(5)
+
+
+async def test_an_sftp_host_that_stops_answering_is_named_after_the_time_out(
+    sshd, folder: Path, tmp_path: Path
+) -> None:
+    proxy = _Freezer(sshd.host, sshd.port)
+    try:
+        destination = destinations.SftpDestination(
+            written=f"sftp://{sshd.user}@127.0.0.1:{proxy.port}{folder}/export-1.zip",
+            user=sshd.user,
+            host="127.0.0.1",
+            port=proxy.port,
+            path=f"{folder}/export-1.zip",
+            key_file=sshd.private_key,
+            known_hosts=tmp_path / "known_hosts",
+            accept_unknown_hosts=True,
+            timeout=2.0,
+        )
+        fake = FakeFedora()
+        uris = items(fake, 6, size=400_000, delay=0.3)
+        failures: list[BaseException] = []
+        async with fake.client() as repo:
+            run = ExportRun(
+                repo,
+                lambda scratch: TurtleMetadata(scratch, {}),
+                ExportOptions(export_binaries=True),
+                logging.getLogger("test"),
+            )
+
+            async def export() -> None:
+                try:
+                    await run.execute(uris, destination)
+                except BaseException as e:
+                    failures.append(failure_of(e) or e)
+
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(export)
+                while not any(
+                    p.stat().st_size > 500_000 for p in folder.iterdir() if p.name.endswith(".part")
+                ):
+                    await trio.sleep(0.02)
+                proxy.freeze()
+    finally:
+        proxy.close()
+    (failure,) = failures
+    assert isinstance(failure, ExportError), repr(failure)
+    assert str(failure) == (
+        f"SFTP host 127.0.0.1:{proxy.port} failed while {folder}/export-1.zip was written "
+        "there: no answer for 2 s (check that the host answers and has room, then run the "
+        "export again)"
+    )
+    assert [p.name for p in folder.iterdir()] == []  # removed through a new connection

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import shutil
 import struct
 import tempfile
 import time
@@ -215,9 +216,8 @@ class BagZipWriter:
         self._cleanup()
 
     def _cleanup(self) -> None:
-        for path in self._scratch.iterdir():
-            path.unlink(missing_ok=True)
-        self._scratch.rmdir()
+        # also after `close()` did it (an abort when the stream's owner failed to commit)
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     # -- entries ----------------------------------------------------------------------------
 

@@ -389,10 +389,7 @@ class _SftpSink:
             raise
         except Exception as e:
             self.abort()
-            raise DestinationError(
-                f"cannot finish {self.final} on SFTP host {self.address}: "
-                f"{_sftp_reason(e, self.destination.timeout)} ({_SFTP_ADVICE})"
-            ) from e
+            raise self._failed(e) from e
         self.client.close()
 
     def abort(self) -> None:
