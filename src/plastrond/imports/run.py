@@ -72,6 +72,7 @@ from ..repository import (
     RepositoryHTTPError,
     ResourceNotFound,
     TransactionError,
+    TransactionNotBegun,
 )
 from ..repository import fedora47_race as _fedora47_race
 from .binaries import BinariesError, Charge, Location, parse_location
@@ -676,6 +677,18 @@ class ImportRun:
         logs = self.parts.logs
         repository = self.parts.repository
         where = f"whether {plan.uri} was created is not known: the next run finds out"
+        if isinstance(failure, TransactionNotBegun):
+            # Nothing of this attempt was written, and an earlier one (tried again only once
+            # rolled back) committed nothing either: the item is known not to be there.
+            await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])
+            self.log.warning("%s: not imported, no transaction could begin: %s", row.where, reason)
+            await self._drop_failed(
+                row,
+                "",
+                f"Creating item failed, nothing was written: {reason} "
+                "(run the job again once the repository answers)",
+            )
+            return False
         if isinstance(failure, ItemMismatch):
             if await self._clear(plan.uri):
                 await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])

@@ -15,7 +15,8 @@ async with RepositoryClient(config.repository) as repo:
 
 Everything that fails raises a `RepositoryError`: `RepositoryHTTPError` (with `method`, `uri`,
 `status`, `reason`; `ResourceNotFound`, `ResourceGone`, `PreconditionFailed`,
-`ChecksumMismatch`, `ConcurrentUpdate`), `RepositoryConnectionError` or `TransactionError`.
+`ChecksumMismatch`, `ConcurrentUpdate`), `RepositoryConnectionError` or `TransactionError`
+(`TransactionNotBegun` when none could begin: nothing was written in one).
 
 `RepositoryClient(config, prime=terms)` primes a Fedora 4.7 (ModeShape) before its first write
 with the terms `await terms()` returns (`prime`: every namespace and node type registered once,
@@ -40,6 +41,7 @@ from ._errors import (
     ResourceGone,
     ResourceNotFound,
     TransactionError,
+    TransactionNotBegun,
 )
 from ._headers import DIGESTS, content_disposition, filename_of, parse_digest_header
 from ._prime import PrimeError, needs_priming, prime, prime_graph_pairs
@@ -77,6 +79,7 @@ __all__ = [
     "RetryPolicy",
     "Transaction",
     "TransactionError",
+    "TransactionNotBegun",
     "UriMap",
     "WriteResult",
     "content_disposition",

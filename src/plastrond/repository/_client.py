@@ -41,6 +41,7 @@ from ._errors import (
     ResourceGone,
     ResourceNotFound,
     TransactionError,
+    TransactionNotBegun,
     http_error,
     reason_from_body,
 )
@@ -839,7 +840,7 @@ class RepositoryClient:
         try:
             response = await self._view(delegate=begin_as, tx=None)._send("POST", url, raw_url=True)
         except RepositoryError as e:
-            raise TransactionError(f"cannot begin a transaction: {e}") from e
+            raise TransactionNotBegun(f"cannot begin a transaction: {e}") from e
         location = response.headers.get("Location", "")
         found = style_of_location(root, self._shared.naming.map.from_origin(location))
         if found is not None and wanted in ("auto", found):
@@ -852,7 +853,7 @@ class RepositoryClient:
             what = f"a {found} transaction" if found else f"an unrecognised Location {location!r}"
             if found is not None:
                 await self._rollback(Transaction(uri=location, style=found))
-            raise TransactionError(
+            raise TransactionNotBegun(
                 f"POST {url}: expected a {'' if wanted == 'auto' else wanted + ' '}transaction, "
                 f"the server began {what} (check REPOSITORY.TRANSACTION_STYLE)"
             )
