@@ -8,9 +8,31 @@ set -euo pipefail
 # activemq: the broker; openssh-server: sftp for export/import; ruby-stomp: Archelon's client;
 # Java 17 and Maven: Fedora, the Camel status route and their downloads; python3-venv: the virtual environment;
 # chromium: the http mode's page test; wrk: bench/bench_http.py's load generator;
-# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them).
+# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them);
+# zip, p7zip-full, libarchive-tools (bsdtar) and ant: the ZIP tools whose archives the import's
+# name tests are made with (ant's <zip> writes the names as Windows' compressed folders do).
 need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven python3-venv \
-  chromium wrk unzip prometheus
+  chromium wrk unzip prometheus zip p7zip-full libarchive-tools ant
+
+# podman builds and runs the image (tests/integration/test_container_image.py): runc runs the
+# containers, netavark (with aardvark-dns and iptables) is the network of the build's RUN steps,
+# slirp4netns that of the containers in the test (with the host's loopback at 10.0.2.2).
+need_debs podman runc netavark aardvark-dns iptables slirp4netns
+# The Dockerfile's base image. Docker Hub is not reachable from the CI machines: there, the
+# shared tools beside the checkout make a local stand-in of the same name (about a minute).
+BASE_IMAGE="$(awk '$1 == "FROM" { print $2; exit }' "$REPO_DIR/Dockerfile")"
+case "$BASE_IMAGE" in */*) ;; *) BASE_IMAGE="docker.io/library/$BASE_IMAGE" ;; esac
+if ! podman image exists "$BASE_IMAGE"; then
+  stand_in="$REPO_DIR/../shared/tools/container-base.sh"
+  if [ -f "$stand_in" ]; then
+    log "making $BASE_IMAGE locally ($stand_in)"
+    bash "$stand_in" >/dev/null || die "$stand_in failed (its logs are /tmp/container-base-*.log)"
+  else
+    log "pulling $BASE_IMAGE"
+    podman pull -q "$BASE_IMAGE" >/dev/null || die "cannot pull $BASE_IMAGE, the Dockerfile's base image"
+  fi
+  podman image exists "$BASE_IMAGE" || die "no $BASE_IMAGE after making it"
+fi
 
 # Apache Camel with the status route's components (services/camel.sh, integration tests only)
 bash "$SERVICES_DIR/camel.sh" fetch

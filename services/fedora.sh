@@ -6,6 +6,8 @@
 #   $FEDORA_ADMIN_USER/$FEDORA_ADMIN_PASSWORD (role fedoraAdmin; may delegate with On-Behalf-Of)
 #   $FEDORA_TEST_USER/$FEDORA_TEST_PASSWORD   (role fedoraUser)
 # start is idempotent: if Fedora already answers there, it only says where.
+# FEDORA_JMS_PORT and FEDORA_STOMP_PORT (both): Fedora's embedded JMS broker on, its OpenWire and
+# STOMP connectors on those ports, events on the topic "fedora" (off by default).
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
@@ -26,7 +28,13 @@ launch() {
             "jetty-runner-$JETTY_RUNNER_VERSION.jar")"
   mkdir -p "$BASE/home" "$BASE/tmp"
   write_jetty_users "$BASE"
-  # Fedora's embedded JMS broker is off: it would take 61613/61616 from our ActiveMQ.
+  # Fedora's embedded JMS broker is off: it would take 61613/61616 from our ActiveMQ; with
+  # FEDORA_JMS_PORT and FEDORA_STOMP_PORT it is on, on those ports (a test that reads events).
+  local jms=(-Dfcrepo.jms.enabled=false -Dfcrepo.dynamic.jms.port=0 -Dfcrepo.dynamic.stomp.port=0)
+  if [ -n "${FEDORA_JMS_PORT:-}" ] && [ -n "${FEDORA_STOMP_PORT:-}" ]; then
+    jms=(-Dfcrepo.jms.enabled=true -Dfcrepo.dynamic.jms.port="$FEDORA_JMS_PORT"
+         -Dfcrepo.dynamic.stomp.port="$FEDORA_STOMP_PORT")
+  fi
   # Its index database is Fedora's default H2 file (the same path as without the setting),
   # with a lock timeout of 20 s instead of H2's 1 s: on a loaded machine concurrent
   # transactions otherwise fail their commits with "Timeout trying to lock table" (409), where
@@ -35,8 +43,7 @@ launch() {
     -Djava.io.tmpdir="$BASE/tmp" \
     -Dfcrepo.home="$BASE/home" \
     -Dfcrepo.db.url="jdbc:h2:$BASE/home/data/fcrepo-h2;FILE_LOCK=SOCKET;LOCK_TIMEOUT=20000" \
-    -Dfcrepo.jms.enabled=false \
-    -Dfcrepo.dynamic.jms.port=0 -Dfcrepo.dynamic.stomp.port=0 \
+    "${jms[@]}" \
     -Dfcrepo.auth.principal.delegate.enabled=true \
     -jar "$runner" --host "$SERVICE_HOST" --port "$SERVICE_PORT" --config "$BASE/jetty.xml" \
     --path /fcrepo "$war"

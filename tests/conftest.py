@@ -13,8 +13,9 @@ or a nearer conftest may define its own under the same name):
   namespace, node type or resource but its root: what a first-contact race needs), stopped
   and removed afterwards (`EmptyFedora`; about 30 s to start, 1-2 GB of memory).
 
-The support modules of tests/imports and tests/export (`import_support`, `export_support`)
-are importable from every test module, whichever folder pytest is given.
+The support modules of tests/imports, tests/export and tests/http (`import_support`,
+`export_support`, `live_support`) are importable from every test module, whichever folder
+pytest is given.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import pytest
 REPO_DIR = Path(__file__).resolve().parent.parent
 SERVICES_DIR = REPO_DIR / "services"
 TESTS_DIR = REPO_DIR / "tests"
-for _support in (TESTS_DIR / "imports", TESTS_DIR / "export"):
+for _support in (TESTS_DIR / "imports", TESTS_DIR / "export", TESTS_DIR / "http"):
     if str(_support) not in sys.path:
         sys.path.insert(0, str(_support))
 

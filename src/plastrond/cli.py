@@ -1,6 +1,9 @@
-"""The `plastrond` command: `plastrond -c CONFIG [-v] {stomp,http}`, and
+"""The `plastrond` command: `plastrond -c CONFIG [-v] {stomp,http}`,
 `plastrond -c CONFIG reconcile [--json] JOB_ID` (an import job checked against the repository:
-exit 0 when all is as logged, 1 when not, 2 when the check cannot be made)."""
+exit 0 when all is as logged, 1 when not, 2 when the check cannot be made), and
+`plastrond -c CONFIG submit COMMAND [BODY] ...` (one job sent through the broker and followed:
+exit 0 when it ended well, 1 when badly, 2 for a usage or configuration error, 3 when no answer
+came; see `plastrond.submit`)."""
 
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ class _Parser(argparse.ArgumentParser):
         choice = re.search(r"invalid choice: '([^']*)'", message)
         if choice and "stomp" in message:
             message = (
-                f"unknown mode {choice.group(1)!r} (choose stomp or http, or reconcile JOB_ID)"
+                f"unknown mode {choice.group(1)!r} (choose stomp or http, reconcile JOB_ID, "
+                "or submit COMMAND)"
             )
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
@@ -51,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages too")
     modes = parser.add_subparsers(
-        dest="mode", metavar="{stomp,http,reconcile}", parser_class=_Parser
+        dest="mode", metavar="{stomp,http,reconcile,submit}", parser_class=_Parser
     )
     modes.required = True
     modes.add_parser("stomp", help="receive jobs from the message broker and run them")
@@ -63,7 +67,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("job_id", metavar="JOB_ID", help="the import job's id")
     check.add_argument("--json", action="store_true", help="print the result as JSON")
+    submit = modes.add_parser(
+        "submit",
+        help="send one job to the daemon through the broker and follow it to its end "
+        "(exit 0: ended well; 1: ended badly; 2: usage or configuration; 3: no answer)",
+    )
+    submit.add_argument(
+        "command", metavar="COMMAND", help="echo, import, export, update, publish or unpublish"
+    )
+    submit.add_argument(
+        "body",
+        metavar="BODY",
+        nargs="?",
+        help="a file with the request body, or - for standard input (default: no body)",
+    )
+    submit.add_argument(
+        "--arg",
+        dest="args",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an argument of the command (sent as PlastronArg-NAME); repeat for more",
+    )
+    submit.add_argument("--job-id", metavar="ID", help="the job id (default: a new unique one)")
+    submit.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="print the job id and exit once the broker has the request",
+    )
+    submit.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up (exit 3) when the job has not ended within SECONDS (default: no limit)",
+    )
+    submit.add_argument(
+        "--json", action="store_true", help="print the completion body as one JSON document"
+    )
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _run_stomp(config: Config) -> int:
@@ -110,6 +161,59 @@ def _reconcile(config: Config, job_id: str, as_json: bool) -> int:
         return CANNOT_CHECK
 
 
+def _submit(args: argparse.Namespace) -> int:
+    import signal
+
+    from .shutdown import early_signal
+    from .submit import USAGE, Submission, new_job_id, parse_args, run_submit
+
+    # The client is no daemon: Ctrl-C and SIGTERM stop it at once (a job already sent runs on).
+    if early_signal() is not None:
+        return 130
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    def usage(message: str) -> int:
+        print(f"plastrond: submit: {message}", file=sys.stderr)
+        return USAGE
+
+    try:
+        pairs = parse_args(args.args)
+    except ValueError as e:
+        return usage(str(e))
+    job_id = args.job_id if args.job_id is not None else new_job_id()
+    if not job_id.strip() or any(ord(c) < 32 for c in job_id):
+        return usage(f"--job-id {job_id!r}: expected a non-empty id without control characters")
+    try:
+        if args.body is None:
+            body = b""
+        elif args.body == "-":
+            body = sys.stdin.buffer.read()
+        else:
+            with open(args.body, "rb") as f:
+                body = f.read()
+    except OSError as e:
+        return usage(f"cannot read BODY {args.body}: {e.strerror or e}")
+    try:
+        config = load_config(args.config)
+        broker = config.require_broker()
+    except ConfigError as e:
+        return usage(str(e))
+    submission = Submission(
+        command=args.command,
+        job_id=job_id,
+        body=body,
+        args=pairs,
+        wait=not args.no_wait,
+        timeout=args.timeout,
+    )
+    try:
+        return run_submit(broker, submission, as_json=args.json)
+    except KeyboardInterrupt:
+        print(f"plastrond: submit: interrupted (job {job_id} may still run)", file=sys.stderr)
+        return 130
+
+
 def log_format(config: Config) -> str:
     """LOG_FORMAT from the environment when set, else REPOSITORY.LOG_FORMAT (text)."""
     value = os.environ.get("LOG_FORMAT", "").strip().lower()
@@ -123,6 +227,8 @@ def log_format(config: Config) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     catch_early_signals()
     args = build_parser().parse_args(argv)
+    if args.mode == "submit":
+        return _submit(args)
     try:
         config = load_config(args.config)
         # Mode-specific requirements are checked before anything starts.

@@ -44,7 +44,13 @@ from stompframe import OversizedFrame
 
 from . import __version__, metrics
 from .backoff import Backoff
-from .broker.connection import BrokerConnection, BrokerError, ConnectionLost, Message
+from .broker.connection import (
+    BrokerConnection,
+    BrokerError,
+    ConnectionLost,
+    Message,
+    open_configured,
+)
 from .broker.session import BrokerSession, Connect
 from .commands import registry
 from .config import BrokerAddress, BrokerConfig, Config
@@ -321,23 +327,12 @@ class Daemon:
 
     # --- one broker session ----------------------------------------------------------------
 
-    def _ssl_context(self) -> ssl.SSLContext | None:
-        if not self.broker.use_tls:
-            return None
-        cafile = str(self.broker.tls_ca_file) if self.broker.tls_ca_file else None
-        return ssl.create_default_context(cafile=cafile)
-
     async def _connect(self, address: BrokerAddress) -> BrokerConnection:
         try:
-            return await BrokerConnection.open(
+            return await open_configured(
+                self.broker,
                 address,
-                virtual_host=self.broker.virtual_host,
-                login=self.broker.login,
-                passcode=self.broker.passcode,
-                heartbeat=(self.broker.heartbeat_send_ms, self.broker.heartbeat_receive_ms),
                 client_id=client_id(),
-                ssl_context=self._ssl_context(),
-                timeout=self.broker.connect_timeout,
                 max_frame_bytes=frame_limit(self.broker.max_request_bytes),
             )
         except (BrokerError, OSError, trio.TooSlowError, ssl.SSLError) as e:

@@ -11,7 +11,18 @@ plastrond walks a group.
 
 from __future__ import annotations
 
-__all__ = ["PlastronError", "failure_of"]
+import re
+
+__all__ = ["PlastronError", "failure_of", "one_line"]
+
+#: whitespace around a line break (and the break itself)
+_BREAK = re.compile(r"\s*[\n\r\v\f\x1c-\x1e\x85\u2028\u2029]\s*")
+
+
+def one_line(text: str) -> str:
+    """*text* on one line: each line break, with the whitespace around it, becomes one space;
+    other spaces stay as they are (a label written `Object  Type` is shown so)."""
+    return _BREAK.sub(" ", text).strip()
 
 
 class PlastronError(Exception):

@@ -89,6 +89,7 @@ async def terms(config: Config) -> Graph | None:
     return await terms_provider(config)()
 
 
-def repository_client(config: Config) -> RepositoryClient:
-    """The daemon's (or http server's) repository client, primed before its first write."""
-    return RepositoryClient(config.repository, prime=terms_provider(config))
+def repository_client(config: Config, *, user_agent: str | None = None) -> RepositoryClient:
+    """The daemon's (or http server's) repository client, primed before its first write;
+    *user_agent* instead of `DAEMON_AGENT` (the http server's `HTTP_AGENT`)."""
+    return RepositoryClient(config.repository, prime=terms_provider(config), user_agent=user_agent)

@@ -359,6 +359,8 @@ class FlakyStream(io.RawIOBase):
 class FakeSink:
     stream: IO[bytes]
     events: list[str]
+    swept: list[str] = attrs.field(factory=list)
+    left: str | None = None
 
     def commit(self) -> None:
         self.stream.flush()
@@ -366,6 +368,9 @@ class FakeSink:
 
     def abort(self) -> None:
         self.events.append("abort")
+
+    def touch(self) -> None:
+        self.events.append("touch")
 
 
 @attrs.define

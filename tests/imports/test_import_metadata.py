@@ -339,8 +339,8 @@ def test_rows_are_known_by_identifier_else_by_line() -> None:
     )
     assert list(row_keys(metadata.header, metadata.rows).values()) == [
         "a",
-        "b (source.csv:3)",
-        "b (source.csv:4)",
+        "b",  # the first row of an identifier has it, whatever follows (issue 25)
+        "b #2",
         "4",  # no identifier: the title
         "source.csv:6",
     ]

@@ -38,20 +38,20 @@ def plan(options: ImportOptions | None = None, **kwargs):
 def test_every_row_is_named_and_the_done_ones_are_skipped() -> None:
     result = plan(done={"b"})
     assert [r.key for r in result.rows] == [
-        "a (source.csv:2)",
+        "a",
         "b",
         "c",
-        "a (source.csv:5)",
+        "a #2",  # the first row of an identifier keeps it, whatever follows (issue 25)
         "Untitled id",  # no identifier: known by its title
     ]
+    assert [r.duplicate is not None for r in result.rows] == [False, False, False, True, False]
+    assert result.rows[3].duplicate == (
+        "Identifier 'a' is on line 2 too: a row is known by its Identifier, so each row needs "
+        "its own; delete this row if it repeats that one, or change its Identifier"
+    )
     assert [r.title for r in result.rows] == ["A", "B", "C", "A again", "Untitled id"]
     assert [r.is_update for r in result.rows] == [False, False, True, False, False]
-    assert [r.key for r in result.todo] == [
-        "a (source.csv:2)",
-        "c",
-        "a (source.csv:5)",
-        "Untitled id",
-    ]
+    assert [r.key for r in result.todo] == ["a", "c", "a #2", "Untitled id"]
     assert (result.skipped, result.planned) == (1, 5)
     assert result.creates and result.container == CONTAINER
     assert result.todo[0].where == "source.csv:2"
@@ -59,13 +59,18 @@ def test_every_row_is_named_and_the_done_ones_are_skipped() -> None:
 
 def test_limit_and_percent() -> None:
     limited = plan(ImportOptions(job_id="j", model="Item", limit=2))
-    assert [r.key for r in limited.todo] == ["a (source.csv:2)", "b"]
-    only_updates = plan(
-        ImportOptions(job_id="j", model="Item", limit=3), done={"a (source.csv:2)", "b"}
-    )
+    assert [r.key for r in limited.todo] == ["a", "b"]
+    only_updates = plan(ImportOptions(job_id="j", model="Item", limit=3), done={"a", "b"})
     assert [r.key for r in only_updates.todo] == ["c"] and not only_updates.creates
     share = plan(ImportOptions(job_id="j", model="Item", percent=40))
     assert len(share.todo) == 2
+
+
+def test_a_log_of_keys_made_of_lines_still_counts_the_identifier_done() -> None:
+    """Before issue 25 a duplicated identifier's rows were logged as `a (source.csv:2)`: a
+    resume after the upgrade does not make the first row of `a` again."""
+    resumed = plan(done={"a (source.csv:2)", "a (source.csv:5)"})
+    assert [r.key for r in resumed.todo] == ["b", "c", "a #2", "Untitled id"]
 
 
 def test_pending_items_are_kept_unless_validating() -> None:

@@ -5,7 +5,9 @@
 else holds and a state folder of its own (`PLASTROND_SERVICES_STATE`), so the server knows
 nothing when the test begins: no namespace, no node type, no resource but its root. That is
 what a race of first contact (ModeShape registering a namespace or a type in two
-transactions at once) needs to be seen. One takes about 25 s to start and 1-2 GB of memory.
+transactions at once) needs to be seen. With `jms=True` a Fedora 6 emits its events too, on
+the STOMP port `stomp_port` of its embedded broker (Fedora 4.7's broker is always on).
+One takes about 25 s to start and 1-2 GB of memory.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ _SCRIPTS = {
     "fcrepo47": ("fedora47", ("FEDORA47_PORT", "FEDORA47_JMS_PORT", "FEDORA47_STOMP_PORT")),
     "fcrepo6": ("fedora", ("FEDORA_PORT",)),
 }
+#: flavor -> the variables that turn its embedded JMS broker on, on their ports (the last one
+#: names the STOMP connector); Fedora 4.7's is always on
+_JMS = {"fcrepo47": (), "fcrepo6": ("FEDORA_JMS_PORT", "FEDORA_STOMP_PORT")}
 
 
 def _free_ports(count: int) -> list[int]:
@@ -40,8 +45,10 @@ def _free_ports(count: int) -> list[int]:
 class FreshFedora:
     """An empty Fedora of *flavor* ("fcrepo47" or "fcrepo6") with its data under *state*."""
 
-    def __init__(self, flavor: str, state: Path) -> None:
+    def __init__(self, flavor: str, state: Path, *, jms: bool = False) -> None:
         script, port_names = _SCRIPTS[flavor]
+        if jms:
+            port_names = (*port_names, *_JMS[flavor])
         self.flavor = flavor
         self.state = state
         self.script = SERVICES_DIR / f"{script}.sh"
@@ -52,6 +59,10 @@ class FreshFedora:
             **{name: str(port) for name, port in zip(port_names, ports, strict=True)},
         }
         self.rest_url = ""
+        #: the STOMP port of its embedded broker (events on the topic `fedora`), if it has one
+        self.stomp_port = next(
+            (int(self.env[name]) for name in port_names if name.endswith("STOMP_PORT")), None
+        )
 
     def _script(self, command: str) -> str:
         result = subprocess.run(

@@ -252,6 +252,19 @@ def test_an_unknown_column_fails_the_job(running, target) -> None:
     assert frame.headers["PlastronJobState"] == json.loads(frame.body)["state"] == "import_error"
 
 
+def test_a_label_with_a_doubled_space_reaches_archelon_as_written(running, target) -> None:
+    """Issue 25: the completion's header once collapsed the spaces inside the quoted label,
+    showing exactly the valid label as unknown."""
+    _daemon, client = running
+    job = job_id()
+    client.send_job(job, "import", "Title,Object  Type\nx,y\n", model="Item", on_behalf_of=EDITOR)
+    (frame,) = client.wait_for("completions", 1, timeout=60)
+    assert frame.headers["PlastronJobError"] == (
+        "source.csv: unknown column 'Object  Type': not a column of the Item model nor a system "
+        "column; did you mean 'Object Type'? It differs only in spaces"
+    )
+
+
 # -- transactions ---------------------------------------------------------------------------
 
 

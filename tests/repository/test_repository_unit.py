@@ -32,6 +32,7 @@ from plastrond.repository import (
     content_disposition,
     decode_jwt_secret,
     filename_of,
+    labelled,
     parse_digest_header,
     parse_links,
 )
@@ -684,3 +685,12 @@ def test_forwarded_headers_name_the_rest_endpoint():
         "X-Forwarded-Host": "repo:8080",
         "X-Forwarded-Proto": "http",
     }
+
+
+def test_a_user_agent_says_import_and_never_attach() -> None:
+    """UMD's routes read the User-Agent: `(import)` makes creations import events (one Solr
+    add per item); `(attach)` would drop the change from Solr, so it is refused."""
+    assert labelled("plastrond/1.2.3", "import") == "plastrond/1.2.3 (import)"
+    assert labelled("plastrond/1.2.3 (import)", "import") == "plastrond/1.2.3 (import)"
+    with pytest.raises(ValueError, match="'attach'"):
+        labelled("plastrond/1.2.3", "attach")

@@ -1,4 +1,5 @@
-"""The Swarm deployment files (no Docker engine runs here: they are parsed and checked)."""
+"""The Swarm deployment files, parsed and checked (tests/integration/test_container_image.py
+builds the image and runs the stack's services with podman)."""
 
 from __future__ import annotations
 
@@ -37,9 +38,10 @@ def test_dockerfile_says_what_it_must():
     assert ("EXPOSE", "5000") in instructions
     entry = [json.loads(arg) for word, arg in instructions if word == "ENTRYPOINT"]
     assert entry == [["plastrond", "-c", "/etc/plastrond.yml"]]
-    # The image installs this package (which provides the plastrond command).
+    # The image installs this package (which provides the plastrond command) from the source
+    # it copies.
     runs = " ".join(arg for word, arg in instructions if word == "RUN")
-    assert "pip install ." in runs
+    assert re.search(r"pip install [^&]*\s\.(\s|$)", runs), runs
     # Every file the build copies exists in the repository.
     for word, arg in instructions:
         if word == "COPY":
@@ -65,6 +67,12 @@ def test_compose_stack_has_both_services():
         assert mounts["/var/opt/plastron/jobs"] == "plastrond-jobs"
     stomp_targets = {c["target"]: c["source"] for c in stomp["configs"]}
     assert stomp_targets["/etc/plastron/auth/archelon_id"] == "archelon-id"
+    # The SFTP key is the image's user's alone (a Swarm config is root's unless told).
+    runs = " ".join(arg for word, arg in dockerfile_instructions() if word == "RUN")
+    uid = re.search(r"useradd [^&]*--uid (\d+)", runs).group(1)
+    gid = re.search(r"groupadd [^&]*--gid (\d+)", runs).group(1)
+    (key,) = [c for c in stomp["configs"] if c["source"] == "archelon-id"]
+    assert (str(key["uid"]), str(key["gid"]), key["mode"]) == (uid, gid, 0o400)
     assert stack["configs"]["plastrond-config"]["file"] == "docker-plastron.yml"
     assert "file" in stack["configs"]["archelon-id"]
     assert set(stack["volumes"]) == {"plastrond-msg", "plastrond-jobs"}
@@ -84,6 +92,15 @@ def test_template_is_a_valid_config_for_both_modes():
     )
     assert config.commands.export.ssh_private_key == Path(key_target)
     assert config.commands.import_.ssh_private_key == Path(key_target)
+    # ... and so are the SFTP servers' host keys.
+    known_hosts = next(
+        c["target"]
+        for c in stack["services"]["plastrond-stomp"]["configs"]
+        if c["source"] == "sftp-known-hosts"
+    )
+    assert stack["configs"]["sftp-known-hosts"]["file"] == "known_hosts"
+    assert config.commands.export.sftp_known_hosts == Path(known_hosts)
+    assert config.commands.import_.sftp_known_hosts == Path(known_hosts)
     assert config.http_server.port == 5000
 
 

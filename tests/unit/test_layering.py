@@ -84,10 +84,24 @@ def test_repository_and_models_know_nothing_above_them(package):
     ],
 )
 def test_nothing_below_imports_the_daemon_or_the_cli(package):
-    forbidden = ("plastrond.daemon", "plastrond.cli")
+    forbidden = ("plastrond.daemon", "plastrond.cli", "plastrond.submit")
     if package != "plastrond.broker":
         forbidden += ("plastrond.broker",)
     assert offenders(package, forbidden) == []
+
+
+def test_the_job_client_uses_the_broker_side_and_nothing_of_the_daemon():
+    # `plastrond submit` connects as the daemon does (broker.connection), and knows no runner,
+    # store, command or server.
+    forbidden = (
+        "plastrond.daemon",
+        "plastrond.jobs",
+        "plastrond.commands",
+        "plastrond.http",
+        "plastrond.repository",
+    )
+    assert offenders("plastrond.submit", forbidden) == []
+    assert "plastrond.broker.connection" in imported_modules("plastrond.submit")["plastrond.submit"]
 
 
 #: what commands and their helpers may use of jobs/: the command protocol, never the runner,

@@ -227,8 +227,9 @@ async def test_progress_states_and_a_failure_with_the_percent_reached(config, au
 async def test_job_errors_from_tasks_of_the_command_are_the_job_error(config, autojump_clock):
     runner = make_runner(config, max_sync=1)
     result = await runner.run(request("test-rows-fail"))
-    # One of the two, as one line, with its details: not a group, not an internal error.
-    assert result.error in {"row 1: bad value", "row 2: bad too"}
+    # One of the two, as one line (its line break joined, its spaces as written: issue 25's
+    # `Object  Type`), with its details: not a group, not an internal error.
+    assert result.error in {"row 1:   bad value", "row 2: bad too"}
     assert isinstance(result.body, dict) and result.body["count"] == {"done": 1}
     bugs = await runner.run(request("test-two-bugs"))
     # Two different failures at once are a bug: neither is taken for the job's reason.

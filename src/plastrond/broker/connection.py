@@ -27,11 +27,18 @@ from stompframe import (
 )
 
 from .. import metrics
-from ..config import BrokerAddress
+from ..config import BrokerAddress, BrokerConfig
 from ..errors import PlastronError
 from ..waiting import wait_any
 
-__all__ = ["BrokerConnection", "BrokerError", "ConnectionLost", "Message"]
+__all__ = [
+    "BrokerConnection",
+    "BrokerError",
+    "ConnectionLost",
+    "Message",
+    "open_configured",
+    "ssl_context_for",
+]
 
 log = logging.getLogger(__name__)
 
@@ -366,6 +373,38 @@ class BrokerConnection:
         await wait_any(done, self.ended)
         if not done.is_set():
             raise ConnectionLost(f"connection to {self.address} ended before the receipt")
+
+
+def ssl_context_for(broker: BrokerConfig) -> ssl.SSLContext | None:
+    """The TLS context MESSAGE_BROKER asks for (USE_TLS, TLS_CA_FILE), or None."""
+    if not broker.use_tls:
+        return None
+    cafile = str(broker.tls_ca_file) if broker.tls_ca_file else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+async def open_configured(
+    broker: BrokerConfig,
+    address: BrokerAddress,
+    *,
+    client_id: str | None = None,
+    max_frame_bytes: int | None = None,
+    timeout: float | None = None,
+) -> BrokerConnection:
+    """`BrokerConnection.open` with the session settings of the MESSAGE_BROKER section (login,
+    virtual host, heart-beats, TLS, connect timeout): how the daemon and `plastrond submit`
+    both connect."""
+    return await BrokerConnection.open(
+        address,
+        virtual_host=broker.virtual_host,
+        login=broker.login,
+        passcode=broker.passcode,
+        heartbeat=(broker.heartbeat_send_ms, broker.heartbeat_receive_ms),
+        client_id=client_id,
+        ssl_context=ssl_context_for(broker),
+        timeout=broker.connect_timeout if timeout is None else timeout,
+        max_frame_bytes=max_frame_bytes,
+    )
 
 
 def _reason(frame: Message) -> str:

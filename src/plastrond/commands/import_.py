@@ -85,6 +85,10 @@ async def import_items(ctx: JobContext, report: Report) -> JobResult:
     # The first job of a daemon makes its repository client: in a worker thread, since that
     # loads the HTTP and TLS libraries (a second or more the trio thread would not answer).
     repository = await trio.to_thread.run_sync(lambda: ctx.repository)
+    # Every request of the import says "(import)", its transactions' too (the events of an
+    # item come at their commit, with the User-Agent of its begin on Fedora 6 and of its last
+    # write on 4.7): UMD's pipeline then indexes each item once, whole (repository._agents).
+    repository = repository.labelled("import")
     # ImportJobError is a JobError: it goes to the runner as it is, from any row.
     run = await ImportRun.prepare(options, ctx.config, repository, ctx.log)
     try:

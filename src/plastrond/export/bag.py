@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import shutil
 import struct
 import tempfile
 import time
@@ -207,14 +208,16 @@ class BagZipWriter:
     def abort(self) -> None:
         """Give up: release the scratch files (the stream's owner discards what was written)."""
         self._closed = True
+        # The ZIP is left unfinished: nothing more is written to the stream, not even by the
+        # ZipFile's own finalizer (its end record, into a stream its owner may have closed).
+        self._zip.fp = None
         for manifest in self._manifests.values():
             manifest.close()
         self._cleanup()
 
     def _cleanup(self) -> None:
-        for path in self._scratch.iterdir():
-            path.unlink(missing_ok=True)
-        self._scratch.rmdir()
+        # also after `close()` did it (an abort when the stream's owner failed to commit)
+        shutil.rmtree(self._scratch, ignore_errors=True)
 
     # -- entries ----------------------------------------------------------------------------
 

@@ -4,8 +4,16 @@
 a `LocalDestination` or `SftpDestination`, or raises `DestinationError` with one line that
 says why it is refused. `destination.open()` (blocking: run it in a worker thread) returns a
 `Sink`: a binary stream to write the ZIP into, then `commit()` to put the file in place
-atomically, or `abort()` to leave nothing behind. Both kinds write `<name>.<random>.part`
+atomically, or `abort()` to leave nothing behind. Both kinds write `.<name>.<random>.part`
 beside the target and rename it at the end, so a reader never sees half a ZIP.
+
+Parts cut short: `abort()` removes its part (over SFTP, through a new connection when the one
+it wrote on has failed; what it still cannot remove it names in `left`). A part whose export
+died with its process is swept by the next export to the same destination: while an export
+runs, `touch()` (every `TOUCH_SECONDS`, from another thread, on a channel of its own) keeps its
+part's modification time fresh, so `open()` takes every other `.<name>.*.part` beside the target
+that has not changed for `STALE_PART_SECONDS` (by the destination's own clock: compared with
+the new part's time) for one left behind, and removes it (named in `swept`).
 """
 
 from __future__ import annotations
@@ -13,9 +21,11 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import secrets
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Final, Protocol
 from urllib.parse import unquote, urlsplit
@@ -38,6 +48,14 @@ __all__ = [
 
 #: bytes buffered before a write goes to the file or the SFTP server
 WRITE_BUFFER: Final = 1024 * 1024
+#: seconds between two touches of the part an export is writing
+TOUCH_SECONDS: Final = 20.0
+#: a part unchanged for this long (seconds) was left by an export that was cut short
+STALE_PART_SECONDS: Final = 120.0
+#: seconds allowed to the new connection that removes a part the failed one could not
+CLEANUP_TIMEOUT: Final = 10.0
+#: what an SFTP failure mid-export asks of the user
+_SFTP_ADVICE: Final = "check that the host answers and has room, then run the export again"
 
 
 class DestinationError(JobError):
@@ -48,10 +66,27 @@ class Sink(Protocol):
     """An open destination: write the ZIP into `stream`, then commit or abort."""
 
     stream: IO[bytes]
+    #: stale parts of earlier exports to the same destination that `open()` removed
+    swept: list[str]
+    #: after `abort()`: the part it could not remove (the next export to it sweeps it)
+    left: str | None
 
     def commit(self) -> None: ...
 
     def abort(self) -> None: ...
+
+    def touch(self) -> None:
+        """Mark the part as being written (blocking; safe beside a write in another thread)."""
+        ...
+
+
+def part_pattern(name: str) -> re.Pattern[str]:
+    """The names of the parts of exports to the file *name* (`.<name>.<random>.part`)."""
+    return re.compile(rf"\.{re.escape(name)}\.[A-Za-z0-9_]+\.part")
+
+
+def _stale(mtime: float | None, now: float | None) -> bool:
+    return mtime is not None and now is not None and now - mtime > STALE_PART_SECONDS
 
 
 def with_zip_suffix(text: str) -> str:
@@ -102,7 +137,26 @@ class LocalDestination:
         except OSError as e:
             raise DestinationError(f"cannot write in {real}: {_reason(e)}") from e
         os.fchmod(fd, 0o644)
-        return _LocalSink(os.fdopen(fd, "wb", buffering=WRITE_BUFFER), Path(part), real / self.name)
+        sink = _LocalSink(os.fdopen(fd, "wb", buffering=WRITE_BUFFER), Path(part), real / self.name)
+        sink.swept = _sweep_local(real, self.name, Path(part), os.fstat(fd).st_mtime)
+        return sink
+
+
+def _sweep_local(folder: Path, name: str, mine: Path, now: float) -> list[str]:
+    """Remove the stale parts of exports to *name* in *folder* (not *mine*); their paths."""
+    pattern = part_pattern(name)
+    swept = []
+    with contextlib.suppress(OSError), os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name == mine.name or not pattern.fullmatch(entry.name):
+                continue
+            with contextlib.suppress(OSError):
+                if entry.is_file(follow_symlinks=False) and _stale(
+                    entry.stat(follow_symlinks=False).st_mtime, now
+                ):
+                    os.unlink(entry.path)
+                    swept.append(entry.path)
+    return swept
 
 
 class _LocalSink:
@@ -110,6 +164,12 @@ class _LocalSink:
         self.stream = stream
         self.part = part
         self.final = final
+        self.swept: list[str] = []
+        self.left: str | None = None
+
+    def touch(self) -> None:
+        with contextlib.suppress(OSError):
+            os.utime(self.part)
 
     def commit(self) -> None:
         self.stream.flush()
@@ -125,7 +185,10 @@ class _LocalSink:
     def abort(self) -> None:
         with contextlib.suppress(OSError):
             self.stream.close()
-        self.part.unlink(missing_ok=True)
+        try:
+            self.part.unlink(missing_ok=True)
+        except OSError:
+            self.left = str(self.part)
 
 
 def _local(text: str, config: ExportConfig) -> LocalDestination:
@@ -183,14 +246,14 @@ class SftpDestination:
     def describe(self) -> str:
         return f"sftp://{self.user}@{self.address}{self.path}"
 
-    def open(self) -> Sink:
-        """Log in and open a temporary remote file beside the target (blocking)."""
+    def _login(self, timeout: float) -> tuple[Any, Any]:
+        """An SSH client logged in, and an SFTP channel on it (blocking); DestinationError."""
         address = SftpAddress(user=self.user, host=self.host, port=self.port, path=self.path)
         settings = SftpSettings(
             key_file=self.key_file,
             known_hosts=self.known_hosts,
             accept_unknown_hosts=self.accept_unknown_hosts,
-            timeout=self.timeout,
+            timeout=timeout,
             section="COMMANDS.EXPORT",
         )
         try:
@@ -198,10 +261,14 @@ class SftpDestination:
         except SftpError as e:
             raise DestinationError(str(e)) from e
         try:
-            sftp = open_sftp(client, address, self.timeout)
+            return client, open_sftp(client, address, timeout)
         except SftpError as e:
             client.close()
             raise DestinationError(str(e)) from e
+
+    def open(self) -> Sink:
+        """Log in and open a temporary remote file beside the target (blocking)."""
+        client, sftp = self._login(self.timeout)
         folder = str(PurePosixPath(self.path).parent)
         name = PurePosixPath(self.path).name
         part = f"{folder.rstrip('/')}/.{name}.{secrets.token_hex(6)}.part"
@@ -212,7 +279,9 @@ class SftpDestination:
             except FileNotFoundError:
                 pass
             remote = sftp.open(part, "wb")
-        except OSError as e:
+            now = sftp.stat(part).st_mtime
+            keeper = open_sftp(client, SftpAddress(self.user, self.host, self.port, part), 30)
+        except (OSError, SftpError) as e:
             client.close()
             raise DestinationError(
                 f"cannot write {folder} on SFTP host {self.address}: {_reason(e)}"
@@ -221,15 +290,38 @@ class SftpDestination:
             client.close()
             raise
         remote.set_pipelined(True)
-        return _SftpSink(client, sftp, remote, part, self.path, self.address)
+        sink = _SftpSink(self, client, sftp, keeper, remote, part)
+        sink.swept = _sweep_sftp(sftp, folder, name, part, now)
+        return sink
+
+
+def _sweep_sftp(sftp: Any, folder: str, name: str, mine: str, now: float | None) -> list[str]:
+    """Remove the stale parts of exports to *name* in the remote *folder* (not *mine*)."""
+    pattern = part_pattern(name)
+    swept: list[str] = []
+    try:
+        entries = sftp.listdir_attr(folder)
+    except OSError:
+        return swept
+    for entry in entries:
+        path = f"{folder.rstrip('/')}/{entry.filename}"
+        if path == mine or not pattern.fullmatch(entry.filename):
+            continue
+        if stat.S_ISREG(entry.st_mode or 0) and _stale(entry.st_mtime, now):
+            with contextlib.suppress(OSError):
+                sftp.remove(path)
+                swept.append(path)
+    return swept
 
 
 class _SftpRaw(io.RawIOBase):
     """A remote file as an unseekable raw stream: the ZIP is written front to back (with data
-    descriptors), never going back over the network to patch a header."""
+    descriptors), never going back over the network to patch a header. A write that fails
+    is a DestinationError that names the host."""
 
-    def __init__(self, remote: Any) -> None:
+    def __init__(self, remote: Any, failed: Callable[[BaseException], DestinationError]) -> None:
         self._remote = remote
+        self._failed = failed
         self.written = 0
 
     def writable(self) -> bool:
@@ -240,22 +332,46 @@ class _SftpRaw(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         view = memoryview(data)
-        self._remote.write(view.tobytes())
+        try:
+            self._remote.write(view.tobytes())
+        except Exception as e:  # OSError, and paramiko's SSHException (Exception alone)
+            raise self._failed(e) from e
         self.written += len(view)
         return len(view)
 
 
 class _SftpSink:
     def __init__(
-        self, client: Any, sftp: Any, remote: Any, part: str, final: str, address: str
+        self,
+        destination: SftpDestination,
+        client: Any,
+        sftp: Any,
+        keeper: Any,
+        remote: Any,
+        part: str,
     ) -> None:
+        self.destination = destination
         self.client = client
         self.sftp = sftp
+        #: a channel of its own for `touch`, beside the writes on `sftp`
+        self.keeper = keeper
         self.remote = remote
         self.part = part
-        self.final = final
-        self.address = address
-        self.stream: IO[bytes] = io.BufferedWriter(_SftpRaw(remote), WRITE_BUFFER)
+        self.final = destination.path
+        self.address = destination.address
+        self.swept: list[str] = []
+        self.left: str | None = None
+        self.stream: IO[bytes] = io.BufferedWriter(_SftpRaw(remote, self._failed), WRITE_BUFFER)
+
+    def _failed(self, e: BaseException) -> DestinationError:
+        return DestinationError(
+            f"SFTP host {self.address} failed while {self.final} was written there: "
+            f"{_sftp_reason(e, self.destination.timeout)} ({_SFTP_ADVICE})"
+        )
+
+    def touch(self) -> None:
+        with contextlib.suppress(Exception):
+            self.keeper.utime(self.part, None)
 
     def commit(self) -> None:
         try:
@@ -268,20 +384,41 @@ class _SftpSink:
                 with contextlib.suppress(OSError):
                     self.sftp.remove(self.final)
                 self.sftp.rename(self.part, self.final)
-        except OSError as e:
+        except DestinationError:
             self.abort()
-            raise DestinationError(
-                f"cannot finish {self.final} on SFTP host {self.address}: {_reason(e)}"
-            ) from e
+            raise
+        except Exception as e:
+            self.abort()
+            raise self._failed(e) from e
         self.client.close()
 
     def abort(self) -> None:
-        # Best effort: the connection may be what failed.
+        # Best effort: the connection may be what failed; then a new one removes the part.
         with contextlib.suppress(Exception):
             self.remote.close()
-        with contextlib.suppress(Exception):
+        try:
             self.sftp.remove(self.part)
-        self.client.close()
+        except FileNotFoundError:
+            pass
+        except Exception:
+            self._remove_anew()
+        finally:
+            self.client.close()
+
+    def _remove_anew(self) -> None:
+        try:
+            client, sftp = self.destination._login(CLEANUP_TIMEOUT)
+        except DestinationError:
+            self.left = self.part
+            return
+        try:
+            sftp.remove(self.part)
+        except FileNotFoundError:
+            pass
+        except Exception:
+            self.left = self.part
+        finally:
+            client.close()
 
 
 def _sftp(text: str, config: ExportConfig) -> SftpDestination:
@@ -353,3 +490,9 @@ def _reason(e: BaseException) -> str:
     if isinstance(e, OSError) and e.strerror:
         return e.strerror
     return str(e) or type(e).__name__
+
+
+def _sftp_reason(e: BaseException, timeout: float) -> str:
+    if isinstance(e, TimeoutError):
+        return f"no answer for {timeout:g} s"
+    return _reason(e)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import math
+import posixpath
 import re
 import shutil
 import tempfile
@@ -47,7 +48,7 @@ from ..models.namespaces import DCTERMS, FABIO, IANA, ORE, PCDM, RDF
 from ..public_urls import PublicUrlError, public_url
 from ..repository import RepositoryClient, RepositoryError, parse_links
 from .bag import BagZipWriter, Digester
-from .destinations import Destination, DestinationError, Sink
+from .destinations import TOUCH_SECONDS, Destination, DestinationError, Sink
 from .metadata import ExportedFile, ItemRecord, MetadataWriter
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "ExportOptions",
     "ExportRun",
     "ItemFailure",
+    "file_title",
     "item_folder_name",
     "item_folder_names",
     "mime_matches",
@@ -66,7 +68,13 @@ __all__ = [
 _UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 #: characters never kept in a file or folder name: separators, controls, what Windows refuses,
 #: and `%` (bagit-python reads `%25` in a manifest literally, against RFC 8493)
-_UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|%]')
+_UNSAFE: Final = re.compile(r'[\x00-\x1f\x7f-\x9f/\\:*?"<>|%]')
+#: what is taken off both ends of a name: spaces (an import strips them) and dots
+_ENDS: Final = re.compile(r"^[\s.]+|[\s.]+$")
+#: what the client's Latin-1 `filename` fallback replaces with `_`
+_NOT_LATIN1: Final = re.compile(r'[^\x20-\x7e\xa0-\xff]|["\\]')
+#: the longest name (UTF-8 bytes) a binary takes in the bag: what file systems allow for one
+MAX_NAME_BYTES: Final = 255
 
 
 class ExportError(JobError):
@@ -120,6 +128,8 @@ class _Binary:
     mime_type: str | None
     on_page: bool
     description_uri: str | None = None
+    #: the number (from 0) of its page
+    page: int = 0
     #: the title of its page (FILES labels), and its usage tags
     label: str | None = None
     tags: tuple[str, ...] = ()
@@ -160,6 +170,8 @@ class ExportRun:
         self._cpu = trio.CapacityLimiter(1)
         self._folders: list[str] = []
         self._scratch: Path | None = None
+        #: the bag being written (aborted in the clean-up unless the file was committed)
+        self._bag: BagZipWriter | None = None
         #: the scope of the item tasks, cancelled when the ZIP cannot be written
         self._items_scope = trio.CancelScope()
         self._broken = False
@@ -206,31 +218,63 @@ class ExportRun:
         self._scratch = scratch
         self._writer = self.make_writer(scratch)
         sink: Sink | None = None
-        bag: BagZipWriter | None = None
         committed = False
         try:
             sink = await trio.to_thread.run_sync(destination.open, limiter=self._lane)
             self.log.info("export: writing %s", destination.describe())
-            bag = await self._in_lane(
-                BagZipWriter,
-                sink.stream,
-                destination.bag_name,
-                scratch_dir=scratch,
-                software_agent=f"plastrond {__version__}",
-                what="start the bag",
-            )
-            async with trio.open_nursery() as nursery:
-                self._items_scope = nursery.cancel_scope
-                for index, uri in enumerate(uris):
-                    await self._slots.acquire()
-                    nursery.start_soon(self._item, index, uri, bag)
-            files = await self._in_lane(self.writer.finish, scratch, what="write the metadata")
-            await self._in_lane(self._close_bag, bag, files, what="finish the bag")
-            await self._in_lane(sink.commit, what="finish the file")
-            committed = True
+            for path in sink.swept:
+                self.log.info("export: removed %s, left by an export that was cut short", path)
+            try:
+                async with trio.open_nursery() as keeper:
+                    keeper.start_soon(self._keep_fresh, sink)
+                    try:
+                        await self._write(uris, destination, sink, scratch)
+                        committed = True
+                    finally:
+                        keeper.cancel_scope.cancel()
+            except BaseExceptionGroup as group:
+                # the keeper raises nothing: what failed is the writing's, raised as it was
+                if len(group.exceptions) != 1:
+                    raise
+                raise group.exceptions[0] from None
         finally:
             with trio.CancelScope(shield=True):
-                await trio.to_thread.run_sync(self._cleanup, sink, bag, scratch, committed)
+                await trio.to_thread.run_sync(self._cleanup, sink, self._bag, scratch, committed)
+            if sink is not None and sink.left:
+                self.log.warning(
+                    "export: cannot remove %s, the part of the ZIP written so far; the next "
+                    "export to %s removes it",
+                    sink.left,
+                    destination.describe(),
+                )
+
+    async def _write(
+        self, uris: Sequence[str], destination: Destination, sink: Sink, scratch: Path
+    ) -> None:
+        bag: BagZipWriter = await self._in_lane(
+            BagZipWriter,
+            sink.stream,
+            destination.bag_name,
+            scratch_dir=scratch,
+            software_agent=f"plastrond {__version__}",
+            what="start the bag",
+        )
+        self._bag = bag
+        async with trio.open_nursery() as nursery:
+            self._items_scope = nursery.cancel_scope
+            for index, uri in enumerate(uris):
+                await self._slots.acquire()
+                nursery.start_soon(self._item, index, uri, bag)
+        files = await self._in_lane(self.writer.finish, scratch, what="write the metadata")
+        await self._in_lane(self._close_bag, bag, files, what="finish the bag")
+        await self._in_lane(sink.commit, what="finish the file")
+
+    async def _keep_fresh(self, sink: Sink) -> None:
+        """Touch the part every `TOUCH_SECONDS` while the export runs, so that another export
+        to the same destination does not take it for one left behind (`destinations`)."""
+        while True:
+            await trio.sleep(TOUCH_SECONDS)
+            await trio.to_thread.run_sync(sink.touch, abandon_on_cancel=True)
 
     def _close_bag(self, bag: BagZipWriter, files: Sequence[tuple[str, Path]]) -> None:
         for name, path in files:
@@ -342,8 +386,12 @@ class ExportRun:
         if self.options.export_binaries:
             downloaded = await self._binaries(uri, graph, folder)
             taken: set[str] = set()
+            stems: dict[str, int] = {}
             for binary in downloaded:
-                name = _unique(binary.filename, taken)
+                if binary.on_page:
+                    name = _page_file_name(binary.filename, binary.page, taken, stems)
+                else:
+                    name = _unique(binary.filename, taken)
                 binaries.append((f"{item_dir}/{name}", binary))
         record = ItemRecord(
             uri=uri,
@@ -400,12 +448,22 @@ class ExportRun:
 
         async def fetch(slot: int, file_uri: str, on_page: bool, label: str | None) -> None:
             binary = await self._download(file_uri, folder / f"{slot}", on_page)
-            if binary is not None and getattr(self.writer, "wants_file_types", False):
-                types = await self._file_types(file_uri, binary.description_uri)
-                binary = attrs.evolve(binary, tags=usage_tags(types, binary.mime_type))
-            if binary is not None:
-                binary = attrs.evolve(binary, label=label)
-            results[slot] = binary
+            if binary is None:
+                return
+            # The name the import wrote is the description's dcterms:title; the
+            # Content-Disposition is only a fallback (Fedora 4.7 keeps its Latin-1 form).
+            described = await self._description(file_uri, binary.description_uri)
+            subject = URIRef(file_uri)
+            name = file_title(described, subject, binary.filename)
+            changes: dict[str, Any] = {
+                "filename": safe_filename(name, file_uri),
+                "label": label,
+                "page": page_of[slot],
+            }
+            if getattr(self.writer, "wants_file_types", False):
+                types = [t for t in described.objects(subject, RDF.type) if isinstance(t, URIRef)]
+                changes["tags"] = usage_tags(types, binary.mime_type)
+            results[slot] = attrs.evolve(binary, **changes)
 
         try:
             async with trio.open_nursery() as nursery:
@@ -421,11 +479,9 @@ class ExportRun:
         )
         return [b for *_key, b in ordered]
 
-    async def _file_types(self, uri: str, description_uri: str | None) -> list[URIRef]:
-        """The rdf:types of a binary's description (for its FILES usage tags)."""
-        described = description_uri or f"{uri.rstrip('/')}/fcr:metadata"
-        graph = await self._graph(described)
-        return [t for t in graph.objects(URIRef(uri), RDF.type) if isinstance(t, URIRef)]
+    async def _description(self, uri: str, description_uri: str | None) -> Graph:
+        """A binary's description: its name (dcterms:title) and rdf:types (FILES usage tags)."""
+        return await self._graph(description_uri or f"{uri.rstrip('/')}/fcr:metadata")
 
     async def _pages(self, subject: URIRef, graph: Graph) -> list[tuple[int, Graph, URIRef]]:
         """The item's pages (pcdm:hasMember) with their graphs, in page order: by
@@ -499,7 +555,7 @@ class ExportRun:
                     self.download_bytes += digester.size
                     return _Binary(
                         uri=uri,
-                        filename=safe_filename(binary.filename, uri),
+                        filename=binary.filename or "",
                         path=path,
                         size=digester.size,
                         digests=digester.hexdigests(),
@@ -594,9 +650,33 @@ def item_folder_names(uris: Sequence[str]) -> list[str]:
     return names
 
 
+def file_title(described: Graph, subject: URIRef, fallback: str | None) -> str | None:
+    """The name of a binary: its description's dcterms:title, as the import wrote it (of
+    several, the one its Content-Disposition name *fallback* agrees with, else the first in
+    order); *fallback* when it has none."""
+    titles = sorted({str(t).strip() for t in described.objects(subject, DCTERMS.title)} - {""})
+    if not titles:
+        return fallback
+    if fallback is not None and len(titles) > 1:
+        agreeing = [t for t in titles if fallback in (t, _latin1_form(t))]
+        if agreeing:
+            return agreeing[0]
+    return titles[0]
+
+
+def _latin1_form(name: str) -> str:
+    """*name* as Fedora 4.7 keeps it in Content-Disposition: the client's `filename` fallback
+    (`plastrond.repository.content_disposition`), each letter outside printable ISO-8859-1
+    made `_`."""
+    return _NOT_LATIN1.sub("_", name)
+
+
 def safe_filename(name: str | None, uri: str) -> str:
-    """A file name safe inside the bag: the name the repository gives, or the last segment
-    of the binary's URI, without path separators or control characters."""
+    """The name a binary takes in the bag (README, "File names in exports"): *name* (its
+    title, or its Content-Disposition name) else the last segment of its URI, in NFC, after
+    the last `/` or `\\`, each control character and each of `/\\:*?"<>|%` made `_`, spaces
+    and dots at either end taken off, and cut to `MAX_NAME_BYTES` of UTF-8 (the extension
+    kept). The same name always gives the same result."""
     candidate = _clean(name or "") or _clean(_last_segment(uri))
     return candidate or "file"
 
@@ -604,22 +684,53 @@ def safe_filename(name: str | None, uri: str) -> str:
 def _clean(name: str) -> str:
     name = unicodedata.normalize("NFC", name)
     name = name.replace("\\", "/").rsplit("/", 1)[-1]
-    name = _UNSAFE.sub("_", name).strip().strip(".")
-    return name[:200]
+    name = _ENDS.sub("", _UNSAFE.sub("_", name))
+    return _shorten(name)
+
+
+def _shorten(name: str, mark: str = "") -> str:
+    """*name* with *mark* (`-2`) after its stem, within `MAX_NAME_BYTES` of UTF-8: the stem
+    is cut at a whole character where it must be (an extension of up to 16 characters
+    kept)."""
+    stem, dot, ext = name.rpartition(".")
+    if not dot or not stem or len(ext) > 16:
+        stem, ext = name, ""
+    suffix = f"{mark}.{ext}" if ext else mark
+    if len(f"{stem}{suffix}".encode()) <= MAX_NAME_BYTES:
+        return f"{stem}{suffix}"
+    room = MAX_NAME_BYTES - len(suffix.encode())
+    cut = stem.encode()[:room].decode("utf-8", "ignore").rstrip(" .")
+    return f"{cut}{suffix}"
 
 
 def _unique(name: str, taken: set[str]) -> str:
     """*name*, or `stem-2.ext`, `stem-3.ext`, ... so that no two (case-insensitively) clash."""
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not stem:
-        stem, ext = name, ""
     candidate = name
     n = 1
     while candidate.lower() in taken:
         n += 1
-        candidate = f"{stem}-{n}.{ext}" if ext else f"{stem}-{n}"
+        candidate = _shorten(name, f"-{n}")
     taken.add(candidate.lower())
     return candidate
+
+
+def _page_file_name(name: str, page: int, taken: set[str], stems: dict[str, int]) -> str:
+    """`_unique` for a file of page *page*, whose stem must also not be one of another page's
+    (*stems*, lower case -> page): an import groups a page's files by stem, so `x?.jpg` and
+    `x%.tif` of two pages are `x_.jpg` and `x_-2.tif`, not one page `x_`."""
+    candidate = _unique(name, taken)
+    n = 1
+    while stems.get(_stem(candidate).lower(), page) != page:
+        taken.discard(candidate.lower())
+        n += 1
+        candidate = _unique(_shorten(name, f"-{n}"), taken)
+    stems[_stem(candidate).lower()] = page
+    return candidate
+
+
+def _stem(name: str) -> str:
+    """The name without its extension, as an import groups FILES into pages by it."""
+    return posixpath.splitext(name)[0]
 
 
 def _http_time(value: str | None) -> float | None:

@@ -18,6 +18,7 @@ from ..config import Config, ConfigError
 from ..errors import failure_of
 from ..priming import repository_client
 from ..publication import Handles
+from ..repository import HTTP_AGENT
 from ..shutdown import STOP_SIGNALS, early_signal
 from .app import create_app
 from .backend import Backend
@@ -151,7 +152,8 @@ async def serve(
     hyper.graceful_timeout = GRACEFUL_TIMEOUT
     hyper.accesslog = _access_logger()
     hyper.errorlog = logging.getLogger("hypercorn.error")
-    repository = repository_client(config)
+    # plastrond-http/<version>: UMD's Solr route then reads the changes without its cache
+    repository = repository_client(config, user_agent=HTTP_AGENT)
     handles = Handles.from_config(config.publication)
     backend = Backend(config=config, repository=repository, handles=handles)
     app = create_app(jobs_dir, backend=backend)

@@ -66,6 +66,7 @@ from ..sftp import (
     parse_sftp_url,
 )
 from ..sftp import reason as _reason
+from .names import NameIndex, exact_key, locate, missing, zip_member_name
 
 __all__ = [
     "BinariesError",
@@ -329,16 +330,36 @@ class LocalLocation(Location):
         super().__init__(written, concurrency)
         self.folder = folder
         self.root = root
+        #: folder -> (its modification time, the names in it), for names not found as written
+        self._listings: dict[str, tuple[int, NameIndex]] = {}
 
     async def open(self) -> None:
         if not await trio.to_thread.run_sync(os.path.isdir, self.folder):
             raise BinariesError(f"binaries-location {self.written} is not an existing folder")
+
+    def _listing(self, folder: str) -> NameIndex | None:
+        """The names in *folder* (read again once it changes), or None when it cannot be read."""
+        try:
+            changed = os.stat(folder).st_mtime_ns
+            kept = self._listings.get(folder)
+            if kept is None or kept[0] != changed:
+                kept = (changed, NameIndex(os.listdir(folder)))
+                self._listings[folder] = kept
+        except OSError:
+            return None
+        return kept[1]
 
     def _resolve(self, path: str) -> tuple[str | None, str | None]:
         """(the real path of *path*, None) or (None, the problem)."""
         joined = os.path.normpath(os.path.join(self.folder, path))
         if not _inside(joined, self.folder):
             return None, f"File outside the binaries location: {path}"
+        if joined != self.folder and not os.path.lexists(joined):
+            relative = os.path.relpath(joined, self.folder)
+            found, near = locate(self.folder, relative, os.path.lexists, self._listing)
+            if found is None:
+                return None, missing(path, near)
+            joined = found
         real = os.path.realpath(joined)
         if not _inside(real, self.root):
             return None, f"File outside the allowed folders: {path}"
@@ -403,7 +424,9 @@ class ZipLocation(Location):
         self.zip_path = zip_path
         self.remote = remote
         self._zip: zipfile.ZipFile | None = None
-        self._names: dict[str, str] = {}
+        #: each member's name as meant (`names.zip_member_name`) -> its entry
+        self._members: dict[str, zipfile.ZipInfo] = {}
+        self._names = NameIndex()
         #: the archive on the SFTP server, read at random (`zip+sftp://`)
         self._remote_file: RemoteFile | None = None
 
@@ -431,7 +454,16 @@ class ZipLocation(Location):
         self._zip = await trio.to_thread.run_sync(load)
         for info in self._zip.infolist():
             if not info.is_dir():
-                self._names[posixpath.normpath(info.filename.lstrip("/"))] = info.filename
+                name = posixpath.normpath(zip_member_name(info).lstrip("/"))
+                self._members.setdefault(exact_key(name), info)
+                self._names.add(name)
+
+    def _member(self, path: str) -> zipfile.ZipInfo | None:
+        """The entry *path* names (compared in normalization form C), or None."""
+        return self._members.get(exact_key(posixpath.normpath(path)))
+
+    def _missing(self, path: str) -> str:
+        return missing(path, self._names.near(posixpath.normpath(path)), "the ZIP file")
 
     @property
     def remote_file(self) -> RemoteFile | None:
@@ -465,17 +497,17 @@ class ZipLocation(Location):
         await super().aclose()
 
     async def _check_one(self, path: str) -> str | None:
-        return None if posixpath.normpath(path) in self._names else f"Missing file: {path}"
+        return None if self._member(path) is not None else self._missing(path)
 
     async def _download(self, path: str, local: Path) -> None:
-        name = self._names.get(posixpath.normpath(path))
+        info = self._member(path)
         archive = self._zip
-        if name is None or archive is None:
-            raise FetchError(f"Missing file: {path}")
+        if info is None or archive is None:
+            raise FetchError(self._missing(path))
 
         def extract() -> None:
             try:
-                with archive.open(name) as source, local.open("wb") as out:
+                with archive.open(info) as source, local.open("wb") as out:
                     shutil.copyfileobj(source, out, CHUNK)
             except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as e:
                 raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
@@ -483,9 +515,9 @@ class ZipLocation(Location):
         await self._thread(extract)
 
     async def _digest(self, path: str) -> str | None:
-        name = self._names.get(posixpath.normpath(path))
+        info = self._member(path)
         archive = self._zip
-        if name is None or archive is None or self.remote is not None:
+        if info is None or archive is None or self.remote is not None:
             # Over SFTP, reading the member twice would double the transfer: the client
             # hashes it as it streams and compares with the digest Fedora reports.
             return None
@@ -493,7 +525,7 @@ class ZipLocation(Location):
         def digest() -> str | None:
             hasher = hashlib.sha256()
             try:
-                with archive.open(name) as member:
+                with archive.open(info) as member:
                     while data := member.read(CHUNK):
                         hasher.update(data)
             except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError):
@@ -504,13 +536,13 @@ class ZipLocation(Location):
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
-        name = self._names.get(posixpath.normpath(path))
+        info = self._member(path)
         archive = self._zip
-        if name is None or archive is None:
-            raise FetchError(f"Missing file: {path}")
+        if info is None or archive is None:
+            raise FetchError(self._missing(path))
         errors = (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError)
         try:
-            member = await self._thread(archive.open, name)
+            member = await self._thread(archive.open, info)
         except errors as e:
             raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
 
@@ -527,7 +559,7 @@ class ZipLocation(Location):
                 yield data
 
         try:
-            yield archive.getinfo(name).file_size, chunks()
+            yield info.file_size, chunks()
         finally:
             member.close()
 
@@ -548,6 +580,8 @@ class SftpLocation(Location):
         self.settings = settings
         self._client: Any = None
         self._channels: list[Any] = []
+        #: folder -> (its modification time, the names in it), for names not found as written
+        self._listings: dict[str, tuple[int, NameIndex]] = {}
 
     async def open(self) -> None:
         if self._client is None:
@@ -573,6 +607,37 @@ class SftpLocation(Location):
     def _remote(self, path: str) -> str:
         return posixpath.join(self.address.path, path)
 
+    def _locate(self, sftp: Any, path: str) -> tuple[str | None, str | None]:
+        """(the remote path of *path*, None), each part compared as a person sees it (see
+        `names.locate`), or (None, the problem): in a worker thread, with its channel."""
+        remote = self._remote(path)
+        try:
+            sftp.stat(remote)
+            return remote, None
+        except FileNotFoundError:
+            pass
+
+        def exists(candidate: str) -> bool:
+            try:
+                sftp.stat(candidate)
+            except FileNotFoundError:
+                return False
+            return True
+
+        def names_in(folder: str) -> NameIndex | None:
+            try:
+                changed = int(sftp.stat(folder).st_mtime or 0)
+                kept = self._listings.get(folder)
+                if kept is None or kept[0] != changed:
+                    kept = (changed, NameIndex(sftp.listdir(folder)))
+                    self._listings[folder] = kept
+            except OSError:
+                return None
+            return kept[1]
+
+        found, near = locate(self.address.path, path, exists, names_in)
+        return (found, None) if found is not None else (None, missing(path, near))
+
     async def _with_channel(self, work: Callable[[Any], T]) -> T:
         async with self.limiter:
             channel = self._channels.pop() if self._channels else None
@@ -595,10 +660,11 @@ class SftpLocation(Location):
             return result
 
     async def _check_one(self, path: str) -> str | None:
-        remote = self._remote(path)
-
         def probe(sftp: Any) -> str | None:
             try:
+                remote, problem = self._locate(sftp, path)
+                if remote is None:
+                    return problem
                 attributes = sftp.stat(remote)
             except FileNotFoundError:
                 return f"Missing file: {path}"
@@ -630,13 +696,16 @@ class SftpLocation(Location):
         return await self._with_channel(start)
 
     async def _download(self, path: str, local: Path) -> None:
-        remote = self._remote(path)
-
         def get(sftp: Any) -> None:
+            remote, problem = self._locate(sftp, path)
+            if remote is None:
+                raise FetchError(problem or f"Missing file: {path}")
             sftp.get(remote, str(local))
 
         try:
             await self._with_channel(get)
+        except FetchError:
+            raise
         except FileNotFoundError:
             raise FetchError(f"Missing file: {path}") from None
         except Exception as e:
@@ -644,7 +713,6 @@ class SftpLocation(Location):
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
-        remote = self._remote(path)
         client = self._client
         if client is None:
             raise FetchError(f"binaries-location {self.written} is closed")
@@ -653,7 +721,10 @@ class SftpLocation(Location):
         def start() -> tuple[Any, Any, int]:
             sftp = channel or open_sftp(client, self.address, self.settings.timeout)
             try:
-                handle = sftp.open(remote, "rb")
+                found, problem = self._locate(sftp, path)
+                if found is None:
+                    raise FetchError(problem or f"Missing file: {path}")
+                handle = sftp.open(found, "rb")
                 size = handle.stat().st_size
                 # read ahead, with a bounded number of requests in flight (memory stays flat)
                 handle.prefetch(size, max_concurrent_requests=32)
@@ -664,6 +735,8 @@ class SftpLocation(Location):
 
         try:
             sftp, handle, size = await self._thread(start)
+        except FetchError:
+            raise
         except FileNotFoundError:
             raise FetchError(f"Missing file: {path}") from None
         except Exception as e:  # paramiko's SSHException derives from Exception alone

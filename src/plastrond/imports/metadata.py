@@ -54,6 +54,7 @@ from ..models import (
 )
 from ..models.columns import IMPORT_COLUMNS
 from ..parsing import parse_bool
+from .names import difference, near_key
 
 __all__ = [
     "USAGE_TAGS",
@@ -67,6 +68,7 @@ __all__ = [
     "RowError",
     "SourceRow",
     "apply_row",
+    "decode_csv",
     "first_text",
     "is_iri",
     "page_groups",
@@ -387,7 +389,7 @@ def _column(
         else:
             raise MetadataError(
                 f"unknown column {header!r}: not a column of the {model.name} model "
-                "nor a system column"
+                f"nor a system column{_near_label(header, [*IMPORT_COLUMNS, *labels])}"
             )
     targets = labels[label]
     if len(targets) > 1:
@@ -406,6 +408,16 @@ def _column(
             "not a language"
         )
     return Column(index=index, header=header, field=f, sub=sub, lang=lang, datatype=datatype)
+
+
+def _near_label(header: str, known: Iterable[str]) -> str:
+    """A hint naming the label *header* probably means (equal but for case, spaces or
+    character forms), or ""."""
+    wanted = near_key(header)
+    for label in known:
+        if near_key(label) == wanted:
+            return f"; did you mean {label!r}? It differs only in {difference(header, label)}"
+    return ""
 
 
 def parse_header(
@@ -540,6 +552,40 @@ def _records(text: str) -> list[tuple[int, list[str] | str]]:
         if cells and any(c.strip() for c in cells):
             records.append((start + 1, cells))
     return records
+
+
+_BREAKS: Final = re.compile(r"\r\n|\n|\r")
+
+
+def decode_csv(source: bytes) -> str:
+    """*source* as text (UTF-8, a leading BOM dropped), or MetadataError naming the line and
+    column of the first byte that is not UTF-8, and how to save the file so that it is (Excel's
+    "CSV (Comma delimited)" writes the Windows code page, cp1252 in the West)."""
+    try:
+        return source.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        at = e.start + (3 if source.startswith(b"\xef\xbb\xbf") else 0)
+    before = source[:at].decode("utf-8").removeprefix("\ufeff")
+    line = len(_BREAKS.findall(before)) + 1
+    where = f"line {line}"
+    try:
+        # the record the byte is in, read up to it (a stand-in character for the byte itself)
+        records = list(csv.reader(_LINE.findall(before + "?")))
+        column = len(records[-1])
+        where += f", column {column}"
+        if line > 1 and len(records) > 1 and column <= len(records[0]):
+            where += f" ({records[0][column - 1].strip()})"
+    except (csv.Error, IndexError):
+        pass
+    byte = source[at]
+    try:
+        seen = f", {bytes([byte]).decode('cp1252')!r} in Windows-1252"
+    except UnicodeDecodeError:
+        seen = ""
+    raise MetadataError(
+        f"{where}: the CSV is not UTF-8 text (byte 0x{byte:02X}{seen}): save it from Excel "
+        'as "CSV UTF-8 (Comma delimited) (*.csv)", not "CSV (Comma delimited)"'
+    )
 
 
 def read_metadata(text: str, model: ContentModel, models: ModelSet) -> MetadataFile:

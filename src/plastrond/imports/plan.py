@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import collections
 import math
+import re
 from collections.abc import Callable, Collection, Mapping, Sequence
-from typing import Any
+from typing import Any, Final
 
 import attrs
 from rdflib import URIRef
@@ -35,6 +36,7 @@ __all__ = [
     "ImportPlan",
     "PlannedRow",
     "Settings",
+    "duplicates",
     "plan_import",
     "row_keys",
     "select_rows",
@@ -144,6 +146,8 @@ class PlannedRow:
     title: str
     #: whether it names an existing resource (a `URI` row) rather than a new item
     is_update: bool
+    #: why it is invalid when an earlier row has its identifier (see `duplicates`)
+    duplicate: str | None = None
 
     @property
     def where(self) -> str:
@@ -184,22 +188,61 @@ class ImportPlan:
 
 
 def row_keys(header: Header, rows: Sequence[SourceRow]) -> dict[int, str]:
-    """Each row's id in the logs (by row number): its identifier when that is not empty and no
-    other row has it, else its line (`<identifier> (source.csv:<line>)`, or
-    `source.csv:<line>`)."""
-    texts = {row.number: row_key_text(header, row) for row in rows}
-    seen = collections.Counter(texts.values())
+    """Each row's id in the logs (by row number): its identifier (see `Header.key_columns`);
+    for the second and later rows with an identifier an earlier row has, `<identifier> #2`,
+    `#3`...; for a row without one, its line (`source.csv:<line>`).
+
+    The first row with an identifier keeps it whatever follows, so deleting a duplicate row
+    changes no other row's key: a resume with the corrected CSV finds the row done (with keys
+    made of lines, the row left over got a new key, and a third item)."""
+    seen: collections.Counter[str] = collections.Counter()
     keys: dict[int, str] = {}
     for row in rows:
-        text = texts[row.number]
-        where = f"{SOURCE_FILE}:{row.line}"
+        text = row_key_text(header, row)
+        seen[text] += 1
         if not text:
-            keys[row.number] = where
+            keys[row.number] = f"{SOURCE_FILE}:{row.line}"
         elif seen[text] > 1:
-            keys[row.number] = f"{text} ({where})"
+            keys[row.number] = f"{text} #{seen[text]}"
         else:
             keys[row.number] = text
     return keys
+
+
+def duplicates(header: Header, rows: Sequence[SourceRow]) -> dict[int, str]:
+    """The problem of each row (by row number) whose identifier an earlier row has.
+
+    Such a row is invalid: upstream Plastron knows a row by its identifier alone (its
+    completed log, its resume) and imports only the first row of an identifier, skipping the
+    others without a word, so its repositories hold one item per identifier and job; a pasted
+    duplicate would otherwise become a second item that someone has to find and delete."""
+    columns = header.key_columns()
+    first: dict[str, int] = {}
+    found: dict[int, str] = {}
+    for row in rows:
+        text = row_key_text(header, row)
+        if not text:
+            continue
+        if text not in first:
+            first[text] = row.line
+            continue
+        label = next(c.header for c in columns if text in split_cell(row.cell(c)))
+        found[row.number] = (
+            f"{label} {text!r} is on line {first[text]} too: a row is known by its "
+            f"{label}, so each row needs its own; delete this row if it repeats that one, or "
+            f"change its {label}"
+        )
+    return found
+
+
+#: a key an earlier version gave a row whose identifier another row had: `<id> (source.csv:<line>)`
+_LINE_KEY: Final = re.compile(r" \(" + re.escape(SOURCE_FILE) + r":\d+\)$")
+
+
+def _done_keys(done: Collection[str]) -> set[str]:
+    """The keys *done* (completed.log.csv's ids) says are done, with the identifier of each key
+    an earlier version made of an identifier and a line (the first row of it is done)."""
+    return set(done) | {_LINE_KEY.sub("", key) for key in done if _LINE_KEY.search(key)}
 
 
 def select_rows(
@@ -263,6 +306,7 @@ def plan_import(
     ):
         raise ImportJobError(f"argument member-of is not an http(s) URI: {settings.member_of!r}")
     keys = row_keys(header, metadata.rows)
+    repeated = duplicates(header, metadata.rows)
     uri_column = header.system.get("URI")
     rows = tuple(
         PlannedRow(
@@ -270,12 +314,14 @@ def plan_import(
             key=keys[row.number],
             title=row_title(header, row),
             is_update=bool(row.cell(uri_column).strip()),
+            duplicate=repeated.get(row.number),
         )
         for row in metadata.rows
     )
     by_number = {row.source.number: row for row in rows}
+    finished = _done_keys(done)
     selected, skipped = select_rows(
-        metadata.rows, lambda row: keys[row.number] in done, options.limit, options.percent
+        metadata.rows, lambda row: keys[row.number] in finished, options.limit, options.percent
     )
     todo = tuple(by_number[row.number] for row in selected)
     if not has_location:

@@ -73,6 +73,7 @@ from ..repository import (
     RepositoryHTTPError,
     ResourceNotFound,
     TransactionError,
+    TransactionNotBegun,
 )
 from ..repository import fedora47_race as _fedora47_race
 from .binaries import BinariesError, Charge, Location, parse_location
@@ -83,6 +84,7 @@ from .metadata import (
     RowData,
     RowError,
     apply_row,
+    decode_csv,
     first_text,
     read_metadata,
     read_row,
@@ -513,6 +515,9 @@ class ImportRun:
             )
             await self._invalid(row, "", report, errors=[width])
             return
+        if row.duplicate is not None:
+            await self._invalid(row, "", report, errors=[row.duplicate])
+            return
         try:
             data = read_row(header, row.source)
         except RowError as e:
@@ -673,6 +678,18 @@ class ImportRun:
         logs = self.parts.logs
         repository = self.parts.repository
         where = f"whether {plan.uri} was created is not known: the next run finds out"
+        if isinstance(failure, TransactionNotBegun):
+            # Nothing of this attempt was written, and an earlier one (tried again only once
+            # rolled back) committed nothing either: the item is known not to be there.
+            await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])
+            self.log.warning("%s: not imported, no transaction could begin: %s", row.where, reason)
+            await self._drop_failed(
+                row,
+                "",
+                f"Creating item failed, nothing was written: {reason} "
+                "(run the job again once the repository answers)",
+            )
+            return False
         if isinstance(failure, ItemMismatch):
             if await self._clear(plan.uri):
                 await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])
@@ -876,9 +893,9 @@ async def _read_inputs(options: ImportOptions, config: Config, folder: JobFolder
             )
         source, new_source = stored_source, None
     try:
-        text = source.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise ImportJobError(f"the CSV is not UTF-8 text (byte {e.start})") from None
+        text = decode_csv(source)
+    except MetadataError as e:
+        raise ImportJobError(f"{SOURCE_FILE}: {e}") from None
     try:
         models = await current_models(config.content_models.dir)
         model = models.get(settings.model_name)

@@ -10,6 +10,7 @@ from typing import Any
 import attrs
 
 from ..durable import atomic_write
+from ..errors import one_line
 from .ids import job_id_segment
 from .request import JobRequest, decode_body, encode_body
 from .result import JobResult, error_result
@@ -79,7 +80,7 @@ def completion_for(request: JobRequest, result: JobResult, destination: str) -> 
     if request.status_url is not None:
         headers.append(("PlastronStatusURL", request.status_url))
     if result.error is not None:
-        headers.append(("PlastronJobError", " ".join(result.error.split()) or "failed"))
+        headers.append(("PlastronJobError", one_line(result.error) or "failed"))
     if result.content_type:
         headers.append(("content-type", result.content_type))
     body = result.body

@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from ..errors import PlastronError
+from ..errors import PlastronError, one_line
 
 __all__ = ["DEFAULT_STATE", "ERROR_STATE", "JobError", "JobResult", "error_result"]
 
@@ -29,7 +29,7 @@ class JobError(PlastronError):
     """
 
     def __init__(self, message: str, *, details: Mapping[str, Any] | None = None) -> None:
-        super().__init__(" ".join(str(message).split()))
+        super().__init__(one_line(str(message)))
         self.details: Mapping[str, Any] = details or {}
 
 

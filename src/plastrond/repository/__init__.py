@@ -15,14 +15,20 @@ async with RepositoryClient(config.repository) as repo:
 
 Everything that fails raises a `RepositoryError`: `RepositoryHTTPError` (with `method`, `uri`,
 `status`, `reason`; `ResourceNotFound`, `ResourceGone`, `PreconditionFailed`,
-`ChecksumMismatch`, `ConcurrentUpdate`), `RepositoryConnectionError` or `TransactionError`.
+`ChecksumMismatch`, `ConcurrentUpdate`), `RepositoryConnectionError` or `TransactionError`
+(`TransactionNotBegun` when none could begin: nothing was written in one).
 
 `RepositoryClient(config, prime=terms)` primes a Fedora 4.7 (ModeShape) before its first write
 with the terms `await terms()` returns (`prime`: every namespace and node type registered once,
 one at a time, so that concurrent first writes do not race); `fedora47_race` and `retry_races`
 are the one rule for the concurrency failures of 4.7 that remain.
+
+The User-Agent tells UMD's indexing pipeline what a change is (`_agents`): `DAEMON_AGENT` by
+default, `RepositoryClient(config, user_agent=HTTP_AGENT)` in the http mode, and
+`repo.labelled("import")` for the import command's view.
 """
 
+from ._agents import DAEMON_AGENT, HTTP_AGENT, PURPOSES, labelled
 from ._auth import BearerAuth, JWTAuth, decode_jwt_secret
 from ._client import RepositoryClient
 from ._errors import (
@@ -35,6 +41,7 @@ from ._errors import (
     ResourceGone,
     ResourceNotFound,
     TransactionError,
+    TransactionNotBegun,
 )
 from ._headers import DIGESTS, content_disposition, filename_of, parse_digest_header
 from ._prime import PrimeError, needs_priming, prime, prime_graph_pairs
@@ -45,9 +52,12 @@ from ._transaction import FCREPO4, FCREPO6, Transaction
 from ._uris import Link, UriMap, dot_segment, names_resource, parse_links
 
 __all__ = [
+    "DAEMON_AGENT",
     "DIGESTS",
     "FCREPO4",
     "FCREPO6",
+    "HTTP_AGENT",
+    "PURPOSES",
     "RACES",
     "RACE_ATTEMPTS",
     "RACE_BACKOFF",
@@ -70,6 +80,7 @@ __all__ = [
     "RetryPolicy",
     "Transaction",
     "TransactionError",
+    "TransactionNotBegun",
     "UriMap",
     "WriteResult",
     "content_disposition",
@@ -77,6 +88,7 @@ __all__ = [
     "dot_segment",
     "fedora47_race",
     "filename_of",
+    "labelled",
     "names_resource",
     "needs_priming",
     "parse_digest_header",

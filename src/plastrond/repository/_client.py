@@ -26,10 +26,12 @@ import httpx
 import trio
 from rdflib import Graph, URIRef
 
-from plastrond import __version__, metrics
+from plastrond import metrics
 from plastrond.config import RepositoryConfig
 from plastrond.errors import failure_of
 
+from ._agents import DAEMON_AGENT
+from ._agents import labelled as labelled_agent
 from ._auth import auth_from_config, ssl_from_config
 from ._errors import (
     ChecksumMismatch,
@@ -39,6 +41,7 @@ from ._errors import (
     ResourceGone,
     ResourceNotFound,
     TransactionError,
+    TransactionNotBegun,
     http_error,
     reason_from_body,
 )
@@ -137,6 +140,8 @@ class RepositoryClient:
     _shared: _Shared
     _delegate: str | None
     _tx: Transaction | None
+    #: the User-Agent this view sends instead of the client's, if any
+    _agent: str | None
     _owner: bool
     _priming: bool
 
@@ -164,7 +169,7 @@ class RepositoryClient:
         internal = config.rest_endpoint.rstrip("/")
         external = (config.repo_external_url or internal).rstrip("/")
         origin = config.origin.rstrip("/") if config.origin else None
-        default_headers = {"User-Agent": user_agent or f"plastrond/{__version__}"}
+        default_headers = {"User-Agent": user_agent or DAEMON_AGENT}
         if origin is not None and origin != internal:
             default_headers.update(forwarded_headers(internal))
         else:
@@ -207,6 +212,7 @@ class RepositoryClient:
         )
         self._delegate = None
         self._tx = None
+        self._agent = None
         self._owner = True
         self._priming = prime is not None
 
@@ -217,6 +223,7 @@ class RepositoryClient:
         view._shared = self._shared
         view._delegate = delegate
         view._tx = tx
+        view._agent = self._agent
         view._owner = False
         view._priming = priming and self._shared.prime is not None
         return view
@@ -258,6 +265,7 @@ class RepositoryClient:
                 "Accept": "application/n-triples",
                 "Prefer": f'return=representation; omit="{LDP}PreferContainment '
                 f'{LDP}PreferMembership"',
+                "User-Agent": self.user_agent,
             }
             head = b""
             try:
@@ -366,6 +374,19 @@ class RepositoryClient:
             parse_digest_header(response.headers.get("Digest")),
             int(length) if length and length.isdigit() else None,
         )
+
+    @property
+    def user_agent(self) -> str:
+        """The User-Agent this view's requests carry (see `_agents`)."""
+        return self._agent or self._shared.http.headers["User-Agent"]
+
+    def labelled(self, purpose: str) -> RepositoryClient:
+        """A view whose requests (transactions begun through it included) say *purpose*
+        in their User-Agent, `plastrond/0.1.0 (import)`: UMD's indexing pipeline reads it
+        from the events Fedora emits (`_agents`). Only a purpose of `_agents.PURPOSES`."""
+        view = self._view(delegate=self._delegate, tx=self._tx)
+        view._agent = labelled_agent(self.user_agent, purpose)
+        return view
 
     def on_behalf_of(self, user: str | None) -> RepositoryClient:
         """A view that asks the server to act as *user* (`On-Behalf-Of`); None for no one."""
@@ -819,7 +840,7 @@ class RepositoryClient:
         try:
             response = await self._view(delegate=begin_as, tx=None)._send("POST", url, raw_url=True)
         except RepositoryError as e:
-            raise TransactionError(f"cannot begin a transaction: {e}") from e
+            raise TransactionNotBegun(f"cannot begin a transaction: {e}") from e
         location = response.headers.get("Location", "")
         found = style_of_location(root, self._shared.naming.map.from_origin(location))
         if found is not None and wanted in ("auto", found):
@@ -832,7 +853,7 @@ class RepositoryClient:
             what = f"a {found} transaction" if found else f"an unrecognised Location {location!r}"
             if found is not None:
                 await self._rollback(Transaction(uri=location, style=found))
-            raise TransactionError(
+            raise TransactionNotBegun(
                 f"POST {url}: expected a {'' if wanted == 'auto' else wanted + ' '}transaction, "
                 f"the server began {what} (check REPOSITORY.TRANSACTION_STYLE)"
             )
@@ -945,6 +966,8 @@ class RepositoryClient:
         all_headers = dict(headers) if headers else {}
         if self._delegate is not None:
             all_headers["On-Behalf-Of"] = self._delegate
+        if self._agent is not None:
+            all_headers["User-Agent"] = self._agent
         if self._tx is not None and self._tx.style == FCREPO6:
             all_headers["Atomic-ID"] = self._tx.uri
         # ISO-8859-1 letters in a header (a Content-Disposition filename) go as such

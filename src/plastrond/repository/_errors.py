@@ -24,6 +24,7 @@ __all__ = [
     "ResourceGone",
     "ResourceNotFound",
     "TransactionError",
+    "TransactionNotBegun",
 ]
 
 #: the longest reason kept from a response body
@@ -85,6 +86,10 @@ class RepositoryConnectionError(RepositoryError):
 
 class TransactionError(RepositoryError):
     """A transaction could not be started, kept alive, committed or rolled back."""
+
+
+class TransactionNotBegun(TransactionError):
+    """No transaction could begin: nothing was written in one."""
 
 
 def _phrase(status: int) -> str:
