@@ -154,10 +154,35 @@ async def test_an_unknown_column_fails_the_job_naming_it(repo, target, jobs) -> 
         await run_import(config, repo, "Title,Colour\nx,y\n", job_id=JOB, model="Item")
 
 
-async def test_files_without_a_binaries_location_fail_the_job(repo, target, jobs) -> None:
+async def test_files_without_a_binaries_location_make_those_rows_invalid(
+    repo, target, jobs
+) -> None:
+    """As upstream: the job runs, and the rows that name files are dropped as invalid (Archelon
+    lists them for the user to fix), not a job error (issue #24, item 2)."""
     config = import_config(jobs, rest_url=repo.root)
-    with pytest.raises(JobError, match="FILES names files, and no binaries-location was given"):
-        await run_import(config, repo, rows_csv(f"a,A,{ITEM_ROW},p1.jpg"), job_id=JOB, model="Item")
+    body = rows_csv(
+        f"a,A,{ITEM_ROW},p1.jpg",
+        f"b,B,{ITEM_ROW},",
+        header="Identifier,Title,Object Type,Rights Statement,ITEM_FILES",
+    )
+    args = {"model": "Item", "container": target.uri}
+    checked = await run_import(config, repo, body, job_id=JOB, validate_only="true", **args)
+    assert checked.state == "validate_failed"
+    assert checked.count["valid"] == 1 and checked.count["invalid"] == 1
+    bad, good = checked.body["validation"]
+    assert bad["line"] == "source.csv:2" and not bad["is_valid"]
+    assert bad["failed"] == [["ITEM_FILES", "failed", "file_exists", "p1.jpg"]]
+    assert bad["errors"] == ["Missing file: p1.jpg (no binaries-location)"]
+    assert good["is_valid"]
+    (dropped,) = read_rows(latest_run(jobs) / "dropped-invalid.log.csv")
+    assert dropped["id"] == "a"
+    assert dropped["reason"] == "Missing file: p1.jpg (no binaries-location)"
+
+    done = await run_import(config, repo, body, job_id=JOB, **args)
+    assert done.state == "import_incomplete"
+    assert done.count["created"] == 1 and done.count["invalid"] == 1
+    (item,) = target.items()
+    assert {str(t) for t in target.graph(item).objects(URIRef(item), TITLE)} == {"B"}
 
 
 # -- transactions ---------------------------------------------------------------------------

@@ -313,7 +313,6 @@ class ImportRun:
                     container=_container_uri(settings.container, repository),
                     done=done.keys(),
                     pending=pending,
-                    has_location=location is not None,
                 )
             )
             warnings = await _check_container(plan, repository)

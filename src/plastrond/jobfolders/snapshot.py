@@ -259,9 +259,10 @@ def list_job_ids(jobs_dir: Path) -> list[str]:
     """The ids of the job folders in *jobs_dir*, sorted; [] when the folder does not exist.
 
     Entries that are no job folder (files, symbolic links, names that are not the encoding of
-    an id, such as hidden or temporary folders) are left out, and so are folders holding only
-    hidden files (`.lock`: a job being prepared, or one an older plastrond refused before it
-    ran).
+    an id, such as hidden or temporary folders) are left out. Every other folder is listed, as
+    upstream lists it, whatever it holds: one without a usable config.yml or source.csv (only
+    a `.lock`: a job being prepared, or one an older plastrond refused before it ran) is then
+    404 at `/jobs/<id>`, and `broken` on the page, with the reason.
     """
     try:
         entries = list(os.scandir(jobs_dir))
@@ -274,17 +275,9 @@ def list_job_ids(jobs_dir: Path) -> list[str]:
         if not entry.is_dir(follow_symlinks=False):
             continue
         job_id = _listed_job_id(jobs_dir, entry.name)
-        if job_id is not None and not _only_hidden(entry.path):
+        if job_id is not None:
             ids.append(job_id)
     return sorted(ids)
-
-
-def _only_hidden(path: str) -> bool:
-    try:
-        with os.scandir(path) as inside:
-            return all(e.name.startswith(".") for e in inside)
-    except OSError:
-        return False  # listed; opening it says what is wrong
 
 
 # --------------------------------------------------------------------------------------------
