@@ -554,6 +554,7 @@ class ImportRun:
         self.counts.valid += 1
         if self.validate_only:
             return
+        item.drop_blanks(keep=old)  # valid with them: blank values are left out, never written
         if data.uri is None:
             await self._create(row, item, data)
         else:
