@@ -235,7 +235,7 @@ def test_a_blank_value_passes_elsewhere_and_is_never_written(field, blank):
     assert check(item, TERMS).is_valid
     item.drop_blanks()
     assert item.values[field] == []
-    assert all(not str(o).strip() == "" for _, _, o in item.to_graph())
+    assert all(str(o).strip() for _, _, o in item.to_graph())
 
 
 def test_a_blank_value_already_stored_is_kept_when_asked():

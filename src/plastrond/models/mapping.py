@@ -182,7 +182,9 @@ class Item:
         invalid rather than written without it."""
 
         def kept(subject: Node, predicate: URIRef, value: Value) -> bool:
-            return not is_blank(value) or (keep is not None and (subject, predicate, value) in keep)
+            if not isinstance(value, Literal) or not is_blank(value):
+                return True
+            return keep is not None and (subject, predicate, value) in keep
 
         for f in self.model.fields:
             values = [v for v in self.values.get(f.name, []) if kept(self.uri, f.predicate, v)]

@@ -16,13 +16,14 @@ upstream's validators reject it: a required field (`required`, `exactly` N >= 1:
 must be non-blank`, upstream's words), and every rule about each value but `edtf` (a blank is
 no handle, language code, vocabulary term, and matches a pattern only if the pattern says
 so; upstream's EDTF check lets a blank pass). Elsewhere it passes here and is left out when
-the resource is written (`Item.drop_blanks`, `plastrond.literals.drop_added_blanks`). The rules of an
-embedded class whose rules are checked (`checked`, the default for a class a models file adds)
-apply to each embedded object and are reported as `<field>.<class field>` (e.g.
-`creator.label`), failed when any object fails. The shipped classes (`labeled_thing`,
+the resource is written (`Item.drop_blanks`, `plastrond.literals.drop_added_blanks`).
+
+The rules of an embedded class whose rules are checked (`checked`, the default for a class a
+models file adds) apply to each embedded object and are reported as `<field>.<class field>`
+(e.g. `creator.label`), failed when any object fails. The shipped classes (`labeled_thing`,
 `letter_authority`, `place`) are `checked: false`: upstream 4.8.1 declares their rules and
-never checks them, and the items it wrote (a creator with two labels, `Doe|Roe`; a Creator
-URI with no label) must import, save and export again as they are.
+never checks them, and the items it wrote (a creator with two labels, `Doe|Roe`; a Creator URI
+with no label) must import, save and export again as they are.
 
 `check(item, terms)` is pure (vocabularies given as IRI -> terms); `validate(item, cache)`
 fetches the vocabularies the model needs first (a `VocabularyError` when one cannot be read).
