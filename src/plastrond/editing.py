@@ -9,12 +9,13 @@ edited = await editing.edit(client, read, sparql, model=model, vocabularies=cach
 
 `edit` applies the update to the graph in memory (`<>` is the resource), validates the result
 against the content model when one is given, and writes only the difference (never the
-server-managed triples) with the state token (Fedora 6) or the ETag (Fedora 4) read as a
-precondition, so that a change made meanwhile by someone else is `ChangedMeanwhile` rather
-than silently overwritten; so is Fedora 6's `409 ... being updated by another transaction`
-(another transaction has written the resource and not yet committed). Anything rejected
-writes nothing. Outside a transaction, a write Fedora 4.7 fails with one of its concurrency
-races (nothing applied) is sent again (`repository.retry_races`).
+server-managed triples, never a blank literal the update adds: `plastrond.literals`) with the
+state token (Fedora 6) or the ETag (Fedora 4) read as a precondition, so that a change made
+meanwhile by someone else is `ChangedMeanwhile` rather than silently overwritten; so is Fedora
+6's `409 ... being updated by another transaction` (another transaction has written the
+resource and not yet committed). Anything rejected writes nothing. Outside a transaction, a
+write Fedora 4.7 fails with one of its concurrency races (nothing applied) is sent again
+(`repository.retry_races`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import trio
 from rdflib import Graph
 
 from .errors import PlastronError
+from .literals import drop_added_blanks
 from .models import (
     ContentModel,
     Item,
@@ -165,6 +167,7 @@ async def edit(
             raise CannotValidate(f"cannot validate: {e}") from e
         if not result.is_valid:
             raise InvalidResource(uri, model, result)
+    drop_added_blanks(before.graph, updated)  # valid or not checked: a blank is not a value
     try:
         patch = sparql_update(before.graph, updated)
     except ValueError as e:

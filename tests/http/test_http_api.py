@@ -133,6 +133,50 @@ async def test_listing_leaves_out_what_is_no_job_folder(
     assert [j["job_id"] for j in response.json()["jobs"]] == ["real"]
 
 
+async def test_upstream_web_fixture_all_five_folders_are_listed(
+    server: Server, jobs: JobFolders
+) -> None:
+    """Upstream's web test (`plastron-web/tests/test_web.py`, `test_jobs_found`) expects all five
+    folders of its fixture in `GET /jobs`, the three that are not usable jobs too; each of
+    those is 404 at `/jobs/<id>`, the two usable ones 200 (issue #24, item 4)."""
+    upstream = {
+        "job_id": "import-20210505143008",
+        "model": "Item",
+        "access": None,
+        "member_of": "https://fcrepo.lib.umd.edu/fcrepo/rest/dc/2021/2",
+        "container": "/dc/2021/2",
+        "binaries_location": "data",
+    }
+    jobs.make("emptyconfigfile", config="", total=None, completed=None)
+    jobs.make("nometadata", config=upstream, total=None, completed=None)
+    jobs.make("validjob", config=upstream, total=9, completed=None)
+    jobs.make("validcompletedjob", config=upstream, total=9, runs={"20210505143008": {}})
+    (jobs.root / "noconfigfile").mkdir()
+    (jobs.root / "noconfigfile" / ".keep").touch()
+
+    response = await server.client.get("/jobs")
+    assert response.status_code == 200
+    assert [j["job_id"] for j in response.json()["jobs"]] == [
+        "emptyconfigfile",
+        "noconfigfile",
+        "nometadata",
+        "validcompletedjob",
+        "validjob",
+    ]
+    for job_id in ("noconfigfile", "emptyconfigfile", "nometadata"):
+        assert (await server.client.get(server.job_path(job_id))).status_code == 404, job_id
+    for job_id in ("validjob", "validcompletedjob"):
+        detail = await server.client.get(server.job_path(job_id))
+        assert detail.status_code == 200, detail.text
+        assert detail.json()["total"] == 9
+    # The page lists the same five, each unusable one as broken with its reason.
+    page = await server.client.get("/jobs", headers={"Accept": "text/html"})
+    assert page.status_code == 200
+    for job_id in ("emptyconfigfile", "noconfigfile", "nometadata", "validjob"):
+        assert job_id in page.text
+    assert "no config.yml" in page.text
+
+
 # --- GET /jobs/<id> ---------------------------------------------------------------------------
 
 

@@ -12,6 +12,8 @@ import pytest
 import trio
 from http_support import ARCHELON_ID, JobFolders, Server, completed_row, dropped_row
 
+from plastrond.jobfolders import JobFolder
+
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
@@ -156,6 +158,24 @@ async def test_browser_accept_gets_html_everyone_else_json(
     # The job itself is always JSON, whatever the client prefers.
     detail = await server.client.get("/jobs/waiting", headers={"Accept": BROWSER_ACCEPT})
     assert detail.headers["content-type"] == "application/json"
+
+
+async def test_a_folder_being_prepared_is_not_started_one_left_behind_is_broken(
+    server: Server, jobs: JobFolders
+) -> None:
+    """Every job folder is listed, as upstream lists them (issue #24, item 4): one whose import
+    is still checking the request (its lock held, no config.yml yet) is `not started`, one an
+    older plastrond left with only its lock is `broken`."""
+    for job_id in ("preparing", "left-behind"):
+        (jobs.root / job_id).mkdir()
+        (jobs.root / job_id / ".lock").touch()
+    with JobFolder(jobs.root, "preparing").locked():
+        page = await server.client.get("/jobs", headers={"Accept": BROWSER_ACCEPT})
+    rows = parse(page.text).rows
+    assert [row[:2] for row in rows] == [
+        ["left-behind", "broken no config.yml"],
+        ["preparing", "not started"],
+    ]
 
 
 async def test_page_without_jobs(server: Server, jobs: JobFolders) -> None:

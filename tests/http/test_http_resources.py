@@ -26,7 +26,7 @@ from live_support import (
     live_server,
     raw_request,
 )
-from rdflib import URIRef
+from rdflib import Literal, URIRef
 
 pytestmark = pytest.mark.integration
 
@@ -95,6 +95,55 @@ async def test_removing_the_required_title_is_refused(live: Live) -> None:
     after = await live.repo.graph(uri)
     assert await live.repo.values(uri, TITLE) == {"Old title"}
     assert set(after) == set(before)
+
+
+HANDLE_TYPE = "http://vocab.lib.umd.edu/datatype#handle"
+
+
+def blank_literals(graph) -> list[object]:
+    return [o for o in graph.objects() if isinstance(o, Literal) and not o.strip()]
+
+
+async def test_blank_values_are_refused_where_upstream_rejects_them_and_never_stored(
+    live: Live,
+) -> None:
+    """Issue #24, item 1: an empty identifier or handle is refused as upstream's validators
+    refuse it; a blank value elsewhere, or with no model to check, is not stored."""
+    uri = await live.repo.item()
+    path = live.repo.path(uri)
+    before = await live.repo.graph(uri)
+    for value, field, message in [
+        ('""', "identifier", "all values must be non-blank"),
+        (f'""^^<{HANDLE_TYPE}>', "handle", "is not a handle URI"),
+        (f'"   "^^<{HANDLE_TYPE}>', "handle", "is not a handle URI"),
+    ]:
+        sparql = archelon_sparql(uri, [], [(DCTERMS + "identifier", value)])
+        answer = await live.patch(path, sparql)
+        body = assert_problem(answer, 400, "Content-model validation failed", field)
+        assert body["validation_errors"] == {field: message}, value
+    assert set(await live.repo.graph(uri)) == set(before)
+
+    sparql = archelon_sparql(
+        uri,
+        [(DCTERMS + "title", '"Old title"@en')],
+        [
+            (DCTERMS + "title", '"New title"@en'),
+            (DCTERMS + "description", '""'),
+            (DCTERMS + "description", '"  "@en'),
+        ],
+    )
+    answer = await live.patch(path, sparql)
+    assert answer.status_code == 204, answer.text
+    blank = archelon_sparql(
+        uri, [], [(DCTERMS + "identifier", '""'), (DCTERMS + "identifier", f'""^^<{HANDLE_TYPE}>')]
+    )
+    answer = await live.patch(path, blank, model=None)
+    assert answer.status_code == 204, answer.text
+    after = await live.repo.graph(uri)
+    assert await live.repo.values(uri, TITLE) == {"New title"}
+    assert await live.repo.values(uri, URIRef(DCTERMS + "identifier")) == {"test-1"}
+    assert await live.repo.values(uri, URIRef(DCTERMS + "description")) == set()
+    assert blank_literals(after) == []
 
 
 #: an item as upstream 4.8.1 wrote some in production: one creator with two labels, one

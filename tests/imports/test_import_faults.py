@@ -147,11 +147,10 @@ async def test_a_job_refused_early_leaves_no_folder(
     assert list_job_ids(jobs) == []
 
 
-async def test_a_folder_holding_only_a_lock_is_not_listed(tmp_path) -> None:
-    # What an older plastrond left for a job it refused: the page listed it as broken.
+async def test_a_folder_holding_only_a_lock_is_listed_as_upstream_lists_it(tmp_path) -> None:
+    # What an older plastrond left for a job it refused: listed, as upstream lists every
+    # folder (issue #24, item 4); `/jobs/<id>` says it is not a usable job.
     jobs = tmp_path / "jobs"
     folder = JobFolder.open(jobs, JOB)
     (folder.path / ".lock").touch()
-    assert list_job_ids(jobs) == []
-    (folder.path / "source.csv").write_text("id\n1\n")
     assert list_job_ids(jobs) == [JOB]

@@ -161,6 +161,29 @@ def test_a_language_on_a_uri_field_fails_the_job() -> None:
         read_metadata("Rights Statement [en]\nx\n", ITEM, MODELS)
 
 
+def test_a_language_on_a_datatyped_field_is_a_row_problem_not_a_job_refusal() -> None:
+    # issue #24, item 3: the header is read; a row with a value in the column is invalid
+    metadata = read_metadata("Title,Handle [en]\nT,hdl:1903.1/1\nU,\n", ITEM, MODELS)
+    first, second = metadata.rows
+    with pytest.raises(RowError) as info:
+        read_row(metadata.header, first)
+    assert info.value.problems == [
+        "Handle [en]: a value in language 'en' cannot have the datatype "
+        "http://vocab.lib.umd.edu/datatype#handle of field handle"
+    ]
+    assert read_row(metadata.header, second).plain["handle"] == []
+
+
+def test_a_cell_of_spaces_is_a_blank_value_an_empty_one_is_none() -> None:
+    # issue #24, item 1: upstream reads "  " as a value (its validators judge it), "" as none
+    handle = URIRef("http://vocab.lib.umd.edu/datatype#handle")
+    item = item_from("Title,Handle,Description,Rights Statement\nT,   , | ,  \n")
+    assert item.values["handle"] == [Literal("", datatype=handle)]
+    assert item.values["description"] == [Literal(""), Literal("")]
+    assert item.values["rights"] == [Literal("")]
+    assert "handle" not in item_from("Title,Handle\nT,\n").values
+
+
 def test_a_utf8_bom_is_ignored() -> None:
     header, row = one_row("\ufeffIdentifier,Title\nid-1,Titre\n")
     assert "identifier" in header.plain

@@ -31,7 +31,6 @@ def plan(options: ImportOptions | None = None, **kwargs):
     options = options or ImportOptions(job_id="j", model="Item")
     settings = settle(options, {}, "/pcdm")
     kwargs.setdefault("done", ())
-    kwargs.setdefault("has_location", True)
     return plan_import(options, settings, METADATA, MODELS, container=CONTAINER, **kwargs)
 
 
@@ -89,11 +88,6 @@ def test_access_and_member_of_are_checked() -> None:
         plan(ImportOptions(job_id="j", model="Item", member_of="urn:x"))
     with pytest.raises(ImportJobError, match="argument access"):
         plan(ImportOptions(job_id="j", model="Item", access="nowhere:Public"))
-
-
-def test_files_without_a_binaries_location_fail_the_plan() -> None:
-    with pytest.raises(ImportJobError, match=r"source\.csv:2: FILES names files, and no binaries"):
-        plan(has_location=False)
 
 
 def test_settings_come_from_the_stored_config_only_when_resuming() -> None:

@@ -148,16 +148,112 @@ async def test_invalid_rows_are_reported_and_the_rest_imported(repo, target, job
     assert len(target.items()) == 1  # missing files: nothing of the row was written
 
 
+async def test_blank_values_are_never_written_and_invalid_where_upstream_rejects_them(
+    repo, target, jobs
+) -> None:
+    """Issue #24, item 1: a cell of spaces is a blank value; upstream's validators reject it as a
+    handle and as a required identifier (the row is invalid, and an existing item's handle is
+    not touched); in a free-text field it is left out, never written."""
+    config = import_config(jobs, rest_url=repo.root)
+    header = "Identifier,Title,Object Type,Rights Statement,Handle,Description,URI"
+    first = rows_csv(f"h-0,Has a handle,{ITEM_ROW},hdl:1903.1/1,,", header=header)
+    args = {"model": "Item", "container": target.uri}
+    made = await run_import(config, repo, first, job_id=f"{JOB}-first", **args)
+    assert made.state == "import_complete", made.body
+    (existing,) = target.items()
+
+    body = rows_csv(
+        f"h-1,Spaces for a handle,{ITEM_ROW},   ,,",
+        f"   ,Spaces for an identifier,{ITEM_ROW},,,",
+        f"d-1,Spaces for a description,{ITEM_ROW},,   ,",
+        f"h-0,Has a handle,{ITEM_ROW},  ,,{existing}",
+        header=header,
+    )
+    checked = await run_import(config, repo, body, job_id=JOB, validate_only="true", **args)
+    assert checked.state == "validate_failed"
+    assert [r["is_valid"] for r in checked.body["validation"]] == [False, False, True, False]
+    done = await run_import(config, repo, body, job_id=JOB, **args)
+    assert done.state == "import_incomplete"
+    assert done.count["invalid"] == 3 and done.count["created"] == 1, done.count
+    reasons = sorted(r["reason"] for r in read_rows(latest_run(jobs) / "dropped-invalid.log.csv"))
+    assert reasons == [
+        "Validation failures: handle is not a handle URI",
+        "Validation failures: handle is not a handle URI",
+        "Validation failures: identifier all values must be non-blank",
+    ]
+    (new,) = [uri for uri in target.items() if uri != existing]
+    graph = target.graph(new)
+    assert {str(t) for t in graph.objects(URIRef(new), TITLE)} == {"Spaces for a description"}
+    assert [o for o in graph.objects() if isinstance(o, Literal) and not o.strip()] == []
+    assert list(graph.objects(URIRef(new), URIRef(DCTERMS + "description"))) == []
+    handle = Literal("hdl:1903.1/1", datatype=URIRef("http://vocab.lib.umd.edu/datatype#handle"))
+    identifiers = target.graph(existing).objects(URIRef(existing), URIRef(DCTERMS + "identifier"))
+    assert set(identifiers) == {Literal("h-0"), handle}
+
+
+async def test_a_language_on_the_handle_column_is_a_row_problem_and_the_job_resumes(
+    repo, target, jobs
+) -> None:
+    """Issue #24, item 3: `Handle [en]` no longer refuses the job (which left no job folder to
+    resume): the rows with a value in the column are invalid, the others import."""
+    config = import_config(jobs, rest_url=repo.root)
+    body = rows_csv(
+        f"l-1,With a handle,{ITEM_ROW},hdl:1903.1/1",
+        f"l-2,Without one,{ITEM_ROW},",
+        header="Identifier,Title,Object Type,Rights Statement,Handle [en]",
+    )
+    args = {"model": "Item", "container": target.uri}
+    checked = await run_import(config, repo, body, job_id=JOB, validate_only="true", **args)
+    assert checked.state == "validate_failed"
+    bad, good = checked.body["validation"]
+    assert not bad["is_valid"] and good["is_valid"]
+    assert bad["errors"] == [
+        "Handle [en]: a value in language 'en' cannot have the datatype "
+        "http://vocab.lib.umd.edu/datatype#handle of field handle"
+    ]
+    assert (job_folder(jobs) / "config.yml").is_file()
+    resumed = await run_import(config, repo, b"", job_id=JOB, resume="true")
+    assert resumed.state == "import_incomplete"
+    assert resumed.count["created"] == 1 and resumed.count["invalid"] == 1
+    (item,) = target.items()
+    assert {str(t) for t in target.graph(item).objects(URIRef(item), TITLE)} == {"Without one"}
+
+
 async def test_an_unknown_column_fails_the_job_naming_it(repo, target, jobs) -> None:
     config = import_config(jobs, rest_url=repo.root)
     with pytest.raises(JobError, match=r"source\.csv: unknown column 'Colour'"):
         await run_import(config, repo, "Title,Colour\nx,y\n", job_id=JOB, model="Item")
 
 
-async def test_files_without_a_binaries_location_fail_the_job(repo, target, jobs) -> None:
+async def test_files_without_a_binaries_location_make_those_rows_invalid(
+    repo, target, jobs
+) -> None:
+    """As upstream: the job runs, and the rows that name files are dropped as invalid (Archelon
+    lists them for the user to fix), not a job error (issue #24, item 2)."""
     config = import_config(jobs, rest_url=repo.root)
-    with pytest.raises(JobError, match="FILES names files, and no binaries-location was given"):
-        await run_import(config, repo, rows_csv(f"a,A,{ITEM_ROW},p1.jpg"), job_id=JOB, model="Item")
+    body = rows_csv(
+        f"a,A,{ITEM_ROW},p1.jpg",
+        f"b,B,{ITEM_ROW},",
+        header="Identifier,Title,Object Type,Rights Statement,ITEM_FILES",
+    )
+    args = {"model": "Item", "container": target.uri}
+    checked = await run_import(config, repo, body, job_id=JOB, validate_only="true", **args)
+    assert checked.state == "validate_failed"
+    assert checked.count["valid"] == 1 and checked.count["invalid"] == 1
+    bad, good = checked.body["validation"]
+    assert bad["line"] == "source.csv:2" and not bad["is_valid"]
+    assert bad["failed"] == [["ITEM_FILES", "failed", "file_exists", "p1.jpg"]]
+    assert bad["errors"] == ["Missing file: p1.jpg (no binaries-location)"]
+    assert good["is_valid"]
+    (dropped,) = read_rows(latest_run(jobs) / "dropped-invalid.log.csv")
+    assert dropped["id"] == "a"
+    assert dropped["reason"] == "Missing file: p1.jpg (no binaries-location)"
+
+    done = await run_import(config, repo, body, job_id=JOB, **args)
+    assert done.state == "import_incomplete"
+    assert done.count["created"] == 1 and done.count["invalid"] == 1
+    (item,) = target.items()
+    assert {str(t) for t in target.graph(item).objects(URIRef(item), TITLE)} == {"B"}
 
 
 # -- transactions ---------------------------------------------------------------------------

@@ -265,6 +265,53 @@ def test_a_label_with_a_doubled_space_reaches_archelon_as_written(running, targe
     )
 
 
+def test_files_without_a_binaries_location_are_invalid_rows_archelon_lists(
+    running, target, jobs_dir
+) -> None:
+    """Issue #24, item 2: as upstream, the validate-only run ends `validate_failed` with the
+    rows that name files invalid (Archelon shows them for the user to fix), not a job error."""
+    _daemon, client = running
+    job = job_id()
+    body = (
+        "Identifier,Title,Object Type,Rights Statement,ITEM_FILES\n"
+        f"f-1,Names a file,{ITEM_VALUES},p1.jpg\n"
+        f"f-2,Names none,{ITEM_VALUES},\n"
+    )
+    done = send_import(client, job, body, model="Item", container=target.uri, validate_only="true")
+    assert done["state"] == "validate_failed"
+    assert done["count"]["invalid"] == 1 and done["count"]["valid"] == 1
+    bad, good = done["validation"]
+    assert (bad["line"], bad["is_valid"], good["is_valid"]) == ("source.csv:2", False, True)
+    assert bad["errors"] == ["Missing file: p1.jpg (no binaries-location)"]
+    (row,) = log_rows(latest_run(job_folder(jobs_dir, job)) / "dropped-invalid.log.csv")
+    assert row["id"] == "f-1"
+
+
+def test_a_language_on_the_handle_column_is_a_row_problem_the_job_resumes(
+    running, target, jobs_dir
+) -> None:
+    """Issue #24, item 3: `Handle [en]` in the header made the job an error with no job folder,
+    so a resume said there was none; now its rows with a handle are invalid, the job resumes."""
+    _daemon, client = running
+    job = job_id()
+    body = (
+        "Identifier,Title,Object Type,Rights Statement,Handle [en]\n"
+        f"l-1,With a handle,{ITEM_VALUES},hdl:1903.1/1\n"
+        f"l-2,Without one,{ITEM_VALUES},\n"
+    )
+    checked = send_import(
+        client, job, body, model="Item", container=target.uri, validate_only="true"
+    )
+    assert checked["state"] == "validate_failed"
+    assert [r["is_valid"] for r in checked["validation"]] == [False, True]
+    assert "Handle [en]: a value in language 'en'" in checked["validation"][0]["errors"][0]
+    resumed = send_import(client, job, "", resume="true")
+    assert resumed["state"] == "import_incomplete"
+    assert resumed["count"]["created"] == 1 and resumed["count"]["invalid"] == 1
+    (item,) = target.items()
+    assert {str(t) for t in target.graph(item).objects(URIRef(item), TITLE)} == {"Without one"}
+
+
 # -- transactions ---------------------------------------------------------------------------
 
 

@@ -232,6 +232,34 @@ def test_archelon_sees_the_rules_an_invalid_edit_breaks(running, repo):
     assert (URIRef(uri), URIRef(DCTERMS + "rights"), URIRef(RIGHTS + "InC")) in repo.graph(uri)
 
 
+def test_blank_values_are_refused_where_upstream_rejects_them_and_never_stored(running, repo):
+    """Issue #24, item 1: an empty handle is refused, as upstream's validator refuses it; a
+    blank description passes and is not stored (as in PATCH /resources and the import)."""
+    _daemon, client = running
+    uri = repo.item()
+    handle = '""^^<http://vocab.lib.umd.edu/datatype#handle>'
+    sparql = archelon_sparql([], [statement(uri, DCTERMS + "identifier", handle)])
+    reply, body = save(client, [uri], sparql)
+    assert reply.headers["PlastronJobState"] == "update_incomplete", body
+    assert body["stats"]["invalid"] == {uri: ["('handle', 'failed', 'handle', 'true')"]}
+    sparql = archelon_sparql(
+        [statement(uri, DCTERMS + "title", '"Old title"@en')],
+        [
+            statement(uri, DCTERMS + "title", '"New title"@en'),
+            statement(uri, DCTERMS + "description", '"   "'),
+        ],
+    )
+    reply, body = save(client, [uri], sparql)
+    assert reply.headers["PlastronJobState"] == "update_complete", body
+    assert body["stats"] == {"updated": [uri], "invalid": {}, "errors": {}}
+    graph = repo.graph(uri)
+    assert repo.titles(uri) == {"New title"}
+    assert [o for o in graph.objects() if isinstance(o, Literal) and not o.strip()] == []
+    assert {str(o) for o in graph.objects(URIRef(uri), URIRef(DCTERMS + "identifier"))} == {
+        "test-1"
+    }
+
+
 def test_dry_run_validates_and_writes_nothing(running, repo):
     _daemon, client = running
     uri = repo.item()

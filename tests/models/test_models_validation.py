@@ -164,7 +164,7 @@ def test_edtf(value, passed):
         ("english", False),
         ("xx", False),
         ("en-US", False),
-        ("", True),  # blank values are ignored
+        ("", False),  # a blank is no language code (upstream's Language.match rejects it)
     ],
 )
 def test_iso639(value, passed):
@@ -194,6 +194,56 @@ def test_handle(value, passed):
     item = valid_item()
     item.values["handle"] = [Literal(value, datatype=MODELS.get("Item").field("handle").datatype)]
     assert outcome(check(item, TERMS), "handle", "handle").passed is passed
+
+
+# -- blank values (issue #24, item 1): invalid where upstream's validators reject them --------
+
+HANDLE_TYPE = MODELS.get("Item").field("handle").datatype
+
+
+@pytest.mark.parametrize(
+    ("field", "blank", "rule", "message"),
+    [
+        ("identifier", Literal(""), "required", "all values must be non-blank"),
+        ("title", Literal("  ", lang="en"), "exactly", "all values must be non-blank"),
+        ("handle", Literal("", datatype=HANDLE_TYPE), "handle", "is not a handle URI"),
+        ("handle", Literal("   ", datatype=HANDLE_TYPE), "handle", "is not a handle URI"),
+        ("language", Literal(" "), "iso639", "is not an ISO 639 language code"),
+        (
+            "rights",  # exactly 1, and a vocabulary
+            Literal(""),
+            "from_vocabulary",
+            f"all values must be non-blank; is not from {RIGHTS}",
+        ),
+    ],
+)
+def test_a_blank_value_fails_where_upstream_rejects_it(field, blank, rule, message):
+    item = valid_item()
+    item.values[field].append(blank)  # beside a good value: upstream rejects it all the same
+    result = check(item, TERMS)
+    assert not outcome(result, field, rule).passed
+    assert result.messages() == {field: message}
+
+
+@pytest.mark.parametrize(
+    ("field", "blank"),
+    [("description", Literal("")), ("description", Literal(" ", lang="en")), ("date", Literal(""))],
+)
+def test_a_blank_value_passes_elsewhere_and_is_never_written(field, blank):
+    item = valid_item()
+    item.values[field] = [blank]  # a free-text field; EDTF lets a blank pass upstream
+    assert check(item, TERMS).is_valid
+    item.drop_blanks()
+    assert item.values[field] == []
+    assert all(str(o).strip() for _, _, o in item.to_graph())
+
+
+def test_a_blank_value_already_stored_is_kept_when_asked():
+    item = valid_item()
+    stored = Literal(" ")
+    item.values["description"] = [stored]
+    item.drop_blanks(keep=item.to_graph())
+    assert item.values["description"] == [stored]
 
 
 def test_the_shipped_embedded_rules_are_declared_not_checked_as_upstream():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, XSD
 
-from plastrond.literals import normalize_graph, plain
+from plastrond.literals import drop_added_blanks, is_blank, normalize_graph, plain
 from plastrond.models.diff import delta, sparql_update
 from plastrond.repository._rdf import parse_ntriples, serialize_for_write
 
@@ -72,3 +72,22 @@ def test_written_bodies_say_it_one_way():
     assert serialize_for_write(graph, None).strip() == f'<> <{DCTERMS.title}> "x" .'.encode()
     assert normalize_graph(graph) is graph
     assert set(graph.objects()) == {Literal("x")}
+
+
+def test_a_blank_literal_an_edit_adds_is_dropped_one_stored_before_is_left_to_it():
+    handle = URIRef("http://vocab.lib.umd.edu/datatype#handle")
+    assert is_blank(Literal("")) and is_blank(Literal("  ", lang="en"))
+    assert is_blank(Literal("", datatype=handle)) and is_blank(Literal(" ", datatype=XSD.string))
+    assert not is_blank(Literal("x")) and not is_blank(URIRef("http://x.example/"))
+    before = Graph()
+    before.add((ITEM, DCTERMS.description, Literal(" ")))
+    after = Graph()
+    for t in before:
+        after.add(t)
+    after.add((ITEM, DCTERMS.identifier, Literal("", datatype=handle)))
+    after.add((ITEM, DCTERMS.title, Literal("T")))
+    assert drop_added_blanks(before, after) is after
+    assert set(after) == {
+        (ITEM, DCTERMS.description, Literal(" ")),
+        (ITEM, DCTERMS.title, Literal("T")),
+    }

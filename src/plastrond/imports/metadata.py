@@ -14,7 +14,10 @@ changes only what its columns say.
 Cell syntax: values are separated by `|`; in an embedded field's columns, objects (positions)
 are separated by `;` and each object's values by `|`; `FILES` and `ITEM_FILES` separate entries
 with `;`. A backslash makes the next character literal (`\\|`, `\\;`, `\\\\`). Values are
-stripped of surrounding spaces, and empty values ignored. A literal value may start with its
+stripped of surrounding spaces, and empty values ignored; a value of white space only in a
+plain column is a blank value (an empty literal), which the validation rejects where upstream's
+does (a required field, a handle, a language code, a vocabulary: `Handle` of spaces makes the
+row invalid, as upstream) and which is otherwise never written. A literal value may start with its
 language, `[@ja]東京` (what upstream's export writes; `\\[@` keeps it text). The parallel columns
 of an embedded field (`Creator`, `Creator URI`) describe one object per position; `INDEX`
 (`creator[0]=#abc;creator[1]=#def`) says which hash URI each position has. A position without
@@ -159,17 +162,20 @@ def split_cell(cell: str) -> list[str]:
 Tagged = tuple[str, str | None]
 
 
-def split_tagged(cell: str) -> list[Tagged]:
+def split_tagged(cell: str, *, blanks: bool = False) -> list[Tagged]:
     """The values of a cell with their inline languages: `[@ja]東京|Tokyo` is
-    `[("東京", "ja"), ("Tokyo", None)]`; an escaped `\\[@ja]` is text."""
+    `[("東京", "ja"), ("Tokyo", None)]`; an escaped `\\[@ja]` is text. An empty value is
+    left out; one of white space only (`  `, `[@en] `) too, unless *blanks*: it is then `""`
+    (upstream reads it as a value, and its validators judge it)."""
     found: list[Tagged] = []
     for raw in _split_raw(cell, "|"):
+        written = raw
         lang = None
         m = _INLINE_LANGUAGE.match(raw)
         if m:
             lang, raw = m.group(1), m.group(2)
         value = _unescape(raw).strip()
-        if value:
+        if value or (blanks and written):
             found.append((value, lang))
     return found
 
@@ -294,12 +300,13 @@ class Column:
 
     def node(self, value: str, lang: str | None = None) -> Value:
         """*value* (with its inline language *lang*, if any) as an RDF term for this column;
-        ValueError when it cannot be one."""
+        ValueError when it cannot be one. A blank value (`""`, from `split_tagged`) is an empty
+        literal whatever the field's kind, for the validation to judge; it is never written."""
         target = self.target
         assert target is not None
-        if target.kind == "literal":
+        if target.kind == "literal" or not value:
             lang = lang or self.lang
-            datatype = self.datatype or target.datatype
+            datatype = (self.datatype or target.datatype) if target.kind == "literal" else None
             if lang and datatype is not None:
                 raise ValueError(
                     f"{self.header}: a value in language {lang!r} cannot have the datatype "
@@ -402,11 +409,8 @@ def _column(
     if (lang or datatype is not None) and target.kind != "literal":
         what = "language" if lang else "datatype"
         raise MetadataError(f"column {header!r}: field {target.name} holds URIs, not a {what}")
-    if lang and target.datatype is not None:
-        raise MetadataError(
-            f"column {header!r}: field {target.name} has the datatype {target.datatype}, "
-            "not a language"
-        )
+    # A language on a field with a datatype (`Handle [en]`) is kept: each value in the column
+    # is then a row problem (`Column.node`), as the README says, and the job runs.
     return Column(index=index, header=header, field=f, sub=sub, lang=lang, datatype=datatype)
 
 
@@ -711,7 +715,7 @@ def read_row(header: Header, row: SourceRow) -> RowData:
     for name, columns in header.plain.items():
         values: list[Value] = []
         for column in columns:
-            for text, lang in split_tagged(row.cell(column)):
+            for text, lang in split_tagged(row.cell(column), blanks=True):
                 try:
                     values.append(column.node(text, lang))
                 except ValueError as e:

@@ -2,7 +2,7 @@
 
     settings = settle(options, stored_config, relpath)              # ImportJobError
     plan = plan_import(options, settings, metadata, models, container=..., done=...,
-                       pending=..., has_location=...)                # ImportJobError
+                       pending=...)                                  # ImportJobError
 
 `settle` puts the request's options over the job's stored config.yml (only when resuming);
 `plan_import` checks the arguments that need the model (access, member-of), names every row
@@ -294,11 +294,10 @@ def plan_import(
     container: str,
     done: Collection[str],
     pending: Sequence[PendingItem] = (),
-    has_location: bool,
 ) -> ImportPlan:
     """The run's plan. *done* holds the ids completed.log.csv has, *pending* the new items
-    earlier runs began (`JobFolder.read_pending`), *has_location* whether a binaries location
-    is given. ImportJobError when the job cannot run."""
+    earlier runs began (`JobFolder.read_pending`). ImportJobError when the job cannot run
+    (a row naming files without a binaries location is only an invalid row, as upstream)."""
     header = metadata.header
     access = _access(settings.access, models)
     if settings.member_of is not None and not (
@@ -324,16 +323,6 @@ def plan_import(
         metadata.rows, lambda row: keys[row.number] in finished, options.limit, options.percent
     )
     todo = tuple(by_number[row.number] for row in selected)
-    if not has_location:
-        for row in todo:
-            if row.is_update:
-                continue
-            for name in ("FILES", "ITEM_FILES"):
-                column = header.system.get(name)
-                if column is not None and row.source.cell(column).strip():
-                    raise ImportJobError(
-                        f"{row.where}: {name} names files, and no binaries-location was given"
-                    )
     return ImportPlan(
         settings=settings,
         header=header,

@@ -316,7 +316,6 @@ class ImportRun:
                     container=_container_uri(settings.container, repository),
                     done=done.keys(),
                     pending=pending,
-                    has_location=location is not None,
                 )
             )
             warnings = await _check_container(plan, repository)
@@ -561,6 +560,7 @@ class ImportRun:
         self.counts.valid += 1
         if self.validate_only:
             return
+        item.drop_blanks(keep=old)  # valid with them: blank values are left out, never written
         if data.uri is None:
             await self._create(row, item, data)
         else:

@@ -259,9 +259,11 @@ def list_job_ids(jobs_dir: Path) -> list[str]:
     """The ids of the job folders in *jobs_dir*, sorted; [] when the folder does not exist.
 
     Entries that are no job folder (files, symbolic links, names that are not the encoding of
-    an id, such as hidden or temporary folders) are left out, and so are folders holding only
-    hidden files (`.lock`: a job being prepared, or one an older plastrond refused before it
-    ran).
+    an id, such as hidden or temporary folders) are left out. Every other folder is listed, as
+    upstream lists it, whatever it holds: one without a usable config.yml or source.csv (only
+    a `.lock`: a job being prepared, or one an older plastrond refused before it ran) is then
+    404 at `/jobs/<id>`, and on the page `not started` while a run holds its lock (being
+    prepared), else `broken` with the reason.
     """
     try:
         entries = list(os.scandir(jobs_dir))
@@ -274,17 +276,9 @@ def list_job_ids(jobs_dir: Path) -> list[str]:
         if not entry.is_dir(follow_symlinks=False):
             continue
         job_id = _listed_job_id(jobs_dir, entry.name)
-        if job_id is not None and not _only_hidden(entry.path):
+        if job_id is not None:
             ids.append(job_id)
     return sorted(ids)
-
-
-def _only_hidden(path: str) -> bool:
-    try:
-        with os.scandir(path) as inside:
-            return all(e.name.startswith(".") for e in inside)
-    except OSError:
-        return False  # listed; opening it says what is wrong
 
 
 # --------------------------------------------------------------------------------------------
@@ -346,4 +340,30 @@ def summarize_job(jobs_dir: Path, job_id: str) -> JobSummary | None:
     except JobNotFound:
         return None
     except (BrokenJob, JobReadError) as e:
+        if _being_prepared(jobs_dir, job_id):
+            return JobSummary(job_id=job_id, state=NOT_STARTED)
         return JobSummary(job_id=job_id, state=BROKEN, problem=str(e))
+
+
+def _being_prepared(jobs_dir: Path, job_id: str) -> bool:
+    """Whether a run holds the lock of a job folder that has no config.yml yet: the import is
+    checking the request, and writes the folder's files once it is known to be runnable."""
+    root = _open_jobs_dir(jobs_dir)
+    if root is None:
+        return False
+    try:
+        job_fd = open_dir(job_id_segment(job_id), root)
+    finally:
+        os.close(root)
+    if job_fd is None:
+        return False
+    try:
+        config = open_file(CONFIG_FILE, job_fd)
+        if config is not None:
+            os.close(config)
+            return False
+        return _lock_held(job_fd)
+    except JobReadError:
+        return False
+    finally:
+        os.close(job_fd)

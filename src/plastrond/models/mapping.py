@@ -17,7 +17,7 @@ import attrs
 from rdflib import BNode, Graph, Literal, URIRef
 from rdflib.term import Node
 
-from plastrond.literals import is_string_datatype
+from plastrond.literals import is_blank, is_string_datatype
 
 from .namespaces import FABIO, IANA, ORE, PCDM, PCDMUSE, RDF, XSD
 from .schema import ContentModel, EmbeddedClass, Field
@@ -174,6 +174,29 @@ class Item:
             obj.values[sub] = [to_node(sub_field, v) for v in items]
         self.values.setdefault(name, []).append(obj)
         return obj
+
+    def drop_blanks(self, keep: Graph | None = None) -> None:
+        """Leave out the blank literals (`plastrond.literals.is_blank`) of the item's fields and
+        of its embedded objects, but for those *keep* (the graph read before) already holds:
+        a blank value is never written. Validate first: where a rule rejects it, the item is
+        invalid rather than written without it."""
+
+        def kept(subject: Node, predicate: URIRef, value: Value) -> bool:
+            if not isinstance(value, Literal) or not is_blank(value):
+                return True
+            return keep is not None and (subject, predicate, value) in keep
+
+        for f in self.model.fields:
+            values = [v for v in self.values.get(f.name, []) if kept(self.uri, f.predicate, v)]
+            if f.name in self.values:
+                self.values[f.name] = values
+            for obj in values:
+                if isinstance(obj, Embedded):
+                    for sub in obj.cls.fields:
+                        if sub.name in obj.values:
+                            obj.values[sub.name] = [
+                                v for v in obj.values[sub.name] if kept(obj.uri, sub.predicate, v)
+                            ]
 
     # -- graph -> item ---------------------------------------------------------------------
 

@@ -9,13 +9,21 @@ Rules about how many values a field has (`required`, `exactly`, `max_values`) co
 non-blank values; for a literal field, `exactly` and `max_values` count the values of each
 language tag (an untagged value is a tag of its own), so that a single-valued title may have
 one value per language, as upstream allows. Rules about each value (`from_vocabulary`,
-`value_pattern`, `edtf`, `iso639`, `handle`) pass when there is no value. The rules of an
-embedded class whose rules are checked (`checked`, the default for a class a models file adds)
-apply to each embedded object and are reported as `<field>.<class field>` (e.g.
-`creator.label`), failed when any object fails. The shipped classes (`labeled_thing`,
+`value_pattern`, `edtf`, `iso639`, `handle`) pass when there is no value.
+
+A blank value (`plastrond.literals.is_blank`: a literal of nothing but white space) fails where
+upstream's validators reject it: a required field (`required`, `exactly` N >= 1: `all values
+must be non-blank`, upstream's words), and every rule about each value but `edtf` (a blank is
+no handle, language code, vocabulary term, and matches a pattern only if the pattern says
+so; upstream's EDTF check lets a blank pass). Elsewhere it passes here and is left out when
+the resource is written (`Item.drop_blanks`, `plastrond.literals.drop_added_blanks`).
+
+The rules of an embedded class whose rules are checked (`checked`, the default for a class a
+models file adds) apply to each embedded object and are reported as `<field>.<class field>`
+(e.g. `creator.label`), failed when any object fails. The shipped classes (`labeled_thing`,
 `letter_authority`, `place`) are `checked: false`: upstream 4.8.1 declares their rules and
-never checks them, and the items it wrote (a creator with two labels, `Doe|Roe`; a Creator
-URI with no label) must import, save and export again as they are.
+never checks them, and the items it wrote (a creator with two labels, `Doe|Roe`; a Creator URI
+with no label) must import, save and export again as they are.
 
 `check(item, terms)` is pure (vocabularies given as IRI -> terms); `validate(item, cache)`
 fetches the vocabularies the model needs first (a `VocabularyError` when one cannot be read).
@@ -31,6 +39,8 @@ from typing import Final
 import attrs
 import trio
 from rdflib import Literal
+
+from plastrond.literals import is_blank
 
 from .edtf import is_edtf
 from .mapping import Embedded, Item, Value
@@ -161,16 +171,26 @@ class ValidationResult:
 
 
 def _present(values: Iterable[Value]) -> list[Value]:
-    return [v for v in values if isinstance(v, Embedded) or str(v).strip()]
+    """The values that count: all but the blank ones."""
+    return [v for v in values if not is_blank(v)]
+
+
+def _has_blank(values: Iterable[Value]) -> bool:
+    return any(is_blank(v) for v in values)
 
 
 Terms = Mapping[str, frozenset[str]]
 Check = Callable[[list[Value], Rule, Terms], bool]
 
 
-def _each(test: Callable[[str], bool]) -> Check:
+def _each(test: Callable[[str], bool], *, blank: bool = False) -> Check:
+    """A rule about each value (embedded objects aside); a blank value passes it when *blank*
+    says so (upstream's EDTF check), else fails it without being tested."""
+
     def run(values: list[Value], rule: Rule, terms: Terms) -> bool:
-        return all(test(str(v)) for v in values if not isinstance(v, Embedded))
+        return all(
+            blank if is_blank(v) else test(str(v)) for v in values if not isinstance(v, Embedded)
+        )
 
     return run
 
@@ -179,6 +199,8 @@ def _from_vocabulary(values: list[Value], rule: Rule, terms: Mapping[str, frozen
     plain = [str(v) for v in values if not isinstance(v, Embedded)]
     if not plain:
         return True
+    if _has_blank(values):  # no vocabulary has a blank term: not fetched for it
+        return False
     vocabulary = terms[str(rule.argument)]
     return all(v in vocabulary for v in plain)
 
@@ -186,6 +208,22 @@ def _from_vocabulary(values: list[Value], rule: Rule, terms: Mapping[str, frozen
 def _value_pattern(values: list[Value], rule: Rule, terms: Mapping[str, frozenset[str]]) -> bool:
     pattern = _compiled(str(rule.argument))
     return all(pattern.search(str(v)) for v in values if not isinstance(v, Embedded))
+
+
+def _required(values: list[Value], rule: Rule, terms: Terms) -> bool:
+    return len(_present(values)) >= 1 and not _has_blank(values)
+
+
+def _exactly(values: list[Value], rule: Rule, terms: Terms) -> bool:
+    present = _present(values)
+    if int(rule.argument) >= 1 and _has_blank(values):
+        return False
+    return _count(present, _literal(present)) == rule.argument
+
+
+def _max_values(values: list[Value], rule: Rule, terms: Terms) -> bool:
+    present = _present(values)
+    return _count(present, _literal(present)) <= int(rule.argument)
 
 
 @functools.lru_cache(maxsize=256)
@@ -206,14 +244,12 @@ def _count(values: list[Value], literal: bool) -> int:
 
 
 _CHECKS: Final[Mapping[str, Check]] = {
-    "required": lambda values, rule, terms: len(values) >= 1,
-    "exactly": lambda values, rule, terms: _count(values, _literal(values)) == rule.argument,
-    "max_values": lambda values, rule, terms: (
-        _count(values, _literal(values)) <= int(rule.argument)
-    ),
+    "required": _required,
+    "exactly": _exactly,
+    "max_values": _max_values,
     "from_vocabulary": _from_vocabulary,
     "value_pattern": _value_pattern,
-    "edtf": _each(is_edtf),
+    "edtf": _each(is_edtf, blank=True),
     "iso639": _each(is_iso639),
     "handle": _each(is_handle),
 }
@@ -233,6 +269,9 @@ _VALUE_MESSAGES: Final[Mapping[str, str]] = {
 def message_of(rule: Rule, values: list[Value]) -> str:
     """Upstream's words for a failed *rule* with these values."""
     n = rule.argument
+    if rule.name in ("required", "exactly") and _has_blank(values):
+        return "all values must be non-blank"
+    values = _present(values)
     if rule.name == "required" or (rule.name == "exactly" and not values):
         return "is required"
     if rule.name in ("exactly", "max_values"):
@@ -252,12 +291,12 @@ def check(item: Item, terms: Mapping[str, frozenset[str]] | None = None) -> Vali
     terms = terms or {}
     outcomes: list[Outcome] = []
     for f in item.model.fields:
-        values = _present(item.values.get(f.name, []))
+        values = item.values.get(f.name, [])
         outcomes.extend(_outcomes(f.name, f, [values], terms))
         if f.embedded is not None and f.embedded.checked:
             objects = [v for v in values if isinstance(v, Embedded)]
             for sub in f.embedded.fields:
-                per_object = [_present(obj.values.get(sub.name, [])) for obj in objects]
+                per_object = [obj.values.get(sub.name, []) for obj in objects]
                 if per_object:
                     outcomes.extend(_outcomes(f"{f.name}.{sub.name}", sub, per_object, terms))
     return ValidationResult(tuple(outcomes))
