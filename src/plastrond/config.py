@@ -8,14 +8,21 @@ exits non-zero. Keys this version does not know are collected in `Config.warning
 The sections and keys are those of `shared/reference/configuration.md`; keys that plastrond adds
 (concurrency, limits, allowed folders, heart-beats, broker credentials, TLS, failover) live in
 the same sections with defaults that keep the reference example working unchanged.
+
+Each key is declared once, on its field: `prefetch: int = setting("PREFETCH", 10, minimum=1)`
+names the key, its default, its bounds and its check; `_read(section, BrokerConfig)` reads every
+such field of the class by its type (`bool`, `int`, `float`, `str`, `Path`, a tuple of folders).
+What one key cannot say alone (a key that falls back on another, or on the environment) is done
+after the read, in the section's own function.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -47,6 +54,7 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+C = TypeVar("C", bound=attrs.AttrsInstance)
 
 #: MESSAGE_BROKER.MAX_REQUEST_BYTES / MAX_COMPLETION_BYTES when the file does not say
 MAX_REQUEST_BYTES_DEFAULT = 16 * 1024 * 1024
@@ -58,46 +66,168 @@ class ConfigError(PlastronError):
 
 
 # --------------------------------------------------------------------------------------------
+# Declaring a key
+# --------------------------------------------------------------------------------------------
+
+#: field metadata: the key in the file; the least number allowed; what checks the value read
+KEY = "plastrond.config.key"
+MIN = "plastrond.config.minimum"
+CHECK = "plastrond.config.check"
+
+#: a check: (section, key, value read) -> the value to keep, or ConfigError
+Check = Callable[["_Section", str, Any], Any]
+
+
+def setting(
+    key: str,
+    default: Any = attrs.NOTHING,
+    *,
+    minimum: float = 0,
+    check: Check | None = None,
+    secret: bool = False,
+) -> Any:
+    """A field read from *key* of its section; without a *default*, the key is required.
+    Numbers must be at least *minimum*; *check* sees the value (given or default) unless it
+    is None; a *secret* is kept out of the repr and listed by `Config.secrets`."""
+    return attrs.field(
+        default=default, repr=not secret, metadata={KEY: key, MIN: minimum, CHECK: check}
+    )
+
+
+def _one_of(*choices: str) -> Check:
+    """A check: one of *choices*, case and surrounding spaces aside."""
+    allowed = f"{', '.join(choices[:-1])} or {choices[-1]}"
+
+    def check(sec: _Section, key: str, value: str) -> str:
+        lowered = value.strip().lower()
+        if lowered not in choices:
+            raise ConfigError(f"{sec.where(key)}: expected {allowed}, got {value!r}")
+        return lowered
+
+    return check
+
+
+def _tcp_port(sec: _Section, key: str, port: int) -> int:
+    if not 0 <= port < 65536:
+        raise ConfigError(f"{sec.where(key)}: expected a TCP port, got {port}")
+    return port
+
+
+def _container_path(sec: _Section, key: str, relpath: str) -> str:
+    if not relpath.startswith("/"):
+        relpath = "/" + relpath
+    if any(_dot_segment(part) for part in relpath.split("/")):
+        raise ConfigError(
+            f"{sec.where(key)}: must be a container path below the repository root "
+            f"(no . or .. segments), got {relpath!r}"
+        )
+    return relpath
+
+
+def _url_pattern(sec: _Section, key: str, pattern: str) -> str:
+    from .public_urls import PublicUrlError, check_pattern
+
+    try:
+        check_pattern(pattern)
+    except PublicUrlError as e:
+        raise ConfigError(f"{sec.where(key)}: {e}") from None
+    return pattern
+
+
+def _dot_segment(segment: str) -> bool:
+    """Whether a path segment is `.` or `..`, however many times percent-encoded."""
+    from urllib.parse import unquote
+
+    decoded, previous = segment, None
+    while decoded != previous:
+        previous, decoded = decoded, unquote(decoded)
+    return decoded.strip() in (".", "..")
+
+
+def _http_url(sec: _Section, key: str, value: str | None, *, credentials: str) -> str | None:
+    """*value* checked to be an absolute http(s) URL with a host (and a valid port), no
+    query or fragment, and no credentials (httpx would send them, and every log line and
+    error naming a URI would show them: they belong in the keys *credentials* names).
+    Returned without its trailing slashes; None stays None. Errors never show a password."""
+    from urllib.parse import urlsplit
+
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+        port_ok = parts.port is None or parts.port > 0
+    except ValueError:
+        parts, port_ok = None, False
+    if parts is not None and (parts.username is not None or parts.password is not None):
+        raise ConfigError(
+            f"{sec.where(key)}: the URL must not carry a user name or password "
+            f"({parts.scheme}://***@{parts.hostname}...); use {credentials}"
+        )
+    if (
+        parts is None
+        or not port_ok
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or "?" in text
+        or "#" in text
+        or any(c.isspace() or not c.isprintable() for c in text)
+    ):
+        raise ConfigError(f"{sec.where(key)}: expected an http(s) URL, got {text!r}")
+    return text.rstrip("/")
+
+
+_FEDORA_CREDS = "FEDORA_USER and FEDORA_PASSWORD (or AUTH_TOKEN, JWT_SECRET)"
+#: checks: an http(s) URL (see `_http_url`) whose password belongs in the keys named
+_FEDORA_URL = functools.partial(_http_url, credentials=_FEDORA_CREDS)
+_HANDLE_URL = functools.partial(_http_url, credentials="HANDLE_JWT_TOKEN")
+
+#: the values of REPOSITORY.LOG_FORMAT (and of the LOG_FORMAT environment variable)
+LOG_FORMATS = ("text", "json")
+TRANSACTION_STYLES = ("auto", "fcrepo6", "fcrepo4")
+
+
+# --------------------------------------------------------------------------------------------
 # Values
 # --------------------------------------------------------------------------------------------
 
 
 @attrs.frozen
 class RepositoryConfig:
-    rest_endpoint: str
-    log_dir: Path
+    rest_endpoint: str = setting("REST_ENDPOINT", check=_FEDORA_URL)
+    log_dir: Path = setting("LOG_DIR")
     #: container path under the root where new objects go
-    relpath: str = "/"
-    repo_external_url: str | None = None
+    relpath: str = setting("RELPATH", "/", check=_container_path)
+    repo_external_url: str | None = setting("REPO_EXTERNAL_URL", None, check=_FEDORA_URL)
     #: the URL the repository is really reached at when REST_ENDPOINT is its name behind a
     #: reverse proxy: requests go there with X-Forwarded-Host/-Proto from REST_ENDPOINT
-    origin: str | None = None
-    auth_token: str | None = attrs.field(default=None, repr=False)
-    jwt_secret: str | None = attrs.field(default=None, repr=False)
-    client_cert: Path | None = None
-    client_key: Path | None = None
-    fedora_user: str | None = None
-    fedora_password: str | None = attrs.field(default=None, repr=False)
-    server_cert: Path | None = None
+    origin: str | None = setting("ORIGIN", None, check=_FEDORA_URL)
+    auth_token: str | None = setting("AUTH_TOKEN", None, secret=True)
+    jwt_secret: str | None = setting("JWT_SECRET", None, secret=True)
+    client_cert: Path | None = setting("CLIENT_CERT", None)
+    client_key: Path | None = setting("CLIENT_KEY", None)
+    fedora_user: str | None = setting("FEDORA_USER", None)
+    fedora_password: str | None = setting("FEDORA_PASSWORD", None, secret=True)
+    server_cert: Path | None = setting("SERVER_CERT", None)
     #: "auto" asks the server; "fcrepo6" (Atomic-ID) or "fcrepo4" (tx: paths) force a style.
-    transaction_style: str = "auto"
+    transaction_style: str = setting(
+        "TRANSACTION_STYLE", "auto", check=_one_of(*TRANSACTION_STYLES)
+    )
     #: seconds for connecting to and hearing from the repository
-    timeout: float = 60.0
+    timeout: float = setting("TIMEOUT", 60.0, minimum=0.001)
     #: "text" (one line per event) or "json" (one JSON object per line); the LOG_FORMAT
     #: environment variable, when set, wins
-    log_format: str = "text"
-
-
-#: the values of REPOSITORY.LOG_FORMAT (and of the LOG_FORMAT environment variable)
-LOG_FORMATS = ("text", "json")
+    log_format: str = setting("LOG_FORMAT", "text", check=_one_of(*LOG_FORMATS))
 
 
 @attrs.frozen
 class AdminConfig:
     """The stomp mode's admin listener (`GET /health`, `GET /metrics`): on when configured."""
 
-    host: str = "127.0.0.1"
-    port: int = 9180
+    host: str = setting("HOST", "127.0.0.1")
+    port: int = setting("PORT", 9180, check=_tcp_port)
 
 
 @attrs.frozen
@@ -111,86 +241,93 @@ class BrokerAddress:
 
 @attrs.frozen
 class Destinations:
-    jobs: str
-    job_status: str
+    jobs: str = setting("JOBS")
+    job_status: str = setting("JOB_STATUS")
     #: progress for older clients (none: progress goes only where a request's
     #: PlastronStatusURL says, on job_status)
-    job_progress: str | None = None
+    job_progress: str | None = setting("JOB_PROGRESS", None)
     #: older Archelon's synchronous jobs (none: not subscribed)
-    synchronous_jobs: str | None = None
-    reindexing: str | None = None
+    synchronous_jobs: str | None = setting("SYNCHRONOUS_JOBS", None)
+    reindexing: str | None = setting("REINDEXING", None)
 
 
 @attrs.frozen
 class BrokerConfig:
-    #: one or more addresses, tried in turn (failover)
+    #: one or more addresses, tried in turn (failover): SERVER, read by `_parse_servers`
     servers: tuple[BrokerAddress, ...]
-    message_store_dir: Path
+    #: the DESTINATIONS sub-section
     destinations: Destinations
-    public_uri_template: str | None = None
-    login: str | None = None
-    passcode: str | None = attrs.field(default=None, repr=False)
+    message_store_dir: Path = setting("MESSAGE_STORE_DIR")
+    #: the environment variable PUBLIC_URI_TEMPLATE when the file names none
+    public_uri_template: str | None = setting("PUBLIC_URI_TEMPLATE", None)
+    login: str | None = setting("LOGIN", None)
+    passcode: str | None = setting("PASSCODE", None, secret=True)
     #: the STOMP `host` header (the broker's virtual host); defaults to the server's host name
-    virtual_host: str | None = None
-    use_tls: bool = False
-    tls_ca_file: Path | None = None
-    #: heart-beats we offer to send / want to receive, in milliseconds (0 disables)
-    heartbeat_send_ms: int = 10_000
-    heartbeat_receive_ms: int = 10_000
+    virtual_host: str | None = setting("VIRTUAL_HOST", None)
+    use_tls: bool = setting("USE_TLS", False)
+    tls_ca_file: Path | None = setting("TLS_CA_FILE", None)
+    #: heart-beats we offer to send / want to receive, in milliseconds (0 disables); upstream
+    #: Plastron's HEARTBEAT: {SEND, RECEIVE} wins over these
+    heartbeat_send_ms: int = setting("HEARTBEAT_SEND_MS", 10_000)
+    heartbeat_receive_ms: int = setting("HEARTBEAT_RECEIVE_MS", 10_000)
     #: how many unacknowledged messages the broker may push to us per subscription
-    prefetch: int = 10
+    prefetch: int = setting("PREFETCH", 10, minimum=1)
     #: accepted asynchronous jobs that may wait for a free runner; when full, plastrond stops
     #: accepting, and the broker offers the rest to other replicas
-    max_queued_jobs: int = 16
+    max_queued_jobs: int = setting("MAX_QUEUED_JOBS", 16)
     #: how many asynchronous / synchronous jobs run at once
-    max_concurrent_jobs: int = 4
-    max_concurrent_sync_jobs: int = 4
+    max_concurrent_jobs: int = setting("MAX_CONCURRENT_JOBS", 4, minimum=1)
+    max_concurrent_sync_jobs: int = setting("MAX_CONCURRENT_SYNC_JOBS", 4, minimum=1)
     #: seconds: first and largest delay between reconnection attempts
-    reconnect_initial_delay: float = 1.0
-    reconnect_max_delay: float = 60.0
+    reconnect_initial_delay: float = setting("RECONNECT_INITIAL_DELAY", 1.0, minimum=0.001)
+    reconnect_max_delay: float = setting("RECONNECT_MAX_DELAY", 60.0, minimum=0.001)
     #: seconds allowed for the TCP connection and the CONNECTED frame
-    connect_timeout: float = 30.0
+    connect_timeout: float = setting("CONNECT_TIMEOUT", 30.0, minimum=0.1)
     #: seconds that running jobs get to finish after SIGTERM before they are cancelled
-    shutdown_grace_period: float = 30.0
+    shutdown_grace_period: float = setting("SHUTDOWN_GRACE_PERIOD", 30.0)
     #: seconds: the shortest gap between two progress messages of one job
-    progress_interval: float = 1.0
+    progress_interval: float = setting("PROGRESS_INTERVAL", 1.0)
     #: largest request body run; a larger one gets an error completion (the STOMP parser's
     #: own frame limit is set a little above it, see broker.connection)
-    max_request_bytes: int = MAX_REQUEST_BYTES_DEFAULT
+    max_request_bytes: int = setting("MAX_REQUEST_BYTES", MAX_REQUEST_BYTES_DEFAULT, minimum=1024)
     #: largest completion body sent; a larger result is cut with a note, kept whole on disk
-    max_completion_bytes: int = MAX_COMPLETION_BYTES_DEFAULT
+    max_completion_bytes: int = setting(
+        "MAX_COMPLETION_BYTES", MAX_COMPLETION_BYTES_DEFAULT, minimum=1024
+    )
 
 
 @attrs.frozen
 class ExportConfig:
-    ssh_private_key: Path | None = None
+    ssh_private_key: Path | None = setting("SSH_PRIVATE_KEY", None)
     #: local folders an `output-dest` may point into (none: local destinations are refused)
-    allowed_output_dirs: tuple[Path, ...] = ()
+    allowed_output_dirs: tuple[Path, ...] = setting("ALLOWED_OUTPUT_DIRS", ())
     #: whether an SFTP host missing from known_hosts is accepted (and remembered)
-    sftp_accept_unknown_hosts: bool = False
-    sftp_known_hosts: Path | None = None
-    max_concurrent_items: int = 4
+    sftp_accept_unknown_hosts: bool = setting("SFTP_ACCEPT_UNKNOWN_HOSTS", False)
+    sftp_known_hosts: Path | None = setting("SFTP_KNOWN_HOSTS", None)
+    max_concurrent_items: int = setting("MAX_CONCURRENT_ITEMS", 4, minimum=1)
 
 
 @attrs.frozen
 class ImportConfig:
-    ssh_private_key: Path | None = None
-    jobs_dir: Path | None = None
+    ssh_private_key: Path | None = setting("SSH_PRIVATE_KEY", None)
+    #: the environment variable JOBS_DIR when the file names none (upstream Plastron's http
+    #: server reads only that)
+    jobs_dir: Path | None = setting("JOBS_DIR", None)
     #: local folders that `binaries-location` may point into
-    allowed_binaries_dirs: tuple[Path, ...] = ()
-    sftp_accept_unknown_hosts: bool = False
-    sftp_known_hosts: Path | None = None
-    max_concurrent_items: int = 4
+    allowed_binaries_dirs: tuple[Path, ...] = setting("ALLOWED_BINARIES_DIRS", ())
+    sftp_accept_unknown_hosts: bool = setting("SFTP_ACCEPT_UNKNOWN_HOSTS", False)
+    sftp_known_hosts: Path | None = setting("SFTP_KNOWN_HOSTS", None)
+    max_concurrent_items: int = setting("MAX_CONCURRENT_ITEMS", 4, minimum=1)
     #: the largest file one row may bring (declared and real size), in bytes
-    max_file_size: int = 50 * 1024**3  # MAX_FILE_SIZE_DEFAULT
+    max_file_size: int = setting("MAX_FILE_SIZE", 50 * 1024**3)
     #: the most bytes of files one run of a job may bring, in all
-    max_job_files_size: int = 2 * 1024**4  # MAX_JOB_FILES_SIZE_DEFAULT
+    max_job_files_size: int = setting("MAX_JOB_FILES_SIZE", 2 * 1024**4)
 
 
 @attrs.frozen
 class UpdateConfig:
     #: resources read, validated and written at once within one update job
-    max_concurrent_items: int = 4
+    max_concurrent_items: int = setting("MAX_CONCURRENT_ITEMS", 4, minimum=1)
 
 
 @attrs.frozen
@@ -205,19 +342,19 @@ class CommandsConfig:
 
 @attrs.frozen
 class HttpServerConfig:
-    host: str = "0.0.0.0"
-    port: int = 5000
+    host: str = setting("HOST", "0.0.0.0")
+    port: int = setting("PORT", 5000, check=_tcp_port)
     #: when set, `/inbox` and `/resources` want `Authorization: Bearer <this>`
-    auth_token: str | None = attrs.field(default=None, repr=False)
+    auth_token: str | None = setting("AUTH_TOKEN", None, secret=True)
     #: largest request body accepted (413 past it)
-    max_body_bytes: int = 4 * 1024 * 1024
+    max_body_bytes: int = setting("MAX_BODY_BYTES", 4 * 1024 * 1024, minimum=1024)
     #: largest SPARQL Update accepted by `PATCH /resources` (413 past it)
-    max_sparql_bytes: int = 1024 * 1024
+    max_sparql_bytes: int = setting("MAX_SPARQL_BYTES", 1024 * 1024, minimum=1024)
 
 
 @attrs.frozen
 class SolrConfig:
-    url: str | None = None
+    url: str | None = setting("URL", None)
 
 
 @attrs.frozen
@@ -225,28 +362,30 @@ class ContentModelsConfig:
     """The CONTENT_MODELS section: where more content models and vocabularies come from."""
 
     #: a folder of content model files read after the shipped ones (see plastrond.models)
-    dir: Path | None = None
-    #: vocabulary IRI -> URL or local file to read it from instead of the IRI
+    dir: Path | None = setting("DIR", None)
+    #: vocabulary IRI -> URL or local file to read it from instead of the IRI (VOCABULARIES,
+    #: read by `_content_models`)
     vocabularies: Mapping[str, str] = attrs.field(factory=dict)
     #: seconds a fetched vocabulary is kept before it is fetched again
-    vocabulary_cache_seconds: float = 3600.0
+    vocabulary_cache_seconds: float = setting("VOCABULARY_CACHE_SECONDS", 3600.0)
     #: seconds allowed for fetching one vocabulary
-    vocabulary_timeout: float = 15.0
+    vocabulary_timeout: float = setting("VOCABULARY_TIMEOUT", 15.0, minimum=0.001)
 
 
 @attrs.frozen
 class PublicationConfig:
-    """The PUBLICATION_WORKFLOW section: the handle service and public URLs (handles.md)."""
+    """The PUBLICATION_WORKFLOW section: the handle service and public URLs (handles.md).
+    With a HANDLE_ENDPOINT, the four keys after it are required."""
 
     #: template of an item's public URL (plastrond.public_urls fields)
-    public_url_pattern: str | None = None
+    public_url_pattern: str | None = setting("PUBLIC_URL_PATTERN", None, check=_url_pattern)
     #: base URL of the handle service's API; None: publishing mints no handles
-    handle_endpoint: str | None = None
-    handle_jwt_token: str | None = attrs.field(default=None, repr=False)
-    handle_prefix: str | None = None
-    handle_repo: str | None = None
+    handle_endpoint: str | None = setting("HANDLE_ENDPOINT", None, check=_HANDLE_URL)
+    handle_jwt_token: str | None = setting("HANDLE_JWT_TOKEN", None, secret=True)
+    handle_prefix: str | None = setting("HANDLE_PREFIX", None)
+    handle_repo: str | None = setting("HANDLE_REPO", None)
     #: seconds for connecting to and hearing from the handle service
-    handle_timeout: float = 30.0
+    handle_timeout: float = setting("HANDLE_TIMEOUT", 30.0, minimum=0.001)
 
     @property
     def handles(self) -> bool:
@@ -270,17 +409,9 @@ class Config:
     warnings: tuple[str, ...] = ()
 
     def secrets(self) -> tuple[str, ...]:
-        """Every secret value in this configuration, for log redaction."""
-        values = [
-            self.repository.auth_token,
-            self.repository.jwt_secret,
-            self.repository.fedora_password,
-        ]
-        if self.message_broker is not None:
-            values.append(self.message_broker.passcode)
-        values.append(self.http_server.auth_token)
-        values.append(self.publication.handle_jwt_token)
-        return tuple(v for v in values if v)
+        """Every secret value in this configuration (each `setting(..., secret=True)`), for
+        log redaction."""
+        return tuple(_secrets(self))
 
     def require_broker(self) -> BrokerConfig:
         if self.message_broker is None:
@@ -294,6 +425,15 @@ class Config:
                 "(or the environment variable JOBS_DIR)"
             )
         return self.commands.import_.jobs_dir
+
+
+def _secrets(value: attrs.AttrsInstance) -> Iterator[str]:
+    for field in attrs.fields(type(value)):
+        item = getattr(value, field.name)
+        if not field.repr and item:
+            yield item
+        elif attrs.has(type(item)):
+            yield from _secrets(item)
 
 
 # --------------------------------------------------------------------------------------------
@@ -365,31 +505,24 @@ class _Section:
         value = self.data.get(key)
         if value is None or (isinstance(value, str) and value.strip() == ""):
             if required:
-                raise ConfigError(f"{self.path}: {self.name}: missing required key {key}")
+                raise self.missing(key)
             return None
         return value
 
-    def text(self, key: str, *, required: bool = False, default: str | None = None) -> str | None:
+    def missing(self, key: str) -> ConfigError:
+        return ConfigError(f"{self.path}: {self.name}: missing required key {key}")
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
         value = self._get(key, required)
         if value is None:
-            return default
+            return None
         if isinstance(value, bool | dict | list):
             raise ConfigError(f"{self.where(key)}: expected a string, got {_kind(value)}")
         return str(value)
 
-    def req_str(self, key: str) -> str:
-        value = self.text(key, required=True)
-        assert value is not None
-        return value
-
     def path_(self, key: str, *, required: bool = False) -> Path | None:
         value = self.text(key, required=required)
         return None if value is None else Path(value)
-
-    def req_path(self, key: str) -> Path:
-        value = self.path_(key, required=True)
-        assert value is not None
-        return value
 
     def paths(self, key: str) -> tuple[Path, ...]:
         value = self._get(key, False)
@@ -475,186 +608,84 @@ def _parse_servers(section: _Section) -> tuple[BrokerAddress, ...]:
             raise ConfigError(f"{section.where('SERVER')}: expected host:port, got {item!r}")
         addresses.append(BrokerAddress(host, int(port)))
     if not addresses:
-        raise ConfigError(f"{section.path}: {section.name}: missing required key SERVER")
+        raise section.missing("SERVER")
     return tuple(addresses)
 
 
-def _repository(sec: _Section) -> RepositoryConfig:
-    style = sec.text("TRANSACTION_STYLE", default="auto")
-    if style not in ("auto", "fcrepo6", "fcrepo4"):
-        raise ConfigError(
-            f"{sec.where('TRANSACTION_STYLE')}: expected auto, fcrepo6 or fcrepo4, got {style!r}"
-        )
-    rest = _http_url(sec, "REST_ENDPOINT", sec.req_str("REST_ENDPOINT"), credentials=_FEDORA_CREDS)
-    assert rest is not None
-    relpath = sec.text("RELPATH", default="/") or "/"
-    if not relpath.startswith("/"):
-        relpath = "/" + relpath
-    if any(_dot_segment(part) for part in relpath.split("/")):
-        raise ConfigError(
-            f"{sec.where('RELPATH')}: must be a container path below the repository root "
-            f"(no . or .. segments), got {relpath!r}"
-        )
-    result = RepositoryConfig(
-        rest_endpoint=rest,
-        relpath=relpath,
-        log_dir=sec.req_path("LOG_DIR"),
-        origin=_origin(sec, rest),
-        repo_external_url=_http_url(
-            sec, "REPO_EXTERNAL_URL", sec.text("REPO_EXTERNAL_URL"), credentials=_FEDORA_CREDS
-        )
-        or None,
-        auth_token=sec.text("AUTH_TOKEN"),
-        jwt_secret=sec.text("JWT_SECRET"),
-        client_cert=sec.path_("CLIENT_CERT"),
-        client_key=sec.path_("CLIENT_KEY"),
-        fedora_user=sec.text("FEDORA_USER"),
-        fedora_password=sec.text("FEDORA_PASSWORD"),
-        server_cert=sec.path_("SERVER_CERT"),
-        transaction_style=style or "auto",
-        timeout=sec.number("TIMEOUT", 60.0, float, minimum=0.001),
-        log_format=_log_format(sec),
-    )
-    sec.finish()
-    return result
+# --------------------------------------------------------------------------------------------
+# Reading a section into its class
+# --------------------------------------------------------------------------------------------
 
 
-def _dot_segment(segment: str) -> bool:
-    """Whether a path segment is `.` or `..`, however many times percent-encoded."""
-    from urllib.parse import unquote
-
-    decoded, previous = segment, None
-    while decoded != previous:
-        previous, decoded = decoded, unquote(decoded)
-    return decoded.strip() in (".", "..")
-
-
-_FEDORA_CREDS = "FEDORA_USER and FEDORA_PASSWORD (or AUTH_TOKEN, JWT_SECRET)"
+def _read(sec: _Section, cls: type[C], **given: Any) -> C:
+    """A *cls* whose every `setting` field not *given* is read from *sec* (see `_value`)."""
+    values = dict(given)
+    for field in attrs.fields(attrs.resolve_types(cls)):
+        if field.name not in values and KEY in field.metadata:
+            values[field.name] = _value(sec, field)
+    return cls(**values)
 
 
-def _http_url(sec: _Section, key: str, value: str | None, *, credentials: str) -> str | None:
-    """*value* checked to be an absolute http(s) URL with a host (and a valid port), no
-    query or fragment, and no credentials (httpx would send them, and every log line and
-    error naming a URI would show them: they belong in the keys *credentials* names).
-    Returned without its trailing slashes; None stays None. Errors never show a password."""
-    from urllib.parse import urlsplit
-
+def _value(sec: _Section, field: attrs.Attribute[Any]) -> Any:
+    """One `setting` field's value from *sec*, read as its type says, then checked."""
+    key: str = field.metadata[KEY]
+    kind: Any = field.type
+    default: Any = field.default
+    required = default is attrs.NOTHING
+    value: Any
+    if kind is bool:
+        value = sec.flag(key, default)
+    elif kind in (int, float):
+        value = sec.number(key, default, kind, minimum=field.metadata[MIN])
+    elif kind in (Path, Path | None):
+        value = sec.path_(key, required=required)
+    elif kind == tuple[Path, ...]:
+        value = sec.paths(key)
+    elif kind in (str, str | None):
+        value = sec.text(key, required=required)
+    else:
+        raise TypeError(f"{field.name}: no reader for {kind}")
     if value is None:
-        return None
-    text = value.strip()
-    try:
-        parts = urlsplit(text)
-        port_ok = parts.port is None or parts.port > 0
-    except ValueError:
-        parts, port_ok = None, False
-    if parts is not None and (parts.username is not None or parts.password is not None):
-        raise ConfigError(
-            f"{sec.where(key)}: the URL must not carry a user name or password "
-            f"({parts.scheme}://***@{parts.hostname}...); use {credentials}"
-        )
-    if (
-        parts is None
-        or not port_ok
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or parts.query
-        or parts.fragment
-        or "?" in text
-        or "#" in text
-        or any(c.isspace() or not c.isprintable() for c in text)
-    ):
-        raise ConfigError(f"{sec.where(key)}: expected an http(s) URL, got {text!r}")
-    return text.rstrip("/")
+        value = default
+    check = field.metadata[CHECK]
+    return value if value is None or check is None else check(sec, key, value)
 
 
-def _log_format(sec: _Section) -> str:
-    value = (sec.text("LOG_FORMAT", default="text") or "text").strip().lower()
-    if value not in LOG_FORMATS:
-        raise ConfigError(f"{sec.where('LOG_FORMAT')}: expected text or json, got {value!r}")
-    return value
+def _repository(sec: _Section) -> RepositoryConfig:
+    repository = _whole(sec, RepositoryConfig)
+    if repository.origin is None:
+        return repository
+    # ORIGIN written as the server alone (`http://fcrepo:8080`) takes REST_ENDPOINT's path.
+    return attrs.evolve(repository, origin=_origin(repository.origin, repository.rest_endpoint))
 
 
-def _admin(sec: _Section) -> AdminConfig:
-    port = sec.number("PORT", 9180, int)
-    if not 0 <= port < 65536:
-        raise ConfigError(f"{sec.where('PORT')}: expected a TCP port, got {port}")
-    result = AdminConfig(host=sec.text("HOST", default="127.0.0.1") or "127.0.0.1", port=port)
-    sec.finish()
-    return result
-
-
-def _origin(sec: _Section, rest_endpoint: str) -> str | None:
-    """REPOSITORY.ORIGIN as the REST root to send requests to (upstream Plastron 4.8's key).
-
-    Written either as the full REST root (`http://fcrepo:8080/fcrepo/rest`) or as the server
-    alone (`http://fcrepo:8080`), which takes REST_ENDPOINT's path.
-    """
-    origin = _http_url(sec, "ORIGIN", sec.text("ORIGIN"), credentials=_FEDORA_CREDS)
-    if origin is None:
-        return None
+def _origin(origin: str, rest_endpoint: str) -> str:
     from urllib.parse import urlsplit
 
     parts = urlsplit(origin)
-    path = parts.path.rstrip("/")
-    if not path:
-        path = urlsplit(rest_endpoint).path.rstrip("/")
+    path = parts.path.rstrip("/") or urlsplit(rest_endpoint).path.rstrip("/")
     return f"{parts.scheme}://{parts.netloc}{path}"
 
 
 def _broker(sec: _Section, environ: Mapping[str, str]) -> BrokerConfig:
-    dests = sec.section("DESTINATIONS", required=True)
-    destinations = Destinations(
-        jobs=dests.req_str("JOBS"),
-        job_status=dests.req_str("JOB_STATUS"),
-        job_progress=dests.text("JOB_PROGRESS"),
-        synchronous_jobs=dests.text("SYNCHRONOUS_JOBS"),
-        reindexing=dests.text("REINDEXING"),
-    )
-    dests.finish()
-    # Upstream Plastron spells the heart-beats HEARTBEAT: {SEND, RECEIVE}; plastrond's own
-    # HEARTBEAT_SEND_MS / HEARTBEAT_RECEIVE_MS are read when that section does not say.
-    beats = sec.section("HEARTBEAT")
-    heartbeat_send = beats.number("SEND", sec.number("HEARTBEAT_SEND_MS", 10_000, int), int)
-    heartbeat_receive = beats.number(
-        "RECEIVE", sec.number("HEARTBEAT_RECEIVE_MS", 10_000, int), int
-    )
-    beats.finish()
-    initial = sec.number("RECONNECT_INITIAL_DELAY", 1.0, float, minimum=0.001)
-    maximum = sec.number("RECONNECT_MAX_DELAY", 60.0, float, minimum=0.001)
-    if maximum < initial:
+    destinations = _read_section(sec, "DESTINATIONS", Destinations, required=True)
+    broker = _read(sec, BrokerConfig, servers=_parse_servers(sec), destinations=destinations)
+    if broker.reconnect_max_delay < broker.reconnect_initial_delay:
         raise ConfigError(
             f"{sec.where('RECONNECT_MAX_DELAY')}: must not be less than RECONNECT_INITIAL_DELAY"
         )
-    result = BrokerConfig(
-        servers=_parse_servers(sec),
-        message_store_dir=sec.req_path("MESSAGE_STORE_DIR"),
-        destinations=destinations,
-        public_uri_template=sec.text("PUBLIC_URI_TEMPLATE") or environ.get("PUBLIC_URI_TEMPLATE"),
-        login=sec.text("LOGIN"),
-        passcode=sec.text("PASSCODE"),
-        virtual_host=sec.text("VIRTUAL_HOST"),
-        use_tls=sec.flag("USE_TLS", False),
-        tls_ca_file=sec.path_("TLS_CA_FILE"),
-        heartbeat_send_ms=heartbeat_send,
-        heartbeat_receive_ms=heartbeat_receive,
-        prefetch=sec.number("PREFETCH", 10, int, minimum=1),
-        max_queued_jobs=sec.number("MAX_QUEUED_JOBS", 16, int),
-        max_concurrent_jobs=sec.number("MAX_CONCURRENT_JOBS", 4, int, minimum=1),
-        max_concurrent_sync_jobs=sec.number("MAX_CONCURRENT_SYNC_JOBS", 4, int, minimum=1),
-        reconnect_initial_delay=initial,
-        reconnect_max_delay=maximum,
-        connect_timeout=sec.number("CONNECT_TIMEOUT", 30.0, float, minimum=0.1),
-        shutdown_grace_period=sec.number("SHUTDOWN_GRACE_PERIOD", 30.0, float),
-        progress_interval=sec.number("PROGRESS_INTERVAL", 1.0, float),
-        max_request_bytes=sec.number(
-            "MAX_REQUEST_BYTES", MAX_REQUEST_BYTES_DEFAULT, int, minimum=1024
-        ),
-        max_completion_bytes=sec.number(
-            "MAX_COMPLETION_BYTES", MAX_COMPLETION_BYTES_DEFAULT, int, minimum=1024
-        ),
+    # Upstream Plastron spells the heart-beats HEARTBEAT: {SEND, RECEIVE}; where that section
+    # says, it wins over plastrond's own HEARTBEAT_SEND_MS / HEARTBEAT_RECEIVE_MS.
+    beats = sec.section("HEARTBEAT")
+    broker = attrs.evolve(
+        broker,
+        heartbeat_send_ms=beats.number("SEND", broker.heartbeat_send_ms, int),
+        heartbeat_receive_ms=beats.number("RECEIVE", broker.heartbeat_receive_ms, int),
+        public_uri_template=broker.public_uri_template or environ.get("PUBLIC_URI_TEMPLATE"),
     )
+    beats.finish()
     sec.finish()
-    return result
+    return broker
 
 
 def _commands(sec: _Section, environ: Mapping[str, str]) -> CommandsConfig:
@@ -664,63 +695,38 @@ def _commands(sec: _Section, environ: Mapping[str, str]) -> CommandsConfig:
         raw[name] = dict(sub.data)
         if name not in _KNOWN_COMMANDS:
             sec.warnings.append(f"{sec.path}: COMMANDS: unknown key {name} (no such command)")
-    exp = sec.section("EXPORT")
-    export = ExportConfig(
-        ssh_private_key=exp.path_("SSH_PRIVATE_KEY"),
-        allowed_output_dirs=exp.paths("ALLOWED_OUTPUT_DIRS"),
-        sftp_accept_unknown_hosts=exp.flag("SFTP_ACCEPT_UNKNOWN_HOSTS", False),
-        sftp_known_hosts=exp.path_("SFTP_KNOWN_HOSTS"),
-        max_concurrent_items=exp.number("MAX_CONCURRENT_ITEMS", 4, int, minimum=1),
-    )
-    imp = sec.section("IMPORT")
-    import_ = ImportConfig(
-        ssh_private_key=imp.path_("SSH_PRIVATE_KEY"),
-        # upstream Plastron's http server reads JOBS_DIR from the environment only
-        jobs_dir=imp.path_("JOBS_DIR") or _env_path(environ, "JOBS_DIR"),
-        allowed_binaries_dirs=imp.paths("ALLOWED_BINARIES_DIRS"),
-        sftp_accept_unknown_hosts=imp.flag("SFTP_ACCEPT_UNKNOWN_HOSTS", False),
-        sftp_known_hosts=imp.path_("SFTP_KNOWN_HOSTS"),
-        max_concurrent_items=imp.number("MAX_CONCURRENT_ITEMS", 4, int, minimum=1),
-        max_file_size=imp.number("MAX_FILE_SIZE", 50 * 1024**3, int, minimum=0),
-        max_job_files_size=imp.number("MAX_JOB_FILES_SIZE", 2 * 1024**4, int, minimum=0),
-    )
-    upd = sec.section("UPDATE")
-    update = UpdateConfig(
-        max_concurrent_items=upd.number("MAX_CONCURRENT_ITEMS", 4, int, minimum=1),
-    )
     # Sections of other commands (PUBLISH, ...) are read by those commands.
-    if "EXPORT" in sec.data:
-        exp.finish()
-    if "IMPORT" in sec.data:
-        imp.finish()
-    if "UPDATE" in sec.data:
-        upd.finish()
+    export = _read_section(sec, "EXPORT", ExportConfig)
+    import_ = _read_section(sec, "IMPORT", ImportConfig)
+    if import_.jobs_dir is None:
+        import_ = attrs.evolve(import_, jobs_dir=_env_path(environ, "JOBS_DIR"))
+    update = _read_section(sec, "UPDATE", UpdateConfig)
     return CommandsConfig(export=export, import_=import_, update=update, raw=raw)
 
 
-def _publication(sec: _Section) -> PublicationConfig:
-    from .public_urls import PublicUrlError, check_pattern
+def _read_section(parent: _Section, name: str, cls: type[C], *, required: bool = False) -> C:
+    """The sub-section *name* of *parent* read into *cls* (see `_whole`)."""
+    return _whole(parent.section(name, required=required), cls)
 
-    pattern = sec.text("PUBLIC_URL_PATTERN")
-    if pattern is not None:
-        try:
-            check_pattern(pattern)
-        except PublicUrlError as e:
-            raise ConfigError(f"{sec.where('PUBLIC_URL_PATTERN')}: {e}") from None
-    endpoint = _http_url(
-        sec, "HANDLE_ENDPOINT", sec.text("HANDLE_ENDPOINT"), credentials="HANDLE_JWT_TOKEN"
-    )
-    # With a handle service, everything it needs is required.
-    needed = endpoint is not None
-    result = PublicationConfig(
-        public_url_pattern=sec.text("PUBLIC_URL_PATTERN", required=needed),
-        handle_endpoint=endpoint.rstrip("/") if endpoint else None,
-        handle_jwt_token=sec.text("HANDLE_JWT_TOKEN", required=needed),
-        handle_prefix=sec.text("HANDLE_PREFIX", required=needed),
-        handle_repo=sec.text("HANDLE_REPO", required=needed),
-        handle_timeout=sec.number("HANDLE_TIMEOUT", 30.0, float, minimum=0.001),
-    )
+
+def _whole(sec: _Section, cls: type[C]) -> C:
+    """*sec* read into *cls*, with a warning for each key it does not know."""
+    result = _read(sec, cls)
     sec.finish()
+    return result
+
+
+#: what the handle service needs: required with a HANDLE_ENDPOINT
+_HANDLE_NEEDS = ("public_url_pattern", "handle_jwt_token", "handle_prefix", "handle_repo")
+
+
+def _publication(sec: _Section) -> PublicationConfig:
+    result = _whole(sec, PublicationConfig)
+    if result.handles:
+        fields = attrs.fields_dict(PublicationConfig)
+        for name in _HANDLE_NEEDS:
+            if getattr(result, name) is None:
+                raise sec.missing(fields[name].metadata[KEY])
     return result
 
 
@@ -737,26 +743,8 @@ def _content_models(sec: _Section) -> ContentModelsConfig:
         raise ConfigError(
             f"{sec.where('VOCABULARIES')}: expected a mapping of vocabulary IRI -> URL or file"
         )
-    result = ContentModelsConfig(
-        dir=sec.path_("DIR"),
-        vocabularies={k: v.strip() for k, v in vocabularies.items()},
-        vocabulary_cache_seconds=sec.number("VOCABULARY_CACHE_SECONDS", 3600.0, float),
-        vocabulary_timeout=sec.number("VOCABULARY_TIMEOUT", 15.0, float, minimum=0.001),
-    )
-    sec.finish()
-    return result
-
-
-def _http(sec: _Section) -> HttpServerConfig:
-    port = sec.number("PORT", 5000, int)
-    if not 0 <= port < 65536:
-        raise ConfigError(f"{sec.where('PORT')}: expected a TCP port, got {port}")
-    result = HttpServerConfig(
-        host=sec.text("HOST", default="0.0.0.0") or "0.0.0.0",
-        port=port,
-        auth_token=sec.text("AUTH_TOKEN"),
-        max_body_bytes=sec.number("MAX_BODY_BYTES", 4 * 1024 * 1024, int, minimum=1024),
-        max_sparql_bytes=sec.number("MAX_SPARQL_BYTES", 1024 * 1024, int, minimum=1024),
+    result = _read(
+        sec, ContentModelsConfig, vocabularies={k: v.strip() for k, v in vocabularies.items()}
     )
     sec.finish()
     return result
@@ -790,26 +778,23 @@ def load_config(path: str | os.PathLike[str], environ: Mapping[str, str] | None 
         f"{path}: unknown section {name} (ignored)" for name in data if name not in _KNOWN_SECTIONS
     ]
 
+    def section(name: str) -> _Section:
+        return _Section(path, name, data.get(name), warnings)
+
     if data.get("REPOSITORY") is None:
         raise ConfigError(f"{path}: missing required section REPOSITORY")
-    repository = _repository(_Section(path, "REPOSITORY", data["REPOSITORY"], warnings))
+    repository = _repository(section("REPOSITORY"))
     broker = None
     if data.get("MESSAGE_BROKER") is not None:
-        broker = _broker(_Section(path, "MESSAGE_BROKER", data["MESSAGE_BROKER"], warnings), env)
-    commands = _commands(_Section(path, "COMMANDS", data.get("COMMANDS"), warnings), env)
-    http = _http(_Section(path, "HTTP_SERVER", data.get("HTTP_SERVER"), warnings))
-    solr_sec = _Section(path, "SOLR", data.get("SOLR"), warnings)
-    solr = SolrConfig(url=solr_sec.text("URL"))
-    solr_sec.finish()
-    content_models = _content_models(
-        _Section(path, "CONTENT_MODELS", data.get("CONTENT_MODELS"), warnings)
-    )
+        broker = _broker(section("MESSAGE_BROKER"), env)
+    commands = _commands(section("COMMANDS"), env)
+    http = _whole(section("HTTP_SERVER"), HttpServerConfig)
+    solr = _whole(section("SOLR"), SolrConfig)
+    content_models = _content_models(section("CONTENT_MODELS"))
     admin = None
     if data.get("ADMIN") is not None:
-        admin = _admin(_Section(path, "ADMIN", data["ADMIN"], warnings))
-    publication = _publication(
-        _Section(path, "PUBLICATION_WORKFLOW", data.get("PUBLICATION_WORKFLOW"), warnings)
-    )
+        admin = _whole(section("ADMIN"), AdminConfig)
+    publication = _publication(section("PUBLICATION_WORKFLOW"))
     return Config(
         path=path,
         repository=repository,

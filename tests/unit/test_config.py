@@ -8,7 +8,22 @@ from pathlib import Path
 import attrs
 import pytest
 
-from plastrond.config import BrokerAddress, ConfigError, load_config, substitute
+from plastrond.config import (
+    AdminConfig,
+    BrokerAddress,
+    BrokerConfig,
+    ConfigError,
+    ContentModelsConfig,
+    ExportConfig,
+    HttpServerConfig,
+    ImportConfig,
+    PublicationConfig,
+    RepositoryConfig,
+    SolrConfig,
+    UpdateConfig,
+    load_config,
+    substitute,
+)
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 
@@ -418,3 +433,54 @@ def test_http_server_limits_and_token(tmp_path):
     assert "t0ken-value" not in repr(config)
     bad = write(tmp_path, MINIMAL + "HTTP_SERVER:\n  MAX_BODY_BYTES: 10\n", "c.yml")
     assert "HTTP_SERVER.MAX_BODY_BYTES: must be at least 1024" in error_of(bad)
+
+
+def test_a_key_left_out_takes_its_fields_default(tmp_path):
+    """Each default is written once, on its field: a file that leaves every optional key out
+    reads as the classes built with no arguments."""
+    config = load_config(write(tmp_path, MINIMAL + "ADMIN: {}\n"), environ={})
+    repo = config.repository
+    assert repo == RepositoryConfig(
+        rest_endpoint=repo.rest_endpoint, log_dir=repo.log_dir, relpath="/pcdm"
+    )
+    broker = config.require_broker()
+    assert broker == BrokerConfig(
+        servers=broker.servers,
+        destinations=broker.destinations,
+        message_store_dir=broker.message_store_dir,
+    )
+    assert config.commands.export == ExportConfig()
+    assert config.commands.import_ == ImportConfig()
+    assert config.commands.update == UpdateConfig()
+    assert config.http_server == HttpServerConfig()
+    assert config.admin == AdminConfig()
+    assert config.solr == SolrConfig()
+    assert config.content_models == ContentModelsConfig()
+    assert config.publication == PublicationConfig()
+
+
+def test_transaction_style_reads_like_log_format(tmp_path):
+    """Both words are read whatever their case (TRANSACTION_STYLE refused `FCREPO4`, while
+    LOG_FORMAT took `JSON`); a wrong one is named as written."""
+    text = MINIMAL.replace(
+        "  LOG_DIR:", "  TRANSACTION_STYLE: ' FCREPO4'\n  LOG_FORMAT: Json\n  LOG_DIR:"
+    )
+    repo = load_config(write(tmp_path, text), environ={}).repository
+    assert (repo.transaction_style, repo.log_format) == ("fcrepo4", "json")
+    bad = write(tmp_path, MINIMAL.replace("  LOG_DIR:", "  TRANSACTION_STYLE: Fcrepo5\n  LOG_DIR:"))
+    assert error_of(bad).endswith(
+        "REPOSITORY.TRANSACTION_STYLE: expected auto, fcrepo6 or fcrepo4, got 'Fcrepo5'"
+    )
+
+
+def test_a_handle_endpoint_requires_what_the_service_needs(tmp_path):
+    text = MINIMAL + (
+        "PUBLICATION_WORKFLOW:\n  HANDLE_ENDPOINT: http://handles.example/api/v1/\n"
+        "  PUBLIC_URL_PATTERN: 'http://digital.example/{uuid}'\n  HANDLE_JWT_TOKEN: tok-123456\n"
+        "  HANDLE_PREFIX: '1903.1'\n"
+    )
+    path = write(tmp_path, text)
+    assert error_of(path) == f"{path}: PUBLICATION_WORKFLOW: missing required key HANDLE_REPO"
+    whole = load_config(write(tmp_path, text + "  HANDLE_REPO: fcrepo\n"), environ={})
+    assert whole.publication.handle_endpoint == "http://handles.example/api/v1"
+    assert "tok-123456" in whole.secrets() and "tok-123456" not in repr(whole)

@@ -112,8 +112,8 @@ def _inside(path: str, root: str) -> bool:
 class SizeLimits:
     """Ceilings on the files of one job, in bytes (`COMMANDS.IMPORT`)."""
 
-    file: int = 50 * 1024**3
-    job: int = 2 * 1024**4
+    file: int
+    job: int
 
     @classmethod
     def of(cls, config: ImportConfig) -> SizeLimits:
@@ -159,7 +159,7 @@ class Location:
     ) -> None:
         self.written = written
         self.limiter = trio.CapacityLimiter(max(1, concurrency))
-        self.limits = limits or SizeLimits()
+        self.limits = limits or SizeLimits.of(ImportConfig())
         #: bytes of files this job has brought so far (counted as they are read)
         self.job_bytes = 0
         self._temp: tempfile.TemporaryDirectory[str] | None = None
