@@ -3,12 +3,20 @@ what earlier runs did."""
 
 from __future__ import annotations
 
+import attrs
 import pytest
 from rdflib import URIRef
 
 from plastrond.imports.metadata import read_metadata
-from plastrond.imports.plan import ImportJobError, ImportOptions, plan_import, settle
+from plastrond.imports.plan import (
+    ImportJobError,
+    ImportOptions,
+    Settings,
+    plan_import,
+    settle,
+)
 from plastrond.jobfolders import PendingItem
+from plastrond.jobfolders.layout import CONFIG_FIELDS
 from plastrond.models import load_models
 
 MODELS = load_models()
@@ -93,7 +101,7 @@ def test_access_and_member_of_are_checked() -> None:
 def test_settings_come_from_the_stored_config_only_when_resuming() -> None:
     stored = {"model": "Issue", "container": "/elsewhere", "structure": "hierarchical"}
     resumed = settle(ImportOptions(job_id="j", resume=True), stored, "/pcdm")
-    assert (resumed.model_name, resumed.container, resumed.structure) == (
+    assert (resumed.model, resumed.container, resumed.structure) == (
         "Issue",
         "/elsewhere",
         "hierarchical",
@@ -104,3 +112,34 @@ def test_settings_come_from_the_stored_config_only_when_resuming() -> None:
         settle(ImportOptions(job_id="j"), stored, "/pcdm")
     with pytest.raises(ImportJobError, match="structure must be flat or hierarchical"):
         settle(ImportOptions(job_id="j", model="Item", structure="deep"), {}, "/pcdm")
+
+
+def test_settings_are_import_options_kept_in_config_yml() -> None:
+    """Settings settles ImportOptions fields of the same names; config.yml holds the
+    reference's keys always and the others when they say something, as before."""
+    options = {field.name for field in attrs.fields(ImportOptions)}
+    kept = [field.name for field in attrs.fields(Settings)]
+    assert set(kept) <= options
+    assert set(CONFIG_FIELDS) <= set(kept)
+    settings = settle(ImportOptions(job_id="j", model="Item", publish=True), {}, "/pcdm")
+    written = settings.config_fields()
+    assert list(written.items()) == [
+        ("job_id", "j"),
+        ("model", "Item"),
+        ("access", None),
+        ("member_of", None),
+        ("container", "/pcdm"),
+        ("binaries_location", None),
+        ("structure", "flat"),
+        ("publish", "true"),
+    ]
+    assert settle(ImportOptions(job_id="j", resume=True), written, "/other") == settings
+    named = settle(ImportOptions(job_id="j", model="Item", name="n"), {}, "/pcdm")
+    assert named.config_fields()["name"] == "n" and "publish" not in named.config_fields()
+
+
+def test_a_stored_structure_reads_as_the_argument_does() -> None:
+    """The argument `structure` is read whatever its case; so is config.yml's (it was refused
+    on resume unless lower-case)."""
+    stored = {"model": "Item", "structure": " Hierarchical"}
+    assert settle(ImportOptions(job_id="j", resume=True), stored, "/").structure == "hierarchical"

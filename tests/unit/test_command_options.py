@@ -115,6 +115,52 @@ async def test_good_requests_read_as_their_options(config, tmp_path):
     assert echo.delay == 1.5
 
 
+async def test_every_import_argument_is_read_by_its_options_field_name(config):
+    """ImportOptions is the list of import arguments: each field is read from the argument of
+    its name with `-` for `_`, as its type says."""
+    args = {
+        "model": "Issue",
+        "name": "batch 1",
+        "access": "umdaccess:Public",
+        "member-of": URI,
+        "relpath": "/elsewhere",
+        "structure": "Hierarchical",
+        "binaries-location": "zip:/data/x.zip",
+        "validate-only": "y",
+        "resume": "no",
+        "limit": "5",
+        "percent": "40",
+        "extract-text": "image/tiff",
+        "publish": "off",
+    }
+    read = await options_of(_options_class("import"), _context(config, "import", b"", **args))
+    assert attrs.asdict(read) == {
+        "job_id": "j-1",
+        "body": b"",
+        "model": "Issue",
+        "name": "batch 1",
+        "access": "umdaccess:Public",
+        "member_of": URI,
+        "container": "/elsewhere",
+        "structure": "hierarchical",
+        "binaries_location": "zip:/data/x.zip",
+        "validate_only": True,
+        "resume": False,
+        "limit": 5,
+        "percent": 40,
+        "extract_text": "image/tiff",
+        "publish": False,
+    }
+    none_given = await options_of(_options_class("import"), _context(config, "import", b"x"))
+    assert (none_given.validate_only, none_given.publish, none_given.percent) == (
+        False,
+        None,
+        None,
+    )
+    with pytest.raises(RequestError, match="argument percent must be at most 100, not '101'"):
+        await options_of(_options_class("import"), _context(config, "import", percent="101"))
+
+
 def test_no_command_reads_its_request_another_way():
     # The one way: no module of commands/ keeps a parse_request of its own.
     for module_name in set(BUILTIN.values()):

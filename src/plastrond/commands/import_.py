@@ -17,13 +17,14 @@ location, ...) fails with a one-line `PlastronJobError`.
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Any, Self
 
 import attrs
 import trio
 
 from ..config import Config
-from ..imports.items import STRUCTURES
+from ..imports.items import FLAT, STRUCTURES
+from ..imports.plan import RANGE
 from ..imports.run import ImportOptions, ImportRun
 from ..jobs.protocol import JobContext, Report
 from ..jobs.request import JobRequest
@@ -47,34 +48,29 @@ class ImportRequest(ImportOptions):
             raise RequestError(
                 f"arguments relpath ({relpath}) and container ({container}) disagree; give one"
             )
-        structure = args.text(request, "structure")
-        if structure is not None:
-            structure = args.choice(request, "structure", {s: s for s in STRUCTURES}, "flat")
-        limit = args.text(request, "limit")
-        percent = args.text(request, "percent")
-        return cls(
-            job_id=request.job_id,
-            body=request.body,
-            model=args.text(request, "model"),
-            name=args.text(request, "name"),
-            access=args.text(request, "access"),
-            member_of=args.text(request, "member-of"),
-            container=container or relpath,
-            structure=structure,
-            binaries_location=args.text(request, "binaries-location"),
-            validate_only=args.boolean(request, "validate-only", False),
-            resume=args.boolean(request, "resume", False),
-            limit=None
-            if limit is None
-            else int(args.number(request, "limit", 0, minimum=0, integer=True)),
-            percent=None
-            if percent is None
-            else int(args.number(request, "percent", 100, minimum=1, maximum=100, integer=True)),
-            extract_text=args.text(request, "extract-text"),
-            publish=None
-            if args.text(request, "publish") is None
-            else args.boolean(request, "publish", False),
-        )
+        given = {
+            field.name: _argument(request, field)
+            for field in attrs.fields(attrs.resolve_types(ImportOptions))
+            if field.name not in ("job_id", "body")
+        }
+        given["container"] = container or relpath
+        return cls(job_id=request.job_id, body=request.body, **given)
+
+
+def _argument(request: JobRequest, field: attrs.Attribute[Any]) -> Any:
+    """The argument an `ImportOptions` field is (its name with `-` for `_`), read as its type
+    says; the field's default when the request does not give it."""
+    name = field.name.replace("_", "-")
+    if args.text(request, name) is None:
+        return field.default
+    if field.type in (bool, bool | None):
+        return args.boolean(request, name)
+    if field.type == int | None:
+        low, high = field.metadata[RANGE]
+        return int(args.number(request, name, 0, minimum=low, maximum=high, integer=True))
+    if field.name == "structure":
+        return args.choice(request, name, {s: s for s in STRUCTURES}, FLAT)
+    return args.text(request, name)
 
 
 @command("import")

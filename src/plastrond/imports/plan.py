@@ -23,7 +23,7 @@ import attrs
 from rdflib import URIRef
 
 from ..jobfolders import PendingItem
-from ..jobfolders.layout import SOURCE_FILE
+from ..jobfolders.layout import CONFIG_FIELDS, SOURCE_FILE
 from ..jobs.result import JobError
 from ..models import ModelError, ModelSet
 from ..parsing import parse_bool
@@ -31,6 +31,7 @@ from .items import FLAT, STRUCTURES
 from .metadata import Header, MetadataFile, SourceRow, is_iri, row_key_text, split_cell
 
 __all__ = [
+    "RANGE",
     "ImportJobError",
     "ImportOptions",
     "ImportPlan",
@@ -51,9 +52,16 @@ class ImportJobError(JobError):
         super().__init__(message, details=details)
 
 
+#: ImportOptions metadata: the least and the largest value of a whole-number option
+RANGE: Final = "plastrond.import.range"
+
+
 @attrs.frozen
 class ImportOptions:
-    """An import request's arguments, checked (None: not given)."""
+    """An import request's arguments, checked (None: not given): the one list of them. Each
+    field after `job_id` and `body` is the request argument of its name with `-` for `_`
+    (`member_of`: `PlastronArg-member-of`); those that `Settings` also has are kept in the
+    job folder's config.yml under their field's name, for a resume."""
 
     job_id: str
     body: bytes = b""
@@ -66,8 +74,8 @@ class ImportOptions:
     binaries_location: str | None = None
     validate_only: bool = False
     resume: bool = False
-    limit: int | None = None
-    percent: int | None = None
+    limit: int | None = attrs.field(default=None, metadata={RANGE: (0, None)})
+    percent: int | None = attrs.field(default=None, metadata={RANGE: (1, 100)})
     extract_text: str | None = None
     #: publish each new item right after its transaction commits (None: not given)
     publish: bool | None = None
@@ -75,63 +83,57 @@ class ImportOptions:
 
 @attrs.frozen
 class Settings:
-    """What the run works with: the request's options over the stored config.yml."""
+    """What the run works with: the request's options over the stored config.yml.
+
+    Each field settles the `ImportOptions` field of its name and is the config.yml key of
+    that name (`config_fields`), in the order the file has them; each has its settled type
+    (the model is known, the container and structure have their defaults)."""
 
     job_id: str
-    model_name: str
-    name: str | None
+    model: str
     access: str | None
     member_of: str | None
     container: str
-    structure: str
     binaries_location: str | None
+    structure: str
+    name: str | None
     publish: bool = False
 
     def config_fields(self) -> dict[str, str | None]:
-        fields: dict[str, str | None] = {
-            "job_id": self.job_id,
-            "model": self.model_name,
-            "access": self.access,
-            "member_of": self.member_of,
-            "container": self.container,
-            "binaries_location": self.binaries_location,
-            "structure": self.structure,
+        """config.yml's keys: the reference's (`CONFIG_FIELDS`) always, the others when they
+        say something; a yes is written `true`."""
+        return {
+            key: "true" if value is True else value
+            for key, value in attrs.asdict(self).items()
+            if key in CONFIG_FIELDS or value not in (None, False)
         }
-        if self.name is not None:
-            fields["name"] = self.name
-        if self.publish:
-            fields["publish"] = "true"
-        return fields
 
 
 def settle(options: ImportOptions, stored: Mapping[str, Any], relpath: str) -> Settings:
     """The request's options over the stored config.yml (only when resuming)."""
     base: Mapping[str, Any] = stored if options.resume else {}
 
-    def pick(given: str | None, key: str) -> str | None:
-        if given is not None:
+    def pick(key: str) -> Any:
+        given = getattr(options, key)
+        if given is not None or base.get(key) is None:
             return given
-        value = base.get(key)
-        return None if value is None else str(value)
+        value = str(base[key])
+        return parse_bool(value) if key == "publish" else value
 
-    model = pick(options.model, "model")
-    if model is None:
+    picked = {field.name: pick(field.name) for field in attrs.fields(Settings)}
+    if picked["model"] is None:
         raise ImportJobError("missing required argument model (header PlastronArg-model)")
-    structure = pick(options.structure, "structure") or FLAT
+    written = picked["structure"] or FLAT
+    structure = written.strip().lower()
     if structure not in STRUCTURES:
-        raise ImportJobError(f"structure must be flat or hierarchical, not {structure!r}")
+        raise ImportJobError(f"structure must be flat or hierarchical, not {written!r}")
     return Settings(
-        job_id=options.job_id,
-        model_name=model,
-        name=pick(options.name, "name"),
-        access=pick(options.access, "access"),
-        member_of=pick(options.member_of, "member_of"),
-        container=pick(options.container, "container") or relpath,
-        structure=structure,
-        binaries_location=pick(options.binaries_location, "binaries_location"),
-        publish=options.publish
-        if options.publish is not None
-        else parse_bool(str(base.get("publish", ""))) is True,
+        **{
+            **picked,
+            "structure": structure,
+            "container": picked["container"] or relpath,
+            "publish": picked["publish"] is True,
+        }
     )
 
 

@@ -898,7 +898,7 @@ async def _read_inputs(options: ImportOptions, config: Config, folder: JobFolder
         raise ImportJobError(f"{SOURCE_FILE}: {e}") from None
     try:
         models = await current_models(config.content_models.dir)
-        model = models.get(settings.model_name)
+        model = models.get(settings.model)
     except ModelError as e:
         raise ImportJobError(str(e)) from None
     try:

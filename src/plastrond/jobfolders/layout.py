@@ -51,7 +51,9 @@ PENDING_FILE: Final = ".pending.csv"
 #: in each run folder: the run's row reports (`plastrond.imports.reports`)
 VALIDATION_LOG: Final = "validation.jsonl"
 
-#: the config.yml keys the reference names (a job's description always has them)
+#: the config.yml keys the reference names (a job's description always has them, and the
+#: import writes them always; its other keys, `imports.plan.Settings`, only when they say
+#: something)
 CONFIG_FIELDS: Final = (
     "job_id",
     "model",
