@@ -55,7 +55,7 @@ where() {
 prepare() {
   # A state folder of the stand-in this script used to run (handles.json, a random token):
   # its files go, once its process is gone.
-  if [ -f "$BASE/handles.json" ] && [ ! -f "$APP/.installed" ]; then
+  if [ ! -f "$APP/.installed" ] && { [ -f "$BASE/handles.json" ] || [ -f "$BASE/token" ]; }; then
     if pid_alive "$PIDFILE"; then
       die "the old stand-in handle service (pid $(cat "$PIDFILE")) runs from $BASE: '$0 stop' it first"
     fi

@@ -19,6 +19,7 @@ are importable from every test module, whichever folder pytest is given.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -235,22 +236,46 @@ def sshd() -> SftpEndpoint:
 
 @attrs.frozen
 class HandleServiceEndpoint:
+    """UMD's handle service, umd-handle-django, as services/handles.sh runs it."""
+
     url: str
     token: str = attrs.field(repr=False)
     script: Path
+    #: its SQLite database: what it has recorded, read as its admin pages would show it
+    db: Path
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    def records(self, repo_id: str | None = None) -> list[dict[str, str]]:
+        """Every handle the service holds (for *repo_id* only, when given), oldest first,
+        each with `prefix`, `suffix` (a string, as the API gives it), `url`, `repo`,
+        `repo_id`, `description`. Read from its database: its API has no listing, and its
+        `exists` answers 500 where there are two."""
+        import sqlite3
+
+        query = "SELECT prefix, suffix, url, repo, repo_id, description FROM api_handle"
+        args: tuple[str, ...] = ()
+        if repo_id is not None:
+            query += " WHERE repo_id = ?"
+            args = (repo_id,)
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as db:
+            db.execute("PRAGMA busy_timeout = 10000")
+            rows = db.execute(query + " ORDER BY id", args).fetchall()
+        keys = ("prefix", "suffix", "url", "repo", "repo_id", "description")
+        return [{k: str(v) for k, v in zip(keys, row, strict=True)} for row in rows]
+
 
 @pytest.fixture(scope="session")
 def handle_service() -> HandleServiceEndpoint:
-    """The test stand-in for umd-handle (services/handles.sh), started if absent."""
+    """UMD's handle service, umd-handle-django (services/handles.sh), started if absent."""
     lines = run_service_script("handles", "start").splitlines()
     values = dict(line.split("=", 1) for line in lines[1:])
     token = Path(values["token_file"]).read_text().strip()
-    return HandleServiceEndpoint(url=lines[0], token=token, script=SERVICES_DIR / "handles.sh")
+    return HandleServiceEndpoint(
+        url=lines[0], token=token, script=SERVICES_DIR / "handles.sh", db=Path(values["db"])
+    )
 
 
 class VocabularyServer(LoopbackServer):
