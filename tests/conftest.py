@@ -248,6 +248,31 @@ class HandleServiceEndpoint:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    @property
+    def log(self) -> Path:
+        """Its log (waitress and Django: one `ERROR:django.request:Internal Server Error:
+        <path>` line for each 500 it answered)."""
+        return self.db.parent / "handles.log"
+
+    def errors_answered(self, path: str) -> int:
+        """How many 500s it has answered to requests for *path* (e.g. `/api/v1/handles/exists`)
+        since it started, by its log."""
+        line = f"ERROR:django.request:Internal Server Error: {path}"
+        return sum(1 for text in self.log.read_text(errors="replace").splitlines() if text == line)
+
+    def mint(self, repo_id: str, url: str) -> dict[str, str]:
+        """A handle minted for *repo_id* through its API, as another client would."""
+        import httpx
+
+        answer = httpx.post(
+            f"{self.url}/handles",
+            json={"prefix": "1903.1", "url": url, "repo": "fcrepo", "repo_id": repo_id},
+            headers=self.headers,
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return dict(answer.json())
+
     def records(self, repo_id: str | None = None) -> list[dict[str, str]]:
         """Every handle the service holds (for *repo_id* only, when given), oldest first,
         each with `prefix`, `suffix` (a string, as the API gives it), `url`, `repo`,
