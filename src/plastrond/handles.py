@@ -16,6 +16,10 @@ handles for), so it is never retried; writes are never sent twice. Everything th
 `HandleServiceError`, whose message names the call and says why in one line, with the
 service's `{"errors": [...]}` or its HTML error page's title.
 
+Writes (`mint`, `update`) go one at a time per client: the service mints the highest suffix
+plus one, so two POSTs at once can collide (umd-handle-django on SQLite answers the loser
+`400 database is locked`; on PostgreSQL, a unique-constraint 400).
+
 The service's suffixes are integers (minted as the highest plus one): `info` about another
 suffix answers None without asking (umd-handle-django would answer an HTML 500), and `update`
 of one fails without sending (it would answer an HTML 404).
@@ -139,6 +143,8 @@ class HandleClient:
             transport=transport,
             follow_redirects=False,
         )
+        #: one write at a time (see the module's docstring)
+        self._writing = trio.Lock()
 
     async def __aenter__(self) -> HandleClient:
         return self
@@ -195,7 +201,8 @@ class HandleClient:
             payload["description"] = description
         if notes:
             payload["notes"] = notes
-        body = await self._call("POST", "/handles", payload=payload)
+        async with self._writing:
+            body = await self._call("POST", "/handles", payload=payload)
         suffix = _text(body.get("suffix"))
         if not suffix:
             raise HandleServiceError("POST /handles", "the answer names no suffix")
@@ -215,7 +222,8 @@ class HandleClient:
             raise HandleServiceError(
                 f"PATCH {path}", "not sent: the service's suffixes are integers"
             )
-        body = await self._call("PATCH", path, payload=dict(fields))
+        async with self._writing:
+            body = await self._call("PATCH", path, payload=dict(fields))
         changed = {k: v for k, v in fields.items() if k in ("url", "repo", "repo_id")}
         return attrs.evolve(
             handle, handle_url=_text(body.get("handle_url")) or handle.handle_url, **changed
