@@ -8,9 +8,10 @@ set -euo pipefail
 # activemq: the broker; openssh-server: sftp for export/import; ruby-stomp: Archelon's client;
 # Java 17 and Maven: Fedora, the Camel status route and their downloads; python3-venv: the virtual environment;
 # chromium: the http mode's page test; wrk: bench/bench_http.py's load generator;
-# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them).
+# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them);
+# openssl: the SAML key of the handle service (services/handles.sh).
 need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven python3-venv \
-  chromium wrk unzip prometheus
+  chromium wrk unzip prometheus openssl
 
 # Apache Camel with the status route's components (services/camel.sh, integration tests only)
 bash "$SERVICES_DIR/camel.sh" fetch
@@ -23,6 +24,11 @@ for part in common basic; do
 done
 maven_fetch "org.eclipse.jetty:jetty-runner:$JETTY_RUNNER_VERSION" \
   "jetty-runner-$JETTY_RUNNER_VERSION.jar" >/dev/null
+
+# UMD's handle service, umd-handle-django, from ../shared/counterparts: its virtual environment
+# (Django and the rest from PyPI), database and token in the services' state folder, so that
+# the tests' first start of it only launches it.
+bash "$SERVICES_DIR/handles.sh" install
 
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # UMD's handle service, umd-handle-django (REST API v1, ../shared/reference/handles.md), run
 # unmodified from ../shared/counterparts/umd-handle-django for the tests.
-#   services/handles.sh [start|stop|restart|status|pid|token]   (the contract: common.sh)
+#   services/handles.sh [start|stop|restart|status|pid|install|token]   (the contract: common.sh)
 # Listens on 127.0.0.1:$HANDLE_SERVICE_PORT (default 3010). Everything lives under
 # $PLASTROND_SERVICES_STATE/handles: a copy of the application (app/, its .env), its virtual
 # environment (venv/, Django and the rest from PyPI), its SQLite database (db.sqlite3, kept
@@ -33,7 +33,7 @@ fi
 PYTHON="${HANDLE_SERVICE_PYTHON:-python3}"
 APP="$BASE/app"
 VENV="$BASE/venv"
-EXTRA_COMMANDS="token"
+EXTRA_COMMANDS="install token"
 
 # ready: the API answers this folder's token (a JWT only this folder's JWT_SECRET signs).
 ready() {
@@ -140,6 +140,13 @@ launch() {
     'from umd_handle.server import run; run()' --listen "$SERVICE_HOST:$SERVICE_PORT" 9>&-
 }
 
+# install: everything start needs, without starting (dev/setup.sh).
+cmd_install() {
+  mkdir -p "$BASE" && chmod 700 "$BASE"
+  install
+  log "umd-handle-django installed in $BASE"
+}
+
 # token: print the bearer token (for a person trying the API with curl).
 cmd_token() {
   [ -s "$BASE/token" ] || die "no token yet: start the service first"
@@ -150,7 +157,7 @@ cmd_token() {
 # the first and then finds the service answering. (The service itself does not inherit the
 # lock: launch closes it.)
 case "${1:-start}" in
-  start|restart)
+  start|restart|install)
     mkdir -p "$BASE"
     exec 9>"$BASE/.start.lock"
     flock 9
