@@ -73,15 +73,20 @@ source_stamp() {
 # install: the application, its virtual environment, key, .env, database and token; each only
 # when missing (or, for the copy and the venv, when the source changed).
 install() {
-  [ -f "$SOURCE/pyproject.toml" ] \
-    || die "no umd-handle-django at $SOURCE (../shared/counterparts beside the checkout; or set HANDLE_SERVICE_SOURCE)"
-  "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
-    || die "umd-handle-django needs Python 3.10 or newer; set HANDLE_SERVICE_PYTHON"
   command -v openssl >/dev/null || need_debs openssl
   umask 077  # its secrets: .env, the key, the token
-  local stamp
-  stamp="$(source_stamp)"
-  if [ "$(cat "$APP/.installed" 2>/dev/null || true)" != "$stamp" ]; then
+  local stamp installed
+  installed="$(cat "$APP/.installed" 2>/dev/null || true)"
+  if [ -f "$SOURCE/pyproject.toml" ]; then
+    stamp="$(source_stamp)"
+  elif [ -n "$installed" ]; then
+    stamp="$installed"  # the copy installed before runs as it is
+  else
+    die "no umd-handle-django at $SOURCE (../shared/counterparts beside the checkout; or set HANDLE_SERVICE_SOURCE)"
+  fi
+  if [ "$installed" != "$stamp" ]; then
+    "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null \
+      || die "umd-handle-django needs Python 3.10 or newer; set HANDLE_SERVICE_PYTHON"
     log "installing umd-handle-django from $SOURCE into $BASE (Python packages from PyPI)"
     local env_kept=""
     [ -f "$APP/.env" ] && env_kept="$(cat "$APP/.env")"
