@@ -8,10 +8,9 @@ set -euo pipefail
 # activemq: the broker; openssh-server: sftp for export/import; ruby-stomp: Archelon's client;
 # Java 17 and Maven: Fedora, the Camel status route and their downloads; python3-venv: the virtual environment;
 # chromium: the http mode's page test; wrk: bench/bench_http.py's load generator;
-# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them);
-# openssl: the SAML key of the handle service (services/handles.sh).
+# prometheus: services/prometheus.sh scrapes both modes in the tests (and promtool checks them).
 need_debs activemq openssh-server ruby-stomp curl openjdk-17-jre-headless maven python3-venv \
-  chromium wrk unzip prometheus openssl
+  chromium wrk unzip prometheus
 
 # Apache Camel with the status route's components (services/camel.sh, integration tests only)
 bash "$SERVICES_DIR/camel.sh" fetch
@@ -27,7 +26,8 @@ maven_fetch "org.eclipse.jetty:jetty-runner:$JETTY_RUNNER_VERSION" \
 
 # UMD's handle service, umd-handle-django, from ../shared/counterparts: its virtual environment
 # (Django and the rest from PyPI), database and token in the services' state folder, so that
-# the tests' first start of it only launches it.
+# the tests' first start of it only launches it (openssl makes the key its SAML settings need).
+need_debs openssl
 bash "$SERVICES_DIR/handles.sh" install
 
 PYTHON="${PYTHON:-python3}"
