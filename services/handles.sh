@@ -147,6 +147,7 @@ launch() {
 
 # install: everything start needs, without starting (dev/setup.sh).
 cmd_install() {
+  prepare
   mkdir -p "$BASE" && chmod 700 "$BASE"
   install
   log "umd-handle-django installed in $BASE"
