@@ -46,6 +46,12 @@ done
 maven_fetch "org.eclipse.jetty:jetty-runner:$JETTY_RUNNER_VERSION" \
   "jetty-runner-$JETTY_RUNNER_VERSION.jar" >/dev/null
 
+# UMD's handle service, umd-handle-django, from ../shared/counterparts: its virtual environment
+# (Django and the rest from PyPI), database and token in the services' state folder, so that
+# the tests' first start of it only launches it (openssl makes the key its SAML settings need).
+need_debs openssl
+bash "$SERVICES_DIR/handles.sh" install
+
 PYTHON="${PYTHON:-python3}"
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
   || die "plastrond needs Python 3.11 or newer; $PYTHON is $("$PYTHON" -V 2>&1)"

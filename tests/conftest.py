@@ -20,6 +20,7 @@ pytest is given.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -236,22 +237,71 @@ def sshd() -> SftpEndpoint:
 
 @attrs.frozen
 class HandleServiceEndpoint:
+    """UMD's handle service, umd-handle-django, as services/handles.sh runs it."""
+
     url: str
     token: str = attrs.field(repr=False)
     script: Path
+    #: its SQLite database: what it has recorded, read as its admin pages would show it
+    db: Path
 
     @property
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
+    @property
+    def log(self) -> Path:
+        """Its log (waitress and Django: one `ERROR:django.request:Internal Server Error:
+        <path>` line for each 500 it answered)."""
+        return self.db.parent / "handles.log"
+
+    def errors_answered(self, path: str) -> int:
+        """How many 500s it has answered to requests for *path* (e.g. `/api/v1/handles/exists`)
+        since it started, by its log."""
+        line = f"ERROR:django.request:Internal Server Error: {path}"
+        return sum(1 for text in self.log.read_text(errors="replace").splitlines() if text == line)
+
+    def mint(self, repo_id: str, url: str) -> dict[str, str]:
+        """A handle minted for *repo_id* through its API, as another client would."""
+        import httpx
+
+        answer = httpx.post(
+            f"{self.url}/handles",
+            json={"prefix": "1903.1", "url": url, "repo": "fcrepo", "repo_id": repo_id},
+            headers=self.headers,
+            timeout=30,
+        )
+        answer.raise_for_status()
+        return dict(answer.json())
+
+    def records(self, repo_id: str | None = None) -> list[dict[str, str]]:
+        """Every handle the service holds (for *repo_id* only, when given), oldest first,
+        each with `prefix`, `suffix` (a string, as the API gives it), `url`, `repo`,
+        `repo_id`, `description`. Read from its database: its API has no listing, and its
+        `exists` answers 500 where there are two."""
+        import sqlite3
+
+        query = "SELECT prefix, suffix, url, repo, repo_id, description FROM api_handle"
+        args: tuple[str, ...] = ()
+        if repo_id is not None:
+            query += " WHERE repo_id = ?"
+            args = (repo_id,)
+        with contextlib.closing(sqlite3.connect(f"file:{self.db}?mode=ro", uri=True)) as db:
+            db.execute("PRAGMA busy_timeout = 10000")
+            rows = db.execute(query + " ORDER BY id", args).fetchall()
+        keys = ("prefix", "suffix", "url", "repo", "repo_id", "description")
+        return [{k: str(v) for k, v in zip(keys, row, strict=True)} for row in rows]
+
 
 @pytest.fixture(scope="session")
 def handle_service() -> HandleServiceEndpoint:
-    """The test stand-in for umd-handle (services/handles.sh), started if absent."""
+    """UMD's handle service, umd-handle-django (services/handles.sh), started if absent."""
     lines = run_service_script("handles", "start").splitlines()
     values = dict(line.split("=", 1) for line in lines[1:])
     token = Path(values["token_file"]).read_text().strip()
-    return HandleServiceEndpoint(url=lines[0], token=token, script=SERVICES_DIR / "handles.sh")
+    return HandleServiceEndpoint(
+        url=lines[0], token=token, script=SERVICES_DIR / "handles.sh", db=Path(values["db"])
+    )
 
 
 class VocabularyServer(LoopbackServer):

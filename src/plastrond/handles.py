@@ -10,15 +10,27 @@ async with HandleClient(config.publication) as service:
 ```
 
 Every request carries the bearer token (never logged). Reads (GET) are retried after a lost
-connection or a 5xx/429 answer; writes are never sent twice. Everything that fails raises
-`HandleServiceError`, whose message names the call and says why, with the service's
-`{"errors": [...]}` when it sent them.
+connection or a 429/502/503/504 answer; a 500 is the application's own failure, which asking
+again only repeats (umd-handle-django's, handles.md: an `exists` for a resource it holds two
+handles for), so it is never retried; writes are never sent twice. Everything that fails raises
+`HandleServiceError`, whose message names the call and says why in one line, with the
+service's `{"errors": [...]}` or its HTML error page's title.
+
+Writes (`mint`, `update`) go one at a time per client: the service mints the highest suffix
+plus one, so two POSTs at once can collide (umd-handle-django on SQLite answers the loser
+`400 database is locked`; on PostgreSQL, a unique-constraint 400).
+
+The service's suffixes are integers (minted as the highest plus one): `info` about another
+suffix answers None without asking (umd-handle-django would answer an HTML 500), and `update`
+of one fails without sending (it would answer an HTML 404).
 """
 
 from __future__ import annotations
 
+import html
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
@@ -33,7 +45,14 @@ from .errors import PlastronError
 if TYPE_CHECKING:
     from .config import PublicationConfig
 
-__all__ = ["HANDLE_DATATYPE", "Handle", "HandleClient", "HandleServiceError", "parse_handle"]
+__all__ = [
+    "HANDLE_DATATYPE",
+    "Handle",
+    "HandleClient",
+    "HandleServiceError",
+    "integer_suffix",
+    "parse_handle",
+]
 
 log = logging.getLogger("plastrond.handles")
 
@@ -42,7 +61,7 @@ HANDLE_DATATYPE: Final = "http://vocab.lib.umd.edu/datatype#handle"
 #: attempts for a read; the delays between them (seconds)
 READ_ATTEMPTS: Final = 3
 READ_DELAYS: Final = (0.5, 2.0)
-RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 #: the `operation` label of plastrond_handle_requests_total, by method and path
 _OPERATIONS: Final = {"GET /handles/info": "info", "GET /handles/exists": "exists"}
 
@@ -83,6 +102,18 @@ def parse_handle(value: str) -> tuple[str, str] | None:
     return prefix, suffix
 
 
+def integer_suffix(suffix: str) -> bool:
+    """True when *suffix* can be one of the service's (a positive integer, no sign)."""
+    return suffix.isascii() and suffix.isdigit()
+
+
+#: what the service's 500 on `exists` means (handles.md, edges of the Django service)
+DUPLICATE_HINT: Final = (
+    "umd-handle-django answers 500 here when it holds two or more handles for this "
+    "repo_id: keep one of them (its admin pages) and publish again"
+)
+
+
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
@@ -112,6 +143,8 @@ class HandleClient:
             transport=transport,
             follow_redirects=False,
         )
+        #: one write at a time (see the module's docstring)
+        self._writing = trio.Lock()
 
     async def __aenter__(self) -> HandleClient:
         return self
@@ -125,7 +158,10 @@ class HandleClient:
     # -- calls --------------------------------------------------------------------------
 
     async def info(self, prefix: str, suffix: str) -> Handle | None:
-        """The handle P/S, or None when the service does not know it."""
+        """The handle P/S, or None when the service does not know it (a suffix that is not an
+        integer cannot be one of its handles: not asked)."""
+        if not integer_suffix(suffix):
+            return None
         body = await self._call("GET", "/handles/info", params={"prefix": prefix, "suffix": suffix})
         if not body.get("exists"):
             return None
@@ -133,7 +169,14 @@ class HandleClient:
 
     async def exists(self, repo: str, repo_id: str) -> Handle | None:
         """The handle recorded for the resource *repo_id* of *repo*, or None."""
-        body = await self._call("GET", "/handles/exists", params={"repo": repo, "repo_id": repo_id})
+        try:
+            body = await self._call(
+                "GET", "/handles/exists", params={"repo": repo, "repo_id": repo_id}
+            )
+        except HandleServiceError as e:
+            if e.status != 500:
+                raise
+            raise HandleServiceError(e.call, f"{e.reason} ({DUPLICATE_HINT})", e.status) from e
         if not body.get("exists"):
             return None
         prefix, suffix = _text(body.get("prefix")), _text(body.get("suffix"))
@@ -158,7 +201,8 @@ class HandleClient:
             payload["description"] = description
         if notes:
             payload["notes"] = notes
-        body = await self._call("POST", "/handles", payload=payload)
+        async with self._writing:
+            body = await self._call("POST", "/handles", payload=payload)
         suffix = _text(body.get("suffix"))
         if not suffix:
             raise HandleServiceError("POST /handles", "the answer names no suffix")
@@ -174,7 +218,12 @@ class HandleClient:
     async def update(self, handle: Handle, **fields: str) -> Handle:
         """PATCH the given fields (`url`, `repo`, `repo_id`, `description`, `notes`)."""
         path = f"/handles/{handle.prefix}/{handle.suffix}"
-        body = await self._call("PATCH", path, payload=dict(fields))
+        if not integer_suffix(handle.suffix):
+            raise HandleServiceError(
+                f"PATCH {path}", "not sent: the service's suffixes are integers"
+            )
+        async with self._writing:
+            body = await self._call("PATCH", path, payload=dict(fields))
         changed = {k: v for k, v in fields.items() if k in ("url", "repo", "repo_id")}
         return attrs.evolve(
             handle, handle_url=_text(body.get("handle_url")) or handle.handle_url, **changed
@@ -249,14 +298,22 @@ def _reason(response: httpx.Response) -> str:
     try:
         body = response.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
-        text = " ".join(response.text.split())[:200]
-        return f"{status}: {text}" if text else status
+        text = _page_text(response.text)
+        return f"{status}: {text}" if text and text not in status else status
     errors = body.get("errors") if isinstance(body, dict) else None
     if isinstance(errors, list) and errors:
         return f"{status}: {'; '.join(str(e) for e in errors)}"
     if isinstance(body, dict) and body.get("error"):
         return f"{status}: {body['error']}"
     return status
+
+
+def _page_text(text: str) -> str:
+    """What an error page says, in one short line: an HTML page's title (Django's "Server
+    Error (500)"), else its text without tags."""
+    title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
+    text = re.sub(r"<[^>]*>", " ", text) if title is None else title.group(1)
+    return " ".join(html.unescape(text).split())[:200]
 
 
 def _describe(e: httpx.TransportError) -> str:

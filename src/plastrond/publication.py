@@ -32,7 +32,14 @@ import trio
 from rdflib import Graph, Literal, URIRef
 
 from .errors import PlastronError
-from .handles import HANDLE_DATATYPE, Handle, HandleClient, HandleServiceError, parse_handle
+from .handles import (
+    HANDLE_DATATYPE,
+    Handle,
+    HandleClient,
+    HandleServiceError,
+    integer_suffix,
+    parse_handle,
+)
 from .models.namespaces import RDF
 from .public_urls import PublicUrlError, public_url
 from .repository import RepositoryClient, RepositoryError, retry_races
@@ -194,7 +201,8 @@ async def _ensure_handle(
                 raise PublicationError(uri, f"its handle {recorded!r} is not of the form hdl:P/S")
             found = await service.info(*parsed)
             if found is None:
-                raise PublicationError(uri, f"handle {recorded} is not registered")
+                why = "" if integer_suffix(parsed[1]) else " (the service's suffixes are integers)"
+                raise PublicationError(uri, f"handle {recorded} is not registered{why}")
             expected = {"url": url, "repo": handles.repo, "repo_id": uri}
             stale = {k: v for k, v in expected.items() if getattr(found, k) != v}
             if stale:

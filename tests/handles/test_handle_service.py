@@ -1,6 +1,6 @@
-"""The test handle service (services/handles.sh) checked against handles.md, the description
-of umd-handle's API v1, and not against what plastrond's client does: every expectation here
-is a sentence of handles.md."""
+"""UMD's handle service, umd-handle-django as services/handles.sh runs it, checked against
+handles.md, the description of its API v1, and not against what plastrond's client does:
+every expectation here is a sentence of handles.md, its edges included."""
 
 from __future__ import annotations
 
@@ -74,17 +74,18 @@ def test_mint_then_info_exists_get_and_update_keep_state(api):
     ).json()
     assert second["suffix"] != suffix  # each POST is a new handle
 
-    # "GET /handles/info?prefix=P&suffix=S -> {request, exists, handle_url, prefix, suffix,
-    #  url, repo, repo_id} (the last five only when it exists)"
+    # "GET /handles/info?prefix=P&suffix=S -> {request, exists, handle_url, url, repo,
+    #  repo_id} (the last four only when it exists; the prefix and suffix are only in
+    #  request)"
     info = api.get("/handles/info", params={"prefix": "1903.1", "suffix": suffix}).json()
     assert info["exists"] is True
-    assert info["prefix"] == "1903.1" and info["suffix"] == suffix
+    assert info["request"] == {"prefix": "1903.1", "suffix": suffix}
     assert info["url"] == "https://digital.example/a"
     assert info["repo"] == "fcrepo" and info["repo_id"] == repo_id
-    assert info["handle_url"]
-    unknown = api.get("/handles/info", params={"prefix": "1903.1", "suffix": "no-such"}).json()
+    assert info["handle_url"].endswith(f"/1903.1/{suffix}")
+    unknown = api.get("/handles/info", params={"prefix": "1903.1", "suffix": "999999999"}).json()
     assert unknown["exists"] is False
-    assert not {"url", "repo", "repo_id", "prefix", "suffix"} & set(unknown)
+    assert not {"url", "repo", "repo_id", "handle_url"} & set(unknown)
     assert "request" in unknown
 
     # "GET /handles/exists?repo=R&repo_id=I -> {request, exists, handle_url, prefix, suffix,
@@ -99,15 +100,60 @@ def test_mint_then_info_exists_get_and_update_keep_state(api):
     assert other_repo["exists"] is False
 
     # "PATCH /handles/P/S with any of {url, repo, repo_id, description, notes}
-    #  -> {request, suffix, handle_url}"
+    #  -> {request, handle_url}"
     patched = api.patch(f"/handles/1903.1/{suffix}", json={"url": "https://digital.example/c"})
     assert patched.status_code == 200, patched.text
-    assert patched.json()["suffix"] == suffix
+    assert set(patched.json()) >= {"request", "handle_url"}
     # "GET /handles/P/S -> {url}, or 404"
     assert api.get(f"/handles/1903.1/{suffix}").json() == {"url": "https://digital.example/c"}
     info = api.get("/handles/info", params={"prefix": "1903.1", "suffix": suffix}).json()
     assert info["url"] == "https://digital.example/c" and info["repo_id"] == repo_id
-    assert api.get("/handles/1903.1/no-such").status_code == 404
+    assert api.get("/handles/1903.1/999999999").status_code == 404
+
+
+def test_its_edges(api):
+    # "the suffix is an integer (minted as the highest plus one), so info with a non-integer
+    # suffix answers an HTML 500 and PATCH /handles/P/abc an HTML 404"
+    first = int(mint(api, new_repo_id())["suffix"])
+    assert int(mint(api, new_repo_id())["suffix"]) == first + 1
+    answer = api.get("/handles/info", params={"prefix": "1903.1", "suffix": "abc"})
+    assert answer.status_code == 500
+    assert answer.headers["Content-Type"].startswith("text/html")
+    answer = api.patch("/handles/1903.1/abc", json={"url": "https://x.example/"})
+    assert answer.status_code == 404
+    assert answer.headers["Content-Type"].startswith("text/html")
+    # "two handles with the same repo/repo_id make exists answer 500"
+    repo_id = new_repo_id()
+    mint(api, repo_id)
+    mint(api, repo_id)
+    answer = api.get("/handles/exists", params={"repo": "fcrepo", "repo_id": repo_id})
+    assert answer.status_code == 500
+    # "a 401 carries {"error": "..."}"
+    answer = api.get(
+        "/handles/info",
+        params={"prefix": "1903.1", "suffix": "1"},
+        headers={"Authorization": "Bearer wrong"},
+    )
+    assert answer.status_code == 401 and answer.json()["error"]
+    # "The prefix must be 1903.1 and repo one of aspace, avalon, fcrepo, fedora2."
+    for field, value in (("prefix", "1903.2"), ("repo", "dspace")):
+        body = {"prefix": "1903.1", "url": "https://x.example/", "repo": "fcrepo"}
+        answer = api.post("/handles", json={**body, "repo_id": new_repo_id(), field: value})
+        assert answer.status_code == 400 and answer.json()["errors"], (field, answer.text)
+
+
+def mint(api, repo_id: str) -> dict:
+    answer = api.post(
+        "/handles",
+        json={
+            "prefix": "1903.1",
+            "url": "https://x.example/",
+            "repo": "fcrepo",
+            "repo_id": repo_id,
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()
 
 
 def test_bad_requests_are_400_with_errors(api):
@@ -132,13 +178,13 @@ def test_bad_requests_are_400_with_errors(api):
             "repo_id": new_repo_id(),
         },
     ).json()["suffix"]
-    answer = api.patch(f"/handles/1903.1/{suffix}", json={"colour": "red"})
+    answer = api.patch(f"/handles/1903.1/{suffix}", json={"url": "not-a-url"})
     assert answer.status_code == 400 and answer.json()["errors"]
 
 
 def test_state_survives_a_restart(tmp_path, handle_service):
-    # A service of this test's own (another port and folder): the shared one is never
-    # restarted under other test runs.
+    # A service of this test's own (another port and folder, installed there from nothing):
+    # the shared one is never restarted under other test runs.
     import os
     import subprocess
 
@@ -150,7 +196,7 @@ def test_state_survives_a_restart(tmp_path, handle_service):
             env=env,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=600,
             check=True,
         )
         return done.stdout.splitlines()

@@ -242,15 +242,15 @@ def publication_section(handle_service: Any, **overrides: str) -> dict[str, str]
 
 
 class HandleService:
-    """Plain httpx view of the test handle service, to look at what plastrond did."""
+    """Plain httpx view of the handle service (umd-handle-django), to look at what plastrond
+    did (its records, read from its database) and to act as another client would."""
 
     def __init__(self, endpoint: Any) -> None:
+        self.endpoint = endpoint
         self.client = httpx.AsyncClient(base_url=endpoint.url, headers=endpoint.headers, timeout=30)
 
     async def for_repo_id(self, repo_id: str) -> list[dict[str, str]]:
-        answer = await self.client.get("/_state")
-        answer.raise_for_status()
-        return [h for h in answer.json()["handles"] if h["repo_id"] == repo_id]
+        return list(await trio.to_thread.run_sync(self.endpoint.records, repo_id))
 
     async def mint(self, repo_id: str, url: str) -> dict[str, str]:
         answer = await self.client.post(
@@ -258,7 +258,7 @@ class HandleService:
             json={"prefix": "1903.1", "url": url, "repo": "fcrepo", "repo_id": repo_id},
         )
         answer.raise_for_status()
-        return answer.json()
+        return dict(answer.json())
 
     async def aclose(self) -> None:
         await self.client.aclose()

@@ -1,7 +1,8 @@
 """Publishing through POST /inbox with a handle service (handles.md), against the real
-Fedora and the test handle service: a new item gets exactly one handle, publishing again
-mints nothing, a stale URL is corrected, an unknown recorded handle and a service that is
-down leave the item unpublished."""
+Fedoras and UMD's handle service (umd-handle-django, services/handles.sh): a new item gets
+exactly one handle, publishing again mints nothing, a stale URL is corrected, an unknown
+recorded handle, two handles for one item (the service's exists answers 500) and a service
+that is down leave the item unpublished."""
 
 from __future__ import annotations
 
@@ -131,6 +132,31 @@ async def test_an_unknown_recorded_handle_fails_and_stays_unpublished(live: Live
     assert body["failed"]["uri"] == uri
     assert PUBLISHED not in await live.repo.types(uri)
     assert await service.for_repo_id(uri) == []
+
+
+async def test_two_handles_for_one_item_fail_it_in_one_line(
+    live: Live, service, handle_service
+) -> None:
+    # Another client minted twice for the item: the service's exists answers an HTML 500.
+    uri = await uuid_item(live.repo)
+    await service.mint(uri, public_url(uri))
+    await service.mint(uri, public_url(uri))
+    before = handle_service.errors_answered("/api/v1/handles/exists")
+    answer = await live.activity(activity("Publish", uri))
+    assert answer.status_code == 502, answer.text
+    body = answer.json()
+    assert body["failed"] == {
+        "uri": uri,
+        "reason": f"handle service: GET /handles/exists?repo=fcrepo&repo_id={uri}: "
+        "500 Internal Server Error: Server Error (500) (umd-handle-django answers 500 here "
+        "when it holds two or more handles for this repo_id: keep one of them (its admin "
+        "pages) and publish again)",
+    }
+    assert body["done"] == []
+    assert handle_service.errors_answered("/api/v1/handles/exists") == before + 1
+    assert PUBLISHED not in await live.repo.types(uri)
+    assert await handles_on(live.repo, uri) == []
+    assert len(await service.for_repo_id(uri)) == 2
 
 
 async def test_the_service_down_or_refusing_means_nothing_published(

@@ -1,6 +1,7 @@
 """Import with `publish`: each new item published (with its handle, handles.md) right after
 its transaction commits; killed with SIGKILL halfway and resumed, every item ends published
-with one handle of its own, none minted twice. Real Fedora, ActiveMQ and test handle service."""
+with one handle of its own, none minted twice. Real Fedora, ActiveMQ and
+UMD's handle service (umd-handle-django)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import signal
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 from import_support import FILES, VOCABULARIES, TestContainer
 from rdflib import Literal, URIRef
@@ -55,10 +55,8 @@ def setup(activemq, fedora, handle_service, plastrond_setup, tmp_path):
 
 
 def handles_in_service(handle_service) -> dict[str, list[str]]:
-    answer = httpx.get(f"{handle_service.url}/_state", headers=handle_service.headers, timeout=30)
-    answer.raise_for_status()
     found: dict[str, list[str]] = {}
-    for record in answer.json()["handles"]:
+    for record in handle_service.records():
         found.setdefault(record["repo_id"], []).append(f"hdl:{record['prefix']}/{record['suffix']}")
     return found
 

@@ -1,5 +1,7 @@
-"""The STOMP publish command with a handle service (handles.md), against the real Fedora,
-ActiveMQ and the test handle service, sent as Archelon sends it (with PlastronStatusURL)."""
+"""The STOMP publish command with a handle service (handles.md), against the real Fedoras,
+ActiveMQ and UMD's handle service (umd-handle-django, services/handles.sh), sent as Archelon
+sends it (with PlastronStatusURL); its edges (two handles for one resource, a recorded handle
+whose suffix is not an integer) included."""
 
 from __future__ import annotations
 
@@ -61,9 +63,7 @@ def handles_of(container, uri: str) -> list[str]:
 
 
 def minted_for(handle_service, repo_id: str) -> list[dict]:
-    answer = httpx.get(f"{handle_service.url}/_state", headers=handle_service.headers, timeout=30)
-    answer.raise_for_status()
-    return [h for h in answer.json()["handles"] if h["repo_id"] == repo_id]
+    return handle_service.records(repo_id)
 
 
 @pytest.fixture
@@ -180,3 +180,53 @@ def test_handle_service_down_leaves_items_unpublished(running, container, handle
     assert handle_service.token not in done.body
     assert "publish failed for" in daemon.log()
     assert handle_service.token not in daemon.log()
+
+
+def test_the_services_edges_fail_one_resource_each_in_one_line(running, container, handle_service):
+    # Two handles for one resource (another client minted twice): the service's exists answers
+    # an HTML 500. A recorded handle whose suffix is not an integer: its info would answer an
+    # HTML 500 (suffixes are integers). Each fails its own resource in one line, asked once
+    # at most, nothing written on it, nothing minted; the others are published.
+    _daemon, client = running()
+    doubled, odd, fine = new_item(container), new_item(container), new_item(container)
+    handle_service.mint(doubled, "https://digital.example/one")
+    handle_service.mint(doubled, "https://digital.example/two")
+    client_http, _ = container
+    client_http.patch(
+        odd,
+        content=(f'INSERT DATA {{ <{odd}> <{IDENTIFIER}> "hdl:1903.1/abc"^^<{HANDLE}> }}').encode(),
+        headers={"Content-Type": "application/sparql-update"},
+    ).raise_for_status()
+    exists_500 = handle_service.errors_answered("/api/v1/handles/exists")
+    info_500 = handle_service.errors_answered("/api/v1/handles/info")
+
+    send_publish(client, "pub-h-edges", f"{doubled}\n{odd}\n{fine}\n")
+    done, _ = finished(client, "pub-h-edges")
+    assert done.headers["PlastronJobState"] == "publish_incomplete", done.body
+    body = json.loads(done.body)
+    assert body["count"] == {"total": 3, "done": 1, "errors": 2}
+    assert body["uris"] == [fine]
+    assert set(body["errors"]) == {doubled, odd}
+    for reason in body["errors"].values():
+        assert "\n" not in reason and "<" not in reason, reason
+    assert body["errors"][doubled] == (
+        f"handle service: GET /handles/exists?repo=fcrepo&repo_id={doubled}: "
+        "500 Internal Server Error: Server Error (500) (umd-handle-django answers 500 here "
+        "when it holds two or more handles for this repo_id: keep one of them (its admin "
+        "pages) and publish again)"
+    )
+    assert body["errors"][odd] == (
+        "handle hdl:1903.1/abc is not registered (the service's suffixes are integers)"
+    )
+    # asked once, not again and again; the odd suffix not at all
+    assert handle_service.errors_answered("/api/v1/handles/exists") == exists_500 + 1
+    assert handle_service.errors_answered("/api/v1/handles/info") == info_500
+    # nothing half-published
+    for uri, handles in ((doubled, []), (odd, ["hdl:1903.1/abc"])):
+        assert PUBLISHED not in set(graph_of(container, uri).objects(URIRef(uri), RDF.type))
+        assert handles_of(container, uri) == handles
+    assert len(minted_for(handle_service, doubled)) == 2
+    assert minted_for(handle_service, odd) == []
+    (record,) = minted_for(handle_service, fine)
+    assert handles_of(container, fine) == [f"hdl:1903.1/{record['suffix']}"]
+    assert PUBLISHED in set(graph_of(container, fine).objects(URIRef(fine), RDF.type))
