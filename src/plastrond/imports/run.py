@@ -64,6 +64,7 @@ from ..models import (
     sparql_update,
     validate,
 )
+from ..parsing import dot_segment
 from ..repository import (
     RACE_ATTEMPTS,
     RACE_BACKOFF,
@@ -946,7 +947,7 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
         if not repository.contains(text):
             raise ImportJobError(f"container {text} is not in this repository ({repository.root})")
         return text.rstrip("/")
-    if any(part in ("..", ".") for part in text.strip("/").split("/")):
+    if any(dot_segment(part) for part in text.strip("/").split("/")):
         raise ImportJobError(f"container {text!r} must not contain . or .. segments")
     return repository.uri(text).rstrip("/")
 

@@ -28,6 +28,7 @@ import trio
 from .. import metrics
 from ..errors import failure_of
 from ..logs import job_context
+from ..parsing import user_name
 from .completion import failure_of_request, progress_body
 from .protocol import Command, CommandRegistry, JobContext, Progress, Report
 from .request import JobRequest
@@ -295,5 +296,5 @@ def percent(done: int, total: int | None) -> int | None:
 def _check_user(user: str | None) -> None:
     """A user name every command can delegate to (the repository client's rule: no control
     characters, so that it stays one `On-Behalf-Of` header), else JobError."""
-    if user is not None and (not user.strip() or not user.strip().isprintable()):
+    if user is not None and user_name(user) is None:
         raise JobError(f"argument on-behalf-of is not a usable user name: {user!r}")
