@@ -14,7 +14,7 @@ from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
 from ..config import Config, ConfigError
-from ..errors import failure_of
+from ..errors import describe, failure_of
 from ..priming import repository_client
 from ..publication import Handles
 from ..repository import HTTP_AGENT
@@ -207,7 +207,6 @@ async def _serve(
                 task_status.started(urls)
     if bind_error is not None:
         raise ConfigError(
-            f"{config.path}: HTTP_SERVER: cannot listen on {bind}: "
-            f"{bind_error.strerror or bind_error}"
+            f"{config.path}: HTTP_SERVER: cannot listen on {bind}: {describe(bind_error)}"
         )
     log.info("http server stopped")

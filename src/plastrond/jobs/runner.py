@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import trio
 
 from .. import metrics
-from ..errors import failure_of
+from ..errors import describe, failure_of
 from ..logs import job_context
 from ..parsing import user_name
 from .completion import failure_of_request, progress_body
@@ -259,7 +259,7 @@ class JobRunner:
                 result = failure_of_request(request, str(e), e.details, progress.reached)
             except Exception as e:
                 log.exception("job failed with an internal error")
-                reason = f"internal error in {request.command or 'job'}: {type(e).__name__}: {e}"
+                reason = f"internal error in {request.command or 'job'}: {describe(e, named=True)}"
                 result = failure_of_request(request, reason, progress=progress.reached)
             else:
                 elapsed = trio.current_time() - started
