@@ -266,8 +266,6 @@ class Daemon:
         else:
             self._cancel_all()
 
-    request_stop = stop
-
     def _cancel_all(self) -> None:
         self._jobs_scope.cancel()
         if self._top is not None:

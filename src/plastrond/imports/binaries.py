@@ -25,8 +25,9 @@ and the bytes actually read are both held to `COMMANDS.IMPORT.MAX_FILE_SIZE` per
 `MAX_JOB_FILES_SIZE` for the job in all; past either the file fails with FetchError (the row
 fails, and the upload is cut off). A `zip+sftp://` archive is read at random on the server
 (`plastrond.sftp.RemoteFile`: a read-ahead buffer over pipelined SFTP reads), never copied
-here. `fetch(path)` still copies one file out to a temporary file for callers that want a
-path. Blocking work (the file system, ZIP reading, paramiko) runs in worker threads.
+here. `fetch(path)` copies one file out to a temporary file (the import itself never does: it
+is how the tests read a location's files). Blocking work (the file system, ZIP reading,
+paramiko) runs in worker threads.
 
 An item's files are counted to the job as they are read; when its transaction is rolled back
 and tried again, the attempt's bytes are given back first (`Charge`, `Location.refund`).

@@ -12,8 +12,8 @@ percent done, which never goes back within a run; a job that fails as a whole ge
 state of its command with the percent it reached (`jobs.states`, protocol.md).
 
 `run_command` is the one job's nursery: the command's `report` feeds a `_ProgressPump`, which
-runs in that nursery and is the only place progress is coalesced; `run_command` is also the
-only place that looks at what the nursery raised (through `plastrond.errors.failure_of`).
+runs in that nursery and is the only place progress is coalesced; what that nursery raises is
+looked at in `run_command` alone (through `plastrond.errors.failure_of`).
 """
 
 from __future__ import annotations
@@ -83,7 +83,6 @@ class _ProgressPump:
         self.version = 0
         self.sent_version = 0
         self.changed = trio.Event()
-        self.messages_sent = 0
         self.nursery: trio.Nursery | None = nursery if send is not None else None
 
     def update(self, progress: Progress) -> None:
@@ -104,7 +103,6 @@ class _ProgressPump:
         try:
             body = progress_body(self.latest, self.state.state, self.state.reached)
             await self.send(self.request, body)
-            self.messages_sent += 1
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
             # Progress is news, not a promise: a lost one is replaced by the next.
             log.debug("progress not sent: %s", e)

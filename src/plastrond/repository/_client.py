@@ -939,7 +939,7 @@ class RepositoryClient:
                 self._shared.rollback_timeout,
             )
 
-    # -- the one place requests are sent --------------------------------------------------
+    # -- sending: every request but the origin probe's (`_probe_origin`) goes through _send --
 
     def _body_mapper(self) -> Callable[[str], str] | None:
         return None if self._map.identity else self._map.outbound
