@@ -25,6 +25,7 @@ import trio
 
 from . import metrics
 from .config import AdminConfig, ConfigError
+from .errors import describe
 from .health import Health
 
 __all__ = ["AdminListener"]
@@ -55,7 +56,7 @@ class AdminListener:
             sock = _bind(config.host, config.port)
         except OSError as e:
             raise ConfigError(
-                f"{where}: cannot listen on {config.host}:{config.port}: {e.strerror or e}"
+                f"{where}: cannot listen on {config.host}:{config.port}: {describe(e)}"
             ) from None
         host, port = sock.getsockname()[:2]
         shown = f"[{host}]" if ":" in host else host

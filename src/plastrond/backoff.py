@@ -1,4 +1,5 @@
-"""Waits between tries, in one place: every retry loop of plastrond draws its delays here.
+"""Waits between tries, in one place: every retry loop of plastrond draws its delays here, but
+the handle service client's (`handles.READ_DELAYS`, a fixed list).
 
 A `Backoff` is a policy (frozen): the wait before retry *n* (0 first) is *initial* grown by
 *factor* per retry up to *maximum*, then drawn from [wait * (1 - jitter), wait] when *jitter*

@@ -17,6 +17,7 @@ from typing import NoReturn
 
 from . import __version__
 from .config import LOG_FORMATS, Config, ConfigError, load_config
+from .errors import describe
 from .logs import configure_logging, level_from_environment
 from .metrics import set_build_info
 from .shutdown import catch_early_signals
@@ -193,7 +194,7 @@ def _submit(args: argparse.Namespace) -> int:
             with open(args.body, "rb") as f:
                 body = f.read()
     except OSError as e:
-        return usage(f"cannot read BODY {args.body}: {e.strerror or e}")
+        return usage(f"cannot read BODY {args.body}: {describe(e)}")
     try:
         config = load_config(args.config)
         broker = config.require_broker()
@@ -268,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as e:
         print(
             f"plastrond: {config.path}: REPOSITORY.LOG_DIR: cannot write logs to "
-            f"{config.repository.log_dir}: {e.strerror or e}",
+            f"{config.repository.log_dir}: {describe(e)}",
             file=sys.stderr,
         )
         return 1

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import ssl
 import threading
@@ -64,7 +63,7 @@ from .jobs.runner import JobRunner
 from .jobs.store import MessageStore, StoreInUse
 from .jobs.writer import StoreWriter
 from .logs import job_context
-from .shutdown import STOP_SIGNALS, early_signal
+from .shutdown import STOP_SIGNALS, watch_stop_signals
 from .waiting import wait_any
 
 if TYPE_CHECKING:
@@ -254,17 +253,9 @@ class Daemon:
 
     async def _watch_signals(self) -> None:
         with trio.open_signal_receiver(*STOP_SIGNALS) as signals:
-            early = early_signal()
-            if early is not None:
-                log.info("%s during start-up: stopping", signal.Signals(early).name)
-                self.stop()
-            async for signum in signals:
-                name = signal.Signals(signum).name
-                if not self.stopping:
-                    log.info("%s: stopping (again to exit at once)", name)
-                else:
-                    log.warning("%s again: exiting now", name)
-                self.stop()
+            await watch_stop_signals(
+                signals, log, stopping=lambda: self.stopping, stop=self.stop, stop_now=self.stop
+            )
 
     def stop(self) -> None:
         """Begin a graceful shutdown (as SIGTERM does); a second call ends everything now."""
@@ -274,8 +265,6 @@ class Daemon:
             self._top.start_soon(self.shutdown)
         else:
             self._cancel_all()
-
-    request_stop = stop
 
     def _cancel_all(self) -> None:
         self._jobs_scope.cancel()

@@ -1,4 +1,5 @@
-"""Durable file writes, in one place: the message store and the job folders both use them.
+"""Durable file writes, in one place: the message store, the job folders, the completions
+and a local export's bag use them.
 
 - `write_all(fd, data)`: every byte written, or OSError (a short write is retried until the
   kernel refuses with an error, such as ENOSPC).

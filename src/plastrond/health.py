@@ -5,7 +5,8 @@ its message store (failed, succeeded); the admin listener asks `problems()` on e
 Healthy means: a STOMP session is open, and the message store is writable (its last write
 did not fail, and its file system has room). Each problem is one line saying what is wrong.
 
-Like `metrics`, this module imports nothing of plastrond, so any layer may report to it.
+Like `metrics`, this module imports nothing of plastrond, so any layer may report to it (it
+spells out `errors.describe`'s rule for an OSError, with the file name, for that reason).
 """
 
 from __future__ import annotations
@@ -71,10 +72,6 @@ class Health:
             self.store_failed(error)
 
     # --- questions -----------------------------------------------------------------------
-
-    @property
-    def session_open(self) -> bool:
-        return self.session_since is not None
 
     def session_uptime(self) -> float:
         return 0.0 if self.session_since is None else time.monotonic() - self.session_since

@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlsplit
 
 import attrs
 
-from .errors import PlastronError
+from .errors import PlastronError, describe
 
 if TYPE_CHECKING:
     import paramiko
@@ -43,7 +43,6 @@ __all__ = [
     "connect",
     "open_sftp",
     "parse_sftp_url",
-    "reason",
 ]
 
 #: seconds allowed for the TCP connection, the SSH banner, and the authentication
@@ -87,22 +86,17 @@ class SftpSettings:
     section: str = "COMMANDS"
 
 
-def reason(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    return str(e) or type(e).__name__
-
-
-def parse_sftp_url(text: str, what: str) -> SftpAddress:
+def parse_sftp_url(text: str, what: str, *, key: str = "the configured private key") -> SftpAddress:
     """The parts of `sftp://user@host[:port]/path` (any scheme ending in `sftp`); SftpError
-    naming *what* (e.g. "binaries-location") when it is not usable."""
+    naming *what* (e.g. "binaries-location") when it is not usable (*key* says what logs in
+    instead of a password)."""
     try:
         parts = urlsplit(text)
         port = parts.port or 22
     except ValueError:
         raise SftpError(f"{what} {text} is not a usable sftp:// URL") from None
     if parts.password is not None:
-        raise SftpError(f"{what} must not carry a password; the configured private key is used")
+        raise SftpError(f"{what} must not carry a password; {key} is used")
     if not parts.username or not parts.hostname:
         raise SftpError(f"{what} {text} must name a user and a host (sftp://user@host/path)")
     if parts.query or parts.fragment:
@@ -135,7 +129,7 @@ def connect(address: SftpAddress, settings: SftpSettings) -> paramiko.SSHClient:
         key = paramiko.PKey.from_path(settings.key_file)
     except OSError as e:
         raise SftpError(
-            f"cannot read {settings.key_file} for SFTP: {reason(e)} ({section}.SSH_PRIVATE_KEY)"
+            f"cannot read {settings.key_file} for SFTP: {describe(e)} ({section}.SSH_PRIVATE_KEY)"
         ) from e
     except (paramiko.SSHException, ValueError) as e:
         raise SftpError(
@@ -187,9 +181,9 @@ def connect(address: SftpAddress, settings: SftpSettings) -> paramiko.SSHClient:
         client.close()
         if isinstance(e, FileNotFoundError | PermissionError) and e.filename:
             raise SftpError(
-                f"cannot read {e.filename} for SFTP: {reason(e)} ({section}.SFTP_KNOWN_HOSTS)"
+                f"cannot read {e.filename} for SFTP: {describe(e)} ({section}.SFTP_KNOWN_HOSTS)"
             ) from e
-        raise SftpError(f"cannot connect to SFTP host {address.address}: {reason(e)}") from e
+        raise SftpError(f"cannot connect to SFTP host {address.address}: {describe(e)}") from e
     return client
 
 
@@ -201,7 +195,7 @@ def open_sftp(client: paramiko.SSHClient, address: SftpAddress, timeout: float) 
     try:
         sftp = client.open_sftp()
     except (paramiko.SSHException, OSError) as e:
-        raise SftpError(f"SFTP to {address.address} failed: {reason(e)}") from e
+        raise SftpError(f"SFTP to {address.address} failed: {describe(e)}") from e
     channel = sftp.get_channel()
     if channel is not None:
         channel.settimeout(timeout)
@@ -288,9 +282,9 @@ class RemoteFile:
             )
             data = b"".join(blocks)
         except OSError as e:
-            raise OSError(e.errno, f"SFTP read failed: {reason(e)}") from e
+            raise OSError(e.errno, f"SFTP read failed: {describe(e)}") from e
         except Exception as e:  # paramiko's SSHException and SFTPError derive from Exception
-            raise OSError(errno.EIO, f"SFTP read failed: {reason(e)}") from e
+            raise OSError(errno.EIO, f"SFTP read failed: {describe(e)}") from e
         self.fetched += len(data)
         return data
 

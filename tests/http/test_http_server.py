@@ -78,7 +78,7 @@ async def test_process_serves_and_stops_cleanly_on_signal(
             await process.wait()
     assert status == 0, "\n".join(lines)
     text = "\n".join(lines)
-    assert f"{signum.name} received: stopping" in text
+    assert f"{signum.name}: stopping (again to stop at once)" in text
     assert "http server stopped" in text
     assert "Traceback" not in text
     assert '"GET /jobs 1.1" 200' in text  # the access log, one line per request

@@ -3,7 +3,7 @@
 - `private_broker`: an ActiveMQ of the session's own (another port and data folder), for
   tests that stop, restart or freeze the broker without disturbing anyone else; each module
   gets it running and thawed.
-- `plastrond_factory`: starts `plastrond -c CONFIG stomp` as a real process with a config of
+- `plastrond_setup`: starts `plastrond -c CONFIG stomp` as a real process with a config of
   its own (message store under tmp_path, destinations unique to the test).
 - `Archelon`: a stomp.py client that sends requests and collects completions and progress.
 """

@@ -28,7 +28,7 @@ from stompframe import (
 
 from .. import metrics
 from ..config import BrokerAddress, BrokerConfig
-from ..errors import PlastronError
+from ..errors import PlastronError, describe
 from ..waiting import wait_any
 
 __all__ = [
@@ -104,7 +104,7 @@ class BrokerConnection:
                 else:
                     stream = await trio.open_tcp_stream(address.host, address.port)
             except OSError as e:
-                raise ConnectionLost(e.strerror or str(e)) from None
+                raise ConnectionLost(describe(e)) from None
             return await cls.handshake(
                 stream,
                 address,

@@ -26,7 +26,7 @@ from .connection import BrokerConnection, BrokerError
 
 __all__ = ["BrokerSession", "Connect", "Serve"]
 
-log = logging.getLogger("plastrond.daemon")
+log = logging.getLogger(__name__)
 
 Connect = Callable[[BrokerAddress], Awaitable[BrokerConnection]]
 Serve = Callable[[BrokerConnection], Awaitable[None]]
@@ -51,16 +51,10 @@ class BrokerSession:
         #: the open connection, if any
         self.conn: BrokerConnection | None = None
         self.stopping = False
-        self._scope: trio.CancelScope | None = None
 
     def stop(self) -> None:
         """Connect no more once the current session ends."""
         self.stopping = True
-
-    def renew(self) -> None:
-        """End the current session now (it is renewed after the back-off)."""
-        if self._scope is not None:
-            self._scope.cancel()
 
     async def run(self) -> None:
         attempt = 0
@@ -92,15 +86,13 @@ class BrokerSession:
     async def _session(self, conn: BrokerConnection) -> None:
         self.conn = conn
         try:
-            with trio.CancelScope() as self._scope:
-                await self.serve(conn)
+            await self.serve(conn)
         except BrokerError as e:
             if not self.stopping:
                 log.warning("lost the broker: %s", e)
         except Exception:
             log.exception("broker session failed")
         finally:
-            self._scope = None
             self.conn = None
             with trio.CancelScope(shield=True):
                 await conn.aclose()

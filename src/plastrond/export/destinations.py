@@ -28,13 +28,23 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, Final, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
 
 from ..config import ExportConfig
+from ..durable import fsync_dir
+from ..errors import describe
 from ..jobs.result import JobError
-from ..sftp import SFTP_TIMEOUT, SftpAddress, SftpError, SftpSettings, connect, open_sftp
+from ..sftp import (
+    SFTP_TIMEOUT,
+    SftpAddress,
+    SftpError,
+    SftpSettings,
+    connect,
+    open_sftp,
+    parse_sftp_url,
+)
 
 __all__ = [
     "Destination",
@@ -125,7 +135,7 @@ class LocalDestination:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise DestinationError(f"cannot create the folder {self.folder}: {_reason(e)}") from e
+            raise DestinationError(f"cannot create the folder {self.folder}: {describe(e)}") from e
         # Checked again now that the folder exists: a link made meanwhile must not lead out.
         real = Path(os.path.realpath(self.folder))
         if not _inside(real, self.root):
@@ -135,7 +145,7 @@ class LocalDestination:
         try:
             fd, part = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".part", dir=real)
         except OSError as e:
-            raise DestinationError(f"cannot write in {real}: {_reason(e)}") from e
+            raise DestinationError(f"cannot write in {real}: {describe(e)}") from e
         os.fchmod(fd, 0o644)
         sink = _LocalSink(os.fdopen(fd, "wb", buffering=WRITE_BUFFER), Path(part), real / self.name)
         sink.swept = _sweep_local(real, self.name, Path(part), os.fstat(fd).st_mtime)
@@ -176,11 +186,7 @@ class _LocalSink:
         os.fsync(self.stream.fileno())
         self.stream.close()
         os.replace(self.part, self.final)
-        folder = os.open(self.final.parent, os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(folder)
-        finally:
-            os.close(folder)
+        fsync_dir(self.final.parent)
 
     def abort(self) -> None:
         with contextlib.suppress(OSError):
@@ -284,7 +290,7 @@ class SftpDestination:
         except (OSError, SftpError) as e:
             client.close()
             raise DestinationError(
-                f"cannot write {folder} on SFTP host {self.address}: {_reason(e)}"
+                f"cannot write {folder} on SFTP host {self.address}: {describe(e)}"
             ) from e
         except DestinationError:
             client.close()
@@ -425,22 +431,14 @@ def _sftp(text: str, config: ExportConfig) -> SftpDestination:
     if text.endswith("/") or urlsplit(text).path in ("", "/"):
         raise DestinationError(f"output-dest {text} must name a file (sftp://user@host/path)")
     written = with_zip_suffix(text)
+    key = "the key in COMMANDS.EXPORT.SSH_PRIVATE_KEY"
     try:
-        parts = urlsplit(written)
-        port = parts.port or 22
-    except ValueError:
-        raise DestinationError(f"output-dest {text} is not a usable sftp:// URL") from None
-    if parts.password is not None:
-        raise DestinationError(
-            "output-dest must not carry a password; the key in "
-            "COMMANDS.EXPORT.SSH_PRIVATE_KEY is used"
-        )
-    if not parts.username or not parts.hostname:
-        raise DestinationError(
-            f"output-dest {text} must name a user and a host (sftp://user@host/path)"
-        )
-    path = unquote(parts.path)
-    if not path or path == "/" or path.endswith("/") or parts.query or parts.fragment:
+        parse_sftp_url(text, "output-dest", key=key)
+        address = parse_sftp_url(written, "output-dest", key=key)
+    except SftpError as e:
+        raise DestinationError(str(e)) from None
+    path = address.path
+    if path == "/" or path.endswith("/"):
         raise DestinationError(f"output-dest {text} must name a file (sftp://user@host/path)")
     if config.ssh_private_key is None:
         raise DestinationError(
@@ -449,9 +447,9 @@ def _sftp(text: str, config: ExportConfig) -> SftpDestination:
         )
     return SftpDestination(
         written=written,
-        user=unquote(parts.username),
-        host=parts.hostname,
-        port=port,
+        user=address.user,
+        host=address.host,
+        port=address.port,
         path=path,
         key_file=config.ssh_private_key,
         known_hosts=config.sftp_known_hosts,
@@ -486,13 +484,7 @@ def _bag_name(filename: str) -> str:
     return stem or "export"
 
 
-def _reason(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    return str(e) or type(e).__name__
-
-
 def _sftp_reason(e: BaseException, timeout: float) -> str:
     if isinstance(e, TimeoutError):
         return f"no answer for {timeout:g} s"
-    return _reason(e)
+    return describe(e)

@@ -40,7 +40,7 @@ import trio
 from rdflib import Graph, Literal, URIRef
 
 from .. import __version__, metrics
-from ..errors import PlastronError, failure_of
+from ..errors import PlastronError, describe, failure_of
 from ..jobs.protocol import Report
 from ..jobs.result import JobError
 from ..models import usage_tags
@@ -234,9 +234,7 @@ class ExportRun:
                         keeper.cancel_scope.cancel()
             except BaseExceptionGroup as group:
                 # the keeper raises nothing: what failed is the writing's, raised as it was
-                if len(group.exceptions) != 1:
-                    raise
-                raise group.exceptions[0] from None
+                raise failure_of(group) or group from None
         finally:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(self._cleanup, sink, self._bag, scratch, committed)
@@ -317,7 +315,7 @@ class ExportRun:
             raise ExportError(str(e)) from e
         except (OSError, EOFError, ValueError, RuntimeError) as e:
             self._items_scope.cancel()
-            raise ExportError(f"cannot {what}: {_reason(e)}") from e
+            raise ExportError(f"cannot {what}: {describe(e, filename=True)}") from e
         except Exception as e:
             # paramiko's SSHException and its kin derive from Exception alone
             if type(e).__module__.startswith("paramiko"):
@@ -567,7 +565,7 @@ class ExportRun:
             except RepositoryError as e:
                 raise ItemFailure(str(e)) from e
             except httpx.HTTPError as e:
-                raise ItemFailure(f"GET {uri}: {type(e).__name__}: {e}") from e
+                raise ItemFailure(f"GET {uri}: {describe(e, named=True)}") from e
 
 
 # --------------------------------------------------------------------------------------------
@@ -740,10 +738,3 @@ def _http_time(value: str | None) -> float | None:
         return email.utils.parsedate_to_datetime(value).timestamp()
     except (TypeError, ValueError):
         return None
-
-
-def _reason(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        where = f" ({e.filename})" if e.filename else ""
-        return f"{e.strerror}{where}"
-    return str(e) or type(e).__name__

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from typing import Final
-from urllib.parse import unquote
 
 import trio
 from quart import Response, request
@@ -19,7 +18,8 @@ from quart_trio import QuartTrio
 
 from .. import editing
 from ..models import ModelError, SparqlError, UnknownModel, check_update
-from ..repository import RepositoryError, ResourceGone, ResourceNotFound, dot_segment
+from ..parsing import dot_segment, unquote_all
+from ..repository import RepositoryError, ResourceGone, ResourceNotFound
 from .backend import Backend
 from .problems import Problem
 
@@ -39,14 +39,12 @@ _FORBIDDEN: Final = frozenset("?#\\") | {chr(c) for c in range(32)} | {"\x7f"}
 def resource_path(raw: str) -> str:
     """The repository path of a request path's raw (still percent-encoded) tail, checked to
     stay below the repository root: no `.` or `..` segment, however many times encoded, nor
-    one a server would take for it (`..;x`, `%2e%2e%2f`: `repository.dot_segment`)."""
+    one a server would take for it (`..;x`, `%2e%2e%2f`: `parsing.dot_segment`)."""
     path = raw.strip("/")
     if not path:
         raise Problem(400, "no repository path: PATCH /resources/<path below the root>")
     for segment in path.split("/"):
-        decoded, previous = segment, None
-        while decoded != previous:  # every level of percent-encoding
-            previous, decoded = decoded, unquote(decoded)
+        decoded = unquote_all(segment)
         if (
             decoded in ("", ".", "..")
             or dot_segment(segment)

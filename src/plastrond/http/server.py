@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import ExitStack
 from typing import Any
@@ -15,11 +14,11 @@ from hypercorn.trio import serve as hypercorn_serve
 from quart_trio import QuartTrio
 
 from ..config import Config, ConfigError
-from ..errors import failure_of
+from ..errors import describe, failure_of
 from ..priming import repository_client
 from ..publication import Handles
 from ..repository import HTTP_AGENT
-from ..shutdown import STOP_SIGNALS, early_signal
+from ..shutdown import STOP_SIGNALS, watch_stop_signals
 from .app import create_app
 from .backend import Backend
 
@@ -67,28 +66,20 @@ async def _watch_signals(
     signals: AsyncIterator[int], stop: trio.Event, everything: trio.CancelScope
 ) -> None:
     """The first stop signal (or one that came during start-up) begins a graceful shutdown;
-    a second one cancels the requests still running. Either way the process ends soon after,
-    even if a client stopped reading (`_exit_after`)."""
+    a second one cancels the requests still running (`shutdown.watch_stop_signals`). Either
+    way the process ends soon after, even if a client stopped reading (`_exit_after`)."""
 
-    def begin(text: str) -> None:
-        log.info(text)
+    def begin() -> None:
         stop.set()
         reason = "requests still running"
         trio.lowlevel.spawn_system_task(_exit_after, FORCED_EXIT_AFTER, reason)
 
-    early = early_signal()
-    if early is not None:
-        begin(f"{signal.Signals(early).name} during start-up: stopping")
-    async for signum in signals:
-        name = signal.Signals(signum).name
-        if not stop.is_set():
-            begin(f"{name} received: stopping (again to stop at once)")
-        else:
-            log.warning("%s again: stopping at once", name)
-            everything.cancel()
-            reason = "cancelled requests still running"
-            trio.lowlevel.spawn_system_task(_exit_after, SECOND_SIGNAL_EXIT_AFTER, reason)
-            return
+    def at_once() -> None:
+        everything.cancel()
+        reason = "cancelled requests still running"
+        trio.lowlevel.spawn_system_task(_exit_after, SECOND_SIGNAL_EXIT_AFTER, reason)
+
+    await watch_stop_signals(signals, log, stopping=stop.is_set, stop=begin, stop_now=at_once)
 
 
 class _CloseAfterLastBody:
@@ -216,7 +207,6 @@ async def _serve(
                 task_status.started(urls)
     if bind_error is not None:
         raise ConfigError(
-            f"{config.path}: HTTP_SERVER: cannot listen on {bind}: "
-            f"{bind_error.strerror or bind_error}"
+            f"{config.path}: HTTP_SERVER: cannot listen on {bind}: {describe(bind_error)}"
         )
     log.info("http server stopped")

@@ -25,8 +25,9 @@ and the bytes actually read are both held to `COMMANDS.IMPORT.MAX_FILE_SIZE` per
 `MAX_JOB_FILES_SIZE` for the job in all; past either the file fails with FetchError (the row
 fails, and the upload is cut off). A `zip+sftp://` archive is read at random on the server
 (`plastrond.sftp.RemoteFile`: a read-ahead buffer over pipelined SFTP reads), never copied
-here. `fetch(path)` still copies one file out to a temporary file for callers that want a
-path. Blocking work (the file system, ZIP reading, paramiko) runs in worker threads.
+here. `fetch(path)` copies one file out to a temporary file (the import itself never does: it
+is how the tests read a location's files). Blocking work (the file system, ZIP reading,
+paramiko) runs in worker threads.
 
 An item's files are counted to the job as they are read; when its transaction is rolled back
 and tried again, the attempt's bytes are given back first (`Charge`, `Location.refund`).
@@ -55,7 +56,7 @@ import httpx
 import trio
 
 from ..config import ImportConfig
-from ..errors import PlastronError
+from ..errors import PlastronError, describe
 from ..sftp import (
     RemoteFile,
     SftpAddress,
@@ -65,7 +66,6 @@ from ..sftp import (
     open_sftp,
     parse_sftp_url,
 )
-from ..sftp import reason as _reason
 from .names import NameIndex, exact_key, locate, missing, zip_member_name
 
 __all__ = [
@@ -368,7 +368,7 @@ class LocalLocation(Location):
         except FileNotFoundError:
             return None, f"Missing file: {path}"
         except OSError as e:
-            return None, f"Cannot read file {path}: {_reason(e)}"
+            return None, f"Cannot read file {path}: {describe(e)}"
         if not stat.S_ISREG(mode):
             return None, f"Not a file: {path}"
         if not os.access(real, os.R_OK):
@@ -448,7 +448,7 @@ class ZipLocation(Location):
                 raise BinariesError(f"binaries-location {self.written}: no such ZIP file") from None
             except (OSError, zipfile.BadZipFile) as e:
                 raise BinariesError(
-                    f"binaries-location {self.written} is not a readable ZIP file: {_reason(e)}"
+                    f"binaries-location {self.written} is not a readable ZIP file: {describe(e)}"
                 ) from None
 
         self._zip = await trio.to_thread.run_sync(load)
@@ -481,7 +481,7 @@ class ZipLocation(Location):
         except Exception as e:  # paramiko's SSHException derives from Exception alone
             raise BinariesError(
                 f"binaries-location {self.written}: cannot open the ZIP file over SFTP: "
-                f"{_reason(e)}"
+                f"{describe(e)}"
             ) from None
 
     async def aclose(self) -> None:
@@ -510,7 +510,7 @@ class ZipLocation(Location):
                 with archive.open(info) as source, local.open("wb") as out:
                     shutil.copyfileobj(source, out, CHUNK)
             except (OSError, zipfile.BadZipFile, zlib.error, EOFError, RuntimeError) as e:
-                raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
+                raise FetchError(f"cannot read {path} from the ZIP file: {describe(e)}") from None
 
         await self._thread(extract)
 
@@ -544,7 +544,7 @@ class ZipLocation(Location):
         try:
             member = await self._thread(archive.open, info)
         except errors as e:
-            raise FetchError(f"cannot read {path} from the ZIP file: {_reason(e)}") from None
+            raise FetchError(f"cannot read {path} from the ZIP file: {describe(e)}") from None
 
         async def chunks() -> AsyncIterator[bytes]:
             while True:
@@ -552,7 +552,7 @@ class ZipLocation(Location):
                     data = await self._thread(member.read, CHUNK)
                 except errors as e:  # a bad CRC, a broken deflate stream...
                     raise FetchError(
-                        f"cannot read {path} from the ZIP file: {_reason(e)}"
+                        f"cannot read {path} from the ZIP file: {describe(e)}"
                     ) from None
                 if not data:
                     return
@@ -669,7 +669,7 @@ class SftpLocation(Location):
             except FileNotFoundError:
                 return f"Missing file: {path}"
             except OSError as e:
-                return f"Cannot read file {path}: {_reason(e)}"
+                return f"Cannot read file {path}: {describe(e)}"
             if not stat.S_ISREG(attributes.st_mode or 0):
                 return f"Not a file: {path}"
             return None
@@ -677,7 +677,7 @@ class SftpLocation(Location):
         try:
             return await self._with_channel(probe)
         except Exception as e:  # paramiko's SSHException derives from Exception alone
-            return f"Cannot check file {path} over SFTP: {_reason(e)}"
+            return f"Cannot check file {path} over SFTP: {describe(e)}"
 
     async def open_file(self, remote: str) -> RemoteFile:
         """The remote file at the absolute path *remote*, open for reading at random (its
@@ -709,7 +709,7 @@ class SftpLocation(Location):
         except FileNotFoundError:
             raise FetchError(f"Missing file: {path}") from None
         except Exception as e:
-            raise FetchError(f"cannot download {path} over SFTP: {_reason(e)}") from None
+            raise FetchError(f"cannot download {path} over SFTP: {describe(e)}") from None
 
     @contextlib.asynccontextmanager
     async def _stream(self, path: str) -> AsyncIterator[tuple[int | None, AsyncIterator[bytes]]]:
@@ -740,14 +740,14 @@ class SftpLocation(Location):
         except FileNotFoundError:
             raise FetchError(f"Missing file: {path}") from None
         except Exception as e:  # paramiko's SSHException derives from Exception alone
-            raise FetchError(f"cannot download {path} over SFTP: {_reason(e)}") from None
+            raise FetchError(f"cannot download {path} over SFTP: {describe(e)}") from None
 
         async def chunks() -> AsyncIterator[bytes]:
             while True:
                 try:
                     data = await self._thread(handle.read, CHUNK)
                 except Exception as e:
-                    raise FetchError(f"cannot download {path} over SFTP: {_reason(e)}") from None
+                    raise FetchError(f"cannot download {path} over SFTP: {describe(e)}") from None
                 if not data:
                     return
                 yield data

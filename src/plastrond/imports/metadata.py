@@ -335,10 +335,6 @@ class Header:
     embedded: Mapping[str, Mapping[str, tuple[Column, ...]]]
     system: Mapping[str, Column]
 
-    @property
-    def has_files(self) -> bool:
-        return "FILES" in self.system or "ITEM_FILES" in self.system
-
     def key_columns(self) -> tuple[Column, ...]:
         """The columns that identify a row for resuming, in the order they are tried: the
         model's `identifier` field, else its `title` (upstream's rule: an Issue is known by

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import trio
 
+from ..errors import describe
 from ..jobfolders import JobFolderError
 from ..jobfolders.layout import VALIDATION_LOG
 
@@ -108,7 +109,7 @@ class ValidationReports:
             while view:
                 view = view[os.write(self._fd, view) :]
         except OSError as e:
-            raise JobFolderError(f"{self.path.name}: cannot write: {e.strerror or e}") from None
+            raise JobFolderError(f"{self.path.name}: cannot write: {describe(e)}") from None
 
     def close(self) -> None:
         """Close the file (blocking; what was not flushed is not written)."""

@@ -48,7 +48,7 @@ from rdflib import Graph
 
 from .. import metrics, publication
 from ..config import MAX_COMPLETION_BYTES_DEFAULT, Config
-from ..errors import PlastronError, failure_of
+from ..errors import PlastronError, describe, failure_of
 from ..jobfolders import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
 from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
 from ..jobs.protocol import Report
@@ -64,6 +64,7 @@ from ..models import (
     sparql_update,
     validate,
 )
+from ..parsing import dot_segment
 from ..repository import (
     RACE_ATTEMPTS,
     RACE_BACKOFF,
@@ -417,7 +418,7 @@ class ImportRun:
         except Exception as e:
             # Whatever went wrong with this row, the others go on.
             self.log.exception("%s: failed", row.where)
-            await self._drop_failed(row, "", _reason(e))
+            await self._drop_failed(row, "", describe(e))
         finally:
             report = self.reports.pop(row.source.number, None)
             if report is not None:
@@ -626,7 +627,7 @@ class ImportRun:
                     # Rolled back, nothing committed: try again, at the same URIs. The files
                     # read for this attempt count once, for the attempt that reads them again.
                     self._refund(charge)
-                    self.log.info("%s: %s; trying again", row.where, _reason(e))
+                    self.log.info("%s: %s; trying again", row.where, describe(e))
                     await trio.sleep(RACE_BACKOFF.delay(attempt - 1))
                     continue
                 break
@@ -674,7 +675,7 @@ class ImportRun:
         """After the last attempt failed: True when the item is there as written after all
         (a commit whose answer was an error, yet it went through), else the row is dropped
         as failed (with the item removed if it is there but not as written) and False."""
-        reason = _reason(failure)
+        reason = describe(failure)
         logs = self.parts.logs
         repository = self.parts.repository
         where = f"whether {plan.uri} was created is not known: the next run finds out"
@@ -946,7 +947,7 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
         if not repository.contains(text):
             raise ImportJobError(f"container {text} is not in this repository ({repository.root})")
         return text.rstrip("/")
-    if any(part in ("..", ".") for part in text.strip("/").split("/")):
+    if any(dot_segment(part) for part in text.strip("/").split("/")):
         raise ImportJobError(f"container {text!r} must not contain . or .. segments")
     return repository.uri(text).rstrip("/")
 
@@ -954,8 +955,7 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
 def _commit_conflict(e: BaseException) -> bool:
     """Whether *e* is a commit the server answered `409 Conflict` (Fedora 6: "Failed to commit
     transaction", rolled back on its side)."""
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
+    e = failure_of(e) or e
     cause = e.__cause__
     return (
         isinstance(e, TransactionError)
@@ -976,9 +976,3 @@ class ItemMismatch(PlastronError):
         super().__init__("; ".join(problems))
         self.uri = uri
         self.problems = list(problems)
-
-
-def _reason(e: BaseException) -> str:
-    e = failure_of(e) or e
-    text = " ".join(str(e).split())
-    return text or type(e).__name__

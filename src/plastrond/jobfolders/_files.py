@@ -10,17 +10,14 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from ..errors import describe
 from .errors import JobReadError
 
-__all__ = ["LruCache", "open_dir", "open_file", "reason", "signature"]
+__all__ = ["LruCache", "open_dir", "open_file", "signature"]
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # O_NONBLOCK: a FIFO planted under a job's file name must not hang the reader.
 _O_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
-
-
-def reason(e: OSError) -> str:
-    return e.strerror or str(e) or type(e).__name__
 
 
 def open_dir(name: str, dir_fd: int) -> int | None:
@@ -46,7 +43,7 @@ def open_file(name: str, dir_fd: int) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise JobReadError(f"{name}: cannot open: {reason(e)}") from None
+        raise JobReadError(f"{name}: cannot open: {describe(e)}") from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise JobReadError(f"{name}: not a regular file")

@@ -29,7 +29,8 @@ from typing import Any, Final
 
 import attrs
 
-from ._files import LruCache, open_file, reason, signature
+from ..errors import describe
+from ._files import LruCache, open_file, signature
 from .errors import JobFolderError, JobReadError
 
 __all__ = [
@@ -126,12 +127,12 @@ def read_rows(path: Path) -> list[dict[str, str]]:
     except FileNotFoundError:
         return []
     except OSError as e:
-        raise JobFolderError(f"{path.name}: cannot read: {reason(e)}") from None
+        raise JobFolderError(f"{path.name}: cannot read: {describe(e)}") from None
     try:
         stop = complete_length(fd, os.fstat(fd).st_size)
         records = [r for r in _parse(fd, 0, stop, "utf-8-sig", path.name) if r]
     except OSError as e:
-        raise JobFolderError(f"{path.name}: cannot read: {reason(e)}") from None
+        raise JobFolderError(f"{path.name}: cannot read: {describe(e)}") from None
     finally:
         os.close(fd)
     if not records:
@@ -151,7 +152,7 @@ class AppendLog:
                 path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644
             )
         except OSError as e:
-            raise JobFolderError(f"{path.name}: cannot open for writing: {reason(e)}") from None
+            raise JobFolderError(f"{path.name}: cannot open for writing: {describe(e)}") from None
         try:
             self._repair()
         except BaseException:
@@ -178,7 +179,7 @@ class AppendLog:
         try:
             written = os.write(self._fd, data)
         except OSError as e:
-            raise JobFolderError(f"{self.path.name}: cannot write: {reason(e)}") from None
+            raise JobFolderError(f"{self.path.name}: cannot write: {describe(e)}") from None
         if written != len(data):  # a full disk; what is there is cut off on the next open
             raise JobFolderError(f"{self.path.name}: cannot write: short write (disk full?)")
 
@@ -186,7 +187,7 @@ class AppendLog:
         try:
             os.fsync(self._fd)
         except OSError as e:
-            raise JobFolderError(f"{self.path.name}: cannot sync: {reason(e)}") from None
+            raise JobFolderError(f"{self.path.name}: cannot sync: {describe(e)}") from None
 
     def close(self) -> None:
         if self._fd >= 0:

@@ -30,8 +30,8 @@ from typing import Any
 import attrs
 
 from ..durable import atomic_write
+from ..errors import describe
 from ..jobs.ids import job_id_segment
-from ._files import reason
 from .config import dump_config, parse_config
 from .csvlog import AppendLog, read_rows
 from .errors import JobBusy, JobFolderError
@@ -117,7 +117,7 @@ class JobFolder:
                 pass
             except OSError as e:
                 raise JobFolderError(
-                    f"cannot create the job folder {folder.path}: {reason(e)}"
+                    f"cannot create the job folder {folder.path}: {describe(e)}"
                 ) from None
         elif not folder.path.is_dir():
             raise JobFolderError(f"no job folder for job {job_id} in {jobs_dir}")
@@ -144,14 +144,14 @@ class JobFolder:
                 self.path / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW, 0o644
             )
         except OSError as e:
-            raise JobFolderError(f"cannot lock {self.path}: {reason(e)}") from None
+            raise JobFolderError(f"cannot lock {self.path}: {describe(e)}") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
             os.close(fd)
             if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN):
                 raise JobBusy(f"job {self.job_id} is already running") from None
-            raise JobFolderError(f"cannot lock {self.path}: {reason(e)}") from None
+            raise JobFolderError(f"cannot lock {self.path}: {describe(e)}") from None
         self._lock_fd = fd
 
     def abandon(self) -> None:
@@ -186,7 +186,7 @@ class JobFolder:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise JobFolderError(f"{CONFIG_FILE} of job {self.job_id}: {reason(e)}") from None
+            raise JobFolderError(f"{CONFIG_FILE} of job {self.job_id}: {describe(e)}") from None
         parsed = parse_config(data)
         if isinstance(parsed, str):
             if parsed.endswith(" is empty"):
@@ -204,7 +204,7 @@ class JobFolder:
         except FileNotFoundError:
             return None
         except OSError as e:
-            raise JobFolderError(f"{SOURCE_FILE} of job {self.job_id}: {reason(e)}") from None
+            raise JobFolderError(f"{SOURCE_FILE} of job {self.job_id}: {describe(e)}") from None
 
     def write_source(self, data: bytes) -> None:
         self._replace(SOURCE_FILE, data)
@@ -213,7 +213,7 @@ class JobFolder:
         try:
             atomic_write(self.path / name, data)
         except OSError as e:
-            raise JobFolderError(f"cannot write {self.path / name}: {reason(e)}") from None
+            raise JobFolderError(f"cannot write {self.path / name}: {describe(e)}") from None
 
     # -- logs -------------------------------------------------------------------------------
 
@@ -257,7 +257,9 @@ class JobFolder:
             except FileExistsError:
                 continue
             except OSError as e:
-                raise JobFolderError(f"cannot create the run folder {path}: {reason(e)}") from None
+                raise JobFolderError(
+                    f"cannot create the run folder {path}: {describe(e)}"
+                ) from None
             invalid = AppendLog(path / INVALID_LOG, DROPPED_COLUMNS)
             try:
                 failed = AppendLog(path / FAILED_LOG, DROPPED_COLUMNS)

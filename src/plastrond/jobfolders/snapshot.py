@@ -19,8 +19,9 @@ from typing import Any
 
 import attrs
 
+from ..errors import describe
 from ..jobs.ids import MAX_SEGMENT, job_id_segment, segment_job_id
-from ._files import LruCache, open_dir, open_file, reason, signature
+from ._files import LruCache, open_dir, open_file, signature
 from .config import MAX_CONFIG_BYTES, JsonScalar, config_fields, parse_config
 from .csvlog import OpenLog, csv_shape
 from .errors import BrokenJob, JobNotFound, JobReadError
@@ -72,7 +73,7 @@ def _read_config(dir_fd: int) -> dict[Any, Any]:
             try:
                 data = os.pread(fd, key[2], 0)
             except OSError as e:  # not memoized: it may pass
-                raise JobReadError(f"{CONFIG_FILE}: cannot read: {reason(e)}") from None
+                raise JobReadError(f"{CONFIG_FILE}: cannot read: {describe(e)}") from None
             return parse_config(data)
 
         # The parsed mapping (or the reason it is unusable) is memoized per file state.
@@ -143,7 +144,7 @@ def _open_jobs_dir(jobs_dir: Path) -> int | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise JobReadError(f"jobs folder {jobs_dir}: {e.strerror or e}") from None
+        raise JobReadError(f"jobs folder {jobs_dir}: {describe(e)}") from None
 
 
 def open_job(jobs_dir: Path, job_id: str) -> JobSnapshot:
@@ -270,7 +271,7 @@ def list_job_ids(jobs_dir: Path) -> list[str]:
     except FileNotFoundError:
         return []
     except OSError as e:
-        raise JobReadError(f"jobs folder {jobs_dir}: {e.strerror or e}") from None
+        raise JobReadError(f"jobs folder {jobs_dir}: {describe(e)}") from None
     ids = []
     for entry in entries:
         if not entry.is_dir(follow_symlinks=False):

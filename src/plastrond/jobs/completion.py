@@ -10,7 +10,7 @@ from typing import Any
 import attrs
 
 from ..durable import atomic_write
-from ..errors import one_line
+from ..errors import describe, one_line
 from .ids import job_id_segment
 from .request import JobRequest, decode_body, encode_body
 from .result import JobResult, error_result
@@ -129,7 +129,7 @@ def _write_whole(path: Path, data: bytes) -> str | None:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, data)
     except OSError as e:
-        return e.strerror or str(e)
+        return describe(e)
     return None
 
 

@@ -46,7 +46,7 @@ import trio
 from ..logs import job_context
 from ..waiting import receive_batch
 from .request import JobRequest
-from .writer import STORE_RETRY, StoreWriter
+from .writer import STORE_RETRY, StoreRetry, StoreWriter
 
 __all__ = ["Intake"]
 
@@ -88,8 +88,8 @@ class Intake:
         self.on_pause = on_pause
         #: told of each request taken (counted in the metrics)
         self.on_accepted = on_accepted
-        #: a fresh series of delays between the retries of each failed write
-        self.retry_delays = retry_delays
+        #: the failures of the inbox write, and the delays between its tries
+        self._retry = StoreRetry(retry_delays)
         #: ids of the jobs in hand: waiting, running, or their completion not yet confirmed
         self.known: set[str] = set()
         # Offered -> taken: bounded by the broker's prefetch anyway; the room for taken
@@ -100,8 +100,6 @@ class Intake:
         self._room = trio.Semaphore(max(0, max_queued))
         # Never full: nothing is sent to it without room.
         self._queue_send, self._queue = trio.open_memory_channel[JobRequest](math.inf)
-        #: while paused: the last failure of the inbox write (None while taking jobs)
-        self.store_failure: OSError | None = None
         #: while paused: requests held, unacknowledged, until the inbox can be written
         self.held = 0
 
@@ -207,6 +205,11 @@ class Intake:
             )
 
     @property
+    def store_failure(self) -> OSError | None:
+        """While paused: the last failure of the inbox write (None while taking jobs)."""
+        return self._retry.failure
+
+    @property
     def paused(self) -> bool:
         """Not taking jobs: the inbox cannot be written."""
         return self.store_failure is not None
@@ -215,7 +218,6 @@ class Intake:
         """Write the requests of *offers* to the inbox, trying again until it works (paused
         meanwhile); those whose session ends before a try are dropped (their room given
         back). Returns the offers written."""
-        delays = self.retry_delays()
         while True:
             live: list[_Offer] = []
             for offer in offers:
@@ -226,7 +228,7 @@ class Intake:
                     self._room.release()
             offers = live
             if not offers:
-                if self.store_failure is not None:
+                if self._retry.over():
                     # Nothing held any more: the next request offered tries the inbox anew.
                     log.info("no request held any more (their session ended); the pause ends")
                     self._resume()
@@ -234,16 +236,15 @@ class Intake:
             try:
                 await self.writer.save_requests([o.request for o in offers])
             except OSError as e:
-                if self.store_failure is None:
+                if self._retry.failed(e):
                     log.error(
                         "cannot keep requests in the inbox: %s; not taking jobs until it can", e
                     )
                     self.on_pause(e)
-                self.store_failure = e
                 self.held = len(offers)
-                await trio.sleep(next(delays))
+                await self._retry.wait()
                 continue
-            if self.store_failure is not None:
+            if self._retry.over():
                 log.info(
                     "the inbox can be written again; taking jobs (%d held request(s) kept)",
                     len(offers),
@@ -252,6 +253,5 @@ class Intake:
             return offers
 
     def _resume(self) -> None:
-        self.store_failure = None
         self.held = 0
         self.on_pause(None)

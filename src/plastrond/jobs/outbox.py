@@ -28,7 +28,7 @@ import trio
 
 from ..logs import job_context
 from .completion import Completion
-from .writer import STORE_RETRY, StoreWriter
+from .writer import StoreRetry, StoreWriter
 
 __all__ = ["Outbox", "Send"]
 
@@ -55,8 +55,12 @@ class Outbox:
         self._more = trio.Event()
         self.empty = trio.Event()
         self.empty.set()
-        #: while completions wait to be written: the last failure of the store (else None)
-        self.store_failure: OSError | None = None
+        self._retry = StoreRetry()
+
+    @property
+    def store_failure(self) -> OSError | None:
+        """While completions wait to be written: the last failure of the store (else None)."""
+        return self._retry.failure
 
     def __len__(self) -> int:
         return len(self.undelivered) + len(self._handed) + len(self._saving)
@@ -89,29 +93,26 @@ class Outbox:
                 self._offer(completion)
 
     async def _save(self) -> None:
-        delays = STORE_RETRY.delays()
         while True:
             try:
                 await self.writer.save_completions(self._saving)
             except OSError as e:
-                if self.store_failure is None:
+                if self._retry.failed(e):
                     log.error(
                         "cannot keep completions in the outbox: %s; holding them in memory, "
                         "unsent, until it can",
                         e,
                     )
-                self.store_failure = e
-                await trio.sleep(next(delays))
+                await self._retry.wait()
                 # What was handed over meanwhile goes in the same write.
                 self._saving += self._handed
                 self._handed = []
                 self._handed_event = trio.Event()
                 continue
-            if self.store_failure is not None:
+            if self._retry.over():
                 log.info(
                     "the outbox can be written again; %d completion(s) kept", len(self._saving)
                 )
-                self.store_failure = None
             return
 
     def _offer(self, completion: Completion) -> None:

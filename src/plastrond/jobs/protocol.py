@@ -8,7 +8,8 @@ It reads its request from `ctx`, calls `report(progress)` whenever it has news (
 as `{"count": {...}, "progress": 42}`; cheap, never blocks: the runner keeps only the newest
 and decides when to send it), and returns its `JobResult`. A job that cannot be done as asked
 raises `JobError` with a one-line reason, from the command or from any task of a nursery it
-opens; the runner is the one place that looks inside the resulting exception group.
+opens: the runner finds it in the exception group that reaches it (`errors.failure_of`), so a
+command need not unwrap its nurseries' groups.
 
 Commands are found by name in a `CommandRegistry`, which the daemon gives the runner; the
 runner never imports a command.

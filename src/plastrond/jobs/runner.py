@@ -12,8 +12,8 @@ percent done, which never goes back within a run; a job that fails as a whole ge
 state of its command with the percent it reached (`jobs.states`, protocol.md).
 
 `run_command` is the one job's nursery: the command's `report` feeds a `_ProgressPump`, which
-runs in that nursery and is the only place progress is coalesced; `run_command` is also the
-only place that looks at what the nursery raised (through `plastrond.errors.failure_of`).
+runs in that nursery and is the only place progress is coalesced; what that nursery raises is
+looked at in `run_command` alone (through `plastrond.errors.failure_of`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING
 import trio
 
 from .. import metrics
-from ..errors import failure_of
+from ..errors import describe, failure_of
 from ..logs import job_context
+from ..parsing import user_name
 from .completion import failure_of_request, progress_body
 from .protocol import Command, CommandRegistry, JobContext, Progress, Report
 from .request import JobRequest
@@ -82,7 +83,6 @@ class _ProgressPump:
         self.version = 0
         self.sent_version = 0
         self.changed = trio.Event()
-        self.messages_sent = 0
         self.nursery: trio.Nursery | None = nursery if send is not None else None
 
     def update(self, progress: Progress) -> None:
@@ -103,7 +103,6 @@ class _ProgressPump:
         try:
             body = progress_body(self.latest, self.state.state, self.state.reached)
             await self.send(self.request, body)
-            self.messages_sent += 1
         except (OSError, trio.BrokenResourceError, trio.ClosedResourceError) as e:
             # Progress is news, not a promise: a lost one is replaced by the next.
             log.debug("progress not sent: %s", e)
@@ -258,7 +257,7 @@ class JobRunner:
                 result = failure_of_request(request, str(e), e.details, progress.reached)
             except Exception as e:
                 log.exception("job failed with an internal error")
-                reason = f"internal error in {request.command or 'job'}: {type(e).__name__}: {e}"
+                reason = f"internal error in {request.command or 'job'}: {describe(e, named=True)}"
                 result = failure_of_request(request, reason, progress=progress.reached)
             else:
                 elapsed = trio.current_time() - started
@@ -295,5 +294,5 @@ def percent(done: int, total: int | None) -> int | None:
 def _check_user(user: str | None) -> None:
     """A user name every command can delegate to (the repository client's rule: no control
     characters, so that it stays one `On-Behalf-Of` header), else JobError."""
-    if user is not None and (not user.strip() or not user.strip().isprintable()):
+    if user is not None and user_name(user) is None:
         raise JobError(f"argument on-behalf-of is not a usable user name: {user!r}")

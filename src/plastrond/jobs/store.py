@@ -54,7 +54,7 @@ import attrs
 
 from .. import metrics
 from ..durable import atomic_write, write_all
-from ..errors import PlastronError
+from ..errors import PlastronError, describe
 from .completion import Completion
 from .request import JobRequest
 
@@ -166,7 +166,7 @@ def _request_problem(record: dict[str, Any]) -> str | None:
     try:
         JobRequest.from_json(record)
     except Exception as e:  # anything at all: the record is set aside, the store opens
-        return f"not a request: {type(e).__name__}: {e}"
+        return f"not a request: {describe(e, named=True)}"
     return None
 
 
@@ -186,7 +186,7 @@ def _completion_problem(record: dict[str, Any]) -> str | None:
     try:
         Completion.from_json(record)
     except Exception as e:  # anything at all: the record is set aside, the store opens
-        return f"not a completion: {type(e).__name__}: {e}"
+        return f"not a completion: {describe(e, named=True)}"
     return None
 
 
@@ -261,7 +261,7 @@ class MessageStore:
                 log.warning(
                     "cannot compact the message store %s (%s); using the journal as it is",
                     self.path,
-                    e.strerror or e,
+                    describe(e),
                 )
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         if not compacted:
@@ -285,7 +285,7 @@ class MessageStore:
     def _failed(self, e: OSError, what: str) -> StoreWriteError:
         error = StoreWriteError(
             e.errno or errno.EIO,
-            f"message store {self.root} cannot {what}: {e.strerror or e}; the batch was not stored",
+            f"message store {self.root} cannot {what}: {describe(e)}; the batch was not stored",
         )
         self.failure = error
         return error

@@ -8,12 +8,15 @@ the error and decide (the intake and the outbox try again later); removals, whic
 waits for, are kept by the writer and go first in the next batch, or on their own after a
 growing delay when nothing else comes: a receipted completion left in the store would be sent
 again after a restart. A failing store is logged once, and once when it writes again.
+
+`StoreRetry` is that rule for whoever tries a store write again: the writer itself, the intake
+(its requests) and the outbox (its completions) each keep one.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -26,12 +29,42 @@ from .completion import Completion
 from .request import JobRequest
 from .store import MessageStore, RecordKind
 
-__all__ = ["STORE_RETRY", "StoreWriter"]
+__all__ = ["STORE_RETRY", "StoreRetry", "StoreWriter"]
 
 log = logging.getLogger(__name__)
 
 #: the waits before a failed store write is tried again: 1, 2, 4, 8, 16, 30, 30 ... s
 STORE_RETRY = Backoff(initial=1.0, maximum=30.0)
+
+
+class StoreRetry:
+    """Failed store writes, tried again: `failed(e)` is True for the first failure of a run of
+    them (say so then, not again), `over()` True when a run ends (a write worked, or nothing is
+    left to write: say that once too); `wait()` sleeps, and `delay()` gives, the next of the
+    growing delays between the tries of one run (*delays*, fresh for each run)."""
+
+    def __init__(self, delays: Callable[[], Iterator[float]] = STORE_RETRY.delays) -> None:
+        self._fresh = delays
+        self._delays = delays()
+        #: the last failure of the current run (None while writes work)
+        self.failure: OSError | None = None
+
+    def failed(self, error: OSError) -> bool:
+        first = self.failure is None
+        self.failure = error
+        return first
+
+    def over(self) -> bool:
+        ended = self.failure is not None
+        self.failure = None
+        self._delays = self._fresh()
+        return ended
+
+    def delay(self) -> float:
+        return next(self._delays)
+
+    async def wait(self) -> None:
+        await trio.sleep(self.delay())
 
 
 @attrs.define
@@ -58,8 +91,7 @@ class StoreWriter:
         self._send, self._receive = trio.open_memory_channel[_Write](float("inf"))
         #: removals whose batch failed, for the next batch
         self._failed_removals: list[_Write] = []
-        #: the last batch's failure (None once one is written)
-        self.failure: OSError | None = None
+        self._retry = StoreRetry()
 
     async def save_requests(self, requests: list[JobRequest]) -> None:
         await self._submit(RecordKind.REQUEST, requests)
@@ -78,15 +110,18 @@ class StoreWriter:
         if write.error is not None:
             raise write.error
 
+    @property
+    def failure(self) -> OSError | None:
+        """The last batch's failure (None once one is written)."""
+        return self._retry.failure
+
     async def run(self) -> None:
-        delays = STORE_RETRY.delays()
         while True:
             if self._failed_removals:
                 batch: list[_Write] = []
-                with trio.move_on_after(next(delays)):
+                with trio.move_on_after(self._retry.delay()):
                     batch = await receive_batch(self._receive)
             else:
-                delays = STORE_RETRY.delays()
                 batch = await receive_batch(self._receive)
                 if not batch:
                     return
@@ -109,13 +144,13 @@ class StoreWriter:
         except OSError as e:
             error = e
             metrics.STORE_WRITE_ERRORS.inc()
-        if error is not None and self.failure is None:
+        if error is None:
+            if self._retry.over():
+                log.info("the message store can be written again")
+        elif self._retry.failed(error):
             log.error("message store write failed: %s; tried again until a write works", error)
-        elif error is not None:
+        else:
             log.debug("message store write failed again: %s", error)
-        elif self.failure is not None:
-            log.info("the message store can be written again")
-        self.failure = error
         metrics.STORE_FAILING.set(0 if error is None else 1)
         if self.on_write is not None:
             self.on_write(error)

@@ -21,7 +21,7 @@ from rdflib.plugins.sparql.sparql import Update
 from rdflib.plugins.sparql.update import evalUpdate
 from rdflib.term import Identifier
 
-from ..errors import PlastronError
+from ..errors import PlastronError, describe
 
 __all__ = ["SparqlError", "apply_update", "check_update"]
 
@@ -63,7 +63,7 @@ def _translate(text: str, base: str | None) -> Update:
         try:
             parsed = parseUpdate(text)
         except Exception as e:  # pyparsing's ParseException, and others on odd input
-            raise SparqlError(f"the SPARQL update does not parse: {_one_line(e)}") from None
+            raise SparqlError(f"the SPARQL update does not parse: {describe(e)}") from None
         # rdflib's reorderTriples (a query planner's heuristic) sorts the rest of the list
         # once per block of equally bound patterns: quadratic, and worse, in the triples of
         # one update (1,000 triples of INSERT DATA took 14 s, 2,000 took 40 s). An update's
@@ -74,13 +74,9 @@ def _translate(text: str, base: str | None) -> Update:
         try:
             return translateUpdate(parsed, base=base)
         except Exception as e:  # e.g. an undeclared prefix
-            raise SparqlError(f"the SPARQL update is not valid: {_one_line(e)}") from None
+            raise SparqlError(f"the SPARQL update is not valid: {describe(e)}") from None
         finally:
             _algebra.reorderTriples = planner
-
-
-def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
 
 
 def _walk(node: Any) -> Iterator[CompValue]:
@@ -141,5 +137,5 @@ def apply_update(graph: Graph, text: str, base: str) -> Graph:
     try:
         evalUpdate(result, update)
     except Exception as e:
-        raise SparqlError(f"the SPARQL update cannot be applied: {_one_line(e)}") from None
+        raise SparqlError(f"the SPARQL update cannot be applied: {describe(e)}") from None
     return result

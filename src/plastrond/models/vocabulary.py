@@ -26,7 +26,7 @@ from rdflib.util import guess_format
 
 from plastrond.literals import normalize_graph
 
-from ..errors import PlastronError
+from ..errors import PlastronError, describe
 
 __all__ = ["VocabularyCache", "VocabularyError", "shared_cache"]
 
@@ -159,7 +159,7 @@ class VocabularyCache:
                         raise VocabularyError(f"GET {url}: larger than {MAX_SIZE} bytes")
                 content_type = response.headers.get("Content-Type", "")
         except httpx.HTTPError as e:
-            raise VocabularyError(f"GET {url}: {type(e).__name__}: {e}".rstrip(": ")) from None
+            raise VocabularyError(f"GET {url}: {describe(e, named=True)}") from None
         media = content_type.split(";")[0].strip().lower()
         return bytes(body), _FORMATS.get(media) or guess_format(url.rstrip("/"))
 
@@ -167,7 +167,7 @@ class VocabularyCache:
         try:
             data = await trio.Path(path).read_bytes()
         except OSError as e:
-            raise VocabularyError(f"{path}: {e.strerror or e}") from None
+            raise VocabularyError(f"{path}: {describe(e)}") from None
         return data, guess_format(str(path))
 
 

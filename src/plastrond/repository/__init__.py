@@ -49,7 +49,7 @@ from ._races import RACE_ATTEMPTS, RACE_BACKOFF, RACES, fedora47_race, race_answ
 from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
 from ._retry import RetryPolicy
 from ._transaction import FCREPO4, FCREPO6, Transaction
-from ._uris import Link, UriMap, dot_segment, names_resource, parse_links
+from ._uris import Link, UriMap, names_resource, parse_links
 
 __all__ = [
     "DAEMON_AGENT",
@@ -85,7 +85,6 @@ __all__ = [
     "WriteResult",
     "content_disposition",
     "decode_jwt_secret",
-    "dot_segment",
     "fedora47_race",
     "filename_of",
     "labelled",

@@ -18,6 +18,7 @@ import httpx
 import jwt
 
 from plastrond.config import RepositoryConfig
+from plastrond.errors import describe
 from plastrond.logs import register_secret
 
 from ._errors import RepositoryError
@@ -131,7 +132,7 @@ def ssl_from_config(config: RepositoryConfig) -> ssl.SSLContext | bool:
             context = ssl.create_default_context(cafile=str(config.server_cert))
         except (OSError, ssl.SSLError) as e:
             raise RepositoryError(
-                f"REPOSITORY.SERVER_CERT: cannot load {config.server_cert}: {_why(e)}"
+                f"REPOSITORY.SERVER_CERT: cannot load {config.server_cert}: {describe(e)}"
             ) from None
     else:
         context = httpx.create_ssl_context()
@@ -144,12 +145,6 @@ def ssl_from_config(config: RepositoryConfig) -> ssl.SSLContext | bool:
         except (OSError, ssl.SSLError) as e:
             raise RepositoryError(
                 f"REPOSITORY.CLIENT_CERT: cannot load {config.client_cert}"
-                f"{' with ' + str(config.client_key) if config.client_key else ''}: {_why(e)}"
+                f"{' with ' + str(config.client_key) if config.client_key else ''}: {describe(e)}"
             ) from None
     return context
-
-
-def _why(e: BaseException) -> str:
-    if isinstance(e, OSError) and e.strerror:
-        return e.strerror
-    return str(e) or type(e).__name__

@@ -29,6 +29,7 @@ from rdflib import Graph, URIRef
 from plastrond import metrics
 from plastrond.config import RepositoryConfig
 from plastrond.errors import failure_of
+from plastrond.parsing import user_name
 
 from ._agents import DAEMON_AGENT
 from ._agents import labelled as labelled_agent
@@ -391,10 +392,11 @@ class RepositoryClient:
     def on_behalf_of(self, user: str | None) -> RepositoryClient:
         """A view that asks the server to act as *user* (`On-Behalf-Of`); None for no one."""
         if user is not None:
-            user = user.strip()
-            if not user or any(c in user for c in "\r\n") or not user.isprintable():
-                raise ValueError(f"not a usable user name for On-Behalf-Of: {user!r}")
-        return self._view(delegate=user or None, tx=self._tx)
+            name = user_name(user)
+            if name is None:
+                raise ValueError(f"not a usable user name for On-Behalf-Of: {user.strip()!r}")
+            user = name
+        return self._view(delegate=user, tx=self._tx)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -937,7 +939,7 @@ class RepositoryClient:
                 self._shared.rollback_timeout,
             )
 
-    # -- the one place requests are sent --------------------------------------------------
+    # -- sending: every request but the origin probe's (`_probe_origin`) goes through _send --
 
     def _body_mapper(self) -> Callable[[str], str] | None:
         return None if self._map.identity else self._map.outbound

@@ -18,6 +18,7 @@ from typing import Final, TypeVar
 import trio
 
 from ..backoff import Backoff
+from ..errors import failure_of
 from ._errors import RepositoryHTTPError
 
 __all__ = ["RACES", "RACE_ATTEMPTS", "fedora47_race", "race_answer", "retry_races"]
@@ -61,8 +62,7 @@ RACES: Final = (
 
 def race_answer(e: BaseException) -> bool:
     """Whether *e* is an answer of `RACES`, whatever the request (see `fedora47_race`)."""
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
+    e = failure_of(e) or e
     return isinstance(e, RepositoryHTTPError) and any(
         e.status == status and all(part in e.reason for part in parts) for status, parts in RACES
     )
@@ -72,8 +72,7 @@ def fedora47_race(e: BaseException) -> bool:
     """Whether *e* is one of Fedora 4.7's concurrency failures (`RACES`) of a write (PUT or
     PATCH): then nothing of that write was applied. A failed commit is never one (it is a
     TransactionError)."""
-    while isinstance(e, BaseExceptionGroup) and len(e.exceptions) == 1:
-        e = e.exceptions[0]
+    e = failure_of(e) or e
     return isinstance(e, RepositoryHTTPError) and e.method in ("PUT", "PATCH") and race_answer(e)
 
 

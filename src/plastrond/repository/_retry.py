@@ -10,6 +10,7 @@ import attrs
 import httpx
 
 from ..backoff import Backoff
+from ..errors import one_line
 
 __all__ = [
     "IDEMPOTENT",
@@ -77,7 +78,8 @@ def retry_after(response: httpx.Response) -> float | None:
 
 
 def describe(e: httpx.TransportError) -> str:
-    text = str(e).strip()
+    """What went wrong in a request that got no answer, on one line (`errors.one_line`)."""
+    text = one_line(str(e))
     kinds: dict[type[httpx.TransportError], str] = {
         httpx.ConnectTimeout: "connection timed out",
         httpx.ReadTimeout: "no answer in time",
@@ -92,6 +94,6 @@ def describe(e: httpx.TransportError) -> str:
     seen = 0
     while not text and cause is not None and seen < 5:
         cause = cause.__cause__ or cause.__context__
-        text = str(cause).strip() if cause is not None else ""
+        text = one_line(str(cause)) if cause is not None else ""
         seen += 1
     return f"{type(e).__name__}: {text}" if text else type(e).__name__

@@ -15,9 +15,11 @@ Three forms of one resource's URI can meet:
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import attrs
+
+from ..parsing import dot_segment
 
 __all__ = ["Link", "UriMap", "dot_segment", "names_resource", "parse_links", "under"]
 
@@ -68,16 +70,6 @@ def under(uri: str, base: str) -> bool:
     if not uri.startswith(base):
         return False
     return len(uri) == len(base) or uri[len(base)] in "/#?"
-
-
-def dot_segment(segment: str) -> bool:
-    """Whether a path *segment* (still percent-encoded) is `.` or `..` to some client or
-    server: however many times percent-encoded, with a `;parameter` (Tomcat and Jetty drop
-    it), or holding an encoded slash or backslash that a server may decode into a `..`."""
-    decoded, previous = segment, None
-    while decoded != previous:
-        previous, decoded = decoded, unquote(decoded)
-    return any(part.partition(";")[0] in (".", "..") for part in re.split(r"[/\\]", decoded))
 
 
 def names_resource(uri: str, base: str) -> bool:
