@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import attrs
 
 from .errors import PlastronError
-from .parsing import parse_bool
+from .parsing import dot_segment, parse_bool
 from .yamlfile import read_yaml
 
 __all__ = [
@@ -116,7 +116,7 @@ def _tcp_port(sec: _Section, key: str, port: int) -> int:
 def _container_path(sec: _Section, key: str, relpath: str) -> str:
     if not relpath.startswith("/"):
         relpath = "/" + relpath
-    if any(_dot_segment(part) for part in relpath.split("/")):
+    if any(dot_segment(part) for part in relpath.split("/")):
         raise ConfigError(
             f"{sec.where(key)}: must be a container path below the repository root "
             f"(no . or .. segments), got {relpath!r}"
@@ -132,16 +132,6 @@ def _url_pattern(sec: _Section, key: str, pattern: str) -> str:
     except PublicUrlError as e:
         raise ConfigError(f"{sec.where(key)}: {e}") from None
     return pattern
-
-
-def _dot_segment(segment: str) -> bool:
-    """Whether a path segment is `.` or `..`, however many times percent-encoded."""
-    from urllib.parse import unquote
-
-    decoded, previous = segment, None
-    while decoded != previous:
-        previous, decoded = decoded, unquote(decoded)
-    return decoded.strip() in (".", "..")
 
 
 def _http_url(sec: _Section, key: str, value: str | None, *, credentials: str) -> str | None:
