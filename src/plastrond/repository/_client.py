@@ -560,8 +560,9 @@ class RepositoryClient:
         if mapper is not None:
             sparql = map_sparql(sparql, mapper)
         declared = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(prefixes.items()))
+        # (not noted as registered: an IRI of the update may be an object, which registers
+        # nothing; declared again, a registered namespace is left as it is)
         await self._send("PATCH", uri, headers=headers, body=(declared + sparql).encode("utf-8"))
-        registered(self, prefixes)
 
     async def delete(self, uri: str, *, purge: bool = False, if_match: str | None = None) -> None:
         """DELETE *uri*. Fedora (4 and 6) leaves a tombstone that answers 410; with *purge* the

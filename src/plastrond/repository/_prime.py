@@ -277,8 +277,8 @@ async def declarations(client: RepositoryClient, namespaces: Iterable[str]) -> d
     try:
         known = await _registered(base, server)
     except RepositoryError as e:
-        log.warning("the namespaces of %s could not be read: %s", client.root, e)
-        known = set()
+        log.warning("the namespaces of %s could not be read (all declared): %s", client.root, e)
+        known = server.registered = set()
     return {prefix_of(ns): ns for ns in sorted(wanted - known)}
 
 
