@@ -151,6 +151,8 @@ XML
 # and may define
 #   prepare  run first by every start (installs what ready itself needs, e.g. curl)
 #   ours     run when something answers at start: fails (die) when it is not this folder's
+#   failed   true when the service can no longer come up although its process runs (e.g. a
+#            webapp that did not deploy, its container answering 503): the start fails at once
 #   then ends with `service_main "$@"`.
 
 # run_logged COMMAND...: start COMMAND in a session of its own, detached, its output in
@@ -164,6 +166,10 @@ run_logged() {
 # file names has exited without answering.
 service_up() {
   ready && return 0
+  if declare -F failed >/dev/null && failed; then
+    tail -n "${LOG_TAIL:-30}" "$LOGFILE" >&2 || true
+    die "$SERVICE failed to start (log: $LOGFILE)"
+  fi
   if [ -s "$PIDFILE" ] && ! pid_alive "$PIDFILE"; then
     ready && return 0
     tail -n "${LOG_TAIL:-30}" "$LOGFILE" >&2 || true

@@ -154,4 +154,10 @@ launch() {
     --path / "$WEBAPP")
 }
 
+# failed: the webapp did not deploy (e.g. a ModeShape store whose node types name a prefix
+# its namespace registry lost): Jetty runs on and answers 503, so waiting is no use.
+failed() {
+  grep -q -e "Context initialization failed" -e "Failed startup of context" "$LOGFILE" 2>/dev/null
+}
+
 service_main "$@"

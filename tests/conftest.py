@@ -11,7 +11,8 @@ or a nearer conftest may define its own under the same name):
 - `repo`: a `RepositoryClient` on the same Fedora.
 - `empty_fedora47`: a Fedora 4.7.5 of the test's own, started empty on free ports (no
   namespace, node type or resource but its root: what a first-contact race needs), stopped
-  and removed afterwards (`EmptyFedora`; about 30 s to start, 1-2 GB of memory).
+  and removed afterwards (`EmptyFedora`; about 30 s to start, 1-2 GB of memory);
+  `restartable_fedora47`: the same with its `EmptyFedora`, which can `restart` it.
 
 The support modules of tests/imports, tests/export and tests/http (`import_support`,
 `export_support`, `live_support`) are importable from every test module, whichever folder
@@ -407,12 +408,28 @@ class EmptyFedora:
             version=_versions().get("FCREPO47_VERSION", ""),
         )
 
+    def restart(self) -> None:
+        """Stop it and start it again on the same data (what a Fedora 4.7 whose namespace
+        registry was damaged cannot do: the fixture fails then)."""
+        self._script("stop")
+        self._script("start")
+
     def stop(self) -> None:
         """Stop it and remove its data."""
         try:
             self._script("stop")
         finally:
             shutil.rmtree(self.state, ignore_errors=True)
+
+
+@pytest.fixture
+def restartable_fedora47(tmp_path_factory) -> Iterator[tuple[FedoraEndpoint, EmptyFedora]]:
+    """`empty_fedora47` with its `EmptyFedora`, to restart it (`EmptyFedora.restart`)."""
+    server = EmptyFedora(tmp_path_factory.mktemp("fedora47-state"))
+    try:
+        yield server.start(), server
+    finally:
+        server.stop()
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import httpx
 import pytest
 import trio
 from rdflib import Graph, Literal, URIRef
+from rdflib.namespace import RDF
 from repository_doubles import repo_config
 
 from plastrond.repository import PrimeError, RepositoryClient, _prime
@@ -43,12 +44,18 @@ class Server:
     """A Fedora 4.7 as far as the prime sees it: pairtree nodes refuse children, `crossed`
     reads of a placeholder give its dcterms values back under pcdm."""
 
-    def __init__(self, *, fedora6: bool = False, crossed: int = 0) -> None:
+    def __init__(
+        self, *, fedora6: bool = False, crossed: int = 0, registered: dict[str, str] | None = None
+    ) -> None:
         self.fedora6 = fedora6
         self.crossed = crossed
+        #: the namespace registry its root's Turtle declares (prefix -> namespace)
+        self.registered = {"rdf": RDF_NS, "ldp": "http://www.w3.org/ns/ldp#"} | (registered or {})
         self.stored: dict[str, bytes] = {}
         self.requests: list[tuple[str, str]] = []
         self.posted: list[bytes] = []
+        self.put: dict[str, bytes] = {}
+        self.patches: list[bytes] = []
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         method, url = request.method, str(request.url)
@@ -62,6 +69,9 @@ class Server:
             self.posted.append(request.content)
             self.stored[created] = request.content
             return httpx.Response(201, headers={"Location": created})
+        if method == "GET" and url == ROOT:
+            prefixes = "".join(f"@prefix {p}:  <{ns}> .\n" for p, ns in self.registered.items())
+            return httpx.Response(200, text=prefixes + f"<{ROOT}> <{RDF_NS}type> <x:Root> .\n")
         if method == "GET":
             lines = self.stored[url].decode().splitlines(keepends=True)
             body = "".join(ln for ln in lines if not ln.startswith("@prefix"))
@@ -73,6 +83,10 @@ class Server:
         if method == "DELETE":
             self.stored.pop(url, None)
             return httpx.Response(204)
+        if method == "PUT":
+            self.put[url.removeprefix(ROOT)] = request.content
+        if method == "PATCH":
+            self.patches.append(request.content)
         return httpx.Response(201)
 
     def kinds(self) -> list[str]:
@@ -104,10 +118,11 @@ async def test_the_first_write_primes_once_in_the_nearest_container_that_takes_i
         await repo.put_container(ITEM)
         await repo.on_behalf_of("jsmith").update(ITEM, "INSERT DATA { <> <x:y> 'z' }")
     kinds = server.kinds()
-    slug = next(u for m, u in server.requests if m == "GET").removeprefix(C + "/")
+    slug = next(u for m, u in server.requests if m == "GET" and u != ROOT).removeprefix(C + "/")
     assert slug.startswith("plastrond-prime-")
     assert kinds == [
         "HEAD ",
+        "GET ",  # the namespaces the server has, once
         "POST /pcdm/ab/cd/ef/01",  # a pairtree node, then up
         "POST /pcdm/ab/cd/ef",
         "POST /pcdm/ab/cd",
@@ -134,12 +149,12 @@ async def test_the_placeholder_carries_every_term_and_a_new_term_primes_only_its
     declared = [
         [ln for ln in body.splitlines() if ln.startswith(b"@prefix")] for body in server.posted
     ]
-    # every namespace of a predicate or type, under a prefix the same in every replica
+    # every namespace of a predicate or type the server lacks (not rdf), under a prefix the
+    # same in every replica
     assert declared[0] == [
-        f"@prefix {prefix_of(ns)}: <{ns}> .".encode()
-        for ns in sorted({DC, PCDM, RDF_NS}, key=prefix_of)
+        f"@prefix {prefix_of(ns)}: <{ns}> .".encode() for ns in sorted({DC, PCDM}, key=prefix_of)
     ]
-    assert declared[1] == [f"@prefix {prefix_of(DC)}: <{DC}> .".encode()]
+    assert declared[1] == []  # dcterms: registered by the first prime
     posted = [
         parse_ntriples(
             b"\n".join(ln for ln in body.splitlines() if not ln.startswith(b"@prefix")).replace(
@@ -209,3 +224,35 @@ def test_a_namespace_is_split_as_rdf_xml_splits_it() -> None:
     assert namespace_of("urn:x:1abc") == "urn:x:1"
     assert prefix_of(DC) == prefix_of(DC) != prefix_of(PCDM)
     assert prefix_of(DC).startswith("pl") and not prefix_of(DC).startswith("ns")
+
+
+async def test_a_namespace_the_server_has_is_never_declared_and_every_write_declares_new_ones():
+    """No write lets Fedora 4.7 make up an `nsNNN` (made up under a read lock, two writes at
+    once can damage its registry: see `_prime.declarations`), and none declares a prefix for
+    a namespace the server has registered (here dcterms, as `ns001`)."""
+    server = Server(registered={"ns001": DC})
+    new = "http://example.org/new#"
+    mine = "http://example.org/mine#"
+    graph = Graph()
+    graph.add((URIRef(""), URIRef(DC + "title"), Literal("t")))
+    graph.add((URIRef(""), RDF.type, URIRef(new + "Thing")))
+    async with client(server, terms()) as repo:
+        await repo.put_container(f"{C}/one", graph)
+        await repo.update(
+            f"{C}/one",
+            f"PREFIX m: <{mine}> INSERT DATA {{ <> <{DC}title> 'u' ; m:p 'v' ; "
+            f"<http://example.org/upd#q> <{C}/two> }}",
+        )
+        await repo.put_container(f"{C}/three", graph)  # its new namespace is known now
+    assert server.kinds().count("GET ") == 1
+    declared = [
+        [ln for ln in body.splitlines() if ln.startswith(b"@prefix")] for body in server.posted
+    ]
+    assert declared == [[f"@prefix {prefix_of(PCDM)}: <{PCDM}> .".encode()]]  # the prime
+    assert server.put["/pcdm/one"].startswith(f"@prefix {prefix_of(new)}: <{new}> .\n".encode())
+    assert b"@prefix" not in server.put["/pcdm/three"]
+    upd = "http://example.org/upd#"
+    assert server.patches == [
+        f"PREFIX {prefix_of(upd)}: <{upd}>\n".encode() + server.patches[0].split(b"\n", 1)[1]
+    ]
+    assert server.patches[0].split(b"\n", 1)[1].startswith(b"PREFIX m:")

@@ -55,6 +55,7 @@ from ._headers import (
     parse_digest_header,
     preconditions,
 )
+from ._prime import declarations, graph_namespaces, registered, sparql_namespaces
 from ._prime import known_needs_priming as prime_needed
 from ._prime import prime as prime_server
 from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
@@ -508,8 +509,9 @@ class RepositoryClient:
 
         In *graph*, `URIRef("")` names the new resource. Fedora 6 takes *slug* as the last
         path segment, or mints one when that name is taken. *prefixes* (prefix -> namespace)
-        are declared in the body: Fedora 4.7 registers a namespace it does not know yet under
-        the prefix the body declares for it (when that prefix is free), else as `nsNNN`.
+        are declared in the body; without them, those of `declarations` (on a Fedora 4.7, a
+        prefix for each namespace of the graph the server has not registered: every write
+        registers its new namespaces under a declared prefix, never a made-up `nsNNN`).
         """
         headers = {"Content-Type": WRITE_FORMAT}
         if slug is not None:
@@ -517,13 +519,13 @@ class RepositoryClient:
         if self._shared.naming.probe_pending:
             await self._probe_origin()
         await self._prime_before_write(f"{(parent or self.default_container).rstrip('/')}/new")
-        body = serialize_for_write(graph, self._body_mapper())
-        if prefixes:
-            declared = "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in sorted(prefixes.items()))
-            body = declared.encode("utf-8") + body
+        if prefixes is None:
+            prefixes = await declarations(self, graph_namespaces(graph))
+        body = _declared(prefixes) + serialize_for_write(graph, self._body_mapper())
         response = await self._send(
             "POST", parent or self.default_container, headers=headers, body=body
         )
+        registered(self, dict(prefixes))
         return self._written(parent or self.default_container, response, binary=False)
 
     async def put_container(
@@ -556,8 +558,10 @@ class RepositoryClient:
         if self._shared.naming.probe_pending:
             await self._probe_origin()
         await self._prime_before_write(uri)
-        body = serialize_for_write(graph, self._body_mapper())
+        prefixes = await declarations(self, graph_namespaces(graph))
+        body = _declared(prefixes) + serialize_for_write(graph, self._body_mapper())
         response = await self._send("PUT", uri, headers=headers, body=body)
+        registered(self, prefixes)
         return self._written(uri, response, binary=False)
 
     async def update(
@@ -574,10 +578,14 @@ class RepositoryClient:
         if self._shared.naming.probe_pending:
             await self._probe_origin()
         await self._prime_before_write(uri)
+        prefixes = await declarations(self, sparql_namespaces(sparql, self.root))
         mapper = self._body_mapper()
         if mapper is not None:
             sparql = map_sparql(sparql, mapper)
-        await self._send("PATCH", uri, headers=headers, body=sparql.encode("utf-8"))
+        declared = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(prefixes.items()))
+        # (not noted as registered: an IRI of the update may be an object, which registers
+        # nothing; declared again, a registered namespace is left as it is)
+        await self._send("PATCH", uri, headers=headers, body=(declared + sparql).encode("utf-8"))
 
     async def delete(self, uri: str, *, purge: bool = False, if_match: str | None = None) -> None:
         """DELETE *uri*. Fedora (4 and 6) leaves a tombstone that answers 410; with *purge* the
@@ -1142,3 +1150,8 @@ async def _reason(response: httpx.Response, streamed: bool) -> str:
     finally:
         await response.aclose()
     return reason_from_body(body, response.headers.get("Content-Type"), fallback)
+
+
+def _declared(prefixes: Mapping[str, str]) -> bytes:
+    """Turtle prefix declarations for *prefixes* (prefix -> namespace), before a body."""
+    return "".join(f"@prefix {p}: <{ns}> .\n" for p, ns in sorted(prefixes.items())).encode()

@@ -13,13 +13,25 @@ write, one resource carrying every (predicate, object) of *graph* (every predica
 literal datatype and language plastrond writes) is created outside any transaction, one prime
 at a time in the process, read back and checked (every value came back under its own
 predicate: a crossed registration shows as a value under another), then deleted with its
-tombstone. The body declares a prefix for each namespace, derived from the namespace
-(`prefix_of`): Fedora 4.7 registers a new namespace under the prefix the body declares (when
-free) rather than the next `nsNNN`, so that two replicas priming a new server at once register
-the same prefix for the same namespace instead of one `nsNNN` for two (seen: `dcterms:creator`
-stored as `owl:creator`). A crossed read-back or a race of the create (the other replica's
-`Node type ... already exists`) is tried again. Terms already primed are not written again;
-a graph with terms not seen yet (a model added while running) primes those.
+tombstone. The body declares a prefix for each namespace the server has not registered yet,
+derived from the namespace (`prefix_of`; the server's namespaces are read once, from the
+prefixes of its Turtle): Fedora 4.7 registers a new namespace under the prefix the body
+declares rather than making up the next `nsNNN`, so that two replicas priming a new server at
+once register the same prefix for the same namespace. A crossed read-back or a race of the
+create (the other replica's `Node type ... already exists`) is tried again. Terms already
+primed are not written again; a graph with terms not seen yet (a model added while running)
+primes those.
+
+Every other write declares them too (`declarations`, from `RepositoryClient.create_container`,
+`put_container` and `update`): a namespace the prime did not have (an update's, a prime that
+could not be written) is registered under a declared prefix as well. Fedora 4.7.5 (ModeShape
+5.4) makes up `nsNNN` under a shared *read* lock: two writes bringing new namespaces at once
+can get the same `nsNNN` (values read back under the other namespace: `dcterms:creator` seen
+as `owl:creator`) and save a namespace registry that lost or moved an entry, so that once
+Fedora restarts the `nsNNN` shift, types and values are lost and a node type saved under an
+`nsNNN` that no longer exists stops the webapp ("There is no namespace registered for the
+prefix ns017"). A declared prefix is registered under the write lock, safely. A namespace the
+server has is never declared (under any prefix): Fedora keeps its prefix.
 
 Fedora 6 (no ModeShape) needs none of this: which server it is comes from
 `RepositoryClient.server_style` (the transaction style when it is known, else one HEAD).
@@ -29,8 +41,10 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 import uuid
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -48,7 +62,15 @@ from ._uris import under
 if TYPE_CHECKING:
     from ._client import RepositoryClient
 
-__all__ = ["PrimeError", "needs_priming", "prime", "prime_graph_pairs"]
+__all__ = [
+    "PrimeError",
+    "declarations",
+    "graph_namespaces",
+    "needs_priming",
+    "prime",
+    "prime_graph_pairs",
+    "sparql_namespaces",
+]
 
 log = logging.getLogger("plastrond.repository")
 
@@ -76,6 +98,8 @@ class _Server:
     last: Graph | None = None
     #: monotonic time before which a failed prime is not tried again
     quiet_until: float = 0.0
+    #: the namespaces the server has registered (read once, then those declared added)
+    registered: set[str] | None = None
 
 
 _servers: dict[str, _Server] = {}
@@ -165,7 +189,7 @@ async def _write_prime(base: RepositoryClient, wanted: set[Pair], near: str) -> 
     graph = Graph()
     for p, o in sorted(wanted):
         graph.add((URIRef(""), p, o))
-    prefixes = {prefix_of(ns): ns for ns in sorted({namespace_of(str(t)) for t in _terms(wanted)})}
+    prefixes = await declarations(base, {namespace_of(str(t)) for t in _terms(wanted)})
     places = _ancestors(base, near)
     last: Exception | None = None
     attempt = 0
@@ -193,6 +217,7 @@ async def _write_prime(base: RepositoryClient, wanted: set[Pair], near: str) -> 
                     await base.delete(created.uri, purge=True)
                 except RepositoryError as e:
                     log.warning("the prime %s could not be deleted: %s", created.uri, e)
+        registered(base, prefixes)
         missing = wanted - got
         if not missing:
             return
@@ -206,6 +231,86 @@ async def _write_prime(base: RepositoryClient, wanted: set[Pair], near: str) -> 
     if isinstance(last, PrimeError):
         raise last
     raise last
+
+
+_PREFIX_LINE = re.compile(r"@prefix\s+[^\s:]*:\s*<([^<>\s]*)>\s*\.", re.IGNORECASE)
+_SPARQL_PREFIX = re.compile(r"\bPREFIX\s+[^\s:]*:\s*<([^<>\s]*)>", re.IGNORECASE)
+_IRI = re.compile(r"<([^<>\"{}|^`\\\s]*)>")
+
+
+async def _registered(base: RepositoryClient, server: _Server) -> set[str]:
+    """The namespaces the server has registered: once per process and server, the prefixes
+    Fedora 4.7 declares in a Turtle representation (every namespace of its registry)."""
+    if server.registered is None:
+        response = await base._send(
+            "GET",
+            base.root,
+            headers={
+                "Accept": "text/turtle",
+                "Prefer": 'return=representation; omit="http://www.w3.org/ns/ldp#PreferContainment '
+                'http://www.w3.org/ns/ldp#PreferMembership"',
+            },
+        )
+        server.registered = set(_PREFIX_LINE.findall(response.text))
+    return server.registered
+
+
+async def declarations(client: RepositoryClient, namespaces: Iterable[str]) -> dict[str, str]:
+    """The prefixes (prefix -> namespace) a write to a Fedora 4.7 must declare: one
+    (`prefix_of`) for each of *namespaces* the server has not registered yet, none for the
+    others (nor anything on Fedora 6).
+
+    Fedora 4.7.5 (ModeShape 5.4) makes up `nsNNN` for a namespace no prefix is declared for
+    under a shared read lock: two writes bringing new namespaces at once can get the same
+    `nsNNN` (their values crossed) and save a namespace registry that lost or moved an
+    entry, so that after a restart the `nsNNN` shift and the node types saved under the old
+    names stop the webapp ("no namespace registered for the prefix ns017"). A declared prefix
+    is registered under the write lock. A namespace already registered is left as it is:
+    declaring another prefix for it is never needed, and is not done. When the server's
+    registry cannot be read, every namespace is declared (Fedora ignores the declaration of
+    a namespace it has)."""
+    wanted = {ns for ns in namespaces if ns}
+    if not wanted or not await known_needs_priming(client):
+        return {}
+    server = _servers.setdefault(client._shared.naming.map.internal, _Server())
+    base = client._view(delegate=None, tx=None, priming=False)
+    try:
+        known = await _registered(base, server)
+    except RepositoryError as e:
+        log.warning("the namespaces of %s could not be read (all declared): %s", client.root, e)
+        known = server.registered = set()
+    return {prefix_of(ns): ns for ns in sorted(wanted - known)}
+
+
+def registered(client: RepositoryClient, declared: dict[str, str]) -> None:
+    """Note that a write declaring *declared* was taken: the server has those namespaces."""
+    server = _servers.get(client._shared.naming.map.internal)
+    if declared and server is not None and server.registered is not None:
+        server.registered |= set(declared.values())
+
+
+def graph_namespaces(graph: Graph | None) -> set[str]:
+    """The namespaces of *graph* that name a JCR item to Fedora 4.7: those of its predicates
+    and of the objects of its rdf:type."""
+    if graph is None:
+        return set()
+    found = {namespace_of(str(p)) for p in graph.predicates() if isinstance(p, URIRef)}
+    found |= {namespace_of(str(o)) for o in graph.objects(None, RDF_TYPE) if isinstance(o, URIRef)}
+    return found
+
+
+def sparql_namespaces(query: str, root: str) -> set[str]:
+    """The namespaces of the absolute IRIs of a SPARQL Update, but those of the repository's
+    own resources (under *root*) and those the query declares a prefix for itself (a second
+    prefix for one namespace in one request is refused by Fedora 4.7)."""
+    own = set(_SPARQL_PREFIX.findall(query))
+    root = root.rstrip("/")
+    found = set()
+    for iri in _IRI.findall(query):
+        if ":" not in iri or iri.startswith(root) or iri in own:
+            continue
+        found.add(namespace_of(iri))
+    return found - own
 
 
 def _terms(pairs: set[Pair]) -> set[URIRef]:
