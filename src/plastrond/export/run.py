@@ -563,7 +563,8 @@ class ExportRun:
                         with trio.CancelScope(shield=True):
                             await trio.to_thread.run_sync(scratch.close)
                         raise
-                    await trio.to_thread.run_sync(scratch.close, last)
+                    with trio.CancelScope(shield=True):  # the file is closed, whatever comes
+                        await trio.to_thread.run_sync(scratch.close, last)
                     digester = scratch.digester
                     expected = binary.length
                     if expected is not None and expected != digester.size:
