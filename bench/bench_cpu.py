@@ -79,13 +79,9 @@ async def run_measured(
     pid = fedora_pid(url)
     # timed by this thread's CPU time: a wall-clock profile on a loaded machine counts the waits
     profiler = cProfile.Profile(time.thread_time) if profile else None
+    log = logging.getLogger("bench.cpu")
     async with RepositoryClient(config.repository, transport=transport) as repo:
-        ctx = JobContext(
-            request=request,
-            config=config,
-            log=logging.getLogger("bench.cpu"),
-            repository_client=repo,
-        )
+        ctx = JobContext(request=request, config=config, log=log, repository_client=repo)
         command = get_command(request.command)
         fedora_before = cpu_seconds(pid)
         daemon_before = time.process_time()
