@@ -128,6 +128,15 @@ def make_files(folder: Path, total: int) -> None:
         (folder / f"{n}.jpg").write_bytes(b"\xff\xd8\xff\xe0" + os.urandom(2044))
 
 
+def make_workload(work: Path, total: int) -> None:
+    """*total* items' files in `work/files`, and the rights vocabulary `config_for` names."""
+    (work / "files").mkdir()
+    make_files(work / "files", total)
+    (work / "rights.ttl").write_text(
+        f'<{RIGHTS}InC> <http://www.w3.org/2000/01/rdf-schema#label> "In Copyright" .\n'
+    )
+
+
 def config_for(args: argparse.Namespace, url: str, work: Path, concurrency: int) -> Config:
     rights = work / "rights.ttl"
     return Config(
@@ -258,11 +267,7 @@ async def main() -> None:
     )
     with tempfile.TemporaryDirectory(prefix="bench-import-") as name:
         work = Path(name)
-        (work / "files").mkdir()
-        make_files(work / "files", total + args.warmup)
-        (work / "rights.ttl").write_text(
-            f'<{RIGHTS}InC> <http://www.w3.org/2000/01/rdf-schema#label> "In Copyright" .\n'
-        )
+        make_workload(work, total + args.warmup)
         for server, url in servers.items():
             if not answers(args, url):
                 print(f"{server} ({url}): does not answer, skipped")

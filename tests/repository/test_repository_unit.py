@@ -219,6 +219,28 @@ async def test_weak_etags_are_sent_in_their_strong_form():
     assert seen[0].headers["X-If-State-Token"] == "S1"
 
 
+async def test_session_cookies_are_never_sent_back():
+    """Fedora hands out session cookies: none is kept, so a delegated request never rides on
+    a session another opened."""
+    seen: list[httpx.Request] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(
+            204,
+            headers={"Set-Cookie": "JSESSIONID=abc123; Path=/rest"},
+            request=request,
+        )
+
+    async with client_for(handler) as repo:
+        await repo.head(ROOT + "/a")
+        await repo.on_behalf_of("jsmith").head(ROOT + "/a")
+        assert not repo._shared.http.cookies
+    assert len(seen) == 2
+    assert all("Cookie" not in request.headers for request in seen)
+    assert seen[1].headers["On-Behalf-Of"] == "jsmith"
+
+
 # ------------------------------------------------------------------------------------------
 # Retries (MockClock: the back-off costs no real time)
 # ------------------------------------------------------------------------------------------

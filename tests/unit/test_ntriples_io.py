@@ -45,6 +45,50 @@ def test_the_graph_is_the_one_rdflib_reads(ending: str) -> None:
     assert isinstance(part, BNode) and ours.value(part, DCTERMS.isPartOf) is not None
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        f"<{ITEM}> <{DCTERMS.relation}> <http://other.example/x#frag> .",
+        f'<{ITEM}> <{DCTERMS.title}> "plain" .',
+        f'<{ITEM}> <{DCTERMS.title}> "tagged"@en-GB .',
+        f'<{ITEM}> <{DCTERMS.title}> "typed"^^<{XSD.string}> .',
+        f'<{ITEM}> <{DCTERMS.created}> "2026-12-07T19:31:14.692Z"^^<{XSD.dateTime}> .',
+        f'<{ITEM}> <{DCTERMS.extent}> "x3"^^<{XSD.integer}> .',
+        f'<{ITEM}> <{DCTERMS.title}> "" .',
+        f'  <{ITEM}>\t<{DCTERMS.title}>  "spaced # not a comment" \t. # a comment',
+        f'<{ITEM}> <{DCTERMS.title}> "caf\\u00e9 \\\\ \\"q\\"" .',
+        f"<{ITEM}> <{DCTERMS.hasPart}> _:b1 .",
+    ],
+)
+def test_each_line_reads_as_the_terms_rdflib_gives(line: str) -> None:
+    """The common lines are read without rdflib's parser (`_rdf._PLAIN_LINE`), the others
+    with it: both give the very terms (type, datatype and language included) rdflib does."""
+    ours = list(ntriples_into(Graph(), line + "\n"))
+    theirs = list(Graph().parse(data=line + "\n", format="nt"))
+    assert len(ours) == len(theirs) == 1
+    for mine, its in zip(ours[0], theirs[0], strict=True):
+        assert type(mine) is type(its)
+        if isinstance(its, BNode):
+            continue
+        assert mine == its and str(mine) == str(its)
+        if isinstance(its, Literal):
+            assert (mine.datatype, mine.language) == (its.datatype, its.language)
+
+
+def test_a_repository_graph_holds_xsd_strings_as_simple_literals() -> None:
+    data = (
+        f'<{ITEM}> <{DCTERMS.title}> "typed"^^<{XSD.string}> .\n'
+        f'<{ITEM}> <{DCTERMS.alternative}> "esc\\\\aped"^^<{XSD.string}> .\n'
+        f'<{ITEM}> <{DCTERMS.extent}> "3"^^<{XSD.integer}> .\n'
+    ).encode()
+    graph = parse_ntriples(data, None)
+    assert set(graph.objects(ITEM, DCTERMS.title)) == {Literal("typed")}
+    assert graph.value(ITEM, DCTERMS.title).datatype is None
+    assert graph.value(ITEM, DCTERMS.alternative) == Literal("esc\\aped")
+    assert graph.value(ITEM, DCTERMS.alternative).datatype is None
+    assert graph.value(ITEM, DCTERMS.extent) == Literal("3", datatype=XSD.integer)
+
+
 def test_a_line_of_several_megabytes_is_read_whole() -> None:
     value = 'A long transcription, \u00e9t\u00e9 \u6771\u4eac \\ "q". ' * 100_000  # ~3.3 MB
     source = Graph()

@@ -416,10 +416,15 @@ class ExportRun:
         except PublicUrlError as e:
             raise ItemFailure(str(e)) from e
 
-    async def _graph(self, uri: str) -> Graph:
+    async def _graph(self, uri: str, *, server_managed: bool = True) -> Graph:
+        """The description of *uri*; without the server-managed triples (the creation dates,
+        digests, LDP and Fedora types... less for Fedora to write and for us to read) where
+        only what the import wrote is read: pages, proxies, binaries' descriptions."""
         async with self._requests:
             try:
-                resource = await self.repository.get_graph(uri, containment=False)
+                resource = await self.repository.get_graph(
+                    uri, containment=False, server_managed=server_managed
+                )
             except RepositoryError as e:
                 raise ItemFailure(str(e)) from e
             except (ValueError, rdflib.exceptions.Error) as e:
@@ -479,7 +484,9 @@ class ExportRun:
 
     async def _description(self, uri: str, description_uri: str | None) -> Graph:
         """A binary's description: its name (dcterms:title) and rdf:types (FILES usage tags)."""
-        return await self._graph(description_uri or f"{uri.rstrip('/')}/fcr:metadata")
+        return await self._graph(
+            description_uri or f"{uri.rstrip('/')}/fcr:metadata", server_managed=False
+        )
 
     async def _pages(self, subject: URIRef, graph: Graph) -> list[tuple[int, Graph, URIRef]]:
         """The item's pages (pcdm:hasMember) with their graphs, in page order: by
@@ -491,7 +498,7 @@ class ExportRun:
         graphs: dict[URIRef, Graph] = {}
 
         async def fetch(member: URIRef) -> None:
-            graphs[member] = await self._graph(str(member))
+            graphs[member] = await self._graph(str(member), server_managed=False)
 
         try:
             async with trio.open_nursery() as nursery:
@@ -519,7 +526,11 @@ class ExportRun:
         current = first if isinstance(first, URIRef) else None
         while current is not None and current not in seen and len(seen) <= len(members):
             seen.add(current)
-            proxy_graph = graph if (current, None, None) in graph else await self._graph(current)
+            proxy_graph = (
+                graph
+                if (current, None, None) in graph
+                else await self._graph(current, server_managed=False)
+            )
             target = proxy_graph.value(current, ORE.proxyFor)
             if isinstance(target, URIRef) and target in members and target not in order:
                 order.append(target)
@@ -538,12 +549,20 @@ class ExportRun:
                         return None
                 async with self.repository.open_binary(uri) as binary:
                     scratch = _ScratchFile(path)
+                    # Each chunk is written once the next has come, the last with the close:
+                    # a binary of one chunk costs one thread call.
+                    last: bytes | None = None
                     try:
                         async for chunk in binary.iter_bytes():
-                            await trio.to_thread.run_sync(scratch.write, chunk)
-                    finally:
+                            if last is not None:
+                                await trio.to_thread.run_sync(scratch.write, last)
+                            last = chunk
+                    except BaseException:
                         with trio.CancelScope(shield=True):
                             await trio.to_thread.run_sync(scratch.close)
+                        raise
+                    with trio.CancelScope(shield=True):  # the file is closed, whatever comes
+                        await trio.to_thread.run_sync(scratch.close, last)
                     digester = scratch.digester
                     expected = binary.length
                     if expected is not None and expected != digester.size:
@@ -585,8 +604,8 @@ def _files(graph: Graph, subject: URIRef) -> list[URIRef]:
 
 class _ScratchFile:
     """A binary's scratch copy, written chunk by chunk from worker threads and hashed on the
-    way. The file (and its folder) is made with the first chunk: a small binary costs two
-    thread calls, this one and `close`."""
+    way. The file (and its folder) is made with the first chunk; `close` takes the last: a
+    small binary costs one thread call."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -600,11 +619,14 @@ class _ScratchFile:
         self.digester.update(chunk)
         self._out.write(chunk)
 
-    def close(self) -> None:
-        if self._out is None:
-            self.write(b"")  # an empty binary is an empty file
-        assert self._out is not None
-        self._out.close()
+    def close(self, last: bytes | None = None) -> None:
+        """Write *last* (if any) and close the file (always, even if that write fails)."""
+        try:
+            if last is not None or self._out is None:
+                self.write(last or b"")  # an empty binary is an empty file
+        finally:
+            if self._out is not None:
+                self._out.close()
 
 
 def mime_matches(content_type: str | None, wanted: Sequence[str]) -> bool:
