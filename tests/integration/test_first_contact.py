@@ -13,6 +13,8 @@ before and after a restart of the Fedora.
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import uuid
 from pathlib import Path
@@ -34,8 +36,20 @@ PUBLISHING = "Item"
 
 
 def repeated_csv(model: str, times: int) -> tuple[str, int]:
-    header, *rows = (DATA / f"{model}.csv").read_text(encoding="utf-8").splitlines()
-    return "\n".join([header, *(rows * times)]) + "\n", len(rows) * times
+    """The model's sample rows *times* over, each copy with a key of its own (a row whose
+    identifier, or Title for an Issue, an earlier row has is invalid)."""
+    with (DATA / f"{model}.csv").open(encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        fields = list(reader.fieldnames or [])
+        rows = list(reader)
+    key = "Identifier" if "Identifier" in fields else "Title"
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fields, lineterminator="\n")
+    writer.writeheader()
+    for copy in range(times):
+        for row in rows:
+            writer.writerow({**row, key: f"{row[key]} copy {copy + 1}"})
+    return out.getvalue(), len(rows) * times
 
 
 def failed_rows(jobs: Path) -> list[str]:
