@@ -157,12 +157,12 @@ async def export(ctx: JobContext, report: Report) -> JobResult:
     # DestinationError and ExportError are JobErrors: they go to the runner as they are.
     await run.execute(request.uris, request.destination)
     counts = run.counts
-    state = "export_complete" if counts.errors == 0 else "partial_export"
+    state = "export_complete" if counts["errors"] == 0 else "partial_export"
     ctx.log.info(
         "export: %d of %d item(s) exported, %d error(s), %d bytes of binaries, to %s",
-        counts.exported,
+        counts["exported"],
         counts.total,
-        counts.errors,
+        counts["errors"],
         run.download_bytes,
         request.destination.describe(),
     )
@@ -170,7 +170,6 @@ async def export(ctx: JobContext, report: Report) -> JobResult:
     return JobResult(
         state=state,
         body={
-            "type": state,
             "content_type": request.content_type,
             "file_extension": request.file_extension,
             "download_uri": request.destination.written,

@@ -93,6 +93,6 @@ async def import_items(ctx: JobContext, report: Report) -> JobResult:
     finally:
         await run.close()
     report(run.progress())
-    state, body = run.result()
-    ctx.log.info("import %s: %s", state, run.counts.as_dict())
-    return JobResult(state=state, body=body)
+    result = run.result()
+    ctx.log.info("import %s: %s", result.state, run.counts.as_dict())
+    return result

@@ -9,7 +9,6 @@ resource's handle (`handles`: uri -> `hdl:P/S`) when there are any.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any, Self
 
@@ -18,7 +17,8 @@ import trio
 
 from .. import publication
 from ..config import Config
-from ..jobs.protocol import JobContext, Progress, Report
+from ..jobs.items import ItemCounts, Items
+from ..jobs.protocol import JobContext, Report
 from ..jobs.request import JobRequest
 from ..jobs.result import JobResult
 from ..publication import Change, PublicationError
@@ -63,69 +63,42 @@ async def _mark_all(ctx: JobContext, report: Report, make: Callable[..., Change]
     request = await options_of(PublishRequest, ctx)
     change = make(hidden=request.hidden, visible=request.visible)
     name = change.name
-    uris = request.uris
     repository = ctx.repository
-    started = time.time()
+    # `done`: the resources marked (or found marked already); `errors`: those that failed
+    counts = ItemCounts(("done", "errors"), total=len(request.uris), done=("done", "errors"))
+    items = Items(counts, report)
     done: list[str] = []
-    errors: dict[str, str] = {}
     handles_of: dict[str, str] = {}
-    limiter = trio.CapacityLimiter(CONCURRENCY)
-
-    def progress(result: dict[str, Any] | None = None) -> Progress:
-        now = time.time()
-        body: Progress = {
-            "time": {"started": started, "now": now, "elapsed": round(now - started, 3)},
-            "count": {"total": len(uris), "done": len(done), "errors": len(errors)},
-            "progress": round(100 * (len(done) + len(errors)) / len(uris)),
-        }
-        if result is not None:
-            body["result"] = result
-        return body
-
     # Only publishing talks to the handle service.
     handles = publication.Handles.from_config(ctx.config.publication) if change.published else None
 
-    async def one(uri: str) -> None:
-        async with limiter:
-            try:
-                outcome = await publication.apply(repository, uri, change, handles=handles)
-            except PublicationError as e:
-                ctx.log.warning("%s failed for %s: %s", name, uri, e.reason)
-                errors[uri] = e.reason
-                result: dict[str, Any] = {
-                    "uri": uri,
-                    "handle": None,
-                    "status": "failed",
-                    "reason": e.reason,
-                }
-            else:
-                ctx.log.info(
-                    "%s: %s %s%s",
-                    name,
-                    uri,
-                    outcome.status,
-                    f" ({outcome.handle})" if outcome.handle else "",
-                )
-                done.append(uri)
-                if outcome.handle:
-                    handles_of[uri] = outcome.handle
-                result = outcome.as_json()
-        report(progress(result))
+    async def one(uri: str) -> dict[str, Any]:
+        try:
+            outcome = await publication.apply(repository, uri, change, handles=handles)
+        except PublicationError as e:
+            ctx.log.warning("%s failed for %s: %s", name, uri, e.reason)
+            reason = items.fail(uri, e.reason)
+            return {"result": {"uri": uri, "handle": None, "status": "failed", "reason": reason}}
+        handle = f" ({outcome.handle})" if outcome.handle else ""
+        ctx.log.info("%s: %s %s%s", name, uri, outcome.status, handle)
+        done.append(uri)
+        items.counts.add("done")
+        if outcome.handle:
+            handles_of[uri] = outcome.handle
+        return {"result": outcome.as_json()}
 
     try:
-        report(progress())
-        async with trio.open_nursery() as nursery:
-            for uri in uris:
-                nursery.start_soon(one, uri)
+        items.tell()
+        await items.for_each(request.uris, one, CONCURRENCY)
     finally:
         if handles is not None:
             with trio.CancelScope(shield=True):
                 await handles.client.aclose()
-    state = f"{name}_complete" if not errors else f"{name}_incomplete"
+    state = f"{name}_complete" if not items.errors else f"{name}_incomplete"
     body: dict[str, Any] = {
-        "count": {"total": len(uris), "done": len(done), "errors": len(errors)},
+        "count": items.counts.as_dict(),
         "uris": sorted(done),
-        "errors": errors,
+        "errors": items.errors,
     }
     if handles_of:
         # every resource with its handle (progress, coalesced, names only some)

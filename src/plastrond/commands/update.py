@@ -20,7 +20,6 @@ import json
 import logging
 import math
 import re
-import time
 from collections.abc import Iterable
 from typing import Any, NoReturn, Self
 
@@ -30,7 +29,8 @@ from rdflib import Graph, URIRef
 
 from .. import editing
 from ..config import Config
-from ..jobs.protocol import JobContext, Progress, Report
+from ..jobs.items import ItemCounts, Items
+from ..jobs.protocol import JobContext, Report
 from ..jobs.request import JobRequest
 from ..jobs.result import JobError, JobResult
 from ..models import (
@@ -165,32 +165,26 @@ class _RollBack(Exception):
 
 @attrs.define
 class _Stats:
-    total: int | None
-    started: float = attrs.field(factory=time.time)
+    """What became of each resource: updated, invalid (with the failed rules) or an error
+    (with its reason, `Items.errors`); the counts and progress are the `Items`'."""
+
+    items: Items
+    #: each resource's place in the order it was reached in
     order: dict[str, int] = attrs.field(factory=dict)
-    done: int = 0
     updated: set[str] = attrs.field(factory=set)
     invalid: dict[str, list[str]] = attrs.field(factory=dict)
-    errors: dict[str, list[str]] = attrs.field(factory=dict)
+
+    @classmethod
+    def of(cls, total: int | None, report: Report | None = None) -> _Stats:
+        keys = ("done", "updated", "invalid", "errors")
+        return cls(Items(ItemCounts(keys, total=total, done=("done",)), report))
+
+    @property
+    def errors(self) -> dict[str, str]:
+        return self.items.errors
 
     def error(self, uri: str, reason: str) -> None:
-        self.errors.setdefault(uri, []).append(" ".join(reason.split()))
-
-    def progress(self) -> Progress:
-        now = time.time()
-        body: Progress = {
-            "time": {"started": self.started, "now": now, "elapsed": round(now - self.started, 3)},
-            "count": {
-                "total": self.total,
-                "done": self.done,
-                "updated": len(self.updated),
-                "invalid": len(self.invalid),
-                "errors": len(self.errors),
-            },
-        }
-        if self.total:
-            body["progress"] = min(100, math.floor(100 * self.done / self.total))
-        return body
+        self.items.fail(uri, " ".join(reason.split()))
 
     def result(self) -> JobResult:
         def ordered(uris: Iterable[str]) -> list[str]:
@@ -203,7 +197,7 @@ class _Stats:
                 "stats": {
                     "updated": ordered(self.updated),
                     "invalid": {uri: self.invalid[uri] for uri in ordered(self.invalid)},
-                    "errors": {uri: self.errors[uri] for uri in ordered(self.errors)},
+                    "errors": {uri: [self.errors[uri]] for uri in ordered(self.errors)},
                 }
             },
         )
@@ -223,14 +217,16 @@ class _UpdateRun:
         self.repository = repository
         self.vocabularies = vocabularies
         self.log = log
-        self.stats = _Stats(total=None if request.recursive else len(request.uris))
-        self.limiter = trio.CapacityLimiter(concurrency)
+        self.stats = _Stats.of(total=None if request.recursive else len(request.uris))
+        self.concurrency = concurrency
         self.cpu_limiter = trio.CapacityLimiter(1)
-        self.report: Report | None = None
+        #: the client the resources are read and written with (a transaction's, or not)
+        self.client = repository
 
     async def run(self, report: Report) -> None:
-        self.report = report
-        report(self.stats.progress())
+        items = self.stats.items
+        items.report = report
+        items.tell()
         if self.request.use_transactions and not self.request.dry_run:
             await self._in_transaction()
         else:
@@ -256,31 +252,28 @@ class _UpdateRun:
     def _undo(self, reason: str) -> None:
         for uri in sorted(self.stats.updated):
             self.stats.error(uri, reason)
+        self.stats.items.counts.add("updated", -len(self.stats.updated))
         self.stats.updated.clear()
 
     async def _all(self, client: RepositoryClient) -> None:
-        async with trio.open_nursery() as nursery:
-            for uri in self.request.uris:
-                self._schedule(nursery, client, uri, top=True)
+        self.client = client
+        top = [(uri, True) for uri in self.request.uris]
+        for uri in self.request.uris:
+            self.stats.order.setdefault(uri, len(self.stats.order))
+        await self.stats.items.for_each(top, self._one, self.concurrency)
 
-    def _schedule(
-        self, nursery: trio.Nursery, client: RepositoryClient, uri: str, *, top: bool
-    ) -> None:
-        if uri in self.stats.order:
-            return
-        self.stats.order[uri] = len(self.stats.order)
-        nursery.start_soon(self._one, nursery, client, uri, top)
+    def _reached(self, uri: str) -> None:
+        """A related resource to update too, unless it is one already."""
+        if uri not in self.stats.order:
+            self.stats.order[uri] = len(self.stats.order)
+            self.stats.items.add((uri, False))
 
-    async def _one(
-        self, nursery: trio.Nursery, client: RepositoryClient, uri: str, top: bool
-    ) -> None:
-        async with self.limiter:
-            related = await self._process(client, uri, top)
-        self.stats.done += 1
+    async def _one(self, item: tuple[str, bool]) -> None:
+        uri, top = item
+        related = await self._process(self.client, uri, top)
+        self.stats.items.counts.add("done")
         for target in related:
-            self._schedule(nursery, client, target, top=False)
-        if self.report is not None:
-            self.report(self.stats.progress())
+            self._reached(target)
 
     async def _process(self, client: RepositoryClient, uri: str, top: bool) -> list[str]:
         """Update one resource; return the related resources to update next."""
@@ -306,6 +299,7 @@ class _UpdateRun:
             )
         except editing.InvalidResource as e:
             stats.invalid[uri] = e.result.reasons()
+            stats.items.counts.add("invalid")
             self.log.warning("invalid, not updated: %s: %s", uri, "; ".join(stats.invalid[uri]))
             return related
         except (SparqlError, editing.EditError, RepositoryError) as e:
@@ -320,6 +314,7 @@ class _UpdateRun:
         else:
             self.log.info("unchanged by the update: %s", uri)
         stats.updated.add(uri)
+        stats.items.counts.add("updated")
         return related
 
     def _validates(self, graph: Graph, uri: str, top: bool) -> bool:

@@ -30,7 +30,6 @@ from .destinations import (
 )
 from .metadata import SYSTEM_COLUMNS, CsvMetadata, ItemRecord, MetadataWriter, TurtleMetadata
 from .run import (
-    ExportCounts,
     ExportError,
     ExportOptions,
     ExportRun,
@@ -49,7 +48,6 @@ __all__ = [
     "Destination",
     "DestinationError",
     "Digester",
-    "ExportCounts",
     "ExportError",
     "ExportOptions",
     "ExportRun",

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import math
 import posixpath
 import re
 import shutil
 import tempfile
-import time
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -41,6 +39,7 @@ from rdflib import Graph, Literal, URIRef
 
 from .. import __version__, metrics
 from ..errors import PlastronError, describe, failure_of
+from ..jobs.items import ItemCounts, Items
 from ..jobs.protocol import Report
 from ..jobs.result import JobError
 from ..models import usage_tags
@@ -52,7 +51,6 @@ from .destinations import TOUCH_SECONDS, Destination, DestinationError, Sink
 from .metadata import ExportedFile, ItemRecord, MetadataWriter
 
 __all__ = [
-    "ExportCounts",
     "ExportError",
     "ExportOptions",
     "ExportRun",
@@ -105,14 +103,10 @@ class ExportOptions:
     scratch_dir: Path | None = None
 
 
-@attrs.define
-class ExportCounts:
-    total: int
-    exported: int = 0
-    errors: int = 0
-
-    def as_dict(self) -> dict[str, int]:
-        return {"total": self.total, "exported": self.exported, "errors": self.errors}
+def _counts(total: int = 0) -> ItemCounts:
+    """An export's counts (protocol.md): `exported` and `errors` (items skipped), which
+    together are the items finished."""
+    return ItemCounts(("exported", "errors"), total=total, done=("exported", "errors"))
 
 
 @attrs.frozen
@@ -156,12 +150,9 @@ class ExportRun:
         self._writer: MetadataWriter | None = None
         self.options = options
         self.log = log
-        self.counts = ExportCounts(total=0)
-        self.started = time.time()
-        #: given the progress whenever the counts change
-        self.report = report
+        #: the counts, the progress (given to *report* as each item ends) and the item slots
+        self.items = Items(_counts(), report)
         n = max(1, options.max_concurrent_items)
-        self._slots = trio.Semaphore(n)
         # With one item at a time, everything is sequential; else each item may have a
         # couple of requests (pages, binaries) in flight.
         self._requests = trio.CapacityLimiter(1 if n == 1 else 2 * n)
@@ -183,32 +174,21 @@ class ExportRun:
         assert self._writer is not None, "the export has not started"
         return self._writer
 
-    # -- progress ---------------------------------------------------------------------------
+    @property
+    def counts(self) -> ItemCounts:
+        return self.items.counts
 
     def progress(self) -> dict[str, Any]:
-        now = time.time()
-        done = self.counts.exported + self.counts.errors
-        total = self.counts.total
-        body: dict[str, Any] = {
-            "time": {"started": self.started, "now": now, "elapsed": round(now - self.started, 3)},
-            "count": self.counts.as_dict(),
-        }
-        if total:
-            body["progress"] = max(0, min(100, math.floor(100 * done / total)))
-        return body
-
-    def _changed(self) -> None:
-        if self.report is not None:
-            self.report(self.progress())
+        return self.items.progress()
 
     # -- the whole export -------------------------------------------------------------------
 
     async def execute(self, uris: Sequence[str], destination: Destination) -> None:
         """Export *uris* into a bag written to *destination*. Raises `DestinationError` when
         the destination cannot be opened, `ExportError` when writing it fails."""
-        self.counts = ExportCounts(total=len(uris))
+        self.items.counts = _counts(len(uris))
         self._folders = item_folder_names(uris)
-        self._changed()
+        self.items.tell()
         base = self.options.scratch_dir
         scratch = Path(
             await trio.to_thread.run_sync(
@@ -258,11 +238,12 @@ class ExportRun:
             what="start the bag",
         )
         self._bag = bag
-        async with trio.open_nursery() as nursery:
-            self._items_scope = nursery.cancel_scope
-            for index, uri in enumerate(uris):
-                await self._slots.acquire()
-                nursery.start_soon(self._item, index, uri, bag)
+        with self._items_scope:
+            await self.items.for_each(
+                enumerate(uris),
+                lambda item: self._item(*item, bag),
+                self.options.max_concurrent_items,
+            )
         files = await self._in_lane(self.writer.finish, scratch, what="write the metadata")
         await self._in_lane(self._close_bag, bag, files, what="finish the bag")
         await self._in_lane(sink.commit, what="finish the file")
@@ -333,7 +314,7 @@ class ExportRun:
             try:
                 prepared = await self._prepare(index, uri, folder)
             except ItemFailure as e:
-                self.counts.errors += 1
+                self.counts.add("errors")
                 metrics.EXPORT_ITEMS.labels("failed").inc()
                 self.log.warning("export: item %d (%s) skipped: %s", index + 1, uri, e)
                 return
@@ -344,15 +325,13 @@ class ExportRun:
             except _Abandoned:
                 return  # the export is ending: another item could not be written
             clean = True
-            self.counts.exported += 1
+            self.counts.add("exported")
             metrics.EXPORT_ITEMS.labels("exported").inc()
             self.log.debug("export: item %d (%s) done", index + 1, uri)
         finally:
             if not clean:
                 with trio.CancelScope(shield=True):
                     await trio.to_thread.run_sync(shutil.rmtree, folder, True)
-            self._slots.release()
-            self._changed()
 
     def _add_to_bag(self, index: int, prepared: _Prepared, folder: Path, bag: BagZipWriter) -> None:
         for name, binary in prepared.binaries:

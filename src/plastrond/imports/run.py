@@ -5,7 +5,7 @@
         await run.run(report)        # report(progress dict) as rows finish
     finally:
         await run.close()
-    state, body = run.result()
+    result = run.result()          # JobResult
 
 `prepare` reads the inputs (the job folder's config.yml, source.csv and logs, the content
 models, the CSV), has `plastrond.imports.plan` decide what to do (pure code: which rows, where,
@@ -37,9 +37,7 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import attrs
@@ -49,9 +47,19 @@ from rdflib import Graph
 from .. import metrics, publication
 from ..config import MAX_COMPLETION_BYTES_DEFAULT, Config
 from ..errors import PlastronError, describe, failure_of
-from ..jobfolders import AppendLog, JobFolder, JobFolderError, PendingItem, Run, timestamp
+from ..jobfolders import (
+    AppendLog,
+    CompletedRow,
+    JobFolder,
+    JobFolderError,
+    PendingItem,
+    Run,
+    timestamp,
+)
 from ..jobfolders.layout import CREATED, MODIFIED, SOURCE_FILE, UNCHANGED
+from ..jobs.items import ItemCounts, Items
 from ..jobs.protocol import Report
+from ..jobs.result import JobResult
 from ..models import (
     ContentModel,
     Item,
@@ -110,10 +118,10 @@ __all__ = [
     "IMPORT_INCOMPLETE",
     "VALIDATE_FAILED",
     "VALIDATE_SUCCESS",
-    "Counts",
     "ImportJobError",
     "ImportOptions",
     "ImportRun",
+    "import_counts",
     "row_keys",
     "select_rows",
 ]
@@ -126,31 +134,34 @@ IMPORT_INCOMPLETE: Final = "import_incomplete"
 T = TypeVar("T")
 
 
-@attrs.define
-class Counts:
-    """The counters of protocol.md: all integers, only `total` may be None."""
+#: the counts of protocol.md, beside `total`
+COUNT_KEYS: Final = (
+    "rows",
+    "errors",
+    "valid",
+    "invalid",
+    "created",
+    "updated",
+    "unchanged",
+    "files",
+)
+#: with `publish` (only then in the counts): new items published in this run, and those
+#: imported but not published
+PUBLISH_KEYS: Final = ("published", "publish_errors")
 
-    total: int | None = None
-    rows: int = 0
-    errors: int = 0
-    valid: int = 0
-    invalid: int = 0
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    files: int = 0
-    #: with `publish` (only then in the counts): new items published in this run, and those
-    #: imported but not published
-    published: int = 0
-    publish_errors: int = 0
-    publishing: bool = False
 
-    def as_dict(self) -> dict[str, int | None]:
-        counts: dict[str, Any] = attrs.asdict(self)
-        del counts["publishing"]
-        if not self.publishing:
-            del counts["published"], counts["publish_errors"]
-        return counts
+def import_counts(plan: ImportPlan) -> ItemCounts:
+    """The counts of a run of *plan*: `rows` are the rows finished (done before included),
+    out of the rows planned."""
+    publishing = plan.settings.publish and not plan.validate_only
+    counts = ItemCounts(
+        COUNT_KEYS + PUBLISH_KEYS if publishing else COUNT_KEYS,
+        total=len(plan.rows),
+        done=("rows",),
+        planned=plan.planned,
+    )
+    counts.add("rows", plan.skipped)
+    return counts
 
 
 @attrs.define
@@ -236,12 +247,8 @@ class ImportRun:
         self.parts = parts
         self.log = parts.log
         self.warnings = list(warnings)
-        self.started = time.time()
-        self.counts = Counts(
-            total=len(plan.rows),
-            rows=plan.skipped,
-            publishing=plan.settings.publish and not plan.validate_only,
-        )
+        #: the counts, the progress and the row slots
+        self.items = Items(import_counts(plan))
         self.completed: set[str] = set()
         #: the reports of the rows being done (by row number); each goes to `validation` once
         #: its row is done
@@ -251,7 +258,6 @@ class ImportRun:
         self.validation_reports = ValidationReports(
             parts.logs.run.path / VALIDATION_LOG, parts.report_budget
         )
-        self.report: Report | None = None
         parts.logs.details = self.details
         #: rows left out of this run because an earlier one may have done them
         self.held: set[str] = set()
@@ -279,33 +285,12 @@ class ImportRun:
     ) -> ImportRun:
         """Everything the run needs, set up and checked (ImportJobError when it cannot run)."""
         section = config.commands.import_
-        if section.jobs_dir is None:
-            raise ImportJobError(
-                f"no folder for import jobs is configured ({config.path}: COMMANDS.IMPORT.JOBS_DIR)"
-            )
-        folder = await _in_thread(
-            functools.partial(JobFolder.open, create=not options.resume),
-            section.jobs_dir,
-            options.job_id,
-        )
-        await _in_thread(folder.lock)
+        folder = await _open_folder(options, config)
         try:
             inputs = await _read_inputs(options, config, folder)
             settings = inputs.settings
-            done = await _in_thread(folder.read_completed)
-            pending = []
-            if not options.validate_only:
-                pending = await _in_thread(folder.read_pending, {r.uri for r in done.values()})
-            if options.resume and not options.validate_only:
-                # items logged created that are not in the repository are done again, as new
-                redo = await missing_items(repository, done.values(), log=log)
-                done = {key: row for key, row in done.items() if key not in redo}
-            location: Location | None = None
-            if settings.binaries_location is not None:
-                try:
-                    location = parse_location(settings.binaries_location, section)
-                except BinariesError as e:
-                    raise ImportJobError(str(e)) from None
+            done, pending = await _read_done(options, folder, repository, log)
+            location = _location(settings, config)
             # In a worker thread: naming and picking 20,000 rows takes a while.
             plan = await trio.to_thread.run_sync(
                 functools.partial(
@@ -323,12 +308,6 @@ class ImportRun:
             await _in_thread(folder.write_config, settings.config_fields())
             if inputs.new_source is not None:
                 await _in_thread(folder.write_source, inputs.new_source)
-            cm = config.content_models
-            vocabularies = shared_cache(
-                {**inputs.models.vocabularies, **cm.vocabularies},
-                ttl=cm.vocabulary_cache_seconds,
-                timeout=cm.vocabulary_timeout,
-            )
             logs = await _in_thread(_Logs.open, folder, options.validate_only)
         except BaseException:
             folder.abandon()  # a job refused before it ran leaves no folder (quick, no thread)
@@ -340,7 +319,7 @@ class ImportRun:
             logs=logs,
             repository=repository,
             location=location,
-            vocabularies=vocabularies,
+            vocabularies=_vocabularies(inputs, config),
             log=log,
             concurrency=section.max_concurrent_items,
             handles=publication.Handles.from_config(config.publication) if publishing else None,
@@ -366,7 +345,7 @@ class ImportRun:
 
     async def run(self, report: Report) -> None:
         """Do the rows to do, calling *report* with the progress as each finishes."""
-        self.report = report
+        self.items.report = report
         location = self.parts.location
         if location is not None:
             try:
@@ -375,21 +354,21 @@ class ImportRun:
                 raise ImportJobError(str(e), self.details()) from None
         if self.plan.pending:
             await self._resolve_pending()
-        slots = trio.Semaphore(self.parts.concurrency)
+        concurrency = self.parts.concurrency
         if self.plan.settings.publish and self.earlier_items:
             # Items an earlier run created: published again, which changes nothing for those
             # already published and finishes those that were not (no handle minted twice).
-            async with trio.open_nursery() as nursery:
-                for key, uri in self.earlier_items:
-                    await slots.acquire()
-                    nursery.start_soon(self._publish_earlier, key, uri, slots)
-        async with trio.open_nursery() as nursery:
-            for row in self.plan.todo:
-                if row.key in self.completed or row.key in self.held:
-                    self.counts.rows += 1  # resolved from .pending.csv just now
-                    continue
-                await slots.acquire()
-                nursery.start_soon(self._one, row, slots)
+            await self.items.for_each(
+                self.earlier_items, self._publish_earlier, concurrency, report=False
+            )
+        await self.items.for_each(self._rows_to_do(), self._one, concurrency)
+
+    def _rows_to_do(self) -> Iterator[PlannedRow]:
+        for row in self.plan.todo:
+            if row.key in self.completed or row.key in self.held:
+                self.counts.add("rows")  # resolved from .pending.csv just now
+                continue
+            yield row
 
     async def close(self) -> None:
         """Release the logs, the location and the job folder (shielded from cancellation)."""
@@ -410,7 +389,7 @@ class ImportRun:
                     await trio.to_thread.run_sync(self.parts.logs.close)
                     self.parts.folder.unlock()
 
-    async def _one(self, row: PlannedRow, slots: trio.Semaphore) -> None:
+    async def _one(self, row: PlannedRow) -> None:
         try:
             await self._row(row)
         except ImportJobError:
@@ -423,12 +402,9 @@ class ImportRun:
             report = self.reports.pop(row.source.number, None)
             if report is not None:
                 self.validation_reports.add(row.source.number, report)
-            slots.release()
-        self.counts.rows += 1
+        self.counts.add("rows")
         if self.validation_reports.waiting >= FLUSH_BYTES:
             await self._flush_reports()
-        if self.report is not None:
-            self.report(self.progress())
 
     async def _flush_reports(self) -> None:
         """Append the finished rows' reports to validation.jsonl (one writer at a time)."""
@@ -549,7 +525,7 @@ class ImportRun:
         errors: list[str] = []
         if data.uri is None:
             paths = data.all_files
-            self.counts.files += len(paths)
+            self.counts.add("files", len(paths))
             if paths:
                 for column, path, missing in await self._missing_files(data):
                     report["failed"].append([column, "failed", "file_exists", path])
@@ -558,7 +534,7 @@ class ImportRun:
             await self._invalid(row, data.uri or "", report, errors=errors, rules=rules)
             return
         report["is_valid"] = True
-        self.counts.valid += 1
+        self.counts.add("valid")
         if self.validate_only:
             return
         item.drop_blanks(keep=old)  # valid with them: blank values are left out, never written
@@ -648,7 +624,7 @@ class ImportRun:
             return
         await logs.append(logs.completed, [row.key, timestamp(), row.title, plan.uri, CREATED])
         self.completed.add(row.key)
-        self.counts.created += 1
+        self.counts.add("created")
         metrics.IMPORT_ITEMS.labels("created").inc()
         self.log.info("%s: created %s (%d file(s))", row.where, plan.uri, len(plan.files))
         if self.plan.settings.publish:
@@ -719,11 +695,9 @@ class ImportRun:
         )
         return True
 
-    async def _publish_earlier(self, key: str, uri: str, slots: trio.Semaphore) -> None:
-        try:
-            await self._publish(f"{key} (imported before)", uri)
-        finally:
-            slots.release()
+    async def _publish_earlier(self, item: tuple[str, str]) -> None:
+        key, uri = item
+        await self._publish(f"{key} (imported before)", uri)
 
     async def _publish(self, where: str, uri: str) -> None:
         """Publish a new item as the publish command does; a failure is counted and logged,
@@ -733,13 +707,13 @@ class ImportRun:
                 self.parts.repository, uri, publication.publish(), handles=self.parts.handles
             )
         except publication.PublicationError as e:
-            self.counts.publish_errors += 1
+            self.counts.add("publish_errors")
             self.publish_failures[uri] = e.reason
             self.log.warning("%s: imported %s, but not published: %s", where, uri, e.reason)
             return
         self.publish_failures.pop(uri, None)
         if outcome.status != "unchanged":
-            self.counts.published += 1
+            self.counts.add("published")
         handle = f" ({outcome.handle})" if outcome.handle else ""
         self.log.info("%s: %s %s%s", where, outcome.status, uri, handle)
 
@@ -786,11 +760,11 @@ class ImportRun:
         await logs.append(logs.completed, [row.key, timestamp(), row.title, uri, status])
         self.completed.add(row.key)
         if status == MODIFIED:
-            self.counts.updated += 1
+            self.counts.add("updated")
             metrics.IMPORT_ITEMS.labels("updated").inc()
             self.log.info("%s: updated %s", row.where, uri)
         else:
-            self.counts.unchanged += 1
+            self.counts.add("unchanged")
             metrics.IMPORT_ITEMS.labels("unchanged").inc()
             self.log.info("%s: %s unchanged", row.where, uri)
 
@@ -805,7 +779,7 @@ class ImportRun:
     ) -> None:
         """Count and log an invalid row: *rules* are its failed validation rules (as text),
         *errors* its other problems (missing files, unreadable cells, ...)."""
-        self.counts.invalid += 1
+        self.counts.add("invalid")
         report["is_valid"] = False
         if errors:
             report["errors"] = list(errors)
@@ -817,23 +791,19 @@ class ImportRun:
         await logs.append(logs.run.invalid, [row.key, timestamp(), row.title, uri, reason])
 
     async def _drop_failed(self, row: PlannedRow, uri: str, reason: str) -> None:
-        self.counts.errors += 1
+        self.counts.add("errors")
         metrics.IMPORT_ITEMS.labels("failed").inc()
         logs = self.parts.logs
         await logs.append(logs.run.failed, [row.key, timestamp(), row.title, uri, reason])
 
     # -- reporting ---------------------------------------------------------------------------
 
+    @property
+    def counts(self) -> ItemCounts:
+        return self.items.counts
+
     def progress(self) -> dict[str, Any]:
-        now = time.time()
-        body: dict[str, Any] = {
-            "time": {"started": self.started, "now": now, "elapsed": round(now - self.started, 3)},
-            "count": self.counts.as_dict(),
-        }
-        planned = self.plan.planned
-        if planned:
-            body["progress"] = max(0, min(100, math.floor(100 * self.counts.rows / planned)))
-        return body
+        return self.items.progress()
 
     def validation(self) -> list[Mapping[str, Any]]:
         """The row reports the completion carries, in row order: every finished row's while
@@ -852,16 +822,16 @@ class ImportRun:
             details["warnings"] = list(self.warnings)
         return details
 
-    def result(self) -> tuple[str, dict[str, Any]]:
-        """The completion's state and body."""
+    def result(self) -> JobResult:
+        """How the run ended: the completion's state and body."""
         if self.validate_only:
-            state = VALIDATE_SUCCESS if self.counts.invalid == 0 else VALIDATE_FAILED
+            state = VALIDATE_SUCCESS if self.counts["invalid"] == 0 else VALIDATE_FAILED
         else:
             every = all(row.key in self.completed for row in self.plan.rows)
             # an item imported but not published is not done either: a resume publishes it
             every = every and not self.publish_failures
             state = IMPORT_COMPLETE if every else IMPORT_INCOMPLETE
-        return state, {"type": state, **self.details()}
+        return JobResult(state=state, body=self.details())
 
 
 # --------------------------------------------------------------------------------------------
@@ -874,6 +844,55 @@ async def _in_thread(func: Callable[..., T], *args: Any) -> T:
         return await trio.to_thread.run_sync(func, *args)
     except JobFolderError as e:
         raise ImportJobError(str(e)) from None
+
+
+async def _open_folder(options: ImportOptions, config: Config) -> JobFolder:
+    """The job's folder, locked (made, unless resuming)."""
+    jobs_dir = config.commands.import_.jobs_dir
+    if jobs_dir is None:
+        raise ImportJobError(
+            f"no folder for import jobs is configured ({config.path}: COMMANDS.IMPORT.JOBS_DIR)"
+        )
+    folder = await _in_thread(
+        functools.partial(JobFolder.open, create=not options.resume), jobs_dir, options.job_id
+    )
+    await _in_thread(folder.lock)
+    return folder
+
+
+async def _read_done(
+    options: ImportOptions, folder: JobFolder, repository: RepositoryClient, log: logging.Logger
+) -> tuple[dict[str, CompletedRow], list[PendingItem]]:
+    """The rows earlier runs completed (by id), and the new items they began and may or may
+    not have created; a resume leaves out items logged created that are not in the repository
+    (they are done again, as new)."""
+    done = await _in_thread(folder.read_completed)
+    if options.validate_only:
+        return done, []
+    pending = await _in_thread(folder.read_pending, {r.uri for r in done.values()})
+    if options.resume:
+        redo = await missing_items(repository, done.values(), log=log)
+        done = {key: row for key, row in done.items() if key not in redo}
+    return done, pending
+
+
+def _location(settings: Settings, config: Config) -> Location | None:
+    """Where the binaries are read from (ImportJobError when it is not usable)."""
+    if settings.binaries_location is None:
+        return None
+    try:
+        return parse_location(settings.binaries_location, config.commands.import_)
+    except BinariesError as e:
+        raise ImportJobError(str(e)) from None
+
+
+def _vocabularies(inputs: _Inputs, config: Config) -> VocabularyCache:
+    cm = config.content_models
+    return shared_cache(
+        {**inputs.models.vocabularies, **cm.vocabularies},
+        ttl=cm.vocabulary_cache_seconds,
+        timeout=cm.vocabulary_timeout,
+    )
 
 
 async def _read_inputs(options: ImportOptions, config: Config, folder: JobFolder) -> _Inputs:
