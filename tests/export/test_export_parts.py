@@ -92,7 +92,7 @@ async def test_a_later_export_sweeps_the_stale_parts_of_its_destination_locally(
             output_dest=str(folder / "export-1"),
             export_binaries="true",
         )
-    assert result.body["type"] == "export_complete"
+    assert result.result.state == "export_complete"
     check_swept(folder, found, tmp_path)
 
 
@@ -112,7 +112,7 @@ async def test_a_later_export_sweeps_the_stale_parts_of_its_destination_over_sft
             output_dest=f"{sshd.url}{folder}/export-1",
             export_binaries="true",
         )
-    assert result.body["type"] == "export_complete"
+    assert result.result.state == "export_complete"
     check_swept(folder, found, tmp_path)
 
 
@@ -145,7 +145,7 @@ async def test_a_running_export_keeps_its_part_from_being_swept(
             await trio.sleep(0.05)  # until its export touches it
         await export([fake.add_item("quick")])
         assert (folder / part).exists()
-    assert [o.body["type"] for o in outcomes] == ["export_complete", "export_complete"]
+    assert [o.result.state for o in outcomes] == ["export_complete", "export_complete"]
     assert left_parts(folder) == []
 
 

@@ -58,7 +58,6 @@ async def test_turtle_export_concurrent_in_request_order(out: Path, tmp_path: Pa
         )
     assert result.result.state == "export_complete"
     assert result.body == {
-        "type": "export_complete",
         "content_type": "text/turtle",
         "file_extension": ".ttl",
         "download_uri": f"{out}/t.zip",

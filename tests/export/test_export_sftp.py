@@ -51,7 +51,7 @@ async def test_export_over_sftp(sshd, fake: FakeFedora, remote: Path, tmp_path: 
             output_dest=dest,
             export_binaries="true",
         )
-    assert result.body["type"] == "export_complete"
+    assert result.result.state == "export_complete"
     assert result.body["download_uri"] == f"{dest}.zip"
     assert [p.name for p in remote.iterdir()] == ["export-1.zip"]
     bag = unzip(remote / "export-1.zip", tmp_path / "x")
@@ -109,7 +109,7 @@ async def test_accepted_unknown_host_is_remembered(
         result = await run_export(
             config, repo, [f"{FAKE_ROOT}/b"], output_dest=f"{sshd.url}{remote}/y.zip"
         )
-    assert result.body["type"] == "export_complete"
+    assert result.result.state == "export_complete"
     assert (remote / "y.zip").exists()
     assert known.read_text().startswith(f"[{sshd.host}]:{sshd.port} ssh-ed25519 ")
 

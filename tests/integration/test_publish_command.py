@@ -6,8 +6,13 @@ import json
 
 import httpx
 import pytest
+import trio
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
+
+from command_support import in_process_config, run_in_process
+from plastrond.config import CommandsConfig
+from plastrond.repository import RepositoryClient
 
 pytestmark = pytest.mark.integration
 
@@ -102,3 +107,17 @@ def test_bad_publish_requests(running):
     assert "names no resources" in errors["pub-empty"]
     assert "line 1 of the message body is not a URI" in errors["pub-junk"]
     assert "contradict" in errors["pub-both"]
+
+
+async def test_publish_progress_is_rounded_down(fedora, tmp_path):
+    # The percent of every command is the items finished out of the total, rounded down
+    # (plastrond.jobs.items): 2 of 3 is 66, as for the other commands, not 67.
+    uris = [await trio.to_thread.run_sync(_new_item, fedora) for _ in range(3)]
+    config = in_process_config(fedora.rest_url, CommandsConfig(), log_dir=tmp_path)
+    async with RepositoryClient(config.repository) as repo:
+        progress, result = await run_in_process(
+            "publish", config, repo, "\n".join(uris).encode(), job_id="pub-percent", args={}
+        )
+    assert result.state == "publish_complete"
+    assert [p["progress"] for p in progress] == [0, 33, 66, 100]
+    assert [p["count"]["done"] for p in progress] == [0, 1, 2, 3]

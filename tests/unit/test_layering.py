@@ -104,9 +104,14 @@ def test_the_job_client_uses_the_broker_side_and_nothing_of_the_daemon():
     assert "plastrond.broker.connection" in imported_modules("plastrond.submit")["plastrond.submit"]
 
 
-#: what commands and their helpers may use of jobs/: the command protocol, never the runner,
-#: the store or the completions
-JOB_TYPES = ("plastrond.jobs.protocol", "plastrond.jobs.request", "plastrond.jobs.result")
+#: what commands and their helpers may use of jobs/: the command protocol and the item engine,
+#: never the runner, the store or the completions
+JOB_TYPES = (
+    "plastrond.jobs.items",
+    "plastrond.jobs.protocol",
+    "plastrond.jobs.request",
+    "plastrond.jobs.result",
+)
 
 
 def test_jobs_never_import_commands_or_what_they_use():
