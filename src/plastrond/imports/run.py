@@ -42,7 +42,6 @@ from typing import Any, Final, TypeVar
 
 import attrs
 import trio
-from rdflib import Graph
 
 from .. import metrics, publication
 from ..config import MAX_COMPLETION_BYTES_DEFAULT, Config
@@ -76,6 +75,7 @@ from ..parsing import dot_segment
 from ..repository import (
     RACE_ATTEMPTS,
     RACE_BACKOFF,
+    GraphResource,
     PreconditionFailed,
     RepositoryClient,
     RepositoryError,
@@ -499,13 +499,14 @@ class ImportRun:
         except RowError as e:
             await self._invalid(row, "", report, errors=e.problems)
             return
-        old: Graph | None = None
-        state_token: str | None = None
+        existing: GraphResource | None = None
         if data.uri is not None:
-            problem, item, old, state_token = await self._read_existing(data.uri)
-            if problem is not None or item is None:
-                await self._invalid(row, data.uri, report, errors=[problem or ""])
+            read = await self._read_existing(data.uri)
+            if isinstance(read, str):
+                await self._invalid(row, data.uri, report, errors=[read])
                 return
+            existing = read
+            item = Item.from_graph(read.graph, data.uri, header.model)
         else:
             if self.validate_only:  # a URI for the validation only: nothing is made
                 uri = new_item_uri(self.plan.container)
@@ -537,29 +538,26 @@ class ImportRun:
         self.counts.add("valid")
         if self.validate_only:
             return
-        item.drop_blanks(keep=old)  # valid with them: blank values are left out, never written
-        if data.uri is None:
+        # valid with them: blank values are left out, never written
+        item.drop_blanks(keep=existing.graph if existing is not None else None)
+        if existing is None:
             await self._create(row, item, data)
         else:
-            assert old is not None
-            await self._update(row, item, old, state_token)
+            await self._update(row, item, existing)
 
-    async def _read_existing(
-        self, uri: str
-    ) -> tuple[str | None, Item | None, Graph | None, str | None]:
+    async def _read_existing(self, uri: str) -> GraphResource | str:
+        """The resource a `URI` row names, or what is wrong with it (the row is invalid)."""
         repository = self.parts.repository
         if not repository.contains(uri):
-            return f"URI {uri} is not in this repository ({repository.root})", None, None, None
+            return f"URI {uri} is not in this repository ({repository.root})"
         try:
-            read = await repository.get_graph(uri, containment=False)
+            return await repository.get_graph(uri, containment=False)
         except ResourceNotFound:
-            return f"URI {uri}: no such resource in the repository", None, None, None
+            return f"URI {uri}: no such resource in the repository"
         except RepositoryError as e:
-            return f"URI {uri} cannot be read: {e}", None, None, None
+            return f"URI {uri} cannot be read: {e}"
         except Exception as e:  # an answer that is not RDF (a binary, say)
-            return f"URI {uri} is not an RDF resource: {type(e).__name__}", None, None, None
-        item = Item.from_graph(read.graph, uri, self.plan.header.model)
-        return None, item, read.graph, read.state_token
+            return f"URI {uri} is not an RDF resource: {type(e).__name__}"
 
     async def _missing_files(self, data: RowData) -> list[tuple[str, str, str]]:
         location = self.parts.location
@@ -731,20 +729,18 @@ class ImportRun:
         except RepositoryError:
             return False
 
-    async def _update(
-        self, row: PlannedRow, item: Item, old: Graph, state_token: str | None
-    ) -> None:
+    async def _update(self, row: PlannedRow, item: Item, existing: GraphResource) -> None:
         logs = self.parts.logs
         uri = str(item.uri)
         try:
-            patch = sparql_update(old, item.to_graph())
+            patch = sparql_update(existing.graph, item.to_graph())
         except ValueError as e:
             await self._drop_failed(row, uri, f"Updating item failed: {e}")
             return
         status = UNCHANGED
         if patch:
             try:
-                await self.parts.repository.update(uri, patch, if_state_token=state_token)
+                await self.parts.repository.update(uri, patch, if_state_token=existing.state_token)
             except PreconditionFailed:
                 await self._drop_failed(
                     row,
