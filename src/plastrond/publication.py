@@ -83,7 +83,7 @@ class Handles:
     @classmethod
     def from_config(cls, config: PublicationConfig) -> Handles | None:
         """The handle service of PUBLICATION_WORKFLOW, or None when none is configured.
-        The caller closes `client` (`await handles.client.aclose()`)."""
+        The caller closes it (`await handles.aclose()`)."""
         if not config.handles or not config.public_url_pattern:
             return None
         return cls(client=HandleClient(config), public_url_pattern=config.public_url_pattern)
@@ -91,6 +91,11 @@ class Handles:
     @property
     def repo(self) -> str:
         return self.client.repo
+
+    async def aclose(self) -> None:
+        """Close the handle service's client, in a cancelled scope too."""
+        with trio.CancelScope(shield=True):
+            await self.client.aclose()
 
 
 class PublicationError(PlastronError):

@@ -92,8 +92,7 @@ async def _mark_all(ctx: JobContext, report: Report, make: Callable[..., Change]
         await items.for_each(request.uris, one, CONCURRENCY)
     finally:
         if handles is not None:
-            with trio.CancelScope(shield=True):
-                await handles.client.aclose()
+            await handles.aclose()
     state = f"{name}_complete" if not items.errors else f"{name}_incomplete"
     body: dict[str, Any] = {
         "count": items.counts.as_dict(),

@@ -43,6 +43,7 @@ from ..config import Config
 from ..errors import PlastronError
 from ..jobfolders import CompletedRow, JobFolder, JobFolderError, list_job_ids
 from ..jobfolders.layout import CREATED, SOURCE_FILE
+from ..jobs.items import Items
 from ..models import ContentModel, Item, ModelError, current_models, page_title
 from ..models.namespaces import DCTERMS, FABIO, LDP, PCDM
 from ..repository import RepositoryClient, RepositoryError, ResourceNotFound
@@ -441,23 +442,17 @@ async def reconcile_job(
     model = job.model
     result = Reconciliation(job_id=job_id, container=job.container)
     reader = _Reader(repository, concurrency)
-    # at most a few items in flight per request slot: the results are kept only when not ok
-    slots = trio.Semaphore(2 * max(1, concurrency))
     checks: dict[int, ItemCheck] = {}
 
-    async def one(n: int, expected: Expected) -> None:
-        try:
-            check = await _check(reader, expected, model)
-        finally:
-            slots.release()
+    async def one(item: tuple[int, Expected]) -> None:
+        n, expected = item
+        check = await _check(reader, expected, model)
         result.counts[check.status] += 1
         if check.status != OK:
             checks[n] = check
 
-    async with trio.open_nursery() as nursery:
-        for n, expected in enumerate(job.expected):
-            await slots.acquire()
-            nursery.start_soon(one, n, expected)
+    # at most a few items in flight per request slot: the results are kept only when not ok
+    await Items().for_each(enumerate(job.expected), one, 2 * max(1, concurrency))
     result.items = [checks[n] for n in sorted(checks)]
     if extras and job.container is not None:
         await _extras(result, reader, jobs_dir, job_id, job)
@@ -504,7 +499,6 @@ async def missing_items(
     a resume does them again, as new items. An item the repository cannot answer about is not
     among them (doing it again could make a second copy)."""
     reader = _Reader(repository, concurrency)
-    slots = trio.Semaphore(2 * max(1, concurrency))
     missing: set[str] = set()
     unknown: list[str] = []
 
@@ -518,15 +512,9 @@ async def missing_items(
                     "cannot tell whether %s (%s) is in the repository: %s", row.uri, row.id, e
                 )
             unknown.append(row.id)
-        finally:
-            slots.release()
 
-    async with trio.open_nursery() as nursery:
-        for row in done:
-            if row.status != CREATED or not row.uri:
-                continue
-            await slots.acquire()
-            nursery.start_soon(one, row)
+    created = (row for row in done if row.status == CREATED and row.uri)
+    await Items().for_each(created, one, 2 * max(1, concurrency))
     if len(unknown) > 1:
         log.warning("%d items logged created could not be checked: left as they are", len(unknown))
     for key in sorted(missing):

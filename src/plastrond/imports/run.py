@@ -377,7 +377,7 @@ class ImportRun:
         self._closed = True
         with trio.CancelScope(shield=True):
             if self.parts.handles is not None:
-                await self.parts.handles.client.aclose()
+                await self.parts.handles.aclose()
             try:
                 if self.parts.location is not None:
                     await self.parts.location.aclose()

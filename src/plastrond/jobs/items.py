@@ -87,7 +87,7 @@ class Items:
     """The items of one job: their counts, their failures, their progress reports, and the
     loop that runs them."""
 
-    counts: ItemCounts
+    counts: ItemCounts = attrs.field(factory=lambda: ItemCounts(()))
     #: where the progress goes (`JobContext`'s report); None: nowhere
     report: Report | None = None
     started: float = attrs.field(factory=time.time)
