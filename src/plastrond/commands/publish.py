@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, Self
 
 import attrs
-import trio
 
 from .. import publication
 from ..config import Config
