@@ -425,7 +425,7 @@ class ImportRun:
     async def _resolve_one(self, item: PendingItem, row: PlannedRow | None) -> None:
         logs = self.parts.logs
         try:
-            exists = await self._pending_exists(item.uri, item.transaction)
+            exists = await _pending_exists(self.parts.repository, item.uri, item.transaction)
         except RepositoryError as e:
             self.log.warning("cannot tell whether %s was created: %s", item.uri, e)
             self.held.add(item.id)  # not redone in this run
@@ -446,32 +446,6 @@ class ImportRun:
                 self.earlier_items.append((item.id, item.uri))
         else:
             await logs.append(logs.pending, [item.id, item.uri, "rolled back"])
-
-    async def _pending_exists(self, uri: str, transaction: str) -> bool:
-        """Whether an item an earlier run began exists, once the transaction it was written in
-        is over: a daemon killed while its commit was on the wire leaves the server committing
-        it (Fedora 6 waits up to 20 s for a lock), so a missing item is only "rolled back"
-        once that transaction is ended here (rolled back, or gone already) and the item still
-        does not appear for `PENDING_WAIT` s.
-        RepositoryError when the repository cannot say."""
-        repository = self.parts.repository
-        if await repository.exists(uri):
-            return True
-        style, _, tx_uri = transaction.partition(" ")
-        if not tx_uri:  # a log of an older version: the transaction is not known
-            return False
-        ended = await repository.end_transaction(tx_uri, style)
-        if ended is None:
-            raise RepositoryError(f"transaction {tx_uri} of {uri} cannot be ended")
-        # Ended now or gone before: either way a commit the server had begun may still finish
-        # (a rollback of a transaction that is committing is not known to stop it).
-        deadline = trio.current_time() + PENDING_WAIT
-        while True:
-            if await repository.exists(uri):
-                return True
-            if trio.current_time() >= deadline:
-                return False
-            await trio.sleep(2)
 
     async def _row(self, row: PlannedRow) -> None:
         header = self.plan.header
@@ -528,7 +502,7 @@ class ImportRun:
             paths = data.all_files
             self.counts.add("files", len(paths))
             if paths:
-                for column, path, missing in await self._missing_files(data):
+                for column, path, missing in await _missing_files(self.parts.location, data):
                     report["failed"].append([column, "failed", "file_exists", path])
                     errors.append(missing)
         if rules or errors:
@@ -559,22 +533,6 @@ class ImportRun:
         except Exception as e:  # an answer that is not RDF (a binary, say)
             return f"URI {uri} is not an RDF resource: {type(e).__name__}"
 
-    async def _missing_files(self, data: RowData) -> list[tuple[str, str, str]]:
-        location = self.parts.location
-        found: list[tuple[str, str, str]] = []
-        if location is None:
-            return [
-                (c, p, f"Missing file: {p} (no binaries-location)")
-                for c, paths in (("FILES", data.files), ("ITEM_FILES", data.item_files))
-                for p in paths
-            ]
-        problems = await location.check(data.all_files)
-        for column, paths in (("FILES", data.files), ("ITEM_FILES", data.item_files)):
-            for path in paths:
-                if path in problems:
-                    found.append((column, path, problems[path]))
-        return found
-
     async def _create(self, row: PlannedRow, item: Item, data: RowData) -> None:
         logs = self.parts.logs
         repository = self.parts.repository
@@ -597,7 +555,7 @@ class ImportRun:
                 raise
             except Exception as e:
                 failure = e
-                if attempt < RACE_ATTEMPTS and await self._try_again(e, plan.uri):
+                if attempt < RACE_ATTEMPTS and await _try_again(repository, e, plan.uri):
                     # Rolled back, nothing committed: try again, at the same URIs. The files
                     # read for this attempt count once, for the attempt that reads them again.
                     self._refund(charge)
@@ -612,7 +570,7 @@ class ImportRun:
                 break
             failure = ItemMismatch(plan.uri, problems)
             self.log.warning("%s: committed, but %s", row.where, failure)
-            if attempt < RACE_ATTEMPTS and await self._clear(plan.uri):
+            if attempt < RACE_ATTEMPTS and await _clear(repository, plan.uri, self.log):
                 self._refund(charge)
                 await self.pairtrees.ensure(plan.uri)
                 await trio.sleep(RACE_BACKOFF.delay(attempt - 1))
@@ -631,19 +589,6 @@ class ImportRun:
     def _refund(self, charge: Charge) -> None:
         if self.parts.location is not None:
             self.parts.location.refund(charge)
-
-    async def _clear(self, uri: str) -> bool:
-        """Remove what a committed item left that is not as written (nothing, when it does
-        not answer), so that it can be written again at the same URIs; False when the
-        repository cannot say or refuses."""
-        repository = self.parts.repository
-        try:
-            if await repository.exists(uri):
-                await repository.delete(uri, purge=True)
-        except RepositoryError as e:
-            self.log.warning("cannot remove %s to write it again: %s", uri, e)
-            return False
-        return True
 
     async def _settle_failure(self, row: PlannedRow, plan: ItemPlan, failure: Exception) -> bool:
         """After the last attempt failed: True when the item is there as written after all
@@ -666,7 +611,7 @@ class ImportRun:
             )
             return False
         if isinstance(failure, ItemMismatch):
-            if await self._clear(plan.uri):
+            if await _clear(repository, plan.uri, self.log):
                 await logs.append(logs.pending, [row.key, plan.uri, "rolled back"])
                 await self._drop_failed(row, "", f"Creating item failed: {reason} (removed)")
             else:
@@ -714,20 +659,6 @@ class ImportRun:
             self.counts.add("published")
         handle = f" ({outcome.handle})" if outcome.handle else ""
         self.log.info("%s: %s %s%s", where, outcome.status, uri, handle)
-
-    async def _try_again(self, e: Exception, uri: str) -> bool:
-        """Whether the item's failed transaction is one to try again: one of Fedora 4.7's
-        concurrency failures of a write (`_fedora47_race`), or a commit the server refused as
-        a conflict (Fedora 6.1.0 under load: its containment index times out locking the
-        container's row) when the item is then known not to exist."""
-        if _fedora47_race(e):
-            return True
-        if not _commit_conflict(e):
-            return False
-        try:
-            return not await self.parts.repository.exists(uri)
-        except RepositoryError:
-            return False
 
     async def _update(self, row: PlannedRow, item: Item, existing: GraphResource) -> None:
         logs = self.parts.logs
@@ -967,6 +898,77 @@ def _container_uri(text: str, repository: RepositoryClient) -> str:
     return repository.uri(text).rstrip("/")
 
 
+async def _try_again(repository: RepositoryClient, e: Exception, uri: str) -> bool:
+    """Whether the item's failed transaction is one to try again: one of Fedora 4.7's
+    concurrency failures of a write (`_fedora47_race`), or a commit the server refused as
+    a conflict (Fedora 6.1.0 under load: its containment index times out locking the
+    container's row) when the item is then known not to exist."""
+    if _fedora47_race(e):
+        return True
+    if not _commit_conflict(e):
+        return False
+    try:
+        return not await repository.exists(uri)
+    except RepositoryError:
+        return False
+
+
+async def _clear(repository: RepositoryClient, uri: str, log: logging.Logger) -> bool:
+    """Remove what a committed item left that is not as written (nothing, when it does
+    not answer), so that it can be written again at the same URIs; False when the
+    repository cannot say or refuses."""
+    try:
+        if await repository.exists(uri):
+            await repository.delete(uri, purge=True)
+    except RepositoryError as e:
+        log.warning("cannot remove %s to write it again: %s", uri, e)
+        return False
+    return True
+
+
+async def _missing_files(location: Location | None, data: RowData) -> list[tuple[str, str, str]]:
+    """(column, path, problem) of each file of *data* that is missing."""
+    found: list[tuple[str, str, str]] = []
+    if location is None:
+        return [
+            (c, p, f"Missing file: {p} (no binaries-location)")
+            for c, paths in (("FILES", data.files), ("ITEM_FILES", data.item_files))
+            for p in paths
+        ]
+    problems = await location.check(data.all_files)
+    for column, paths in (("FILES", data.files), ("ITEM_FILES", data.item_files)):
+        for path in paths:
+            if path in problems:
+                found.append((column, path, problems[path]))
+    return found
+
+
+async def _pending_exists(repository: RepositoryClient, uri: str, transaction: str) -> bool:
+    """Whether an item an earlier run began exists, once the transaction it was written in
+    is over: a daemon killed while its commit was on the wire leaves the server committing
+    it (Fedora 6 waits up to 20 s for a lock), so a missing item is only "rolled back"
+    once that transaction is ended here (rolled back, or gone already) and the item still
+    does not appear for `PENDING_WAIT` s.
+    RepositoryError when the repository cannot say."""
+    if await repository.exists(uri):
+        return True
+    style, _, tx_uri = transaction.partition(" ")
+    if not tx_uri:  # a log of an older version: the transaction is not known
+        return False
+    ended = await repository.end_transaction(tx_uri, style)
+    if ended is None:
+        raise RepositoryError(f"transaction {tx_uri} of {uri} cannot be ended")
+    # Ended now or gone before: either way a commit the server had begun may still finish
+    # (a rollback of a transaction that is committing is not known to stop it).
+    deadline = trio.current_time() + PENDING_WAIT
+    while True:
+        if await repository.exists(uri):
+            return True
+        if trio.current_time() >= deadline:
+            return False
+        await trio.sleep(2)
+
+
 def _commit_conflict(e: BaseException) -> bool:
     """Whether *e* is a commit the server answered `409 Conflict` (Fedora 6: "Failed to commit
     transaction", rolled back on its side)."""
@@ -980,7 +982,7 @@ def _commit_conflict(e: BaseException) -> bool:
 
 
 #: how long an item an interrupted run began is looked for after its transaction is over
-#: (`ImportRun._pending_exists`): longer than a commit the server was still doing can take
+#: (`_pending_exists`): longer than a commit the server was still doing can take
 PENDING_WAIT: Final = 30.0
 
 
