@@ -175,9 +175,10 @@ class _Stats:
     invalid: dict[str, list[str]] = attrs.field(factory=dict)
 
     @classmethod
-    def of(cls, total: int | None, report: Report | None = None) -> _Stats:
+    def of(cls, total: int | None) -> _Stats:
+        """`done`: the resources finished, whatever became of them."""
         keys = ("done", "updated", "invalid", "errors")
-        return cls(Items(ItemCounts(keys, total=total, done=("done",)), report))
+        return cls(Items(ItemCounts(keys, total=total, done=("done",))))
 
     @property
     def errors(self) -> dict[str, str]:
