@@ -1,4 +1,4 @@
-"""Fixtures for the http mode (helpers in `http_support.py`).
+"""Fixtures for the http mode (helpers in `tests/support/http.py`).
 
 - `jobs`: a `JobFolders` writing job folders under a fresh JOBS_DIR.
 - `config_file`: a plastrond configuration naming that JOBS_DIR, listening on 127.0.0.1:0.
@@ -15,10 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from http_support import JobFolders, Server, write_config
 
 from plastrond.config import load_config
 from plastrond.http import serve
+from tests.support.http import JobFolders, Server, write_config
 
 
 @pytest.fixture

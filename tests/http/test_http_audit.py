@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from live_support import (
+
+from tests.support.live import (
     ACTIVITY,
     ALTERNATIVE,
     AS_CONTEXT,

@@ -11,7 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from live_support import (
+from rdflib import Literal, URIRef
+
+from tests.support.live import (
     ACTIVITY,
     ALTERNATIVE,
     AS_CONTEXT,
@@ -26,7 +28,6 @@ from live_support import (
     live_server,
     raw_request,
 )
-from rdflib import Literal, URIRef
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_support import (
+
+from plastrond import __version__
+from tests.support.live import (
     ACTIVITY,
     AS_CONTEXT,
     DCTERMS,
@@ -19,9 +21,7 @@ from live_support import (
     TITLE,
     live_server,
 )
-
-from plastrond import __version__
-from recording_proxy import RecordingProxy, Seen
+from tests.support.recording_proxy import RecordingProxy, Seen
 
 pytestmark = pytest.mark.integration
 

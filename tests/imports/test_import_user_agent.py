@@ -14,11 +14,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from import_support import DATA, FILES, TestContainer, import_config, run_import
 
 from plastrond import __version__
 from plastrond.priming import repository_client
-from recording_proxy import RecordingProxy
+from tests.support.imports import DATA, FILES, TestContainer, import_config, run_import
+from tests.support.recording_proxy import RecordingProxy
 
 pytestmark = pytest.mark.integration
 

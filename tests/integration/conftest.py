@@ -28,6 +28,8 @@ import pytest
 import stomp
 import yaml
 
+from tests.support.ports import free_port
+
 REPO_DIR = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_DIR / "services"
 
@@ -102,19 +104,11 @@ class PrivateBroker:
         return BrokerEndpoint("127.0.0.1", self.port)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def _private_broker_process(tmp_path_factory) -> Iterator[PrivateBroker]:
     # A port of its own: several test runs on one machine (parallel worktrees) each get
     # their own broker, and never freeze or stop another's. One JVM for the session.
-    broker = PrivateBroker(_free_port(), tmp_path_factory.mktemp("private-activemq"))
+    broker = PrivateBroker(free_port(), tmp_path_factory.mktemp("private-activemq"))
     broker.start()
     try:
         yield broker
@@ -398,7 +392,7 @@ def archelon_factory() -> Iterator[Any]:
 def camel_route(tmp_path_factory) -> Iterator[Any]:
     """The messaging stack's Camel status route (services/camel.sh) on a private ActiveMQ,
     one for the session (each test posts to a status URL of its own)."""
-    from archelon_status import start_camel_route, stop_camel_route
+    from tests.support.archelon_status import start_camel_route, stop_camel_route
 
     route = start_camel_route(tmp_path_factory.mktemp("camel-route"))
     try:
@@ -409,8 +403,8 @@ def camel_route(tmp_path_factory) -> Iterator[Any]:
 
 @pytest.fixture
 def archelon_status() -> Iterator[Any]:
-    """Current Archelon's status_update endpoint (see archelon_status.py)."""
-    from archelon_status import ArchelonStatusEndpoint
+    """Current Archelon's status_update endpoint (see tests/support/archelon_status.py)."""
+    from tests.support.archelon_status import ArchelonStatusEndpoint
 
     endpoint = ArchelonStatusEndpoint()
     try:

@@ -28,7 +28,8 @@ from typing import Any
 
 import httpx
 import pytest
-from import_support import VOCABULARIES, TestContainer
+
+from tests.support.imports import VOCABULARIES, TestContainer
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,10 @@ import io
 from pathlib import Path
 
 import pytest
-from export_support import export_config, run_export, unzip
-from import_support import FILES, TestContainer, import_config, run_import
 from rdflib import Literal, URIRef
+
+from tests.support.export import export_config, run_export, unzip
+from tests.support.imports import FILES, TestContainer, import_config, run_import
 
 pytestmark = pytest.mark.integration
 

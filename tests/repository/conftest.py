@@ -7,10 +7,10 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from repository_doubles import repo_config
 
 from plastrond.config import RepositoryConfig
 from plastrond.repository import RepositoryClient, RepositoryError
+from tests.support.repository_doubles import repo_config
 
 
 @pytest.fixture

@@ -12,11 +12,11 @@ import pytest
 import trio
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
-from repository_doubles import repo_config
 
 from plastrond.repository import PrimeError, RepositoryClient, _prime
 from plastrond.repository._prime import namespace_of, prefix_of
 from plastrond.repository._rdf import parse_ntriples
+from tests.support.repository_doubles import repo_config
 
 ROOT = "http://fedora.test/rest"
 C = f"{ROOT}/pcdm"

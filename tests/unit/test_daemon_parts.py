@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 import trio
 import trio.testing
-from daemon_support import QUEUES, FakeBroker, daemon_config, running_daemon
 
 from plastrond.backoff import Backoff
 from plastrond.broker.connection import BrokerConnection, ConnectionLost
@@ -24,6 +23,7 @@ from plastrond.jobs.intake import Intake
 from plastrond.jobs.outbox import Outbox
 from plastrond.jobs.store import MessageStore
 from plastrond.jobs.writer import StoreWriter
+from tests.support.daemon import QUEUES, FakeBroker, daemon_config, running_daemon
 
 
 @pytest.fixture

@@ -19,13 +19,13 @@ from pathlib import Path
 import pytest
 import trio
 import trio.testing
-from daemon_support import FakeBroker, daemon_config
 
 from plastrond.daemon import Daemon
 from plastrond.jobs import JobRequest
 from plastrond.jobs.intake import Intake
 from plastrond.jobs.store import MessageStore
 from plastrond.jobs.writer import StoreWriter
+from tests.support.daemon import FakeBroker, daemon_config
 
 
 @pytest.fixture

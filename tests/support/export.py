@@ -14,7 +14,6 @@ import trio
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
-from command_support import in_process_config, run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -25,6 +24,7 @@ from plastrond.jobs import JobResult, Progress
 from plastrond.models import file_graph, page_graph
 from plastrond.models.namespaces import FEDORA, PCDM
 from plastrond.repository import RepositoryClient
+from tests.support.commands import in_process_config, run_in_process
 
 BIBO = "http://purl.org/ontology/bibo/"
 UMDTYPE = "http://vocab.lib.umd.edu/datatype#"

@@ -1,7 +1,8 @@
 """Helpers for import tests: a configuration, the command run in-process, and a look at Fedora.
 
 The in-process runs use the real Fedora of the `fedora` fixture, each test in a container of its
-own (`TestContainer`), with the Item model's vocabularies read from `data/vocabularies`.
+own (`TestContainer`), with the Item model's vocabularies read from
+`tests/imports/data/vocabularies`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import attrs
 import httpx
 from rdflib import Graph, URIRef
 
-from command_support import in_process_config, run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -28,8 +28,9 @@ from plastrond.jobs import JobResult, Progress
 from plastrond.literals import normalize_graph
 from plastrond.repository import RepositoryClient
 from plastrond.repository._rdf import ntriples_into
+from tests.support.commands import in_process_config, run_in_process
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "imports" / "data"
 FILES = DATA / "files"
 VOCABULARIES = {
     "http://vocab.lib.umd.edu/rightsStatement#": str(DATA / "vocabularies" / "rightsStatement.ttl"),
