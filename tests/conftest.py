@@ -9,6 +9,8 @@ or a nearer conftest may define its own under the same name):
 
 - `target`: a container of the test's own in Fedora (`TestContainer`), removed afterwards.
 - `repo`: a `RepositoryClient` on the same Fedora.
+- `proxy`: a `RecordingProxy` in front of the `proxied` server (the `fedora` fixture's unless
+  a module says otherwise), and `proxied_target`, a `target` made through it.
 - `restartable_fedora47`: a Fedora 4.7.5 of the test's own, started empty on free ports (no
   namespace, node type or resource but its root: what a first-contact race needs), stopped
   and removed afterwards, with its `FreshFedora` (tests/support/fresh_fedora.py), which can
@@ -33,6 +35,7 @@ from plastrond.repository import RepositoryClient
 from tests.support.fresh_fedora import FreshFedora
 from tests.support.imports import TestContainer, import_config
 from tests.support.loopback import LoopbackServer, QuietHandler
+from tests.support.recording_proxy import RecordingProxy
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 SERVICES_DIR = REPO_DIR / "services"
@@ -189,6 +192,34 @@ def fedora(request) -> FedoraEndpoint:
 def target(fedora) -> Iterator[TestContainer]:
     """A container of the test's own in each Fedora, removed afterwards."""
     container = TestContainer(fedora.rest_url, fedora.admin_auth)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+@pytest.fixture
+def proxied(fedora) -> FedoraEndpoint:
+    """The server the `proxy` fixture stands in front of: the `fedora` fixture's (a module may
+    define its own, with `rest_url` and `admin_auth`)."""
+    return fedora
+
+
+@pytest.fixture
+def proxy(proxied) -> Iterator[RecordingProxy]:
+    """A `RecordingProxy` in front of the `proxied` server, closed afterwards."""
+    server = RecordingProxy(proxied.rest_url)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def proxied_target(proxied, proxy: RecordingProxy) -> Iterator[TestContainer]:
+    """A container of the test's own in the `proxied` server, made and removed through the
+    proxy (so its URI is under the proxy's address)."""
+    container = TestContainer(proxy.rest_url, proxied.admin_auth)
     try:
         yield container
     finally:

@@ -5,7 +5,6 @@ and a PATCH that races another write is a 409 that loses neither change."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -30,13 +29,6 @@ from tests.support.live import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def live(tmp_path: Path, fedora, vocabulary_server) -> AsyncIterator[Live]:
-    vocabularies = {RIGHTS: vocabulary_server.serve("/rights", RIGHTS_TTL)}
-    async with live_server(tmp_path, fedora, vocabularies) as server:
-        yield server
 
 
 def archelon_sparql(uri: str, deletes: list[tuple[str, str]], inserts: list[tuple[str, str]]):

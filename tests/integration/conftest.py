@@ -6,6 +6,7 @@
 - `plastrond_setup`: starts `plastrond -c CONFIG stomp` as a real process with a config of
   its own (message store under tmp_path, destinations unique to the test).
 - `Archelon`: a stomp.py client that sends requests and collects completions and progress.
+- `running`: a plastrond on the shared broker and an Archelon talking to it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -167,6 +169,9 @@ def write_config(
     return path
 
 
+_LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
+
+
 class Plastrond:
     """plastrond stomp as a real child process."""
 
@@ -201,6 +206,16 @@ class Plastrond:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def admin_url(self, timeout: float = 30) -> str:
+        """The address of its admin listener (/health, /metrics), once it has logged it."""
+        deadline = time.monotonic() + timeout
+        while (match := _LISTENING.search(self.log())) is None:
+            assert self.running, self.log()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no admin listener in the log:\n{self.log()}")
+            time.sleep(0.05)
+        return match.group(1)
 
     def signal(self, signum: int) -> None:
         assert self.proc is not None
@@ -411,3 +426,14 @@ def archelon_status() -> Iterator[Any]:
         yield endpoint
     finally:
         endpoint.close()
+
+
+@pytest.fixture
+def running(activemq, plastrond_setup, archelon_factory):
+    """A plastrond on the shared broker, connected, and an Archelon talking to it: (setup,
+    daemon, client). A module whose daemon needs more configuration defines its own."""
+    setup = plastrond_setup(activemq)
+    daemon = setup.plastrond()
+    daemon.wait_connected()
+    client = archelon_factory(activemq, setup.dests)
+    return setup, daemon, client

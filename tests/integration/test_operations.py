@@ -28,7 +28,6 @@ pytestmark = pytest.mark.integration
 REPO_DIR = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_DIR / "services"
 ADMIN = {"ADMIN": {"HOST": "127.0.0.1", "PORT": 0}}
-_LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
 _SERVING = re.compile(r"serving import jobs from .* on (http://[0-9.]+:\d+)")
 
 
@@ -41,15 +40,6 @@ def _wait_until(check: Callable[[], Any], timeout: float, what: str, pause: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"no {what} after {timeout} s")
         time.sleep(pause)
-
-
-def admin_url(daemon: Any, timeout: float = 30) -> str:
-    def found() -> str | None:
-        match = _LISTENING.search(daemon.log())
-        assert daemon.running, daemon.log()
-        return match.group(1) if match else None
-
-    return str(_wait_until(found, timeout, "admin listener"))
 
 
 def health(url: str) -> tuple[int, dict[str, Any]]:
@@ -76,7 +66,7 @@ def test_health_turns_503_when_the_broker_freezes_and_200_when_it_thaws(
     )
     daemon = setup.plastrond()
     daemon.wait_connected()
-    url = admin_url(daemon)
+    url = daemon.admin_url()
     _wait_until(lambda: health(url)[0] == 200, 10, "healthy daemon")
     status, body = health(url)
     assert body["status"] == "ok"
@@ -147,7 +137,7 @@ def test_a_full_store_makes_health_503_with_that_reason_and_loses_nothing(
     setup = plastrond_setup(activemq, sections=ADMIN, MESSAGE_STORE_DIR=str(store))
     daemon = setup.plastrond()
     daemon.wait_connected()
-    url = admin_url(daemon)
+    url = daemon.admin_url()
     _wait_until(lambda: health(url)[0] == 200, 10, "healthy daemon")
 
     filler = fill(small_fs)
@@ -308,7 +298,7 @@ def test_prometheus_scrapes_both_modes_and_has_the_job_counters(
     setup = plastrond_setup(activemq, sections=ADMIN)
     daemon = setup.plastrond()
     daemon.wait_connected()
-    stomp_url = admin_url(daemon)
+    stomp_url = daemon.admin_url()
     http = HttpMode(tmp_path)
     targets = prometheus["targets"] / f"test-{tag}.json"
     try:
@@ -432,14 +422,14 @@ def test_the_compose_health_checks_pass_on_healthy_daemons_and_fail_otherwise(
     # A stomp daemon whose broker does not answer is unhealthy; one that is connected is not.
     unreachable = plastrond_setup(activemq, sections=ADMIN, SERVER="127.0.0.1:9")
     lonely = unreachable.plastrond("lonely")
-    lonely_url = admin_url(lonely)
+    lonely_url = lonely.admin_url()
     _wait_until(lambda: "cannot connect to 127.0.0.1:9" in lonely.log(), 30, "failed attempt")
     assert run_check("plastrond-stomp", lonely_url) != 0
 
     setup = plastrond_setup(activemq, sections=ADMIN)
     daemon = setup.plastrond(own_store=True)
     daemon.wait_connected()
-    url = admin_url(daemon)
+    url = daemon.admin_url()
     _wait_until(lambda: health(url)[0] == 200, 10, "healthy daemon")
     assert run_check("plastrond-stomp", url) == 0
 

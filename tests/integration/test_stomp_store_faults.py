@@ -107,16 +107,7 @@ def test_journal_line_with_wrong_field_types_is_set_aside_and_the_daemon_starts(
 # --- a full store pauses the intake, on the same broker session ------------------------------
 
 ADMIN = {"ADMIN": {"HOST": "127.0.0.1", "PORT": 0}}
-_LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
 PAUSED = "cannot keep requests in the inbox"
-
-
-def _admin_url(daemon) -> str:
-    deadline = time.monotonic() + 30
-    while (match := _LISTENING.search(daemon.log())) is None:
-        assert time.monotonic() < deadline and daemon.running, daemon.log()
-        time.sleep(0.05)
-    return match.group(1)
 
 
 def _metric(url: str, name: str) -> float:
@@ -184,7 +175,7 @@ def test_a_full_store_pauses_the_intake_on_one_session_and_every_job_runs_once_a
     setup = plastrond_setup(activemq, sections=ADMIN)
     daemon = setup.plastrond()
     daemon.wait_connected()
-    url = _admin_url(daemon)
+    url = daemon.admin_url()
     client = archelon_factory(activemq, setup.dests)
     filler = _fill(tmpfs_store)
     ids = [f"full-{i}" for i in range(N)]

@@ -7,6 +7,8 @@ own (`TestContainer`), with the Item model's vocabularies read from
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 import uuid
 import zipfile
@@ -311,3 +313,17 @@ def corrupt(path: Path, member: str) -> None:
     start = info.header_offset + 30 + name_length + extra_length
     data[start + info.compress_size // 2] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+def csv_text(row: dict[str, str]) -> str:
+    """A CSV of one *row*, with its keys as the header, as an import reads it."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(row), lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(row)
+    return out.getvalue()
+
+
+def escaped(name: str) -> str:
+    """A name as a FILES cell holds it (`;`, `:` and `\\` escaped with a backslash)."""
+    return "".join("\\" + c if c in ";:\\" else c for c in name)

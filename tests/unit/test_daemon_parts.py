@@ -26,13 +26,6 @@ from plastrond.jobs.writer import StoreWriter
 from tests.support.daemon import QUEUES, FakeBroker, daemon_config, running_daemon
 
 
-@pytest.fixture
-def clock() -> trio.testing.MockClock:
-    """MockClock that jumps only once the run has been idle for 20 ms of real time: the
-    message store writes in a worker thread, which trio's clock cannot see."""
-    return trio.testing.MockClock(autojump_threshold=0.02)
-
-
 def _store_has(daemon: Daemon, job_id: str) -> tuple[bool, bool]:
     return daemon.store.has_request(job_id), daemon.store.has_completion(job_id)
 

@@ -16,7 +16,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 import trio
 import trio.testing
 
@@ -26,13 +25,6 @@ from plastrond.jobs.intake import Intake
 from plastrond.jobs.store import MessageStore
 from plastrond.jobs.writer import StoreWriter
 from tests.support.daemon import FakeBroker, daemon_config
-
-
-@pytest.fixture
-def clock() -> trio.testing.MockClock:
-    """The two-replica tests run on a mock clock (their jobs take 10 s), which jumps only
-    once the run has been idle for 20 ms of real time: the stores write in worker threads."""
-    return trio.testing.MockClock(autojump_threshold=0.02)
 
 
 class Session:
