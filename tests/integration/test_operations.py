@@ -23,6 +23,8 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.tmpfs import fill, tmpfs
+
 pytestmark = pytest.mark.integration
 
 REPO_DIR = Path(__file__).resolve().parents[2]
@@ -105,29 +107,8 @@ def test_health_turns_503_when_the_broker_freezes_and_200_when_it_thaws(
 @pytest.fixture
 def small_fs(tmp_path) -> Iterator[Path]:
     """A 4 MiB tmpfs of its own (unmounted after the test, once plastrond has stopped)."""
-    mount = tmp_path / "smallfs"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path / "smallfs", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Write a file until the file system has no room left, down to its last block."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for size in (1 << 20, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 def test_a_full_store_makes_health_503_with_that_reason_and_loses_nothing(

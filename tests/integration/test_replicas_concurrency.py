@@ -75,9 +75,9 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
 from plastrond.jobs.ids import job_id_segment
-from plastrond.jobs.store import MessageStore
 from tests.support.fresh_fedora import FreshFedora
 from tests.support.imports import VOCABULARIES
+from tests.support.stomp_jobs import stored
 
 pytestmark = pytest.mark.integration
 
@@ -244,18 +244,6 @@ def accepted_by(log: str, job_id: str) -> bool:
     return any(
         f"[job {job_id}]" in line and "accepted import job" in line for line in log.splitlines()
     )
-
-
-def stored(store_dir: Path) -> tuple[list[str], list[str]]:
-    """Job ids with a request and with a completion left in a stopped replica's store."""
-    store = MessageStore(store_dir)
-    try:
-        return (
-            [r.job_id for r in store.load_requests()],
-            [c.job_id for c in store.load_completions()],
-        )
-    finally:
-        store.close()
 
 
 def wait_for_jobs(client: Any, job_ids: set[str], timeout: float) -> None:

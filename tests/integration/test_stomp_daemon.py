@@ -15,22 +15,9 @@ import uuid
 
 import pytest
 
-from plastrond.jobs.store import MessageStore
-from tests.support.stomp_jobs import job_ids
+from tests.support.stomp_jobs import job_ids, stored
 
 pytestmark = pytest.mark.integration
-
-
-def stored(store_dir) -> tuple[list[str], list[str]]:
-    """Job ids with a request and with a completion in a stopped daemon's message store."""
-    store = MessageStore(store_dir)
-    try:
-        return (
-            [r.job_id for r in store.load_requests()],
-            [c.job_id for c in store.load_completions()],
-        )
-    finally:
-        store.close()
 
 
 def wait_until_settled(store_dir, job_id: str, timeout: float = 30) -> None:

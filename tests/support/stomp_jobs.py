@@ -1,9 +1,13 @@
-"""Helpers of the tests that drive plastrond stomp as a process: job URIs and polling."""
+"""Helpers of the tests that drive plastrond stomp as a process: job URIs, polling, and what
+a stopped daemon left in its message store."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+from plastrond.jobs.store import MessageStore
 
 
 def job_ids(prefix: str, n: int) -> list[str]:
@@ -20,3 +24,15 @@ def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(poll)
+
+
+def stored(store_dir: Path) -> tuple[list[str], list[str]]:
+    """Job ids with a request and with a completion left in a stopped daemon's message store."""
+    store = MessageStore(store_dir)
+    try:
+        return (
+            [r.job_id for r in store.load_requests()],
+            [c.job_id for c in store.load_completions()],
+        )
+    finally:
+        store.close()

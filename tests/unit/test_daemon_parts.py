@@ -1,5 +1,5 @@
 """The stomp mode's parts without a broker: a broker double over trio memory streams
-(`daemon_support.FakeBroker`) and trio's MockClock, so no test waits out a grace period or
+(`tests.support.daemon.FakeBroker`) and trio's MockClock, so no test waits out a grace period or
 a back-off for real."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ never run from this one's inbox too: room first, then the inbox, then the ACK; a
 broker session ended before its ACK is left to the broker.
 
 First the intake alone (a real message store, trio's memory channels), then two daemons on one
-fake broker (`daemon_support.FakeBroker`), one of which crashes or loses its session with
+fake broker (`tests.support.daemon.FakeBroker`), one of which crashes or loses its session with
 requests in hand.
 """
 
