@@ -10,9 +10,9 @@ import trio
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
-from command_support import in_process_config, run_in_process
 from plastrond.config import CommandsConfig
 from plastrond.repository import RepositoryClient
+from tests.support.commands import in_process_config, run_in_process
 
 pytestmark = pytest.mark.integration
 
