@@ -170,7 +170,7 @@ class Round:
 
     def theirs_per_item(self, total: int, field: str) -> float:
         """Upstream's seconds, CPU or Fedora CPU per item without its start-up."""
-        n, one = getattr(self.theirs, field), getattr(self.one, field)
+        n, one = float(getattr(self.theirs, field)), float(getattr(self.one, field))
         return max(n - one, 1e-9) / max(total - 1, 1)
 
     def theirs_rate(self, total: int) -> float:
