@@ -89,55 +89,34 @@ def describe(rev: str) -> str:
     return done.stdout.strip()
 
 
+#: items per bench, (default, --quick); each bench also handles some first, not measured
+SIZES = {
+    "cpu-4.7.5": ((200, 10), (60, 10)),
+    "cpu-6.1": ((60, 5), (10, 3)),
+    "peer-import": ((50, 10), (20, 10)),
+    "peer-export": ((200, 10), (40, 10)),
+}
+
+
 def benches(args: argparse.Namespace) -> list[Bench]:
-    q = args.quick
-    cpu = ("--rounds", "1", "--warmup", "10")
+    def size(name: str) -> tuple[str, ...]:
+        items, warmup = SIZES[name][1 if args.quick else 0]
+        return ("--items", str(items), "--warmup", str(warmup), "--rounds", "1")
+
     return [
+        Bench("cpu-4.7.5", "bench_cpu.py", (*size("cpu-4.7.5"), "--server", f"x={args.fedora47}")),
+        Bench("cpu-6.1", "bench_cpu.py", (*size("cpu-6.1"), "--server", f"x={args.fedora6}")),
         Bench(
-            "cpu-4.7.5",
-            "bench_cpu.py",
-            ("--items", "100" if q else "200", "--server", f"fcrepo47={args.fedora47}", *cpu),
+            "peer-import", "bench_peer_import.py", (*size("peer-import"), "--url", args.fedora47)
         ),
         Bench(
-            "cpu-6.1",
-            "bench_cpu.py",
-            ("--items", "30" if q else "100", "--server", f"fcrepo6={args.fedora6}", *cpu),
-        ),
-        Bench(
-            "peer-import",
-            "bench_peer_import.py",
-            (
-                "--items",
-                "20" if q else "50",
-                "--rounds",
-                "1",
-                "--warmup",
-                "10",
-                "--url",
-                args.fedora47,
-            ),
-        ),
-        Bench(
-            "peer-export",
-            "bench_peer_export.py",
-            (
-                "--items",
-                "50" if q else "200",
-                "--rounds",
-                "1",
-                "--warmup",
-                "10",
-                "--url",
-                args.fedora47,
-            ),
+            "peer-export", "bench_peer_export.py", (*size("peer-export"), "--url", args.fedora47)
         ),
     ]
 
 
-def run_bench(
-    bench: Bench, side: Side, logs: Path, n: int, timeout: float
-) -> tuple[dict[str, Any] | None, float]:
-    """One bench on one side; its figures (the bench's --json), None when it failed."""
+def run_bench(bench: Bench, side: Side, logs: Path, n: int, timeout: float) -> float:
+    """One bench on one side (its figures in LOGS/<n>-<side>-<bench>.json); its time."""
     out = logs / f"{n}-{side.name}-{bench.name}.json"
     log = logs / f"{n}-{side.name}-{bench.name}.log"
     env = {**os.environ, "PYTHONPATH": str(side.root / "src")}
@@ -158,9 +137,20 @@ def run_bench(
     if failed or not out.exists():
         tail = log.read_text()[-1500:]
         print(f"    {side.name} {bench.name} FAILED ({log}):\n{tail}", flush=True)
-        return None, elapsed
-    figures: dict[str, Any] = json.loads(out.read_text())
-    return figures, elapsed
+    return elapsed
+
+
+def collect(logs: Path) -> tuple[list[Side], dict[tuple[str, str], list[dict[str, Any]]]]:
+    """The sides and every bench's figures kept in *logs*, by (side, bench)."""
+    sides = [
+        Side(name, label, logs) for name, label in json.loads((logs / "sides.json").read_text())
+    ]
+    results: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for path in sorted(logs.glob("*.json")):
+        if path.name != "sides.json":
+            _, side, bench = path.stem.split("-", 2)
+            results.setdefault((side, bench), []).append(json.loads(path.read_text()))
+    return sides, results
 
 
 def check_side(side: Side) -> None:
@@ -189,7 +179,7 @@ def span(values: Iterable[float], digits: int = 1) -> str:
 
 
 def table(sides: list[Side], results: dict[tuple[str, str], list[dict[str, Any]]]) -> None:
-    servers = (("4.7.5", "cpu-4.7.5", "fcrepo47"), ("6.1", "cpu-6.1", "fcrepo6"))
+    servers = (("4.7.5", "cpu-4.7.5"), ("6.1", "cpu-6.1"))
     peers = {"import": "peer-import", "export": "peer-export"}
     print(
         "| side | Fedora | command | daemon CPU ms/item | Fedora CPU ms/item | daemon/Fedora "
@@ -198,11 +188,10 @@ def table(sides: list[Side], results: dict[tuple[str, str], list[dict[str, Any]]
     print("|---|---|---|---|---|---|---|---|")
     daemon: dict[tuple[str, str, str], list[float]] = {}
     for side in sides:
-        for fedora, bench, server in servers:
+        for fedora, bench in servers:
             for command in ("import", "export"):
-                cpu = [
-                    r[server][command] for r in results.get((side.name, bench), []) if server in r
-                ]
+                # bench_cpu's figures for its one server, whatever its name
+                cpu = [s[command] for r in results.get((side.name, bench), []) for s in r.values()]
                 daemon[side.name, fedora, command] = [c["daemon_ms"] for c in cpu]
                 peer = results.get((side.name, peers[command]), []) if fedora == "4.7.5" else []
                 print(
@@ -216,7 +205,7 @@ def table(sides: list[Side], results: dict[tuple[str, str], list[dict[str, Any]]
     if len(sides) == 2:
         a, b = sides
         parts = []
-        for fedora, _, _ in servers:
+        for fedora, _ in servers:
             for command in ("import", "export"):
                 x, y = daemon[a.name, fedora, command], daemon[b.name, fedora, command]
                 if x and y:
@@ -249,9 +238,15 @@ def main() -> None:
     )
     parser.add_argument("--logs", type=Path, help="folder for each bench's output")
     parser.add_argument(
+        "--table", type=Path, metavar="LOGS", help="only print the table of an earlier run's logs"
+    )
+    parser.add_argument(
         "--timeout", type=float, default=900, help="seconds for one bench run (default 900)"
     )
     args = parser.parse_args()
+    if args.table:
+        table(*collect(args.table))
+        return
     logs = args.logs or Path(tempfile.mkdtemp(prefix="before-after-"))
     logs.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="before-after-trees-"))
@@ -266,20 +261,18 @@ def main() -> None:
         for side in sides:
             check_side(side)
         todo = [b for b in benches(args) if not args.only or b.name in args.only]
+        (logs / "sides.json").write_text(json.dumps([[s.name, s.label] for s in sides]))
         print(
             f"before: {before.label}; after: {after.label}; {args.repeats} repeats of "
             f"{', '.join(b.name for b in todo)}; load average {os.getloadavg()[0]:.1f}; "
             f"logs in {logs}",
             flush=True,
         )
-        results: dict[tuple[str, str], list[dict[str, Any]]] = {}
         for n in range(args.repeats):
             order = sides if n % 2 == 0 else sides[::-1]
             for bench in todo:
                 for side in order:
-                    figures, elapsed = run_bench(bench, side, logs, n, args.timeout)
-                    if figures is not None:
-                        results.setdefault((side.name, bench.name), []).append(figures)
+                    elapsed = run_bench(bench, side, logs, n, args.timeout)
                     print(
                         f"  [{time.strftime('%H:%M:%S')}] repeat {n + 1} {side.name:6} "
                         f"{bench.name:12} {elapsed:5.0f} s  load {os.getloadavg()[0]:.1f}",
@@ -292,7 +285,7 @@ def main() -> None:
         f"\n{args.repeats} repeats in {minutes:.1f} minutes; load average "
         f"{os.getloadavg()[0]:.1f} at the end; median (range) over the repeats:"
     )
-    table(sides, results)
+    table(*collect(logs))
 
 
 if __name__ == "__main__":
