@@ -21,10 +21,11 @@ ms/item, daemon/Fedora, and speed against upstream (4.7.5 only), each as the med
 repeats and (with two or more) the range; then after / before of the daemon's CPU per item.
 Every bench's own output is kept in the --logs folder (printed).
 
-Run time on the 2-CPU development machine: about 25-30 minutes by default (200 items on 4.7.5,
-100 on 6.1, 50 imported and 200 exported against upstream, 2 repeats); with --quick about
-12-15 minutes (100, 30, 20 and 50 items, 2 repeats). Fedora 6.1 is the slowest part (about
-1 item/s on the import).
+Run time on the 2-CPU development machine, shared: with --quick (60 items on 4.7.5, 10 on 6.1,
+20 imported and 40 exported against upstream, 2 repeats) 9 minutes at load average 10-19, and
+up to about 15 when the shared Fedora 6.1 is busy; by default (200, 60, 50 and 200 items) about
+30-40 minutes (estimated). The shared Fedora 6.1 is the slowest part (0.1-0.5 items/s on the
+import when other suites use it).
 """
 
 from __future__ import annotations
@@ -212,21 +213,22 @@ def table(sides: list[Side], results: dict[tuple[str, str], list[dict[str, Any]]
                     parts.append(
                         f"{fedora} {command} {statistics.median(y) / statistics.median(x):.2f}"
                     )
-        print(f"daemon CPU per item, {b.name} / {a.name} (medians): " + ", ".join(parts))
+        print(f"\ndaemon CPU per item, {b.name} / {a.name} (medians): " + ", ".join(parts))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0],
         epilog=(
-            "Takes about 25-30 minutes on the 2-CPU development machine; --quick (fewer "
-            "items) about 12-15 minutes. Needs Fedora 4.7.5, Fedora 6.1 and ActiveMQ running."
+            "Takes about 30-40 minutes on the 2-CPU development machine; with --quick (fewer "
+            "items) 9-15 minutes (9 at load average 10-19). Needs Fedora 4.7.5, Fedora 6.1 "
+            "and ActiveMQ running."
         ),
     )
     parser.add_argument("--before", default="75498e8", help="git revision (default 75498e8)")
     parser.add_argument("--after", help="git revision (default: this working tree)")
     parser.add_argument(
-        "--quick", action="store_true", help="fewer items: about 12-15 minutes instead of 25-30"
+        "--quick", action="store_true", help="fewer items: 9-15 minutes instead of 30-40"
     )
     parser.add_argument("--repeats", type=int, default=2, help="turns of each side (default 2)")
     parser.add_argument("--fedora47", default="http://127.0.0.1:8090/rest")
