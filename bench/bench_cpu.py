@@ -123,6 +123,7 @@ async def import_items(
         body=make_csv(first, count, tag),
     )
     result, cpu = await run_measured(args, config, url, request, profile)
+    assert isinstance(result.body, dict)
     counts = result.body["count"]
     if result.state != "import_complete" or counts["created"] != count:
         sys.exit(f"import into {url} failed: {result.state} {counts} {result.error}")
@@ -149,6 +150,7 @@ async def export_items(
         body="\n".join(uris).encode(),
     )
     result, cpu = await run_measured(args, config, url, request, profile)
+    assert isinstance(result.body, dict)
     counts = result.body["count"]
     if result.state != "export_complete" or counts.get("exported") != len(uris):
         sys.exit(f"export from {url} failed: {result.state} {counts} {result.error}")

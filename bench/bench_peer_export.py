@@ -22,27 +22,14 @@ plastrond >= 5x upstream), with the load average before and after.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import zipfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-
-import trio
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_cpu import export_items, import_items
-from bench_import import make_workload
-from peer_common import (
-    Ours,
-    PeerRun,
-    add_arguments,
-    alternate,
-    ensure_peer,
-    peer_folder,
-    report,
-    run_peer,
-)
+from peer_common import Ours, PeerRun, main, peer_folder, run_peer
 
 
 def peer_export(args: argparse.Namespace, python: Path, work: Path, uris: list[str]) -> PeerRun:
@@ -68,31 +55,22 @@ def peer_export(args: argparse.Namespace, python: Path, work: Path, uris: list[s
     return done
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser, items=200, warmup=20)
-    args = parser.parse_args()
-    python = ensure_peer(args.peer_venv)
-    load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-peer-export-") as name:
-        work = Path(name)
-        make_workload(work, args.items + args.warmup)
-        _, uris = await import_items(args, args.url, work, 0, args.items + args.warmup)
-        measured, warm = uris[: args.items], uris[args.items :]
-        # Warm-up of both, not measured: Fedora's JIT and caches, plastrond's models and pool.
-        if not args.peer_only:
-            await export_items(args, args.url, work, warm)
-        peer_export(args, python, work, warm[:5] or measured[:5])
+async def prepare(
+    args: argparse.Namespace, python: Path, work: Path
+) -> tuple[Callable[[], Awaitable[Ours]], Callable[[int], PeerRun]]:
+    _, uris = await import_items(args, args.url, work, 0, args.items + args.warmup)
+    measured, warm = uris[: args.items], uris[args.items :]
+    # Warm-up of both, not measured: Fedora's JIT and caches, plastrond's models and pool.
+    if not args.peer_only:
+        await export_items(args, args.url, work, warm)
+    peer_export(args, python, work, warm[:5] or measured[:5])
 
-        async def ours() -> Ours:
-            m = await export_items(args, args.url, work, measured)
-            return Ours(m.seconds, m.requests, m.daemon, m.fedora)
+    async def ours() -> Ours:
+        m = await export_items(args, args.url, work, measured)
+        return Ours(m.seconds, m.requests, m.daemon, m.fedora)
 
-        rounds = await alternate(
-            args, ours, lambda count: peer_export(args, python, work, measured[:count])
-        )
-    report(args, "export", rounds, load_before)
+    return ours, lambda count: peer_export(args, python, work, measured[:count])
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    main(__doc__, "export", 200, 20, prepare)

@@ -32,27 +32,14 @@ shared: say how busy it was).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-import trio
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import import make_csv, make_workload, run_once
-from peer_common import (
-    Ours,
-    PeerRun,
-    add_arguments,
-    alternate,
-    ensure_peer,
-    new_container,
-    peer_folder,
-    report,
-    run_peer,
-)
+from bench_import import make_csv, run_once
+from peer_common import Ours, PeerRun, main, new_container, peer_folder, run_peer
 
 
 def peer_import(args: argparse.Namespace, python: Path, work: Path, count: int) -> PeerRun:
@@ -81,28 +68,21 @@ def peer_import(args: argparse.Namespace, python: Path, work: Path, count: int) 
     return done
 
 
-async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    add_arguments(parser, items=50, warmup=30)
-    args = parser.parse_args()
-    python = ensure_peer(args.peer_venv)
-    load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="bench-peer-") as name:
-        work = Path(name)
-        make_workload(work, max(args.items, args.warmup))
-        # Warm-up of both, not measured: Fedora's JIT (a JVM just started runs several times
-        # slower for its first few hundred requests), plastrond's vocabularies and pool.
-        if not args.peer_only:
-            await run_once(args, args.url, work, 4, 0, args.warmup)
-        peer_import(args, python, work, 5)
+async def prepare(
+    args: argparse.Namespace, python: Path, work: Path
+) -> tuple[Callable[[], Awaitable[Ours]], Callable[[int], PeerRun]]:
+    # Warm-up of both, not measured: Fedora's JIT (a JVM just started runs several times
+    # slower for its first few hundred requests), plastrond's vocabularies and pool.
+    if not args.peer_only:
+        await run_once(args, args.url, work, 4, 0, args.warmup)
+    peer_import(args, python, work, 5)
 
-        async def ours() -> Ours:
-            m = await run_once(args, args.url, work, 4, 0, args.items)
-            return Ours(m.seconds, m.requests, m.daemon_cpu, m.fedora_cpu)
+    async def ours() -> Ours:
+        m = await run_once(args, args.url, work, 4, 0, args.items)
+        return Ours(m.seconds, m.requests, m.daemon_cpu, m.fedora_cpu)
 
-        rounds = await alternate(args, ours, lambda count: peer_import(args, python, work, count))
-    report(args, "import", rounds, load_before)
+    return ours, lambda count: peer_import(args, python, work, count)
 
 
 if __name__ == "__main__":
-    trio.run(main)
+    main(__doc__, "import", 50, 30, prepare)

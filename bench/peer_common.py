@@ -17,6 +17,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -25,10 +26,11 @@ from typing import Any
 
 import attrs
 import httpx
+import trio
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_import import cpu_seconds, fedora_pid
+from bench_import import cpu_seconds, fedora_pid, make_workload
 
 PEER_REQUIREMENTS = ["plastron-stomp==4.8.1", "plastron-cli==4.8.1"]
 WRAPPER = Path(__file__).resolve().parent / "peer_plastron.py"
@@ -178,6 +180,35 @@ class Round:
 
     def ratio(self, total: int) -> float:
         return (total / self.ours.seconds) / self.theirs_rate(total) if self.ours else 0.0
+
+
+#: what a bench does before its rounds (warm both up, make its items), given the arguments,
+#: upstream's Python and the work folder; it returns the two sides of a round: plastrond's run
+#: of N items, and upstream's run of a given number of items
+Prepare = Callable[
+    [argparse.Namespace, Path, Path],
+    Awaitable[tuple[Callable[[], Awaitable[Ours]], Callable[[int], PeerRun]]],
+]
+
+
+def main(doc: str, what: str, items: int, warmup: int, prepare: Prepare) -> None:
+    """A peer bench's command line: its options, the workload's files (bench_import's), the
+    warm-up (*prepare*), the alternating rounds and the report."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    add_arguments(parser, items=items, warmup=warmup)
+    args = parser.parse_args()
+    python = ensure_peer(args.peer_venv)
+    load_before = os.getloadavg()
+
+    async def run() -> None:
+        with tempfile.TemporaryDirectory(prefix=f"bench-peer-{what}-") as name:
+            work = Path(name)
+            make_workload(work, args.items + args.warmup)
+            ours, theirs = await prepare(args, python, work)
+            rounds = await alternate(args, ours, theirs)
+        report(args, what, rounds, load_before)
+
+    trio.run(run)
 
 
 async def alternate(
