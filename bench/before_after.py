@@ -213,7 +213,8 @@ def table(sides: list[Side], results: dict[tuple[str, str], list[dict[str, Any]]
                     parts.append(
                         f"{fedora} {command} {statistics.median(y) / statistics.median(x):.2f}"
                     )
-        print(f"\ndaemon CPU per item, {b.name} / {a.name} (medians): " + ", ".join(parts))
+        if parts:
+            print(f"\ndaemon CPU per item, {b.name} / {a.name} (medians): " + ", ".join(parts))
 
 
 def main() -> None:
