@@ -11,7 +11,8 @@ import signal
 import pytest
 import trio
 
-from plastrond import shutdown
+from plastrond import handles, shutdown
+from plastrond.backoff import Backoff
 from plastrond.errors import describe
 from plastrond.jobs.writer import StoreRetry
 from plastrond.parsing import dot_segment, unquote_all, user_name
@@ -93,6 +94,12 @@ async def test_store_retry_says_a_run_once_and_its_end_once(autojump_clock):
     assert retry.over() and retry.failure is None
     assert not retry.over()
     assert retry.delay() == 1.0  # a new run starts with the first delay again
+
+
+def test_the_handle_service_reads_wait_as_every_retry_loop_does():
+    # one back-off policy (plastrond.backoff): 0.5 s before the second try, 2 s before the third
+    assert isinstance(handles.READ_DELAYS, Backoff)
+    assert [handles.READ_DELAYS.delay(n) for n in range(handles.READ_ATTEMPTS - 1)] == [0.5, 2.0]
 
 
 async def _signals(*numbers: int):
