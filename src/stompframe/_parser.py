@@ -96,50 +96,42 @@ def _bad_escape(text: str, piece: str, version: str) -> ProtocolError:
     return ProtocolError(f"header text {text!r} has {what} (STOMP {version})")
 
 
-def _unescape_11(text: str) -> str:
-    if "\\\\" not in text:
-        # Every backslash starts an escape and none is followed by another backslash, so the
-        # escapes can be replaced one kind at a time.
-        plain = text.replace("\\c", ":")
-        if "\\" in plain:
-            plain = plain.replace("\\n", "\n")
-            if "\\" in plain:
-                raise _bad_escape(text, plain, "1.1")
-        return plain
-    # Splitting on the escaped backslash first leaves every other backslash at the start of an
-    # escape sequence, so the remaining escapes can be replaced independently.
-    pieces = text.split("\\\\")
-    for i, piece in enumerate(pieces):
-        if "\\" in piece:
-            piece = piece.replace("\\n", "\n").replace("\\c", ":")
-            if "\\" in piece:
-                raise _bad_escape(text, piece, "1.1")
-            pieces[i] = piece
-    return "\\".join(pieces)
+def _unescaper(version: str, cr: bool) -> Callable[[str], str]:
+    """The header unescaping of *version*: ``\\\\``, ``\\c`` and ``\\n``, and ``\\r`` with *cr*
+    (STOMP 1.2); any other backslash is an error."""
 
-
-def _unescape_12(text: str) -> str:
-    if "\\\\" not in text:
-        plain = text.replace("\\c", ":")
-        if "\\" in plain:
-            plain = plain.replace("\\n", "\n").replace("\\r", "\r")
+    def unescape(text: str) -> str:
+        if "\\\\" not in text:
+            # Every backslash starts an escape and none is followed by another backslash, so
+            # the escapes can be replaced one kind at a time.
+            plain = text.replace("\\c", ":")
             if "\\" in plain:
-                raise _bad_escape(text, plain, "1.2")
-        return plain
-    pieces = text.split("\\\\")
-    for i, piece in enumerate(pieces):
-        if "\\" in piece:
-            piece = piece.replace("\\n", "\n").replace("\\c", ":").replace("\\r", "\r")
+                plain = plain.replace("\\n", "\n")
+                if cr:
+                    plain = plain.replace("\\r", "\r")
+                if "\\" in plain:
+                    raise _bad_escape(text, plain, version)
+            return plain
+        # Splitting on the escaped backslash first leaves every other backslash at the start of
+        # an escape sequence, so the remaining escapes can be replaced independently.
+        pieces = text.split("\\\\")
+        for i, piece in enumerate(pieces):
             if "\\" in piece:
-                raise _bad_escape(text, piece, "1.2")
-            pieces[i] = piece
-    return "\\".join(pieces)
+                piece = piece.replace("\\n", "\n").replace("\\c", ":")
+                if cr:
+                    piece = piece.replace("\\r", "\r")
+                if "\\" in piece:
+                    raise _bad_escape(text, piece, version)
+                pieces[i] = piece
+        return "\\".join(pieces)
+
+    return unescape
 
 
 _UNESCAPERS: Final[dict[str, Callable[[str], str] | None]] = {
     "1.0": None,
-    "1.1": _unescape_11,
-    "1.2": _unescape_12,
+    "1.1": _unescaper("1.1", cr=False),
+    "1.2": _unescaper("1.2", cr=True),
 }
 
 
