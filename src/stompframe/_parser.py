@@ -141,6 +141,13 @@ def _check_version(version: str) -> str:
     return version
 
 
+def _no_nul_after(command: str, length: int) -> ProtocolError:
+    return ProtocolError(
+        f"{command} frame: the byte after the {length} bytes of content-length is not the NUL "
+        "that ends a frame"
+    )
+
+
 def _bad_length(command: str, value: str) -> ProtocolError:
     return ProtocolError(
         f"{command} frame: content-length {value!r} is not a non-negative decimal integer"
@@ -331,10 +338,7 @@ class Parser:
                     self._need = need - size
                     return events
                 if data[need - 1] != 0:
-                    raise ProtocolError(
-                        f"{self._command} frame: the byte after the {self._have + need - 1} "
-                        "bytes of content-length is not the NUL that ends a frame"
-                    )
+                    raise _no_nul_after(self._command, self._have + need - 1)
                 if need > 1:
                     self._parts.append(data[: need - 1])
                 self._finish_body(events)
@@ -368,10 +372,7 @@ class Parser:
                     self._need = need - size
                     return events
                 if data[need - 1] != 0:
-                    raise ProtocolError(
-                        f"{self._command} frame: the byte after the {self._have + need - 1} "
-                        "bytes of content-length is not the NUL that ends a frame"
-                    )
+                    raise _no_nul_after(self._command, self._have + need - 1)
                 self._skip(data[: need - 1])
                 self._finish_oversized(events)
                 pos = need
@@ -646,48 +647,30 @@ class Parser:
                     raise _bad_length(command, value)
                 length = int(value)
                 frame_end = body_start + length
-                if frame_end + 1 - pos > max_frame:
-                    if not self._discard:
-                        raise FrameTooLarge(
-                            f"{command} frame with content-length {length} is larger than "
-                            f"max_frame_bytes={max_frame}"
-                        )
-                    if frame_end >= size:
+                oversized = frame_end + 1 - pos > max_frame
+                if oversized and not self._discard:
+                    raise FrameTooLarge(
+                        f"{command} frame with content-length {length} is larger than "
+                        f"max_frame_bytes={max_frame}"
+                    )
+                if frame_end >= size:
+                    if oversized:
                         self._skip_to(
                             _SKIP_LENGTH, command, headers, data[body_start:], frame_end + 1 - size
                         )
-                        pos = size
-                        break
-                    if data[frame_end] != 0:
-                        raise ProtocolError(
-                            f"{command} frame: the byte after the {length} bytes of "
-                            "content-length is not the NUL that ends a frame"
-                        )
-                    self._whole_oversized(command, headers, data, body_start, frame_end, events)
-                    pos = frame_end + 1
-                    unescape = self._unescape
-                    if pos < size and data[pos] == 10:
-                        pos += 1
                     else:
-                        after_nul = True
-                    continue
-                if frame_end >= size:
-                    self._command = command
-                    self._headers = headers
-                    self._head_len = body_start - pos
-                    self._parts = [data[body_start:]] if body_start < size else []
-                    self._have = size - body_start
-                    self._need = frame_end + 1 - size
-                    self._stage = _BODY_LENGTH
+                        self._command = command
+                        self._headers = headers
+                        self._head_len = body_start - pos
+                        self._parts = [data[body_start:]] if body_start < size else []
+                        self._have = size - body_start
+                        self._need = frame_end + 1 - size
+                        self._stage = _BODY_LENGTH
                     pos = size
                     break
                 if data[frame_end] != 0:
-                    raise ProtocolError(
-                        f"{command} frame: the byte after the {length} bytes of "
-                        "content-length is not the NUL that ends a frame"
-                    )
-                body = data[body_start:frame_end]
-                pos = frame_end + 1
+                    raise _no_nul_after(command, length)
+                body_end = frame_end
             else:
                 if nul < 0:
                     if size - pos >= max_frame:
@@ -706,26 +689,24 @@ class Parser:
                     self._stage = _BODY_NUL
                     pos = size
                     break
-                if nul + 1 - pos > max_frame:
-                    if not self._discard:
-                        raise FrameTooLarge(
-                            f"{command} frame is larger than max_frame_bytes={max_frame}"
-                        )
-                    self._whole_oversized(command, headers, data, body_start, nul, events)
-                    pos = nul + 1
-                    unescape = self._unescape
-                    if pos < size and data[pos] == 10:
-                        pos += 1
-                    else:
-                        after_nul = True
-                    continue
-                body = data[body_start:nul]
-                pos = nul + 1
-            frame = _new_frame(Frame)
-            _set_command(frame, command)
-            _set_headers(frame, headers)
-            _set_body(frame, body)
-            append(frame)
+                oversized = nul + 1 - pos > max_frame
+                if oversized and not self._discard:
+                    raise FrameTooLarge(
+                        f"{command} frame is larger than max_frame_bytes={max_frame}"
+                    )
+                body_end = nul
+            if oversized:
+                keep = min(body_end, body_start + self._prefix)
+                append(
+                    _make_oversized(command, headers, data[body_start:keep], body_end - body_start)
+                )
+            else:
+                frame = _new_frame(Frame)
+                _set_command(frame, command)
+                _set_headers(frame, headers)
+                _set_body(frame, data[body_start:body_end])
+                append(frame)
+            pos = body_end + 1
             if command == "CONNECTED" and self._follow:
                 self._adopt(headers)
                 unescape = self._unescape
@@ -735,23 +716,6 @@ class Parser:
             else:
                 after_nul = True
         self._after_nul = after_nul
-
-    def _whole_oversized(
-        self,
-        command: str,
-        headers: Headers,
-        data: bytes,
-        body_start: int,
-        body_end: int,
-        events: list[Event],
-    ) -> None:
-        """An oversized frame that lies wholly in one piece of data."""
-        keep = min(body_end, body_start + self._prefix)
-        events.append(
-            _make_oversized(command, headers, data[body_start:keep], body_end - body_start)
-        )
-        if command == "CONNECTED" and self._follow:
-            self._adopt(headers)
 
     def _check_head_limits(self, data: bytes, pos: int, end: int) -> None:
         if end - pos >= self._max_frame:
