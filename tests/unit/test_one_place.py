@@ -151,3 +151,35 @@ async def test_a_signal_while_already_stopping_stops_at_once(monkeypatch):
     calls, watch = _watcher([signal.SIGTERM], already=True)
     await watch()
     assert calls == ["now"]
+
+
+async def test_first_to_end_cancels_the_others_and_says_why_the_first_ended(autojump_clock):
+    from plastrond.waiting import first_to_end
+
+    cancelled: list[str] = []
+
+    async def forever() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.append("forever")
+
+    async def fails() -> None:
+        await trio.sleep(1)
+        raise ConnectionError("lost")
+
+    async def returns() -> None:
+        await trio.sleep(2)
+
+    failure = await first_to_end(forever, fails, returns, expected=ConnectionError)
+    assert isinstance(failure, ConnectionError) and str(failure) == "lost"
+    assert cancelled == ["forever"] and trio.current_time() == pytest.approx(1)
+    assert await first_to_end(forever, returns, expected=ConnectionError) is None
+    assert cancelled == ["forever", "forever"]
+
+    async def breaks() -> None:
+        raise KeyError("not expected")
+
+    with pytest.raises(ExceptionGroup) as info:
+        await first_to_end(forever, breaks, expected=ConnectionError)
+    assert info.group_contains(KeyError)

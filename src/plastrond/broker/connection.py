@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import TypeAlias
 
 import trio
@@ -29,7 +29,7 @@ from stompframe import (
 from .. import metrics
 from ..config import BrokerAddress, BrokerConfig
 from ..errors import PlastronError, describe
-from ..waiting import wait_any
+from ..waiting import first_to_end, wait_any
 
 __all__ = [
     "BrokerConnection",
@@ -245,26 +245,16 @@ class BrokerConnection:
     async def run(self) -> None:
         """Read, write and keep heart-beats until the connection ends; then raise
         ConnectionLost (or BrokerError for an ERROR frame)."""
-        ended: list[BrokerError] = []
-
-        async def guarded(task: Callable[[], Awaitable[None]]) -> None:
-            try:
-                await task()
-            except BrokerError as e:
-                ended.append(e)
-            nursery.cancel_scope.cancel()
-
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(guarded, self._reader)
-                nursery.start_soon(guarded, self._writer)
-                nursery.start_soon(guarded, self._heartbeats)
+            # The first task to fail says why; the others were only cancelled.
+            failure = await first_to_end(
+                self._reader, self._writer, self._heartbeats, expected=BrokerError
+            )
         finally:
             self._end()
             for handler in self._handlers.values():
                 handler.close()
-        # The first task to fail says why; the others were only cancelled.
-        raise ended[0] if ended else ConnectionLost(f"connection to {self.address} ended")
+        raise failure or ConnectionLost(f"connection to {self.address} ended")
 
     async def _receive_some(self) -> bytes:
         try:
