@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import ssl
 from collections.abc import Callable, Sequence
-from typing import TypeAlias
+from typing import TypeAlias, TypedDict, Unpack
 
 import trio
 
@@ -56,6 +56,18 @@ class ConnectionLost(BrokerError):
 
 ReceiptCallback = Callable[[], None]
 
+
+class SessionOptions(TypedDict, total=False):
+    """The keywords of `BrokerConnection.handshake`, which `open` passes on."""
+
+    virtual_host: str | None
+    login: str | None
+    passcode: str | None
+    heartbeat: tuple[int, int]
+    client_id: str | None
+    max_frame_bytes: int | None
+
+
 #: A MESSAGE as handlers get it: whole, or (past the frame limit) its headers and first bytes.
 Message: TypeAlias = Frame | OversizedFrame
 
@@ -84,16 +96,12 @@ class BrokerConnection:
         cls,
         address: BrokerAddress,
         *,
-        virtual_host: str | None = None,
-        login: str | None = None,
-        passcode: str | None = None,
-        heartbeat: tuple[int, int] = (10_000, 10_000),
-        client_id: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 30.0,
-        max_frame_bytes: int | None = None,
+        **session: Unpack[SessionOptions],
     ) -> BrokerConnection:
-        """Connect, send CONNECT (1.2, falling back to 1.1 and 1.0) and wait for CONNECTED."""
+        """Connect, send CONNECT (1.2, falling back to 1.1 and 1.0) and wait for CONNECTED;
+        *session* is as `handshake` takes it."""
         stream: trio.abc.Stream
         with trio.fail_after(timeout):
             try:
@@ -105,16 +113,7 @@ class BrokerConnection:
                     stream = await trio.open_tcp_stream(address.host, address.port)
             except OSError as e:
                 raise ConnectionLost(describe(e)) from None
-            return await cls.handshake(
-                stream,
-                address,
-                virtual_host=virtual_host,
-                login=login,
-                passcode=passcode,
-                heartbeat=heartbeat,
-                client_id=client_id,
-                max_frame_bytes=max_frame_bytes,
-            )
+            return await cls.handshake(stream, address, **session)
 
     @classmethod
     async def handshake(
