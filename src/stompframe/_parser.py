@@ -321,11 +321,11 @@ class Parser:
                         raise self._too_large()
                     self._skip_from_parts(_SKIP_NUL)
                     self._skip(data[:nul])
-                    self._finish_oversized(events)
+                    self._finish(events, oversized=True)
                 else:
                     if nul:
                         self._parts.append(data[:nul])
-                    self._finish_body(events)
+                    self._finish(events, oversized=False)
                 pos = nul + 1
             elif stage == _IDLE:
                 pos = 0
@@ -341,7 +341,7 @@ class Parser:
                     raise _no_nul_after(self._command, self._have + need - 1)
                 if need > 1:
                     self._parts.append(data[: need - 1])
-                self._finish_body(events)
+                self._finish(events, oversized=False)
                 pos = need
             elif stage == _HEAD:
                 tail = self._tail
@@ -362,7 +362,7 @@ class Parser:
                     self._skip(data)
                     return events
                 self._skip(data[:nul])
-                self._finish_oversized(events)
+                self._finish(events, oversized=True)
                 pos = nul + 1
             elif stage == _SKIP_LENGTH:
                 need = self._need
@@ -374,7 +374,7 @@ class Parser:
                 if data[need - 1] != 0:
                     raise _no_nul_after(self._command, self._have + need - 1)
                 self._skip(data[: need - 1])
-                self._finish_oversized(events)
+                self._finish(events, oversized=True)
                 pos = need
             else:
                 assert self._error is not None
@@ -413,19 +413,6 @@ class Parser:
             f"max_frame_bytes={self._max_frame} and has not ended"
         )
 
-    def _finish_body(self, events: list[Event]) -> None:
-        parts = self._parts
-        body = b"".join(parts) if len(parts) != 1 else parts[0]
-        self._parts = []
-        command = self._command
-        headers = self._headers
-        events.append(_make_frame(command, headers, body))
-        if command == "CONNECTED" and self._follow:
-            self._adopt(headers)
-        self._stage = _IDLE
-        self._after_nul = True
-        self._headers = ()
-
     def _skip_to(
         self, stage: int, command: str, headers: Headers, body: bytes, need: int = 0
     ) -> None:
@@ -459,13 +446,17 @@ class Parser:
                 self._prefix_room = room - len(piece)
         self._have += len(data)
 
-    def _finish_oversized(self, events: list[Event]) -> None:
+    def _finish(self, events: list[Event], *, oversized: bool) -> None:
+        """End the frame whose body (or, *oversized*, the kept prefix of it) is in the parts."""
         parts = self._parts
-        prefix = b"".join(parts) if len(parts) != 1 else parts[0]
+        data = b"".join(parts) if len(parts) != 1 else parts[0]
         self._parts = []
         command = self._command
         headers = self._headers
-        events.append(_make_oversized(command, headers, prefix, self._have))
+        if oversized:
+            events.append(_make_oversized(command, headers, data, self._have))
+        else:
+            events.append(_make_frame(command, headers, data))
         if command == "CONNECTED" and self._follow:
             self._adopt(headers)
         self._stage = _IDLE
