@@ -25,8 +25,11 @@ headers are what the event is made of (and what a caller needs to acknowledge or
 frame), so they cannot be dropped, and keeping them would mean buffering past the limit; a
 header section that long is not STOMP any peer sends in good faith.
 
-A frame that lies wholly inside one piece is cut out of that piece directly: one memchr for the
-first NUL, one search for the blank line before it, one decode and split of the header section.
+A frame that lies wholly inside one piece is cut out of that piece directly (`Parser._parse`,
+`Parser._read_frame`): one memchr for the first NUL, one search for the blank line before it,
+one decode and split of the header section. A piece that arrives in a stage other than the
+first goes to that stage's reader (`_READERS`, as in h11's ``_readers``), which takes what the
+pending frame needs of it and hands the rest back to `Parser._parse`.
 """
 
 from __future__ import annotations
