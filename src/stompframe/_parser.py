@@ -319,6 +319,14 @@ class Parser:
                 self._room = room
                 self._parts.append(data)
                 return []
+        elif self._stage == _BODY_LENGTH and type(data) is bytes:
+            # The hot path of a large body of known length: count and keep the piece.
+            size = len(data)
+            if size < self._need:
+                self._parts.append(data)
+                self._have += size
+                self._need -= size
+                return []
         elif type(data) is not bytes:
             data = bytes(data)
         events: list[Event] = []
