@@ -25,8 +25,11 @@ headers are what the event is made of (and what a caller needs to acknowledge or
 frame), so they cannot be dropped, and keeping them would mean buffering past the limit; a
 header section that long is not STOMP any peer sends in good faith.
 
-A frame that lies wholly inside one piece is cut out of that piece directly: one memchr for the
-first NUL, one search for the blank line before it, one decode and split of the header section.
+A frame that lies wholly inside one piece is cut out of that piece directly (`Parser._parse`,
+`Parser._read_frame`): one memchr for the first NUL, one search for the blank line before it,
+one decode and split of the header section. A piece that arrives in a stage other than the
+first goes to that stage's reader (`_READERS`, as in h11's ``_readers``), which takes what the
+pending frame needs of it and hands the rest back to `Parser._parse`.
 """
 
 from __future__ import annotations
@@ -152,6 +155,24 @@ def _bad_length(command: str, value: str) -> ProtocolError:
     return ProtocolError(
         f"{command} frame: content-length {value!r} is not a non-negative decimal integer"
     )
+
+
+def _content_length(command: str, text: str) -> int:
+    """The value of the first content-length header of the header section *text*, or -1."""
+    # Its name never needs escaping.
+    at = text.find("content-length:")
+    while at >= 0 and (at == 0 or text[at - 1] != "\n"):  # not at a line start
+        at = text.find("content-length:", at + 1)
+    if at < 0:
+        return -1
+    at += 15
+    stop = text.find("\n", at)
+    value = text[at:] if stop < 0 else text[at:stop]
+    if value[-1:] == "\r":
+        value = value[:-1]
+    if not (value.isdigit() and value.isascii()):
+        raise _bad_length(command, value)
+    return int(value)
 
 
 class Parser:
@@ -298,87 +319,25 @@ class Parser:
                 self._room = room
                 self._parts.append(data)
                 return []
+        elif self._stage == _BODY_LENGTH and type(data) is bytes:
+            # The hot path of a large body of known length: count and keep the piece.
+            size = len(data)
+            if size < self._need:
+                self._parts.append(data)
+                self._have += size
+                self._need -= size
+                return []
         elif type(data) is not bytes:
             data = bytes(data)
         events: list[Event] = []
         try:
-            stage = self._stage
-            if stage == _BODY_NUL:  # first: the hot path of large bodies
-                nul = data.find(b"\0")
-                if nul < 0:
-                    room = self._room - len(data)
-                    if room < 0:
-                        if not self._discard:
-                            raise self._too_large()
-                        self._skip_from_parts(_SKIP_NUL)
-                        self._skip(data)
-                        return events
-                    self._room = room
-                    self._parts.append(data)
+            pos = 0
+            if self._stage != _IDLE:
+                # The reader of the pending stage takes what it needs of *data*.
+                rest = _READERS[self._stage](self, data, events)
+                if rest is None:
                     return events
-                if self._room < nul:
-                    if not self._discard:
-                        raise self._too_large()
-                    self._skip_from_parts(_SKIP_NUL)
-                    self._skip(data[:nul])
-                    self._finish(events, oversized=True)
-                else:
-                    if nul:
-                        self._parts.append(data[:nul])
-                    self._finish(events, oversized=False)
-                pos = nul + 1
-            elif stage == _IDLE:
-                pos = 0
-            elif stage == _BODY_LENGTH:
-                need = self._need
-                size = len(data)
-                if size < need:
-                    self._parts.append(data)
-                    self._have += size
-                    self._need = need - size
-                    return events
-                if data[need - 1] != 0:
-                    raise _no_nul_after(self._command, self._have + need - 1)
-                if need > 1:
-                    self._parts.append(data[: need - 1])
-                self._finish(events, oversized=False)
-                pos = need
-            elif stage == _HEAD:
-                tail = self._tail
-                if tail and len(tail) + len(data) <= _SMALL_HEAD:
-                    # A short section cut by a piece boundary: parse it again from its start.
-                    data = tail + data
-                    self._tail = b""
-                elif self._resume_head(data):
-                    data = bytes(self._acc)
-                    self._acc = bytearray()
-                else:
-                    return events
-                self._stage = _IDLE
-                pos = 0
-            elif stage == _SKIP_NUL:
-                nul = data.find(b"\0")
-                if nul < 0:
-                    self._skip(data)
-                    return events
-                self._skip(data[:nul])
-                self._finish(events, oversized=True)
-                pos = nul + 1
-            elif stage == _SKIP_LENGTH:
-                need = self._need
-                size = len(data)
-                if size < need:
-                    self._skip(data)
-                    self._need = need - size
-                    return events
-                if data[need - 1] != 0:
-                    raise _no_nul_after(self._command, self._have + need - 1)
-                self._skip(data[: need - 1])
-                self._finish(events, oversized=True)
-                pos = need
-            else:
-                assert self._error is not None
-                raise ProtocolError(f"the parser failed earlier: {self._error}")
+                data, pos = rest
             if self._cr:
                 self._cr = False
                 data = b"\r" + data[pos:]
@@ -407,11 +366,17 @@ class Parser:
 
     # -- internals ------------------------------------------------------------------------
 
-    def _too_large(self) -> FrameTooLarge:
+    def _too_large(self, command: str) -> FrameTooLarge:
         return FrameTooLarge(
-            f"{self._command} frame without content-length is larger than "
+            f"{command} frame without content-length is larger than "
             f"max_frame_bytes={self._max_frame} and has not ended"
         )
+
+    def _oversize_nul_body(self) -> None:
+        """The body being kept up to its NUL outgrew its room: go on dropping it, or fail."""
+        if not self._discard:
+            raise self._too_large(self._command)
+        self._skip_from_parts(_SKIP_NUL)
 
     def _skip_to(
         self, stage: int, command: str, headers: Headers, body: bytes, need: int = 0
@@ -524,23 +489,107 @@ class Parser:
         self._scan = max(0, len(acc) - 2)
         return False
 
+    # -- readers of a pending stage -------------------------------------------------------
+    #
+    # Each takes the next piece of the stream in its stage and returns None when the piece
+    # was all taken (the stage goes on), else the data to parse on from and where, once the
+    # pending frame (or header section) is complete. `_READERS` maps each stage to its reader.
+
+    def _read_head(self, data: bytes, events: list[Event]) -> tuple[bytes, int] | None:
+        """A header section cut by a piece boundary."""
+        tail = self._tail
+        if tail and len(tail) + len(data) <= _SMALL_HEAD:
+            # A short section cut by a piece boundary: parse it again from its start.
+            data = tail + data
+            self._tail = b""
+        elif self._resume_head(data):
+            data = bytes(self._acc)
+            self._acc = bytearray()
+        else:
+            return None
+        self._stage = _IDLE
+        return data, 0
+
+    def _read_body_length(self, data: bytes, events: list[Event]) -> tuple[bytes, int] | None:
+        """A body of known length, and its NUL."""
+        need = self._need
+        size = len(data)
+        if size < need:
+            self._parts.append(data)
+            self._have += size
+            self._need = need - size
+            return None
+        if data[need - 1] != 0:
+            raise _no_nul_after(self._command, self._have + need - 1)
+        if need > 1:
+            self._parts.append(data[: need - 1])
+        self._finish(events, oversized=False)
+        return data, need
+
+    def _read_body_nul(self, data: bytes, events: list[Event]) -> tuple[bytes, int] | None:
+        """A body that ends at the first NUL; it turns oversized once it outgrows its room."""
+        nul = data.find(b"\0")
+        if nul < 0:
+            room = self._room - len(data)
+            if room < 0:
+                self._oversize_nul_body()
+                self._skip(data)
+                return None
+            self._room = room
+            self._parts.append(data)
+            return None
+        if self._room < nul:
+            self._oversize_nul_body()
+            self._skip(data[:nul])
+            self._finish(events, oversized=True)
+        else:
+            if nul:
+                self._parts.append(data[:nul])
+            self._finish(events, oversized=False)
+        return data, nul + 1
+
+    def _read_skip_length(self, data: bytes, events: list[Event]) -> tuple[bytes, int] | None:
+        """An oversized body of known length, and its NUL: counted, and dropped past the prefix."""
+        need = self._need
+        size = len(data)
+        if size < need:
+            self._skip(data)
+            self._need = need - size
+            return None
+        if data[need - 1] != 0:
+            raise _no_nul_after(self._command, self._have + need - 1)
+        self._skip(data[: need - 1])
+        self._finish(events, oversized=True)
+        return data, need
+
+    def _read_skip_nul(self, data: bytes, events: list[Event]) -> tuple[bytes, int] | None:
+        """An oversized body that ends at the first NUL: counted, and dropped past the prefix."""
+        nul = data.find(b"\0")
+        if nul < 0:
+            self._skip(data)
+            return None
+        self._skip(data[:nul])
+        self._finish(events, oversized=True)
+        return data, nul + 1
+
+    def _read_failed(self, data: bytes, events: list[Event]) -> tuple[bytes, int] | None:
+        assert self._error is not None
+        raise ProtocolError(f"the parser failed earlier: {self._error}")
+
+    # -- whole frames within one piece ----------------------------------------------------
+
     def _parse(self, data: bytes, pos: int, events: list[Event]) -> None:
         """Parse *data* from *pos* to its end, appending events; keep any incomplete tail."""
         size = len(data)
         find = data.find
         after_nul = self._after_nul
-        max_frame = self._max_frame
-        max_line = self._max_line
-        max_lines = self._max_headers + 1
-        unescape = self._unescape
-        append = events.append
         while pos < size:
             byte = data[pos]
             if byte == 10:  # LF: padding after a NUL, or a heart-beat
                 if after_nul:
                     after_nul = False
                 else:
-                    append(HEARTBEAT)
+                    events.append(HEARTBEAT)
                 pos += 1
                 continue
             if byte == 13:  # CR: must be the start of a CRLF
@@ -552,7 +601,7 @@ class Parser:
                 if after_nul:
                     after_nul = False
                 else:
-                    append(HEARTBEAT)
+                    events.append(HEARTBEAT)
                 pos += 2
                 continue
             after_nul = False
@@ -578,135 +627,139 @@ class Parser:
                     self._start_head(data, pos)
                     break
                 body_start = end + 3
-            if end - pos >= max_line or end - pos >= max_frame:
-                self._check_head_limits(data, pos, end)
-
-            try:
-                text = data[pos:end].decode()
-            except UnicodeDecodeError as exc:
-                raise ProtocolError(
-                    f"header section is not valid UTF-8 (byte {exc.start} of the frame)"
-                ) from None
-            lines = text.split("\n")
-            if "\r" in text:
-                lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
-            command = lines[0]
-            if len(lines) == 1:
-                headers: Headers = ()
-            else:
-                if len(lines) > max_lines:
-                    raise TooManyHeaders(
-                        f"{command} frame has {len(lines) - 1} header lines, more than "
-                        f"max_headers={self._max_headers}"
-                    )
-                pairs: list[tuple[str, str]] = []
-                add = pairs.append
-                if "\\" not in text or unescape is None or command in UNESCAPED_COMMANDS:
-                    for line in lines[1:]:
-                        name, sep, value = line.partition(":")
-                        if not sep:
-                            raise _no_colon(command, line)
-                        add((name, value))
-                else:
-                    for line in lines[1:]:
-                        name, sep, value = line.partition(":")
-                        if not sep:
-                            raise _no_colon(command, line)
-                        if "\\" in line:
-                            # Escaped colons are by far the commonest escape: replace them
-                            # inline, and fall back to the full rules if a backslash is left.
-                            if "\\" in name:
-                                plain = name.replace("\\c", ":")
-                                name = plain if "\\" not in plain else unescape(name)
-                            if "\\" in value:
-                                plain = value.replace("\\c", ":")
-                                value = plain if "\\" not in plain else unescape(value)
-                        add((name, value))
-                headers = tuple(pairs)
-
-            # The first content-length header wins; its name never needs escaping.
-            at = text.find("content-length:")
-            while at >= 0 and (at == 0 or text[at - 1] != "\n"):  # not at a line start
-                at = text.find("content-length:", at + 1)
-            if at >= 0:
-                at += 15
-                stop = text.find("\n", at)
-                value = text[at:] if stop < 0 else text[at:stop]
-                if value[-1:] == "\r":
-                    value = value[:-1]
-                if not (value.isdigit() and value.isascii()):
-                    raise _bad_length(command, value)
-                length = int(value)
-                frame_end = body_start + length
-                oversized = frame_end + 1 - pos > max_frame
-                if oversized and not self._discard:
-                    raise FrameTooLarge(
-                        f"{command} frame with content-length {length} is larger than "
-                        f"max_frame_bytes={max_frame}"
-                    )
-                if frame_end >= size:
-                    if oversized:
-                        self._skip_to(
-                            _SKIP_LENGTH, command, headers, data[body_start:], frame_end + 1 - size
-                        )
-                    else:
-                        self._command = command
-                        self._headers = headers
-                        self._head_len = body_start - pos
-                        self._parts = [data[body_start:]] if body_start < size else []
-                        self._have = size - body_start
-                        self._need = frame_end + 1 - size
-                        self._stage = _BODY_LENGTH
-                    pos = size
-                    break
-                if data[frame_end] != 0:
-                    raise _no_nul_after(command, length)
-                body_end = frame_end
-            else:
-                if nul < 0:
-                    if size - pos >= max_frame:
-                        if not self._discard:
-                            raise FrameTooLarge(
-                                f"{command} frame without content-length is larger than "
-                                f"max_frame_bytes={max_frame} and has not ended"
-                            )
-                        self._skip_to(_SKIP_NUL, command, headers, data[body_start:])
-                        pos = size
-                        break
-                    self._command = command
-                    self._headers = headers
-                    self._parts = [data[body_start:]] if body_start < size else []
-                    self._room = max_frame - 1 - (size - pos)
-                    self._stage = _BODY_NUL
-                    pos = size
-                    break
-                oversized = nul + 1 - pos > max_frame
-                if oversized and not self._discard:
-                    raise FrameTooLarge(
-                        f"{command} frame is larger than max_frame_bytes={max_frame}"
-                    )
-                body_end = nul
-            if oversized:
-                keep = min(body_end, body_start + self._prefix)
-                append(
-                    _make_oversized(command, headers, data[body_start:keep], body_end - body_start)
-                )
-            else:
-                frame = _new_frame(Frame)
-                _set_command(frame, command)
-                _set_headers(frame, headers)
-                _set_body(frame, data[body_start:body_end])
-                append(frame)
-            pos = body_end + 1
-            if command == "CONNECTED" and self._follow:
-                self._adopt(headers)
-                unescape = self._unescape
+            pos = self._read_frame(data, pos, end, body_start, nul, events)
+            if pos < 0:  # the frame goes on in the next pieces
+                break
             # One EOL right after the NUL is the frame's padding, not a heart-beat.
             if pos < size and data[pos] == 10:
                 pos += 1
             else:
                 after_nul = True
         self._after_nul = after_nul
+
+    def _read_frame(
+        self, data: bytes, pos: int, end: int, body_start: int, nul: int, events: list[Event]
+    ) -> int:
+        """Read the frame at *pos*, whose header section ends at *end* and whose body starts at
+        *body_start* (*nul*: the first NUL from *pos*, or -1). Return where the next frame
+        starts, or -1 when this frame goes on past *data* (the parser then waits for it)."""
+        if end - pos >= self._max_line or end - pos >= self._max_frame:
+            self._check_head_limits(data, pos, end)
+        try:
+            text = data[pos:end].decode()
+        except UnicodeDecodeError as exc:
+            raise ProtocolError(
+                f"header section is not valid UTF-8 (byte {exc.start} of the frame)"
+            ) from None
+        lines = text.split("\n")
+        if "\r" in text:
+            lines = [line[:-1] if line[-1:] == "\r" else line for line in lines]
+        command = lines[0]
+        headers = self._headers_of(command, lines, text) if len(lines) > 1 else ()
+        length = _content_length(command, text)
+        if length >= 0:
+            frame_end = body_start + length
+            oversized = frame_end + 1 - pos > self._max_frame
+            if oversized and not self._discard:
+                raise FrameTooLarge(
+                    f"{command} frame with content-length {length} is larger than "
+                    f"max_frame_bytes={self._max_frame}"
+                )
+            if frame_end >= len(data):
+                self._wait_body_length(data, pos, body_start, frame_end, command, headers)
+                return -1
+            if data[frame_end] != 0:
+                raise _no_nul_after(command, length)
+        elif nul < 0:
+            self._wait_body_nul(data, pos, body_start, command, headers)
+            return -1
+        else:
+            frame_end = nul
+            oversized = nul + 1 - pos > self._max_frame
+            if oversized and not self._discard:
+                raise FrameTooLarge(
+                    f"{command} frame is larger than max_frame_bytes={self._max_frame}"
+                )
+        if oversized:
+            keep = min(frame_end, body_start + self._prefix)
+            body = data[body_start:keep]
+            events.append(_make_oversized(command, headers, body, frame_end - body_start))
+        else:
+            frame = _new_frame(Frame)
+            _set_command(frame, command)
+            _set_headers(frame, headers)
+            _set_body(frame, data[body_start:frame_end])
+            events.append(frame)
+        if command == "CONNECTED" and self._follow:
+            self._adopt(headers)
+        return frame_end + 1
+
+    def _headers_of(self, command: str, lines: list[str], text: str) -> Headers:
+        """The header lines after the command line, split and unescaped."""
+        if len(lines) > self._max_headers + 1:
+            raise TooManyHeaders(
+                f"{command} frame has {len(lines) - 1} header lines, more than "
+                f"max_headers={self._max_headers}"
+            )
+        pairs: list[tuple[str, str]] = []
+        add = pairs.append
+        unescape = self._unescape
+        if "\\" not in text or unescape is None or command in UNESCAPED_COMMANDS:
+            for line in lines[1:]:
+                name, sep, value = line.partition(":")
+                if not sep:
+                    raise _no_colon(command, line)
+                add((name, value))
+            return tuple(pairs)
+        for line in lines[1:]:
+            name, sep, value = line.partition(":")
+            if not sep:
+                raise _no_colon(command, line)
+            if "\\" in line:
+                # Escaped colons are by far the commonest escape: replace them inline, and
+                # fall back to the full rules if a backslash is left.
+                if "\\" in name:
+                    plain = name.replace("\\c", ":")
+                    name = plain if "\\" not in plain else unescape(name)
+                if "\\" in value:
+                    plain = value.replace("\\c", ":")
+                    value = plain if "\\" not in plain else unescape(value)
+            add((name, value))
+        return tuple(pairs)
+
+    def _wait_body_length(
+        self, data: bytes, pos: int, body_start: int, frame_end: int, command: str, headers: Headers
+    ) -> None:
+        """The frame at *pos* has a content-length that goes past *data*: wait for its body,
+        or, oversized, count and drop it."""
+        size = len(data)
+        if frame_end + 1 - pos > self._max_frame:
+            self._skip_to(_SKIP_LENGTH, command, headers, data[body_start:], frame_end + 1 - size)
+            return
+        self._command = command
+        self._headers = headers
+        self._head_len = body_start - pos
+        self._parts = [data[body_start:]] if body_start < size else []
+        self._have = size - body_start
+        self._need = frame_end + 1 - size
+        self._stage = _BODY_LENGTH
+
+    def _wait_body_nul(
+        self, data: bytes, pos: int, body_start: int, command: str, headers: Headers
+    ) -> None:
+        """The frame at *pos* has no content-length and no NUL in *data*: wait for its body,
+        or, oversized, count and drop it."""
+        size = len(data)
+        if size - pos >= self._max_frame:
+            if not self._discard:
+                raise self._too_large(command)
+            self._skip_to(_SKIP_NUL, command, headers, data[body_start:])
+            return
+        self._command = command
+        self._headers = headers
+        self._parts = [data[body_start:]] if body_start < size else []
+        self._room = self._max_frame - 1 - (size - pos)
+        self._stage = _BODY_NUL
 
     def _check_head_limits(self, data: bytes, pos: int, end: int) -> None:
         if end - pos >= self._max_frame:
@@ -718,3 +771,16 @@ class Parser:
             raise HeaderLineTooLong(
                 f"a header line of {longest} bytes is longer than max_header_line={self._max_line}"
             )
+
+
+_Reader = Callable[[Parser, bytes, list[Event]], "tuple[bytes, int] | None"]
+
+#: The reader of each pending stage (`_IDLE` has none: `_parse` starts from there).
+_READERS: Final[dict[int, _Reader]] = {
+    _HEAD: Parser._read_head,
+    _BODY_LENGTH: Parser._read_body_length,
+    _BODY_NUL: Parser._read_body_nul,
+    _SKIP_LENGTH: Parser._read_skip_length,
+    _SKIP_NUL: Parser._read_skip_nul,
+    _FAILED: Parser._read_failed,
+}
