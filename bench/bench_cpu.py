@@ -42,7 +42,6 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import (
     SERVERS,
-    CountingTransport,
     answers,
     config_for,
     cpu_seconds,
@@ -51,6 +50,7 @@ from bench_import import (
     make_workload,
 )
 
+from plastrond import metrics
 from plastrond.commands import get_command
 from plastrond.config import Config, ExportConfig
 from plastrond.jobs import JobContext, JobRequest, JobResult
@@ -74,13 +74,14 @@ async def run_measured(
     args: argparse.Namespace, config: Config, url: str, request: JobRequest, profile: Path | None
 ) -> tuple[JobResult, Cpu]:
     """Run *request* as the runner does; what it cost this process and Fedora (CPU seconds),
-    and how many requests it sent (counted at the transport). *profile*: see the module."""
-    transport = CountingTransport()
+    and how many requests it sent (counted by the client's metrics: the client keeps its own
+    transport, whatever the code under test uses). *profile*: see the module."""
+    requests_before = _requests_sent()
     pid = fedora_pid(url)
     # timed by this thread's CPU time: a wall-clock profile on a loaded machine counts the waits
     profiler = cProfile.Profile(time.thread_time) if profile else None
     log = logging.getLogger("bench.cpu")
-    async with RepositoryClient(config.repository, transport=transport) as repo:
+    async with RepositoryClient(config.repository) as repo:
         ctx = JobContext(request=request, config=config, log=log, repository_client=repo)
         command = get_command(request.command)
         fedora_before = cpu_seconds(pid)
@@ -95,7 +96,17 @@ async def run_measured(
     if profiler and profile:
         profiler.dump_stats(profile)
     assert result is not None and isinstance(result.body, dict), result
-    return result, Cpu(0, transport.count, daemon, fedora)
+    return result, Cpu(0, int(_requests_sent() - requests_before), daemon, fedora)
+
+
+def _requests_sent() -> float:
+    """Requests the repository client has answered so far (`plastrond_repository_requests`)."""
+    return sum(
+        sample.value
+        for family in metrics.REPOSITORY_REQUESTS.collect()
+        for sample in family.samples
+        if sample.name.endswith("_total")
+    )
 
 
 async def import_items(

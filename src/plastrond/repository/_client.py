@@ -1,4 +1,5 @@
-"""The repository client: one pooled httpx.AsyncClient under trio, and views of it.
+"""The repository client: one httpx.AsyncClient under trio over the client's own pooled
+HTTP/1.1 transport (`_transport.H11Transport`: h11 over trio streams), and views of it.
 
 `RepositoryClient(config)` owns the connection pool. `client.on_behalf_of(user)` and the client
 yielded by `client.transaction()` are views that share the pool and add a delegated user or a
@@ -6,7 +7,9 @@ transaction to every request they send.
 
 A request goes down in layers (httpx's `send` is the model): `_request.prepare` makes it a value
 (URI mapping, delegation, User-Agent, `Atomic-ID`; pure), `_send.send` sends it again as
-`_retry.RetryPolicy` says, around one send with timing and error mapping (`_send.send_once`).
+`_retry.RetryPolicy` says, around one send with timing and error mapping (`_send.send_once`),
+through the transport (`transport=` takes any httpx transport instead: tests pass
+`httpx.MockTransport`).
 Transactions' lives are in `_transactions`, binaries' bytes and digests in `_binaries`.
 
 Beside it, without I/O: what it returns (`_resources`), the headers it speaks (`_headers`),
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import os
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
@@ -47,6 +51,7 @@ from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
 from ._retry import RetryPolicy
 from ._send import send
 from ._transaction import FCREPO4, FCREPO6, Transaction
+from ._transport import H11Transport
 from ._uris import UriMap, parse_links, under
 
 __all__ = ["RepositoryClient"]
@@ -184,16 +189,15 @@ class RepositoryClient:
             default_headers.update(forwarded_headers(internal))
         else:
             origin = None
-        auth = auth_from_config(config)
-        verify = ssl_from_config(config)
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
+        if transport is None:
+            verify = ssl_from_config(config)
+            transport = H11Transport(
+                ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
+                max_connections=max_connections,
+            )
         client = _CookielessClient(
-            auth=auth,
-            verify=verify,
+            auth=auth_from_config(config),
             timeout=httpx.Timeout(config.timeout),
-            limits=limits,
             transport=transport,
             headers=default_headers,
             follow_redirects=False,
