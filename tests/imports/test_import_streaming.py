@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from import_support import TestContainer, import_config, run_import
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.repository import RepositoryClient
 from plastrond.repository._transport import H11Transport
+from tests.support.imports import TestContainer, import_config, run_import
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ from functools import partial
 import h11
 import pytest
 import trio
-from repository_doubles import repo_config
 
 from plastrond.repository import (
     RepositoryClient,
@@ -22,6 +21,7 @@ from plastrond.repository import (
     RetryPolicy,
 )
 from plastrond.repository._transport import H11Transport
+from tests.support.repository_doubles import repo_config
 
 Serve = Callable[[trio.SocketStream, int], Awaitable[None]]
 
