@@ -12,6 +12,7 @@ import pytest
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.repository import RepositoryClient
+from plastrond.repository._transport import H11Transport
 from tests.support.imports import import_config, run_import
 
 pytestmark = pytest.mark.integration
@@ -29,7 +30,7 @@ class _GoneAtTheTransaction(httpx.AsyncBaseTransport):
     answers (every connection refused), as when the server goes away."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+        self.inner = H11Transport()
         self.gone = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

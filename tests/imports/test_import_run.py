@@ -612,5 +612,6 @@ async def test_a_transaction_an_interrupted_run_left_open_is_ended_before_the_it
     assert states[-1] == "rolled back"
     # the transaction was ended: its commit can no longer make the old item
     with pytest.raises(RepositoryError):
-        await repo._tx_control(tx, "commit")
+        method, url = tx.commit_request()
+        await repo._send(method, url, raw_url=True, repeatable=False)
     assert not target.exists(uri)

@@ -19,6 +19,7 @@ import trio
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.repository import RepositoryClient
+from plastrond.repository._transport import H11Transport
 from tests.support.imports import TestContainer, import_config, run_import
 
 pytestmark = pytest.mark.integration
@@ -174,7 +175,7 @@ class _FirstBinaryPutCrossed(httpx.AsyncBaseTransport):
     server cannot be made to give on demand."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+        self.inner = H11Transport()
         self.crossed = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

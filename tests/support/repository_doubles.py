@@ -16,6 +16,7 @@ import httpx
 import trio
 
 from plastrond.config import RepositoryConfig
+from plastrond.repository._transport import H11Transport
 
 
 @attrs.define
@@ -143,10 +144,10 @@ def repo_config(rest_url: str, **overrides: object) -> RepositoryConfig:
 
 
 class RecordingTransport(httpx.AsyncBaseTransport):
-    """Passes requests to a real transport and notes (trio time, method, URL, headers)."""
+    """Passes requests to the client's own transport and notes (trio time, method, URL, headers)."""
 
     def __init__(self) -> None:
-        self.inner = httpx.AsyncHTTPTransport()
+        self.inner = H11Transport()
         self.sent: list[tuple[float, str, str, httpx.Headers]] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:

@@ -197,3 +197,63 @@ def test_job_folders_and_durable_writes_sit_below_their_users():
         for alias in node.names
     }
     assert imported and not any(name is None or "plastrond" in name for name in imported)
+
+
+#: words of Fedora 4.7's (ModeShape's) error answers and of its Java internals: what they mean
+#: is answered by `plastrond.repository` (`fedora47_race`, `retry_races`, ...), never parsed above
+FEDORA_QUIRK_WORDS = (
+    "ModeShape",
+    "javax.jcr",
+    "PathNotFoundException",
+    "ValueFormatException",
+    "ConstraintViolationException",
+    "NamespaceException",
+    "NullPointerException",
+    "IllegalStateException",
+    "mode:namespaces",
+    "Node type",
+    "Checksum Mismatch",
+    "CharsetEncoder",
+)
+
+
+def quirk_literals(source: str, name: str = "<source>") -> list[str]:
+    """The string literals in the code of *source* (docstrings left out) that name a word of
+    `FEDORA_QUIRK_WORDS`, as "line: literal"."""
+    tree = ast.parse(source, name)
+    docstrings = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    return [
+        f"{node.lineno}: {node.value!r}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and any(word.lower() in node.value.lower() for word in FEDORA_QUIRK_WORDS)
+    ]
+
+
+def test_fedora_quirks_are_known_only_to_the_repository_package():
+    repository = SRC / "plastrond" / "repository"
+    found = [
+        f"{path.relative_to(SRC)}:{hit}"
+        for path in SRC.rglob("*.py")
+        if repository not in path.parents
+        for hit in quirk_literals(path.read_text(), str(path))
+    ]
+    assert found == []
+
+
+def test_quirk_literals_finds_code_strings_not_docstrings():
+    source = (
+        '"""Fedora 4.7 (ModeShape) says PathNotFoundException."""\n'
+        "def f(e):\n"
+        '    """ModeShape again."""\n'
+        "    # ModeShape in a comment\n"
+        '    return "PathNotFoundException" in e.reason or f"{e}: javax.jcr.x" == ""\n'
+    )
+    assert quirk_literals(source) == ["5: 'PathNotFoundException'", "5: ': javax.jcr.x'"]

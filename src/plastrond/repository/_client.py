@@ -1,66 +1,57 @@
-"""The repository client: one pooled httpx.AsyncClient under trio, and views of it.
+"""The repository client: one httpx.AsyncClient under trio over the client's own pooled
+HTTP/1.1 transport (`_transport.H11Transport`: h11 over trio streams), and views of it.
 
 `RepositoryClient(config)` owns the connection pool. `client.on_behalf_of(user)` and the client
 yielded by `client.transaction()` are views that share the pool and add a delegated user or a
 transaction to every request they send.
 
+A request goes down in layers (httpx's `send` is the model): `_request.prepare` makes it a value
+(URI mapping, delegation, User-Agent, `Atomic-ID`; pure), `_send.send` sends it again as
+`_retry.RetryPolicy` says, around one send with timing and error mapping (`_send.send_once`),
+through the transport (`transport=` takes any httpx transport instead: tests pass
+`httpx.MockTransport`).
+Transactions' lives are in `_transactions`, binaries' bytes and digests in `_binaries`.
+
 Beside it, without I/O: what it returns (`_resources`), the headers it speaks (`_headers`),
-when it sends a request again (`_retry`), URIs and links (`_uris`), RDF formats (`_rdf`),
-transactions' styles (`_transaction`), errors (`_errors`), authentication (`_auth`).
+URIs and links (`_uris`), RDF formats (`_rdf`), transactions' styles and states
+(`_transaction`), errors (`_errors`), authentication (`_auth`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
-import time
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Mapping
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import attrs
 import httpx
 import trio
-from rdflib import Graph, URIRef
+from rdflib import Graph
 
 from plastrond import metrics
 from plastrond.config import RepositoryConfig
-from plastrond.errors import failure_of
 from plastrond.parsing import user_name
 
+from . import _binaries, _transactions
 from ._agents import DAEMON_AGENT
 from ._agents import labelled as labelled_agent
 from ._auth import auth_from_config, ssl_from_config
-from ._errors import (
-    ChecksumMismatch,
-    RepositoryConnectionError,
-    RepositoryError,
-    RepositoryHTTPError,
-    ResourceGone,
-    ResourceNotFound,
-    TransactionError,
-    TransactionNotBegun,
-    http_error,
-    reason_from_body,
-)
-from ._headers import (
-    DIGESTS,
-    URN_DIGEST_NAMES,
-    content_disposition,
-    forwarded_headers,
-    header_safe,
-    parse_digest_header,
-    preconditions,
-)
+from ._binaries import BinarySource
+from ._errors import ResourceNotFound, TransactionError
+from ._headers import DIGESTS, forwarded_headers, header_safe, parse_digest_header, preconditions
 from ._prime import declarations, graph_namespaces, registered, sparql_namespaces
 from ._prime import known_needs_priming as prime_needed
 from ._prime import prime as prime_server
 from ._rdf import READ_FORMAT, WRITE_FORMAT, map_sparql, parse_ntriples, serialize_for_write
+from ._request import Body, View, prepare
 from ._resources import BinaryStream, GraphResource, ResourceInfo, WriteResult
-from ._retry import IDEMPOTENT, RetryPolicy, describe, retry_after
-from ._transaction import FCREPO4, FCREPO6, Transaction, parse_http_date, style_of_location
+from ._retry import RetryPolicy
+from ._send import send
+from ._transaction import FCREPO4, FCREPO6, Transaction
+from ._transport import H11Transport
 from ._uris import UriMap, parse_links, under
 
 __all__ = ["RepositoryClient"]
@@ -80,10 +71,6 @@ RDF_TYPE = "http://www.w3.org/1999/02/22-rdf-syntax-ns#type"
 
 #: the `rel` of the Link with which Fedora 6 names its transaction endpoint
 _TX_ENDPOINT = "http://fedora.info/definitions/v4/transaction#endpoint"
-_ERROR_BODY_LIMIT = 64 * 1024
-PREMIS_DIGEST = "http://www.loc.gov/premis/rdf/v1#hasMessageDigest"
-Body = bytes | Callable[[], AsyncIterator[bytes]] | AsyncIterable[bytes] | None
-BinarySource = os.PathLike[str] | bytes | AsyncIterable[bytes]
 
 
 # --------------------------------------------------------------------------------------------
@@ -202,16 +189,15 @@ class RepositoryClient:
             default_headers.update(forwarded_headers(internal))
         else:
             origin = None
-        auth = auth_from_config(config)
-        verify = ssl_from_config(config)
-        limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
-        )
+        if transport is None:
+            verify = ssl_from_config(config)
+            transport = H11Transport(
+                ssl_context=verify if isinstance(verify, ssl.SSLContext) else None,
+                max_connections=max_connections,
+            )
         client = _CookielessClient(
-            auth=auth,
-            verify=verify,
+            auth=auth_from_config(config),
             timeout=httpx.Timeout(config.timeout),
-            limits=limits,
             transport=transport,
             headers=default_headers,
             follow_redirects=False,
@@ -483,38 +469,7 @@ class RepositoryClient:
         The bytes go to `<path>.part` first and are renamed into place once complete; with
         *verify*, the digest the server reports is checked against the bytes received.
         """
-        target = Path(path)
-        partial = target.with_name(target.name + ".part")
-        algorithm = self._shared.digest_algorithm
-        # Fedora 4.7 sends no Digest (it ignores Want-Digest) but always records a SHA-1 in the
-        # binary's description: hash that too, to check against it.
-        hashers = {a: hashlib.new(DIGESTS[a]) for a in {algorithm, "sha"}} if verify else {}
-        size = 0
-        try:
-            async with self.open_binary(uri, want_digest=verify) as binary:
-                async with await trio.open_file(partial, "wb") as out:
-                    async for chunk in binary.iter_bytes():
-                        for hasher in hashers.values():
-                            hasher.update(chunk)
-                        await out.write(chunk)
-                        size += len(chunk)
-                    await out.flush()
-                    await trio.to_thread.run_sync(os.fsync, out.fileno())
-                reported = binary.digests
-                described = binary.describedby
-                if described is not None:
-                    described = self._map.inbound(described)
-            if hashers:
-                ours = {a: h.hexdigest() for a, h in hashers.items()}
-                if not any(a in reported for a in ours):
-                    reported = await self._described_digests(described or f"{uri}/fcr:metadata")
-                self._compare_digests("GET", uri, 200, ours, reported, "received bytes")
-            await trio.Path(partial).rename(target)
-        except BaseException:
-            with trio.CancelScope(shield=True):
-                await trio.Path(partial).unlink(missing_ok=True)
-            raise
-        return size
+        return await _binaries.download(self, uri, path, verify=verify)
 
     # -- writing RDF ----------------------------------------------------------------------
 
@@ -537,12 +492,11 @@ class RepositoryClient:
         headers = {"Content-Type": WRITE_FORMAT}
         if slug is not None:
             headers["Slug"] = header_safe("Slug", slug)
-        if self._shared.naming.probe_pending:
-            await self._probe_origin()
+        mapper = await self._body_mapper()
         await self._prime_before_write(f"{(parent or self.default_container).rstrip('/')}/new")
         if prefixes is None:
             prefixes = await declarations(self, graph_namespaces(graph))
-        body = _declared(prefixes) + serialize_for_write(graph, self._body_mapper())
+        body = _declared(prefixes) + serialize_for_write(graph, mapper)
         response = await self._send(
             "POST", parent or self.default_container, headers=headers, body=body
         )
@@ -576,11 +530,10 @@ class RepositoryClient:
         if lenient:
             headers["Prefer"] = LENIENT
         preconditions(headers, if_match, if_state_token)
-        if self._shared.naming.probe_pending:
-            await self._probe_origin()
+        mapper = await self._body_mapper()
         await self._prime_before_write(uri)
         prefixes = await declarations(self, graph_namespaces(graph))
-        body = _declared(prefixes) + serialize_for_write(graph, self._body_mapper())
+        body = _declared(prefixes) + serialize_for_write(graph, mapper)
         response = await self._send("PUT", uri, headers=headers, body=body)
         registered(self, prefixes)
         return self._written(uri, response, binary=False)
@@ -596,11 +549,9 @@ class RepositoryClient:
         """PATCH *uri* with a SPARQL Update (for a binary, patch its `description_uri`)."""
         headers = {"Content-Type": "application/sparql-update"}
         preconditions(headers, if_match, if_state_token)
-        if self._shared.naming.probe_pending:
-            await self._probe_origin()
+        mapper = await self._body_mapper()
         await self._prime_before_write(uri)
         prefixes = await declarations(self, sparql_namespaces(sparql, self.root))
-        mapper = self._body_mapper()
         if mapper is not None:
             sparql = map_sparql(sparql, mapper)
         declared = "".join(f"PREFIX {p}: <{ns}>\n" for p, ns in sorted(prefixes.items()))
@@ -634,8 +585,16 @@ class RepositoryClient:
         headers: dict[str, str] = {}
         if slug is not None:
             headers["Slug"] = header_safe("Slug", slug)
-        return await self._write_binary(
-            "POST", parent or self.default_container, source, filename, mime_type, digest, headers
+        parent = parent or self.default_container
+        return await _binaries.write_binary(
+            self,
+            "POST",
+            parent,
+            source,
+            filename=filename,
+            mime_type=mime_type,
+            digest=digest,
+            headers=headers,
         )
 
     async def put_binary(
@@ -663,152 +622,16 @@ class RepositoryClient:
         preconditions(headers, if_match, None)
         if size is not None and not isinstance(source, bytes | os.PathLike):
             headers["Content-Length"] = str(size)
-        return await self._write_binary("PUT", uri, source, filename, mime_type, digest, headers)
-
-    async def _write_binary(
-        self,
-        method: str,
-        uri: str,
-        source: BinarySource,
-        filename: str,
-        mime_type: str,
-        digest: str | None,
-        headers: dict[str, str],
-    ) -> WriteResult:
-        await self._prime_before_write(uri if method == "PUT" else f"{uri.rstrip('/')}/new")
-        headers["Content-Type"] = header_safe("MIME type", mime_type)
-        headers["Content-Disposition"] = content_disposition(filename)
-        given = parse_digest_header(digest) if digest else {}
-        if digest and not given:
-            raise ValueError(f"not a digest of the form algorithm=hex: {digest!r}")
-        algorithm = self._shared.digest_algorithm
-        body: Body
-        streamed_hasher = None
-        if isinstance(source, bytes):
-            if not given:
-                given = {algorithm: hashlib.new(DIGESTS[algorithm], source).hexdigest()}
-            body = source
-        elif isinstance(source, os.PathLike):
-            path = Path(source)
-            # One trip to a worker thread measures the file and hashes it (unless *digest* is
-            # given); a file of at most one chunk comes back whole and is sent from memory
-            # (most page images of a typical import: no further thread trips to stream it).
-            size, hexdigest, content = await trio.to_thread.run_sync(
-                _measure_file,
-                path,
-                None if given else DIGESTS[algorithm],
-                self._shared.chunk_size,
-                limiter=self._shared.hash_limiter,
-            )
-            if hexdigest is not None:
-                given = {algorithm: hexdigest}
-            headers["Content-Length"] = str(size)
-            body = content if content is not None else _file_chunks(path, self._shared.chunk_size)
-        else:
-            if given:
-                body = source
-            else:
-                # Hashed as it streams, also in SHA-1: Fedora 4.7 records only the digests it
-                # computes itself (SHA-1) for bytes sent without a Digest header.
-                streamed_hasher = {
-                    a: hashlib.new(DIGESTS[a]) for a in dict.fromkeys((algorithm, "sha"))
-                }
-                body = _hashing(source, *streamed_hasher.values())
-        if given:
-            headers["Digest"] = ", ".join(f"{alg}={value}" for alg, value in given.items())
-        try:
-            response = await self._send(method, uri, headers=headers, body=body)
-        except RepositoryHTTPError as e:
-            # SHA-1 is "sha" to Fedora 6 and "sha1" to Fedora 4.7 (each refuses the other's
-            # name; both take "sha-256"): say it the other way once.
-            other = {"sha": "sha1", "sha1": "sha"}
-            if not (
-                e.status in (400, 409)
-                and "digest" in e.reason.lower()
-                and any(alg in other for alg in given)
-                and (body is None or isinstance(body, bytes) or callable(body))
-            ):
-                raise
-            given = {other.get(alg, alg): value for alg, value in given.items()}
-            headers["Digest"] = ", ".join(f"{alg}={value}" for alg, value in given.items())
-            response = await self._send(method, uri, headers=headers, body=body)
-        result = self._written(uri, response, binary=True)
-        if streamed_hasher is not None:
-            ours = {a: h.hexdigest() for a, h in streamed_hasher.items()}
-            await self._check_stored_digest(method, result, algorithm, ours)
-            given = ours
-        sent = headers.get("Content-Length")
-        if isinstance(source, bytes):
-            sent = str(len(source))
-        return attrs.evolve(
-            result,
-            digests={a: v.lower() for a, v in given.items()},
-            size=int(sent) if sent and sent.isdigit() else None,
+        return await _binaries.write_binary(
+            self,
+            "PUT",
+            uri,
+            source,
+            filename=filename,
+            mime_type=mime_type,
+            digest=digest,
+            headers=headers,
         )
-
-    async def _check_stored_digest(
-        self, method: str, result: WriteResult, algorithm: str, ours: Mapping[str, str]
-    ) -> None:
-        """After streaming bytes whose digest we could not send first: compare the server's
-        (*algorithm*'s when it reports it, else any other of *ours*)."""
-        response = await self._send("HEAD", result.uri, headers={"Want-Digest": algorithm})
-        reported = parse_digest_header(response.headers.get("Digest"))
-        if algorithm not in reported:
-            # Fedora 4.7 ignores Want-Digest; the description records the digests it computed
-            reported = {**reported, **await self._described_digests(result.description_uri)}
-        common = [a for a in ours if a in reported]
-        if not common:
-            log.warning(
-                "%s %s: the server reported no %s digest; stored bytes not verified",
-                method,
-                result.uri,
-                " or ".join(ours),
-            )
-            return
-        self._compare_digests(
-            method,
-            result.uri,
-            response.status_code,
-            {common[0]: ours[common[0]]},
-            reported,
-            "streamed bytes",
-        )
-
-    async def _described_digests(self, description_uri: str) -> dict[str, str]:
-        """The `premis:hasMessageDigest` values of a binary's description, by our algorithm
-        names (`urn:sha1:<hex>` is "sha"; Fedora 4.7 writes `urn:sha256:`, 6 `urn:sha-256:`)."""
-        try:
-            read = await self.get_graph(description_uri, containment=False)
-        except RepositoryError as e:
-            log.warning("%s: digests not readable: %s", description_uri, e)
-            return {}
-        found: dict[str, str] = {}
-        for value in read.graph.objects(None, URIRef(PREMIS_DIGEST)):
-            scheme, _, rest = str(value).partition(":")
-            name, _, hexdigest = rest.partition(":")
-            name = URN_DIGEST_NAMES.get(name.lower(), "")
-            if scheme == "urn" and name and hexdigest:
-                found[name] = hexdigest.lower()
-        return found
-
-    @staticmethod
-    def _compare_digests(
-        method: str,
-        uri: str,
-        status: int,
-        ours: Mapping[str, str],
-        reported: Mapping[str, str],
-        what: str,
-    ) -> None:
-        for algorithm, value in ours.items():
-            theirs = reported.get(algorithm)
-            if theirs is not None and theirs != value:
-                raise ChecksumMismatch(
-                    method,
-                    uri,
-                    status,
-                    f"{what} have {algorithm} {value}, the server reports {theirs}",
-                )
 
     # -- transactions ---------------------------------------------------------------------
 
@@ -825,153 +648,34 @@ class RepositoryClient:
         if self._tx is not None:
             raise TransactionError(f"already in transaction {self._tx.uri}; they do not nest")
         interval = keep_alive_interval or self._shared.keep_alive_interval
-        tx = await self._begin()
-        view = self._view(delegate=self._delegate, tx=tx)
-        log.debug("transaction %s (%s) begun", tx.uri, tx.style)
-        outcome: BaseException | None = None
-        try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._keep_alive, tx, interval, nursery.cancel_scope)
-                try:
-                    yield view
-                except BaseException as exc:  # rolled back below, then raised again
-                    outcome = exc
-                finally:
-                    nursery.cancel_scope.cancel()
-        except BaseException as exc:  # the nursery's own exit was cancelled from outside
-            if outcome is None:
-                outcome = failure_of(exc) or exc
-        if tx.failure is not None:
-            await self._rollback(tx)
-            raise tx.failure from (outcome if not isinstance(outcome, trio.Cancelled) else None)
-        if outcome is not None:
-            await self._rollback(tx)
-            raise outcome
-        try:
-            await self._tx_control(tx, "commit")
-        except BaseException as exc:
-            await self._rollback(tx)
-            if isinstance(exc, RepositoryError):
-                raise TransactionError(f"commit of transaction {tx.uri} failed: {exc}") from exc
-            raise
-        tx.state = "committed"
-        log.debug("transaction %s committed after %d keep-alives", tx.uri, tx.keep_alives)
+        async with _transactions.open_transaction(self, interval) as view:
+            yield view
 
     async def _begin(self) -> Transaction:
-        if self._shared.naming.probe_pending:
-            await self._probe_origin()
-        root = self._shared.naming.map.internal
-        url = f"{root}/fcr:tx"
-        wanted = self._shared.config.transaction_style
-        style = wanted if wanted != "auto" else self._shared.learned.get("tx_style")
-        # A Fedora 4.7 transaction works as the user who began it (On-Behalf-Of on the work
-        # inside is ignored), so a delegated one is begun on the user's behalf; Fedora 6 takes
-        # the delegation on each request and refuses transaction control from a non-admin.
-        begin_as = self._delegate if style == FCREPO4 else None
-        try:
-            response = await self._view(delegate=begin_as, tx=None)._send("POST", url, raw_url=True)
-        except RepositoryError as e:
-            raise TransactionNotBegun(f"cannot begin a transaction: {e}") from e
-        location = response.headers.get("Location", "")
-        found = style_of_location(root, self._shared.naming.map.from_origin(location))
-        if found is not None and wanted in ("auto", found):
-            self._shared.learned["tx_style"] = found
-        if found == FCREPO4 and self._delegate is not None and begin_as is None:
-            # learned only now that this is Fedora 4.7: begin again as the user
-            await self._rollback(Transaction(uri=location, style=FCREPO4))
-            return await self._begin()
-        if found is None or (wanted != "auto" and wanted != found):
-            what = f"a {found} transaction" if found else f"an unrecognised Location {location!r}"
-            if found is not None:
-                await self._rollback(Transaction(uri=location, style=found))
-            raise TransactionNotBegun(
-                f"POST {url}: expected a {'' if wanted == 'auto' else wanted + ' '}transaction, "
-                f"the server began {what} (check REPOSITORY.TRANSACTION_STYLE)"
-            )
-        return Transaction(
-            uri=location,
-            style=found,
-            expires=parse_http_date(
-                response.headers.get("Atomic-Expires") or response.headers.get("Expires")
-            ),
-        )
-
-    async def _keep_alive(
-        self, tx: Transaction, interval: float, body_scope: trio.CancelScope
-    ) -> None:
-        while True:
-            await trio.sleep(interval)
-            try:
-                await self._tx_control(tx, "keep-alive")
-            except RepositoryHTTPError as e:
-                if e.status in (404, 409, 410):
-                    tx.state = "failed"
-                    tx.failure = TransactionError(
-                        f"transaction {tx.uri} ended while still in use: {e}"
-                    )
-                    body_scope.cancel()
-                    return
-                log.warning("keep-alive of transaction %s failed, trying again: %s", tx.uri, e)
-            except RepositoryError as e:
-                log.warning("keep-alive of transaction %s failed, trying again: %s", tx.uri, e)
-
-    async def _tx_control(self, tx: Transaction, operation: str) -> httpx.Response:
-        if operation == "commit":
-            method, url = tx.commit_request()
-        elif operation == "rollback":
-            method, url = tx.rollback_request()
-        else:
-            method, url = tx.keep_alive_request()
-        # The transaction itself belongs to the client's own account: Fedora 6.1.0 answers 403
-        # to a keep-alive, commit or rollback sent on behalf of a user who is not an admin.
-        base = self._view(delegate=None, tx=None)
-        response = await base._send(method, url, raw_url=True, repeatable=operation != "commit")
-        if operation == "keep-alive":
-            tx.keep_alives += 1
-            expires = parse_http_date(
-                response.headers.get("Atomic-Expires") or response.headers.get("Expires")
-            )
-            if expires is not None:
-                tx.expires = expires
-        return response
+        return await _transactions.begin(self)
 
     async def end_transaction(self, uri: str, style: str) -> str | None:
         """Roll back the transaction at *uri* (of *style*) that another process began and may
         have left open, or committing: "rolled back" (it was open: nothing of it is kept),
         "gone" (404 or 410: committed, expired or rolled back already), or None when the
         server cannot say."""
-        try:
-            await self._tx_control(Transaction(uri=uri, style=style), "rollback")
-        except (ResourceNotFound, ResourceGone):
-            return "gone"
-        except RepositoryError as e:
-            log.warning("transaction %s: cannot end it: %s", uri, e)
-            return None
-        return "rolled back"
-
-    async def _rollback(self, tx: Transaction) -> None:
-        """Roll back, shielded from cancellation but bounded in time; never raises."""
-        with trio.CancelScope(shield=True) as scope:
-            scope.deadline = trio.current_time() + self._shared.rollback_timeout
-            try:
-                await self._tx_control(tx, "rollback")
-            except RepositoryError as e:
-                log.warning("rollback of transaction %s failed: %s", tx.uri, e)
-            else:
-                if tx.state == "open":
-                    tx.state = "rolled back"
-                log.debug("transaction %s rolled back", tx.uri)
-        if scope.cancelled_caught:
-            log.warning(
-                "rollback of transaction %s took longer than %gs; the server will expire it",
-                tx.uri,
-                self._shared.rollback_timeout,
-            )
+        return await _transactions.end_transaction(self, uri, style)
 
     # -- sending: every request but the origin probe's (`_probe_origin`) goes through _send --
 
-    def _body_mapper(self) -> Callable[[str], str] | None:
-        return None if self._map.identity else self._map.outbound
+    async def _naming(self) -> UriMap:
+        """The client's URI map, once the origin probe (if any) has settled it: the one place
+        that waits for the probe, before any request and any body that names resources."""
+        naming = self._shared.naming
+        if naming.probe_pending:
+            await self._probe_origin()
+        return naming.map
+
+    async def _body_mapper(self) -> Callable[[str], str] | None:
+        """How URIs in a body are rewritten for the server (None: as they are)."""
+        await self._naming()
+        mapping = self._map
+        return None if mapping.identity else mapping.outbound
 
     async def _send(
         self,
@@ -980,77 +684,19 @@ class RepositoryClient:
         *,
         headers: Mapping[str, str] | None = None,
         body: Body = None,
-        stream: bool = False,
-        follow_redirects: bool = False,
-        raw_url: bool = False,
-        repeatable: bool | None = None,
+        **flags: Any,
     ) -> httpx.Response:
         """Send one request, retrying as `RetryPolicy` allows; return a 2xx response or raise.
 
-        *uri* is the caller's (external) URI unless *raw_url*; a streamed response must be
-        closed by the caller.
+        *uri* is the caller's (external) URI unless the flag `raw_url`; the flags `stream`,
+        `follow_redirects`, `raw_url` and `repeatable` are `_request.prepare`'s. A streamed
+        response must be closed by the caller.
         """
-        shared = self._shared
-        if shared.naming.probe_pending:
-            await self._probe_origin()
-        # parsed here once: httpx parses a str URL twice per request (merge, then Request)
-        url = httpx.URL(self._map.request_url(uri if raw_url else self._map.outbound(uri)))
-        all_headers = dict(headers) if headers else {}
-        if self._delegate is not None:
-            all_headers["On-Behalf-Of"] = self._delegate
-        if self._agent is not None:
-            all_headers["User-Agent"] = self._agent
-        if self._tx is not None and self._tx.style == FCREPO6:
-            all_headers["Atomic-ID"] = self._tx.uri
-        # ISO-8859-1 letters in a header (a Content-Disposition filename) go as such
-        wire = [(k.encode("ascii"), v.encode("latin-1")) for k, v in all_headers.items()]
-        replayable = body is None or isinstance(body, bytes) or callable(body)
-        idempotent = (method in IDEMPOTENT) if repeatable is None else repeatable
-        policy = shared.retry
-        attempt = 0
-        while True:
-            content = body() if callable(body) else body
-            request = shared.http.build_request(method, url, headers=wire, content=content)
-            started = time.perf_counter()
-            try:
-                response = await shared.http.send(
-                    request, stream=stream, follow_redirects=follow_redirects
-                )
-            except httpx.TransportError as e:
-                if policy.may_retry_transport(
-                    e, replayable=replayable, idempotent=idempotent, attempt=attempt
-                ):
-                    delay = policy.delay(attempt)
-                    log.info("%s %s: %s; trying again in %.1fs", method, uri, describe(e), delay)
-                    attempt += 1
-                    await trio.sleep(delay)
-                    continue
-                raise RepositoryConnectionError(method, uri, describe(e)) from e
-            status = response.status_code
-            if log.isEnabledFor(logging.DEBUG):
-                log.debug(
-                    "%s %s -> %d (%.0f ms)",
-                    method,
-                    uri,
-                    status,
-                    (time.perf_counter() - started) * 1000,
-                )
-            if 200 <= status < 300:
-                return response
-            if method == "DELETE" and attempt > 0 and status in (404, 410):
-                # An earlier attempt got through before its answer was lost.
-                return response
-            if policy.may_retry_status(
-                status, method, replayable=replayable, idempotent=idempotent, attempt=attempt
-            ):
-                await response.aclose()
-                delay = policy.delay(attempt, retry_after(response))
-                log.info("%s %s: %d; trying again in %.1fs", method, uri, status, delay)
-                attempt += 1
-                await trio.sleep(delay)
-                continue
-            reason = await _reason(response, stream)
-            raise http_error(method, uri, status, reason)
+        view = View(
+            map=await self._naming(), delegate=self._delegate, agent=self._agent, tx=self._tx
+        )
+        request = prepare(view, method, uri, headers=headers, body=body, **flags)
+        return await send(self._shared.http, self._shared.retry, request)
 
     # -- responses ------------------------------------------------------------------------
 
@@ -1111,67 +757,6 @@ def without_server_managed(graph: Graph) -> Graph:
             continue
         result.add((s, p, o))
     return result
-
-
-def _measure_file(
-    path: Path, algorithm: str | None, chunk_size: int
-) -> tuple[int, str | None, bytes | None]:
-    """(size, hex digest by *algorithm* or None, the content when it is at most *chunk_size*
-    bytes, else None) of the file at *path*."""
-    with open(path, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        if size <= chunk_size:
-            content = f.read()
-            if len(content) == size:  # (a file that grew meanwhile is streamed as it is)
-                hexdigest = hashlib.new(algorithm, content).hexdigest() if algorithm else None
-                return size, hexdigest, content
-            f.seek(0)
-        if algorithm is None:
-            return size, None, None
-        hasher = hashlib.new(algorithm)
-        while chunk := f.read(chunk_size):
-            hasher.update(chunk)
-        return size, hasher.hexdigest(), None
-
-
-def _file_chunks(path: Path, chunk_size: int) -> Callable[[], AsyncIterator[bytes]]:
-    """A body that can be produced again: each call streams the file from the start."""
-
-    async def chunks() -> AsyncIterator[bytes]:
-        async with await trio.open_file(path, "rb") as f:
-            while True:
-                chunk = await f.read(chunk_size)
-                if not chunk:
-                    return
-                yield chunk
-
-    return chunks
-
-
-async def _hashing(source: AsyncIterable[bytes], *hashers: Any) -> AsyncIterator[bytes]:
-    async for chunk in source:
-        for hasher in hashers:
-            hasher.update(chunk)
-        yield chunk
-
-
-async def _reason(response: httpx.Response, streamed: bool) -> str:
-    fallback = response.reason_phrase or ""
-    try:
-        if streamed:
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) >= _ERROR_BODY_LIMIT:
-                    break
-            body = bytes(data[:_ERROR_BODY_LIMIT])
-        else:
-            body = response.content[:_ERROR_BODY_LIMIT]
-    except httpx.HTTPError:
-        body = b""
-    finally:
-        await response.aclose()
-    return reason_from_body(body, response.headers.get("Content-Type"), fallback)
 
 
 def _declared(prefixes: Mapping[str, str]) -> bytes:

@@ -88,24 +88,26 @@ class BinaryStream:
     def headers(self) -> httpx.Headers:
         return self._response.headers
 
-    @property
-    def content_type(self) -> str | None:
-        value: str | None = self._response.headers.get("Content-Type")
+    def _header(self, name: str) -> str | None:
+        value: str | None = self._response.headers.get(name)
         return value
 
     @property
+    def content_type(self) -> str | None:
+        return self._header("Content-Type")
+
+    @property
     def length(self) -> int | None:
-        value = self._response.headers.get("Content-Length")
+        value = self._header("Content-Length")
         return int(value) if value and value.isdigit() else None
 
     @property
     def filename(self) -> str | None:
-        return filename_of(self._response.headers.get("Content-Disposition"))
+        return filename_of(self._header("Content-Disposition"))
 
     @property
     def etag(self) -> str | None:
-        value: str | None = self._response.headers.get("ETag")
-        return value
+        return self._header("ETag")
 
     @property
     def describedby(self) -> str | None:

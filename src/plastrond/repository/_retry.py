@@ -1,7 +1,8 @@
-"""When the client sends a request again: the retry policy and the rules it applies.
+"""When the client sends a request again: one policy object, without I/O.
 
-No I/O: `_client.RepositoryClient._send` asks `may_retry_transport` after a transport error
-and `may_retry_status` after an answer outside 2xx, and waits `RetryPolicy.delay`.
+`_send.send` asks the policy after each try that did not end in a 2xx answer: `after_unanswered`
+after a transport error, `after_answer` after a status outside 2xx. Each returns the seconds to
+wait before the next try, or None when the request is not sent again.
 """
 
 from __future__ import annotations
@@ -11,16 +12,14 @@ import httpx
 
 from ..backoff import Backoff
 from ..errors import one_line
+from ._request import Outgoing
 
 __all__ = [
-    "IDEMPOTENT",
     "RetryPolicy",
     "describe",
     "retry_after",
 ]
 
-#: methods that may be sent again after a failure in mid-flight (RFC 9110 idempotent methods)
-IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 #: answers that mean "try again later" from a proxy or an overloaded server
 RETRY_STATUSES = frozenset({502, 503, 504})
 #: answers that are worth another try for a read only: Fedora 6.1.0 now and then fails a GET
@@ -52,24 +51,37 @@ class RetryPolicy:
             return min(self.max_delay, max(0.0, retry_after))
         return Backoff(self.initial_delay, self.max_delay, jitter=0.5).delay(retry)
 
-    def may_retry_transport(
-        self, error: httpx.TransportError, *, replayable: bool, idempotent: bool, attempt: int
-    ) -> bool:
-        """Whether a request that failed with *error* on try *attempt* (0 first) goes again:
-        its body can be sent again, and nothing of it left or it is idempotent."""
-        if not replayable or attempt + 1 >= self.attempts:
-            return False
-        return isinstance(error, NOTHING_SENT) or idempotent
+    def after_unanswered(
+        self, error: httpx.TransportError, request: Outgoing, attempt: int
+    ) -> float | None:
+        """The wait before sending *request* again after it failed with *error* on try
+        *attempt* (0 first): when its body can be sent again, and nothing of it left or it is
+        idempotent; else None."""
+        if not request.replayable or attempt + 1 >= self.attempts:
+            return None
+        if isinstance(error, NOTHING_SENT) or request.idempotent:
+            return self.delay(attempt)
+        return None
 
-    def may_retry_status(
-        self, status: int, method: str, *, replayable: bool, idempotent: bool, attempt: int
-    ) -> bool:
-        """Whether a request answered *status* on try *attempt* (0 first) goes again."""
-        if not replayable or attempt + 1 >= self.attempts:
-            return False
-        return (status in RETRY_STATUSES and idempotent) or (
-            status in READ_RETRY_STATUSES and method in SAFE
-        )
+    def after_answer(
+        self, response: httpx.Response, request: Outgoing, attempt: int
+    ) -> float | None:
+        """The wait before sending *request* again after it was answered outside 2xx on try
+        *attempt* (0 first), or None."""
+        if not request.replayable or attempt + 1 >= self.attempts:
+            return None
+        status = response.status_code
+        if (status in RETRY_STATUSES and request.idempotent) or (
+            status in READ_RETRY_STATUSES and request.method in SAFE
+        ):
+            return self.delay(attempt, retry_after(response))
+        return None
+
+    @staticmethod
+    def settled(response: httpx.Response, request: Outgoing, attempt: int) -> bool:
+        """Whether an answer outside 2xx still means done: a DELETE sent again that finds
+        nothing (404, 410) got through on an earlier try whose answer was lost."""
+        return request.method == "DELETE" and attempt > 0 and response.status_code in (404, 410)
 
 
 def retry_after(response: httpx.Response) -> float | None:

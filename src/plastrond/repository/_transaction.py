@@ -17,21 +17,50 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import enum
 import re
 
 import attrs
 
 from ._errors import TransactionError
 
-__all__ = ["FCREPO4", "FCREPO6", "Transaction", "parse_http_date", "style_of_location"]
+__all__ = [
+    "FCREPO4",
+    "FCREPO6",
+    "Transaction",
+    "TxState",
+    "TxStyle",
+    "parse_http_date",
+    "style_of_location",
+]
 
-FCREPO4 = "fcrepo4"
-FCREPO6 = "fcrepo6"
+
+class TxStyle(enum.StrEnum):
+    """Which generation's transaction API a server speaks (equal to its configuration name,
+    REPOSITORY.TRANSACTION_STYLE)."""
+
+    FCREPO4 = "fcrepo4"
+    FCREPO6 = "fcrepo6"
+
+
+FCREPO4 = TxStyle.FCREPO4
+FCREPO6 = TxStyle.FCREPO6
+
+
+class TxState(enum.StrEnum):
+    """Where a transaction is in its life: open until it is committed or rolled back, or
+    until the server drops it while in use (failed). (Equal to its name in messages.)"""
+
+    OPEN = "open"
+    COMMITTED = "committed"
+    ROLLED_BACK = "rolled back"
+    FAILED = "failed"
+
 
 _FCREPO4_TX = re.compile(r"/tx:[^/]+$")
 
 
-def style_of_location(root: str, location: str) -> str | None:
+def style_of_location(root: str, location: str) -> TxStyle | None:
     """The transaction style a begin's Location reveals, or None when it fits neither form."""
     if not location.startswith(root + "/"):
         return None
@@ -57,13 +86,14 @@ class Transaction:
     """An open (or finished) transaction. *uri* is the server's own (internal) URI for it."""
 
     uri: str
-    style: str
+    style: TxStyle = attrs.field(converter=TxStyle)
     #: when the server will drop the transaction unless kept alive (as it last told us)
     expires: dt.datetime | None = None
     #: how many keep-alive requests have succeeded
     keep_alives: int = 0
-    #: "open", "committed", "rolled back" or "failed"
-    state: str = "open"
+    state: TxState = attrs.field(
+        default=TxState.OPEN, validator=attrs.validators.instance_of(TxState)
+    )
     #: why the transaction failed while open (set by the keep-alive task)
     failure: TransactionError | None = None
 
