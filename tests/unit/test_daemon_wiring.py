@@ -68,13 +68,18 @@ def store(tmp_path: Path) -> Iterator[FailingStore]:
     store.close()
 
 
+def wired(tmp_path: Path, store: MessageStore, broker: FakeBroker, **settings: Any) -> Daemon:
+    """A daemon on *broker*, given *store* with a writer that calls it inline."""
+    config = daemon_config(tmp_path, **settings)
+    writer = StoreWriter(store, run_sync=inline)
+    return Daemon(config, handle_signals=False, connect=broker.connect, writer=writer)
+
+
 @asynccontextmanager
 async def daemon_on(
     tmp_path: Path, store: MessageStore, broker: FakeBroker, **settings: Any
 ) -> AsyncIterator[Daemon]:
-    config = daemon_config(tmp_path, **settings)
-    writer = StoreWriter(store, run_sync=inline)
-    daemon = Daemon(config, handle_signals=False, connect=broker.connect, writer=writer)
+    daemon = wired(tmp_path, store, broker, **settings)
     async with trio.open_nursery() as nursery:
         await nursery.start(daemon.run)
         yield daemon
@@ -166,9 +171,7 @@ async def test_shutdown_waits_the_grace_period_and_keeps_the_cancelled_job(
     caplog.set_level(logging.INFO)
     async with trio.open_nursery() as nursery:
         broker = FakeBroker(nursery)
-        config = daemon_config(tmp_path, SHUTDOWN_GRACE_PERIOD=5)
-        writer = StoreWriter(store, run_sync=inline)
-        daemon = Daemon(config, handle_signals=False, connect=broker.connect, writer=writer)
+        daemon = wired(tmp_path, store, broker, SHUTDOWN_GRACE_PERIOD=5)
         async with trio.open_nursery() as inner:
             await inner.start(daemon.run)
             broker.job("quick", b"q", echo_delay="2")
