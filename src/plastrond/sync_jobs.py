@@ -1,12 +1,12 @@
 """Synchronous jobs: run at once, answered on `reply-to`, acknowledged after the answer.
 
-Only older Archelon sends them (on SYNCHRONOUS_JOBS), and waits for the answer. They are never
-journalled: a synchronous job belongs to the broker session that delivered it. Its message
-stays unacknowledged while it runs (shared/reference/protocol.md); its completion goes to its
-`reply-to` with a receipt, and only the receipt's arrival acknowledges the message. A session
-that ends first cancels the job (it runs in that session's nursery), and the broker delivers
-the message again. Their budget is the runner's `max_sync` places, apart from the
-asynchronous jobs', so that a burst of long imports never holds them up.
+Only older Archelon sends them (on SYNCHRONOUS_JOBS) and waits on its `reply-to` for the
+completion (shared/reference/protocol.md, "Flows"). They are never journalled: a synchronous
+job belongs to the broker session that delivered it. Its message stays unacknowledged while
+it runs; its completion goes to `reply-to` with a receipt, and only the receipt acknowledges
+the message. A session that ends first cancels the job (it runs in that session's nursery),
+and the broker delivers the message again. Their budget is the runner's `max_sync` places,
+apart from the asynchronous jobs', so that a burst of long imports never holds them up.
 """
 
 from __future__ import annotations
