@@ -9,41 +9,36 @@ or a nearer conftest may define its own under the same name):
 
 - `target`: a container of the test's own in Fedora (`TestContainer`), removed afterwards.
 - `repo`: a `RepositoryClient` on the same Fedora.
-- `empty_fedora47`: a Fedora 4.7.5 of the test's own, started empty on free ports (no
+- `proxy`: a `RecordingProxy` in front of the `proxied` server (the `fedora` fixture's unless
+  a module says otherwise), and `proxied_target`, a `target` made through it.
+- `restartable_fedora47`: a Fedora 4.7.5 of the test's own, started empty on free ports (no
   namespace, node type or resource but its root: what a first-contact race needs), stopped
-  and removed afterwards (`EmptyFedora`; about 30 s to start, 1-2 GB of memory);
-  `restartable_fedora47`: the same with its `EmptyFedora`, which can `restart` it.
+  and removed afterwards, with its `FreshFedora` (tests/support/fresh_fedora.py), which can
+  `restart` it (about 30 s to start, 1-2 GB of memory).
 
-The support modules of tests/imports, tests/export and tests/http (`import_support`,
-`export_support`, `live_support`) are importable from every test module, whichever folder
-pytest is given.
+The code the tests share is the package `tests.support` (`tests.support.imports`,
+`tests.support.export`, `tests.support.live`, ...), imported by its full name.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import socket
 import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import attrs
 import pytest
 
+from plastrond.repository import RepositoryClient
+from tests.support.fresh_fedora import FreshFedora
+from tests.support.imports import TestContainer, import_config
+from tests.support.loopback import LoopbackServer, QuietHandler
+from tests.support.recording_proxy import RecordingProxy
+
 REPO_DIR = Path(__file__).resolve().parent.parent
 SERVICES_DIR = REPO_DIR / "services"
-TESTS_DIR = REPO_DIR / "tests"
-for _support in (TESTS_DIR / "imports", TESTS_DIR / "export", TESTS_DIR / "http"):
-    if str(_support) not in sys.path:
-        sys.path.insert(0, str(_support))
-
-from import_support import TestContainer, import_config  # noqa: E402
-
-from loopback_support import LoopbackServer, QuietHandler  # noqa: E402
-from plastrond.repository import RepositoryClient  # noqa: E402
 
 
 @attrs.frozen
@@ -165,20 +160,25 @@ _started_fedoras: dict[str, FedoraEndpoint] = {}
 def start_fedora(flavor: str) -> FedoraEndpoint:
     """Start (if absent) the Fedora server of *flavor* once per session and describe it."""
     if flavor not in _started_fedoras:
-        script, version_name = FEDORA_SERVERS[flavor]
+        script, _ = FEDORA_SERVERS[flavor]
         rest_url = run_service_script(script, "start")
         assert rest_url.startswith("http"), rest_url
-        _started_fedoras[flavor] = FedoraEndpoint(
-            rest_url=rest_url,
-            admin_user=os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
-            admin_password=os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
-            test_user=os.environ.get("FEDORA_TEST_USER", "testuser"),
-            test_password=os.environ.get("FEDORA_TEST_PASSWORD", "testpass"),
-            script=SERVICES_DIR / f"{script}.sh",
-            flavor=flavor,
-            version=_versions().get(version_name, ""),
-        )
+        _started_fedoras[flavor] = fedora_endpoint(flavor, rest_url, SERVICES_DIR / f"{script}.sh")
     return _started_fedoras[flavor]
+
+
+def fedora_endpoint(flavor: str, rest_url: str, script: Path) -> FedoraEndpoint:
+    """The Fedora of *flavor* at *rest_url*, with the users and the version of the shared ones."""
+    return FedoraEndpoint(
+        rest_url=rest_url,
+        admin_user=os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
+        admin_password=os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
+        test_user=os.environ.get("FEDORA_TEST_USER", "testuser"),
+        test_password=os.environ.get("FEDORA_TEST_PASSWORD", "testpass"),
+        script=script,
+        flavor=flavor,
+        version=_versions().get(FEDORA_SERVERS[flavor][1], ""),
+    )
 
 
 @pytest.fixture(scope="session", params=list(FEDORA_SERVERS), ids=list(FEDORA_SERVERS))
@@ -192,6 +192,34 @@ def fedora(request) -> FedoraEndpoint:
 def target(fedora) -> Iterator[TestContainer]:
     """A container of the test's own in each Fedora, removed afterwards."""
     container = TestContainer(fedora.rest_url, fedora.admin_auth)
+    try:
+        yield container
+    finally:
+        container.close()
+
+
+@pytest.fixture
+def proxied(fedora) -> FedoraEndpoint:
+    """The server the `proxy` fixture stands in front of: the `fedora` fixture's (a module may
+    define its own, with `rest_url` and `admin_auth`)."""
+    return fedora
+
+
+@pytest.fixture
+def proxy(proxied) -> Iterator[RecordingProxy]:
+    """A `RecordingProxy` in front of the `proxied` server, closed afterwards."""
+    server = RecordingProxy(proxied.rest_url)
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def proxied_target(proxied, proxy: RecordingProxy) -> Iterator[TestContainer]:
+    """A container of the test's own in the `proxied` server, made and removed through the
+    proxy (so its URI is under the proxy's address)."""
+    container = TestContainer(proxy.rest_url, proxied.admin_auth)
     try:
         yield container
     finally:
@@ -355,88 +383,13 @@ def vocabulary_server():
         server.close()
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
-class EmptyFedora:
-    """A Fedora 4.7.5 of one test's own: `services/fedora47.sh` with free ports and a state
-    folder of its own (`PLASTROND_SERVICES_STATE`), so that it starts knowing nothing."""
-
-    def __init__(self, state: Path) -> None:
-        self.state = state
-        port, jms, stomp = _free_ports(3)
-        self.env = {
-            **os.environ,
-            "PLASTROND_SERVICES_STATE": str(state),
-            "FEDORA47_PORT": str(port),
-            "FEDORA47_JMS_PORT": str(jms),
-            "FEDORA47_STOMP_PORT": str(stomp),
-        }
-
-    def _script(self, command: str) -> str:
-        result = subprocess.run(
-            ["bash", str(SERVICES_DIR / "fedora47.sh"), command],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        if result.returncode != 0:
-            pytest.fail(f"fedora47.sh {command} failed: {result.stderr}", pytrace=False)
-        return result.stdout.strip()
-
-    def start(self) -> FedoraEndpoint:
-        self.state.mkdir(parents=True, exist_ok=True)
-        rest_url = self._script("start").splitlines()[0]
-        return FedoraEndpoint(
-            rest_url=rest_url,
-            admin_user=os.environ.get("FEDORA_ADMIN_USER", "fedoraAdmin"),
-            admin_password=os.environ.get("FEDORA_ADMIN_PASSWORD", "fedoraAdmin"),
-            test_user=os.environ.get("FEDORA_TEST_USER", "testuser"),
-            test_password=os.environ.get("FEDORA_TEST_PASSWORD", "testpass"),
-            script=SERVICES_DIR / "fedora47.sh",
-            flavor="fcrepo47",
-            version=_versions().get("FCREPO47_VERSION", ""),
-        )
-
-    def restart(self) -> None:
-        """Stop it and start it again on the same data (what a Fedora 4.7 whose namespace
-        registry was damaged cannot do: the fixture fails then)."""
-        self._script("stop")
-        self._script("start")
-
-    def stop(self) -> None:
-        """Stop it and remove its data."""
-        try:
-            self._script("stop")
-        finally:
-            shutil.rmtree(self.state, ignore_errors=True)
-
-
 @pytest.fixture
-def restartable_fedora47(tmp_path_factory) -> Iterator[tuple[FedoraEndpoint, EmptyFedora]]:
-    """`empty_fedora47` with its `EmptyFedora`, to restart it (`EmptyFedora.restart`)."""
-    server = EmptyFedora(tmp_path_factory.mktemp("fedora47-state"))
+def restartable_fedora47(tmp_path_factory) -> Iterator[tuple[FedoraEndpoint, FreshFedora]]:
+    """A Fedora 4.7.5 of the test's own, started empty (`FreshFedora`), with the server, which
+    can `restart` it; stopped and its data removed afterwards."""
+    server = FreshFedora("fcrepo47", tmp_path_factory.mktemp("fedora47-state"))
     try:
-        yield server.start(), server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def empty_fedora47(tmp_path_factory) -> Iterator[FedoraEndpoint]:
-    """A Fedora 4.7.5 started empty for this test (see `EmptyFedora`), stopped afterwards."""
-    server = EmptyFedora(tmp_path_factory.mktemp("fedora47-state"))
-    try:
-        yield server.start()
+        rest_url = server.start()
+        yield fedora_endpoint("fcrepo47", rest_url, server.script), server
     finally:
         server.stop()

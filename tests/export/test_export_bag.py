@@ -10,10 +10,10 @@ from pathlib import Path
 
 import bagit
 import pytest
-from export_support import unzip
 
 from plastrond.export import BagZipWriter, Digester
 from plastrond.export.bag import compressible, encode_manifest_path
+from tests.support.export import unzip
 
 
 class Unseekable(io.RawIOBase):

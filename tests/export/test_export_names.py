@@ -8,14 +8,13 @@ became one stem (`x?.jpg`, `x%.tif`) came back from a re-import as one page."""
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import pytest
-from export_support import export_config, run_export, unzip
-from import_support import import_config, run_import
 from rdflib import URIRef
+
+from tests.support.export import export_csv
+from tests.support.imports import csv_text, escaped, import_config, run_import
 
 pytestmark = pytest.mark.integration
 
@@ -38,18 +37,6 @@ RENAMED = {
     "x?.jpg": "x_.jpg",
     "x%.tif": "x_-2.tif",
 }
-
-
-def escaped(name: str) -> str:
-    return "".join("\\" + c if c in ";:\\" else c for c in name)
-
-
-def csv_text(row: dict[str, str]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, list(row), lineterminator="\n")
-    writer.writeheader()
-    writer.writerow(row)
-    return out.getvalue()
 
 
 def file_names(target, item: str) -> list[list[str]]:
@@ -90,20 +77,9 @@ async def test_names_that_must_change_change_the_same_way_every_time(
 
     exports = []
     for n in (1, 2):
-        result = await run_export(
-            export_config(repo.root, allowed=[out]),
-            repo,
-            [item],
-            output_dest=str(out / f"renamed-{n}"),
-            format="csv",
-            export_binaries="true",
-        )
-        assert result.result.state == "export_complete", result.body
-        bag = unzip(out / f"renamed-{n}.zip", out / f"bag-{n}")
+        bag, exported = await export_csv(repo, item, out, f"renamed-{n}", "Item")
         folder = bag / "data" / item.rsplit("/", 1)[-1]
         names = sorted(p.name for p in folder.iterdir())
-        with (bag / "data" / "Item_metadata.csv").open(encoding="utf-8", newline="") as f:
-            (exported,) = list(csv.DictReader(f))
         exports.append((names, exported["FILES"], bag))
         assert names == sorted(RENAMED.values())
         for old, new in RENAMED.items():

@@ -19,13 +19,13 @@ from typing import Any
 import bagit
 import pytest
 import trio
-from export_support import FAKE_ROOT, FakeFedora, export_config, run_export, unzip
 
 import plastrond.export.destinations as destinations
 import plastrond.export.run as export_run
 from plastrond.errors import failure_of
 from plastrond.export import ExportError, ExportOptions, ExportRun, TurtleMetadata
 from plastrond.jobs import JobError
+from tests.support.export import FAKE_ROOT, FakeFedora, export_config, run_export, unzip
 
 pytestmark = pytest.mark.integration
 

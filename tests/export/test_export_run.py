@@ -15,7 +15,6 @@ import attrs
 import bagit
 import pytest
 import trio
-from export_support import FAKE_ROOT, FakeFedora, FakeResource, export_config, run_export, unzip
 from rdflib import Graph, URIRef
 
 from plastrond.config import PublicationConfig
@@ -24,6 +23,14 @@ from plastrond.export.run import item_folder_names
 from plastrond.jobs import JobError
 from plastrond.models.namespaces import IANA, ORE
 from plastrond.repository import RepositoryClient
+from tests.support.export import (
+    FAKE_ROOT,
+    FakeFedora,
+    FakeResource,
+    export_config,
+    run_export,
+    unzip,
+)
 
 TIFF = "image/tiff"
 JPEG = "image/jpeg"

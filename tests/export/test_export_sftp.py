@@ -7,9 +7,9 @@ from pathlib import Path
 
 import bagit
 import pytest
-from export_support import FAKE_ROOT, FakeFedora, export_config, run_export, unzip
 
 from plastrond.jobs import JobError
+from tests.support.export import FAKE_ROOT, FakeFedora, export_config, run_export, unzip
 
 pytestmark = pytest.mark.integration
 

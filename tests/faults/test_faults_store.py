@@ -21,6 +21,7 @@ import pytest
 from plastrond.jobs import JobRequest, JobResult
 from plastrond.jobs.completion import completion_for
 from plastrond.jobs.store import MessageStore, StoreWriteError
+from tests.support.tmpfs import tmpfs
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
@@ -176,13 +177,8 @@ def test_killed_at_random_points_every_acknowledged_request_survives(tmp_path: P
 @pytest.fixture
 def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
     """A 2 MiB tmpfs (we run as root, as the issue's reproduction did)."""
-    mount = tmp_path / "tmpfs"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path / "tmpfs", "2m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 def test_full_tmpfs_completion_fails_whole_and_the_next_request_survives_kill(

@@ -1,9 +1,10 @@
-"""Fixtures for the http mode (helpers in `http_support.py`).
+"""Fixtures for the http mode (helpers in `tests/support/http.py`).
 
 - `jobs`: a `JobFolders` writing job folders under a fresh JOBS_DIR.
 - `config_file`: a plastrond configuration naming that JOBS_DIR, listening on 127.0.0.1:0.
 - `server`: `plastrond.http.serve` running in the test's own trio run (hypercorn on a real
   loopback port), with `server.client`, an httpx.AsyncClient pointed at it.
+- `live`: plastrond http against the real Fedora (`tests.support.live`).
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from http_support import JobFolders, Server, write_config
 
 from plastrond.config import load_config
 from plastrond.http import serve
+from tests.support.http import JobFolders, Server, write_config
+from tests.support.live import RIGHTS, RIGHTS_TTL, Live, live_server
 
 
 @pytest.fixture
@@ -31,6 +33,15 @@ def jobs(tmp_path: Path) -> JobFolders:
 @pytest.fixture
 def config_file(tmp_path: Path, jobs: JobFolders) -> Path:
     return write_config(tmp_path, jobs.root)
+
+
+@pytest.fixture
+async def live(tmp_path: Path, fedora, vocabulary_server) -> AsyncIterator[Live]:
+    """plastrond http on the `fedora` fixture's repository, with the rights vocabulary
+    (`tests.support.live.live_server`); a module may define its own."""
+    vocabularies = {RIGHTS: vocabulary_server.serve("/rights", RIGHTS_TTL)}
+    async with live_server(tmp_path, fedora, vocabularies) as server:
+        yield server
 
 
 @pytest.fixture

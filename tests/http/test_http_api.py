@@ -14,7 +14,10 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from http_support import (
+
+from plastrond import __version__
+from plastrond.jobfolders import JobFolder
+from tests.support.http import (
     ARCHELON_ID,
     COMPLETED_COLUMNS,
     DROPPED_COLUMNS,
@@ -25,9 +28,6 @@ from http_support import (
     default_config,
     dropped_row,
 )
-
-from plastrond import __version__
-from plastrond.jobfolders import JobFolder
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "details"}
 

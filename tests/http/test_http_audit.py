@@ -4,30 +4,18 @@ repository root but are not once a client or the server resolves them."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
-from live_support import (
+
+from tests.support.live import (
     ACTIVITY,
     ALTERNATIVE,
     AS_CONTEXT,
     PUBLISHED,
-    RIGHTS,
-    RIGHTS_TTL,
     Live,
-    live_server,
     raw_request,
 )
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def live(tmp_path: Path, fedora, vocabulary_server) -> AsyncIterator[Live]:
-    vocabularies = {RIGHTS: vocabulary_server.serve("/rights", RIGHTS_TTL)}
-    async with live_server(tmp_path, fedora, vocabularies) as server:
-        yield server
 
 
 def publish(uri: str) -> dict[str, object]:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 import trio
-from http_support import COMPLETED_COLUMNS, JobFolders, Server, completed_row, csv_text
 
 from plastrond.jobfolders import JobFolder
+from tests.support.http import COMPLETED_COLUMNS, JobFolders, Server, completed_row, csv_text
 
 JOB = "spreadsheet-job"
 

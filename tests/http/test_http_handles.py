@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from live_support import (
+
+from tests.support.live import (
     ACTIVITY,
     AS_CONTEXT,
     HIDDEN,

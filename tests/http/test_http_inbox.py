@@ -5,11 +5,11 @@ back from Fedora), and every bad request is the problem http-api.md names."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from live_support import (
+
+from tests.support.live import (
     ACTIVITY,
     AS_CONTEXT,
     HIDDEN,
@@ -31,13 +31,6 @@ COMPACT_CONTEXT = [
         "Unpublish": "umdact:Unpublish",
     },
 ]
-
-
-@pytest.fixture
-async def live(tmp_path: Path, fedora, vocabulary_server) -> AsyncIterator[Live]:
-    vocabularies = {RIGHTS: vocabulary_server.serve("/rights", RIGHTS_TTL)}
-    async with live_server(tmp_path, fedora, vocabularies) as server:
-        yield server
 
 
 def archelon(kind: str, uri: str) -> dict[str, object]:

@@ -8,7 +8,6 @@ import os
 from pathlib import Path
 
 import pytest
-from http_support import COMPLETED_COLUMNS, JobFolders, as_items, completed_row, csv_text
 
 from plastrond.http.detail import Page, job_body
 from plastrond.jobfolders import JobFolder
@@ -26,6 +25,7 @@ from plastrond.jobfolders.snapshot import (
     summarize_job,
 )
 from plastrond.jobs.ids import job_id_segment
+from tests.support.http import COMPLETED_COLUMNS, JobFolders, as_items, completed_row, csv_text
 
 HEADER = b"id,timestamp,title,uri,status\r\n"
 

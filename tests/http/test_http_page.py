@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 import trio
-from http_support import ARCHELON_ID, JobFolders, Server, completed_row, dropped_row
 
 from plastrond.jobfolders import JobFolder
+from tests.support.http import ARCHELON_ID, JobFolders, Server, completed_row, dropped_row
 
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 

@@ -5,13 +5,14 @@ and a PATCH that races another write is a 409 that loses neither change."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import pytest
 import trio
-from live_support import (
+from rdflib import Literal, URIRef
+
+from tests.support.live import (
     ACTIVITY,
     ALTERNATIVE,
     AS_CONTEXT,
@@ -26,16 +27,8 @@ from live_support import (
     live_server,
     raw_request,
 )
-from rdflib import Literal, URIRef
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-async def live(tmp_path: Path, fedora, vocabulary_server) -> AsyncIterator[Live]:
-    vocabularies = {RIGHTS: vocabulary_server.serve("/rights", RIGHTS_TTL)}
-    async with live_server(tmp_path, fedora, vocabularies) as server:
-        yield server
 
 
 def archelon_sparql(uri: str, deletes: list[tuple[str, str]], inserts: list[tuple[str, str]]):

@@ -13,11 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from http_support import ARCHELON_ID, JobFolders, completed_row, write_config
 
 from plastrond.config import ConfigError, load_config
 from plastrond.http import serve
 from plastrond.http.server import FORCED_EXIT_AFTER, bind_address
+from tests.support.http import ARCHELON_ID, JobFolders, completed_row, write_config
 
 
 async def start_plastrond(config: Path) -> tuple[trio.Process, str, list[str]]:

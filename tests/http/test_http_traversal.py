@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from http_support import JobFolders, Server, completed_row, csv_text, raw_get
 
 from plastrond.jobfolders import JobNotFound, list_job_ids, open_job
+from tests.support.http import JobFolders, Server, completed_row, csv_text, raw_get
 
 SECRET = "outside-secret-title"
 

@@ -5,11 +5,12 @@ A recording proxy in front of the server shows the requests as the server got th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from live_support import (
+
+from plastrond import __version__
+from tests.support.live import (
     ACTIVITY,
     AS_CONTEXT,
     DCTERMS,
@@ -19,22 +20,11 @@ from live_support import (
     TITLE,
     live_server,
 )
-
-from plastrond import __version__
-from recording_proxy import RecordingProxy, Seen
+from tests.support.recording_proxy import RecordingProxy, Seen
 
 pytestmark = pytest.mark.integration
 
 HTTP_AGENT = f"plastrond-http/{__version__}"
-
-
-@pytest.fixture
-def proxy(fedora) -> Iterator[RecordingProxy]:
-    server = RecordingProxy(fedora.rest_url)
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def assert_all_say(seen: list[Seen], agent: str) -> None:

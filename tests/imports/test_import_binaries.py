@@ -8,7 +8,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from import_support import corrupt, make_zip
 
 from plastrond.config import ImportConfig
 from plastrond.imports.binaries import (
@@ -21,6 +20,7 @@ from plastrond.imports.binaries import (
     mime_type,
     parse_location,
 )
+from tests.support.imports import corrupt, make_zip
 
 
 @pytest.fixture

@@ -7,20 +7,17 @@ from __future__ import annotations
 
 import csv
 import io
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from import_support import import_config, run_import
 from rdflib import URIRef
 
 from plastrond.jobfolders import JobFolder, list_job_ids, read_rows
 from plastrond.jobfolders.csvlog import MAX_FIELD
 from plastrond.jobs import JobError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "export"))
-from export_support import export_config, run_export
+from tests.support.export import export_config, run_export
+from tests.support.imports import import_config, run_import
 
 pytestmark = pytest.mark.integration
 

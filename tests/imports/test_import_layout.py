@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from export_support import export_config, run_export
-from import_support import import_config, run_import
 from rdflib import URIRef
 
 from plastrond.jobfolders import JobFolder, read_rows
+from tests.support.export import export_config, run_export
+from tests.support.imports import import_config, run_import
 
 pytestmark = pytest.mark.integration
 

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from import_support import DCTERMS_TITLE, HAS_FILE, HAS_MEMBER, import_config, run_import
 from rdflib import URIRef
 
 from plastrond.config import ImportConfig
 from plastrond.imports.binaries import FetchError, parse_location
+from tests.support.imports import DCTERMS_TITLE, HAS_FILE, HAS_MEMBER, import_config, run_import
 
 #: the files staff scan and name: Japanese, French (written NFD on disk, as macOS writes it),
 #: Greek, Cyrillic, in a subfolder too; the CSV names them in NFC, as keyboards type them

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from import_support import import_config, run_import
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.repository import RepositoryClient
+from tests.support.imports import import_config, run_import
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import trio
-from import_support import import_config, run_import
 
 import plastrond.imports.run as import_run
 from plastrond.backoff import Backoff
 from plastrond.imports.pairtrees import ITEMS_PER_PATH, Pairtrees
 from plastrond.jobfolders import JobFolder, read_rows
+from tests.support.imports import import_config, run_import
 
 pytestmark = pytest.mark.integration
 

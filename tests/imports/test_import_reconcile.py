@@ -19,12 +19,12 @@ import httpx
 import pytest
 import trio
 import yaml
-from import_support import DATA, FILES, VOCABULARIES, run_import
 
 from plastrond.config import load_config
 from plastrond.http import serve
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.repository import RepositoryClient
+from tests.support.imports import DATA, FILES, VOCABULARIES, run_import
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import attrs
 import pytest
-from import_support import import_config, run_import
 
 from plastrond.config import BrokerConfig, Destinations
 from plastrond.jobfolders import JobFolder
+from tests.support.imports import import_config, run_import
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ from pathlib import Path
 import attrs
 import pytest
 import trio
-from import_support import COUNT_KEYS, DATA, FILES, corrupt, import_config, run_import
 from rdflib import Literal, URIRef
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.jobs import JobError
 from plastrond.repository import RepositoryError
+from tests.support.imports import COUNT_KEYS, DATA, FILES, corrupt, import_config, run_import
 
 pytestmark = pytest.mark.integration
 

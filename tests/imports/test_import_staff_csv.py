@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from import_support import import_config, run_import
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.jobs import JobError
+from tests.support.imports import import_config, run_import
 
 JOB = "http://archelon.example/import_jobs/25"
 ITEM_ROW = "http://purl.org/dc/dcmitype/Text,http://vocab.lib.umd.edu/rightsStatement#InC"

@@ -16,10 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 import trio
-from import_support import TestContainer, import_config, run_import
 
 from plastrond.jobfolders import JobFolder, read_rows
 from plastrond.repository import RepositoryClient
+from tests.support.imports import TestContainer, import_config, run_import
 
 pytestmark = pytest.mark.integration
 

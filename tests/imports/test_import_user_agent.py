@@ -10,38 +10,19 @@ got them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from import_support import DATA, FILES, TestContainer, import_config, run_import
 
 from plastrond import __version__
 from plastrond.priming import repository_client
-from recording_proxy import RecordingProxy
+from tests.support.imports import DATA, FILES, TestContainer, import_config, run_import
+from tests.support.recording_proxy import RecordingProxy
 
 pytestmark = pytest.mark.integration
 
 IMPORT_AGENT = f"plastrond/{__version__} (import)"
 JOB = "http://archelon.example/import_jobs/ua-1"
-
-
-@pytest.fixture
-def proxy(fedora) -> Iterator[RecordingProxy]:
-    server = RecordingProxy(fedora.rest_url)
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-def proxied_target(fedora, proxy: RecordingProxy) -> Iterator[TestContainer]:
-    container = TestContainer(proxy.rest_url, fedora.admin_auth)
-    try:
-        yield container
-    finally:
-        container.close()
 
 
 async def test_every_request_of_an_import_says_import(

@@ -6,6 +6,7 @@
 - `plastrond_setup`: starts `plastrond -c CONFIG stomp` as a real process with a config of
   its own (message store under tmp_path, destinations unique to the test).
 - `Archelon`: a stomp.py client that sends requests and collects completions and progress.
+- `running`: a plastrond on the shared broker and an Archelon talking to it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,6 +29,8 @@ import attrs
 import pytest
 import stomp
 import yaml
+
+from tests.support.ports import free_port
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_DIR / "services"
@@ -102,19 +106,11 @@ class PrivateBroker:
         return BrokerEndpoint("127.0.0.1", self.port)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def _private_broker_process(tmp_path_factory) -> Iterator[PrivateBroker]:
     # A port of its own: several test runs on one machine (parallel worktrees) each get
     # their own broker, and never freeze or stop another's. One JVM for the session.
-    broker = PrivateBroker(_free_port(), tmp_path_factory.mktemp("private-activemq"))
+    broker = PrivateBroker(free_port(), tmp_path_factory.mktemp("private-activemq"))
     broker.start()
     try:
         yield broker
@@ -173,6 +169,9 @@ def write_config(
     return path
 
 
+_LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
+
+
 class Plastrond:
     """plastrond stomp as a real child process."""
 
@@ -207,6 +206,16 @@ class Plastrond:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def admin_url(self, timeout: float = 30) -> str:
+        """The address of its admin listener (/health, /metrics), once it has logged it."""
+        deadline = time.monotonic() + timeout
+        while (match := _LISTENING.search(self.log())) is None:
+            assert self.running, self.log()
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no admin listener in the log:\n{self.log()}")
+            time.sleep(0.05)
+        return match.group(1)
 
     def signal(self, signum: int) -> None:
         assert self.proc is not None
@@ -398,7 +407,7 @@ def archelon_factory() -> Iterator[Any]:
 def camel_route(tmp_path_factory) -> Iterator[Any]:
     """The messaging stack's Camel status route (services/camel.sh) on a private ActiveMQ,
     one for the session (each test posts to a status URL of its own)."""
-    from archelon_status import start_camel_route, stop_camel_route
+    from tests.support.archelon_status import start_camel_route, stop_camel_route
 
     route = start_camel_route(tmp_path_factory.mktemp("camel-route"))
     try:
@@ -409,11 +418,22 @@ def camel_route(tmp_path_factory) -> Iterator[Any]:
 
 @pytest.fixture
 def archelon_status() -> Iterator[Any]:
-    """Current Archelon's status_update endpoint (see archelon_status.py)."""
-    from archelon_status import ArchelonStatusEndpoint
+    """Current Archelon's status_update endpoint (see tests/support/archelon_status.py)."""
+    from tests.support.archelon_status import ArchelonStatusEndpoint
 
     endpoint = ArchelonStatusEndpoint()
     try:
         yield endpoint
     finally:
         endpoint.close()
+
+
+@pytest.fixture
+def running(activemq, plastrond_setup, archelon_factory):
+    """A plastrond on the shared broker, connected, and an Archelon talking to it: (setup,
+    daemon, client). A module whose daemon needs more configuration defines its own."""
+    setup = plastrond_setup(activemq)
+    daemon = setup.plastrond()
+    daemon.wait_connected()
+    client = archelon_factory(activemq, setup.dests)
+    return setup, daemon, client

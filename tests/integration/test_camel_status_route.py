@@ -10,7 +10,8 @@ import time
 
 import pytest
 import stomp
-from archelon_status import check_update
+
+from tests.support.archelon_status import check_update
 
 pytestmark = pytest.mark.integration
 

@@ -1,7 +1,7 @@
 """The image the Swarm stack deploys, built from this checkout and run as the stack runs it.
 
 podman builds the Dockerfile, then runs both services of docker-compose.yml from the image
-(image_support.Stack: the services' commands, environment, volumes and configs, with their
+(tests.support.image.Stack: the services' commands, environment, volumes and configs, with their
 modes and owners) with a configuration made from docker-plastron-template.yml, in which only
 what names this machine is changed: where the repository and the broker answer (the host's
 loopback as the containers see it, with the repository's own name, for Archelon and the tests,
@@ -32,8 +32,9 @@ import bagit
 import httpx
 import pytest
 import yaml
-from export_support import unzip
-from image_support import (
+
+from tests.support.export import unzip
+from tests.support.image import (
     HOST_LOOPBACK,
     IMAGE_TAG,
     TEMPLATE,
@@ -42,7 +43,7 @@ from image_support import (
     Stack,
     build_image,
 )
-from import_support import DATA, FILES, VOCABULARIES, TestContainer
+from tests.support.imports import DATA, FILES, VOCABULARIES, TestContainer
 
 pytestmark = [
     pytest.mark.integration,

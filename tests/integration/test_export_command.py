@@ -21,12 +21,12 @@ import bagit
 import httpx
 import pytest
 import trio
-from export_support import BIBO, EDTF, FileSpec, MadeItem, make_item, unzip
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDFS
 
 from plastrond.config import RepositoryConfig
 from plastrond.repository import RepositoryClient, RepositoryError
+from tests.support.export import BIBO, EDTF, FileSpec, MadeItem, make_item, unzip
 
 pytestmark = pytest.mark.integration
 

@@ -6,7 +6,7 @@ inside the writing transaction: concurrent first writes race (`500 ValueFormatEx
 namespaces, so that a value is stored under `pcdm:identifier` instead of `dcterms:identifier`.
 plastrond primes the server (every term it writes, once, outside any transaction) before its
 first write (`plastrond.repository.prime`). On a server started empty for the test
-(`empty_fedora47`), four imports of four models at once, one with `publish`, on two replicas:
+(`restartable_fedora47`), four imports of four models at once, one with `publish`, on two replicas:
 every row is created (and published where asked), and every value is under its own predicate,
 before and after a restart of the Fedora.
 """
@@ -21,11 +21,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from import_support import DATA, FILES, VOCABULARIES, TestContainer
 from rdflib import Graph, URIRef
 from rdflib.namespace import RDF
 
 from plastrond.models import Item, is_server_managed, load_models
+from tests.support.imports import DATA, FILES, VOCABULARIES, TestContainer
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from import_support import COUNT_KEYS, DATA, FILES, VOCABULARIES, TestContainer, corrupt
 from rdflib import Literal, URIRef
+
+from tests.support.imports import COUNT_KEYS, DATA, FILES, VOCABULARIES, TestContainer, corrupt
 
 pytestmark = pytest.mark.integration
 

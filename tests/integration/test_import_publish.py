@@ -11,9 +11,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from import_support import FILES, VOCABULARIES, TestContainer
 from rdflib import Literal, URIRef
 from rdflib.namespace import RDF
+
+from tests.support.imports import FILES, VOCABULARIES, TestContainer
 
 pytestmark = pytest.mark.integration
 

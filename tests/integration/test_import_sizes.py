@@ -28,13 +28,13 @@ from typing import Any
 
 import httpx
 import pytest
-from import_support import VOCABULARIES, TestContainer
+
+from tests.support.imports import VOCABULARIES, TestContainer
 
 pytestmark = pytest.mark.integration
 
 EDITOR = "archelon-importer"
 HEADER = "Identifier,Object Type,Rights Statement,Title,Date,Description,Creator,Subject"
-_LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
 
 
 def rows_csv(count: int, tag: str) -> str:
@@ -60,17 +60,6 @@ def job_folder(jobs_dir: Path, job: str) -> Path:
 
 def runs(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.name.isdigit())
-
-
-def admin_url(daemon: Any, timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        match = _LISTENING.search(daemon.log())
-        if match:
-            return match.group(1)
-        assert daemon.running, daemon.log()
-        time.sleep(0.05)  # (test thread) polling the daemon's log
-    raise AssertionError(f"no admin listener in the log:\n{daemon.log()}")
 
 
 def metric(url: str, name: str) -> float:
@@ -172,7 +161,7 @@ def test_validate_only_of_20000_rows_keeps_health_and_the_broker_session(
     )
     daemon = setup.plastrond()
     daemon.wait_connected()
-    url = admin_url(daemon)
+    url = daemon.admin_url()
     client = archelon_factory(activemq, setup.dests)
     absent = "/sizes-test-" + uuid.uuid4().hex[:8]  # validate-only: a warning, not a failure
     # a small job first: what the first job loads (the repository client, the models) is
@@ -232,7 +221,7 @@ def test_sigterm_during_a_validate_only_of_20000_rows_and_the_rerun(
     assert rows_done(client) < count
 
     second = setup.plastrond("second")
-    url = admin_url(second)
+    url = second.admin_url()
     second.wait_connected()  # (until then /health is 503: no broker session)
     with HealthProbe(url) as probe:
         body = completion(client, 1)
@@ -285,7 +274,7 @@ def test_import_of_2000_new_items_sigterm_midway_and_resumed(
     assert 200 <= done_before < count
 
     second = setup.plastrond("second")
-    url = admin_url(second)
+    url = second.admin_url()
     second.wait_connected()  # (until then /health is 503: no broker session)
     with HealthProbe(url) as probe:
         body = completion(client, 1, timeout=1800)

@@ -23,14 +23,22 @@ from pathlib import Path
 import attrs
 import pytest
 import trio
-from fresh_fedora import FreshFedora
-from import_support import DATA, FILES, TestContainer, import_config, run_import
-from live_support import ACTIVITY, AS_CONTEXT, DCTERMS, PUBLISHED, RIGHTS, RIGHTS_TTL, live_server
 
-from fedora_events import FEDORA47_STOMP_PORT, FedoraEvent, FedoraEvents
 from plastrond import __version__
 from plastrond.priming import repository_client
-from recording_proxy import RecordingProxy
+from tests.support.fedora_events import FEDORA47_STOMP_PORT, FedoraEvent, FedoraEvents
+from tests.support.fresh_fedora import FreshFedora
+from tests.support.imports import DATA, FILES, TestContainer, import_config, run_import
+from tests.support.live import (
+    ACTIVITY,
+    AS_CONTEXT,
+    DCTERMS,
+    PUBLISHED,
+    RIGHTS,
+    RIGHTS_TTL,
+    live_server,
+)
+from tests.support.recording_proxy import RecordingProxy
 
 pytestmark = pytest.mark.integration
 
@@ -89,21 +97,9 @@ def emitting(fedora, request: pytest.FixtureRequest) -> Emitting:
 
 
 @pytest.fixture
-def proxy(emitting: Emitting) -> Iterator[RecordingProxy]:
-    server = RecordingProxy(emitting.rest_url)
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@pytest.fixture
-def proxied_target(emitting: Emitting, proxy: RecordingProxy) -> Iterator[TestContainer]:
-    container = TestContainer(proxy.rest_url, emitting.auth)
-    try:
-        yield container
-    finally:
-        container.close()
+def proxied(emitting: Emitting) -> Emitting:
+    """The `proxy` fixture (tests/conftest.py) stands in front of the emitting server."""
+    return emitting
 
 
 def created(event: FedoraEvent) -> bool:

@@ -9,14 +9,13 @@ tags, item files) is imported, exported as CSV with its binaries, and
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import pytest
-from export_support import export_config, run_export, unzip
-from import_support import FILES, TestContainer, import_config, run_import
 from rdflib import Literal, URIRef
+
+from tests.support.export import export_csv
+from tests.support.imports import FILES, TestContainer, csv_text, import_config, run_import
 
 pytestmark = pytest.mark.integration
 
@@ -130,14 +129,6 @@ SAMPLES: dict[str, dict[str, str]] = {
 VOLATILE = ("URI", "CREATED", "MODIFIED", "PUBLIC URI")
 
 
-def csv_text(row: dict[str, str]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, list(row), lineterminator="\n")
-    writer.writeheader()
-    writer.writerow(row)
-    return out.getvalue()
-
-
 XSD_STRING = URIRef("http://www.w3.org/2001/XMLSchema#string")
 
 
@@ -147,22 +138,6 @@ def plain(values) -> set:
         Literal(str(v)) if isinstance(v, Literal) and v.datatype == XSD_STRING else v
         for v in values
     }
-
-
-def read_csv(path: Path) -> list[dict[str, str]]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return list(csv.DictReader(f))
-
-
-async def export_csv(repo, uri: str, out: Path, name: str, model: str) -> tuple[Path, dict]:
-    config = export_config(repo.root, allowed=[out])
-    result = await run_export(
-        config, repo, [uri], output_dest=str(out / name), format="csv", export_binaries="true"
-    )
-    assert result.result.state == "export_complete", result.body
-    bag = unzip(out / f"{name}.zip", out / f"{name}-bag")
-    (row,) = read_csv(bag / "data" / f"{model}_metadata.csv")
-    return bag, row
 
 
 def comparable(row: dict[str, str], uri: str) -> dict[str, str]:

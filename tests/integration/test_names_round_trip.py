@@ -11,14 +11,13 @@ Content-Disposition, where 4.7 keeps only the Latin-1 fallback (`写真 1.jpg` i
 
 from __future__ import annotations
 
-import csv
-import io
 from pathlib import Path
 
 import pytest
-from export_support import export_config, run_export, unzip
-from import_support import import_config, run_import
 from rdflib import URIRef
+
+from tests.support.export import export_csv
+from tests.support.imports import csv_text, escaped, import_config, run_import
 
 pytestmark = pytest.mark.integration
 
@@ -46,11 +45,6 @@ PAGES: list[tuple[str, list[str]]] = [
 ITEM_FILES = ["目録 #1.xml", "notes; mémo.txt"]
 
 
-def escaped(name: str) -> str:
-    """A name as a FILES cell holds it (`;`, `:` and `\\` escaped with a backslash)."""
-    return "".join("\\" + c if c in ";:\\" else c for c in name)
-
-
 def tag(name: str) -> str:
     """The usage tag an export writes before a file (a TIFF is a preservation master)."""
     return "<preservation>" if name.endswith(".tif") else ""
@@ -58,14 +52,6 @@ def tag(name: str) -> str:
 
 def content(name: str) -> bytes:
     return f"the bytes of {name}\n".encode() * 50
-
-
-def csv_text(row: dict[str, str]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, list(row), lineterminator="\n")
-    writer.writeheader()
-    writer.writerow(row)
-    return out.getvalue()
 
 
 def read_item(target, item: str) -> tuple[list[tuple[str, list[str]]], list[str]]:
@@ -120,23 +106,12 @@ async def test_names_in_every_script_survive_import_export_and_reimport(
     assert read_item(target, item) == expected
 
     # Exported: the bag holds every file under its own name, and the CSV lists them so.
-    result = await run_export(
-        export_config(repo.root, allowed=[out]),
-        repo,
-        [item],
-        output_dest=str(out / "names"),
-        format="csv",
-        export_binaries="true",
-    )
-    assert result.result.state == "export_complete", result.body
-    bag = unzip(out / "names.zip", out / "bag")
+    bag, exported = await export_csv(repo, item, out, "names", "Item")
     folder = bag / "data" / item.rsplit("/", 1)[-1]
     every = [n for _label, files in PAGES for n in files] + ITEM_FILES
     assert sorted(p.name for p in folder.iterdir()) == sorted(every)
     for name in every:
         assert (folder / name).read_bytes() == content(name), name
-    with (bag / "data" / "Item_metadata.csv").open(encoding="utf-8", newline="") as f:
-        (exported,) = list(csv.DictReader(f))
     uuid = folder.name
     assert exported["FILES"] == ";".join(
         f"{escaped(label)}:{tag(name)}{uuid}/{escaped(name)}"

@@ -23,12 +23,13 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.tmpfs import fill, tmpfs
+
 pytestmark = pytest.mark.integration
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_DIR / "services"
 ADMIN = {"ADMIN": {"HOST": "127.0.0.1", "PORT": 0}}
-_LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
 _SERVING = re.compile(r"serving import jobs from .* on (http://[0-9.]+:\d+)")
 
 
@@ -41,15 +42,6 @@ def _wait_until(check: Callable[[], Any], timeout: float, what: str, pause: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"no {what} after {timeout} s")
         time.sleep(pause)
-
-
-def admin_url(daemon: Any, timeout: float = 30) -> str:
-    def found() -> str | None:
-        match = _LISTENING.search(daemon.log())
-        assert daemon.running, daemon.log()
-        return match.group(1) if match else None
-
-    return str(_wait_until(found, timeout, "admin listener"))
 
 
 def health(url: str) -> tuple[int, dict[str, Any]]:
@@ -76,7 +68,7 @@ def test_health_turns_503_when_the_broker_freezes_and_200_when_it_thaws(
     )
     daemon = setup.plastrond()
     daemon.wait_connected()
-    url = admin_url(daemon)
+    url = daemon.admin_url()
     _wait_until(lambda: health(url)[0] == 200, 10, "healthy daemon")
     status, body = health(url)
     assert body["status"] == "ok"
@@ -115,29 +107,8 @@ def test_health_turns_503_when_the_broker_freezes_and_200_when_it_thaws(
 @pytest.fixture
 def small_fs(tmp_path) -> Iterator[Path]:
     """A 4 MiB tmpfs of its own (unmounted after the test, once plastrond has stopped)."""
-    mount = tmp_path / "smallfs"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    try:
+    with tmpfs(tmp_path / "smallfs", "4m") as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Write a file until the file system has no room left, down to its last block."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for size in (1 << 20, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 def test_a_full_store_makes_health_503_with_that_reason_and_loses_nothing(
@@ -147,7 +118,7 @@ def test_a_full_store_makes_health_503_with_that_reason_and_loses_nothing(
     setup = plastrond_setup(activemq, sections=ADMIN, MESSAGE_STORE_DIR=str(store))
     daemon = setup.plastrond()
     daemon.wait_connected()
-    url = admin_url(daemon)
+    url = daemon.admin_url()
     _wait_until(lambda: health(url)[0] == 200, 10, "healthy daemon")
 
     filler = fill(small_fs)
@@ -308,7 +279,7 @@ def test_prometheus_scrapes_both_modes_and_has_the_job_counters(
     setup = plastrond_setup(activemq, sections=ADMIN)
     daemon = setup.plastrond()
     daemon.wait_connected()
-    stomp_url = admin_url(daemon)
+    stomp_url = daemon.admin_url()
     http = HttpMode(tmp_path)
     targets = prometheus["targets"] / f"test-{tag}.json"
     try:
@@ -432,14 +403,14 @@ def test_the_compose_health_checks_pass_on_healthy_daemons_and_fail_otherwise(
     # A stomp daemon whose broker does not answer is unhealthy; one that is connected is not.
     unreachable = plastrond_setup(activemq, sections=ADMIN, SERVER="127.0.0.1:9")
     lonely = unreachable.plastrond("lonely")
-    lonely_url = admin_url(lonely)
+    lonely_url = lonely.admin_url()
     _wait_until(lambda: "cannot connect to 127.0.0.1:9" in lonely.log(), 30, "failed attempt")
     assert run_check("plastrond-stomp", lonely_url) != 0
 
     setup = plastrond_setup(activemq, sections=ADMIN)
     daemon = setup.plastrond(own_store=True)
     daemon.wait_connected()
-    url = admin_url(daemon)
+    url = daemon.admin_url()
     _wait_until(lambda: health(url)[0] == 200, 10, "healthy daemon")
     assert run_check("plastrond-stomp", url) == 0
 

@@ -6,9 +6,9 @@ their own on one queue of the real ActiveMQ, sharing one `JOBS_DIR` (the Statefu
 shape), both taking jobs, are sent four import jobs of `ITEMS_PER_JOB` rows at once, every
 row an item with one page of one small file of random bytes of its own, all into one new
 container; one job has `publish`. The servers are of the module's own, started empty
-(`fresh_fedora.FreshFedora`): a Fedora 4.7.5 for each test, since a race of first contact (a
-namespace or a node type registered by two transactions at once) only happens on a server
-that has never seen them; a Fedora 6.1.0 for the module (it has no such registry; a
+(`tests.support.fresh_fedora.FreshFedora`): a Fedora 4.7.5 for each test, since a race of
+first contact (a namespace or a node type registered by two transactions at once) only happens
+on a server that has never seen them; a Fedora 6.1.0 for the module (it has no such registry; a
 container of each test's own). Once each job has its completion, both replicas are stopped
 and everything is read back with plain HTTP (not plastrond's client):
 
@@ -71,13 +71,13 @@ from typing import Any
 import attrs
 import httpx
 import pytest
-from fresh_fedora import FreshFedora
-from import_support import VOCABULARIES
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
 from plastrond.jobs.ids import job_id_segment
-from plastrond.jobs.store import MessageStore
+from tests.support.fresh_fedora import FreshFedora
+from tests.support.imports import VOCABULARIES
+from tests.support.stomp_jobs import stored
 
 pytestmark = pytest.mark.integration
 
@@ -244,18 +244,6 @@ def accepted_by(log: str, job_id: str) -> bool:
     return any(
         f"[job {job_id}]" in line and "accepted import job" in line for line in log.splitlines()
     )
-
-
-def stored(store_dir: Path) -> tuple[list[str], list[str]]:
-    """Job ids with a request and with a completion left in a stopped replica's store."""
-    store = MessageStore(store_dir)
-    try:
-        return (
-            [r.job_id for r in store.load_requests()],
-            [c.job_id for c in store.load_completions()],
-        )
-    finally:
-        store.close()
 
 
 def wait_for_jobs(client: Any, job_ids: set[str], timeout: float) -> None:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 pytestmark = pytest.mark.integration
 
 SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
@@ -51,12 +53,6 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def started(name: str, env: dict[str, str] | None = None) -> list[str]:

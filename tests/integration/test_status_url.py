@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 import stomp
 import yaml
-from import_support import DATA, VOCABULARIES
+
+from tests.support.imports import DATA, VOCABULARIES
 
 pytestmark = pytest.mark.integration
 

@@ -11,15 +11,6 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def running(activemq, plastrond_setup, archelon_factory):
-    setup = plastrond_setup(activemq)
-    daemon = setup.plastrond()
-    daemon.wait_connected()
-    client = archelon_factory(activemq, setup.dests)
-    return setup, daemon, client
-
-
 @pytest.mark.parametrize("command", ["publish", "update", "export"])
 def test_an_unusable_on_behalf_of_is_a_one_line_argument_error(running, command) -> None:
     _setup, daemon, client = running

@@ -15,21 +15,9 @@ import uuid
 
 import pytest
 
-from plastrond.jobs.store import MessageStore
+from tests.support.stomp_jobs import job_ids, stored
 
 pytestmark = pytest.mark.integration
-
-
-def stored(store_dir) -> tuple[list[str], list[str]]:
-    """Job ids with a request and with a completion in a stopped daemon's message store."""
-    store = MessageStore(store_dir)
-    try:
-        return (
-            [r.job_id for r in store.load_requests()],
-            [c.job_id for c in store.load_completions()],
-        )
-    finally:
-        store.close()
 
 
 def wait_until_settled(store_dir, job_id: str, timeout: float = 30) -> None:
@@ -46,20 +34,6 @@ def wait_until_settled(store_dir, job_id: str, timeout: float = 30) -> None:
                     return
         time.sleep(0.05)
     raise AssertionError(f"no done record for {job_id} in {journal}")
-
-
-def _ids(prefix: str, n: int) -> list[str]:
-    return [f"http://archelon.example/{prefix}/{i}" for i in range(n)]
-
-
-@pytest.fixture
-def running(activemq, plastrond_setup, archelon_factory):
-    """A plastrond on the shared broker, and an Archelon talking to it."""
-    setup = plastrond_setup(activemq)
-    daemon = setup.plastrond()
-    daemon.wait_connected()
-    client = archelon_factory(activemq, setup.dests)
-    return setup, daemon, client
 
 
 def test_sync_echo_through_temp_queue(running):
@@ -175,7 +149,7 @@ def test_requests_without_job_id_are_dropped_and_the_daemon_goes_on(running):
 
 def test_burst_of_thousands(running):
     _setup, _daemon, client = running
-    ids = _ids("burst", 2000)
+    ids = job_ids("burst", 2000)
     for job_id in ids:
         client.send_job(job_id, "echo", job_id)
     client.wait_for("completions", len(ids), timeout=180)

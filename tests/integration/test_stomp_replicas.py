@@ -16,11 +16,12 @@ import contextlib
 import json
 import signal
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.support.stomp_jobs import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -68,16 +69,6 @@ def _live_requests(store: Path) -> set[str]:
     return live
 
 
-def _wait_until(
-    predicate: Callable[[], bool], timeout: float, what: str, poll: float = 0.05
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(poll)
-
-
 def _kill_after_a_receipt(daemon: Any, store: Path, after: int) -> None:
     """kill -9 *daemon* as soon as the journal shows a new completion receipted (at least
     *after* in all) and none waiting for its receipt."""
@@ -112,7 +103,7 @@ def test_two_replicas_one_killed_and_restarted_complete_every_job_once(
     # At most one running and one queued were acknowledged by the killed replica: every other
     # job is the other replica's (the broker gives it what the killed one held).
     acknowledged = _live_requests(store)
-    _wait_until(
+    wait_until(
         lambda: len(set(client.completion_ids())) >= JOBS - 2,
         180,
         "the other replica to run every job but those the killed one acknowledged",
@@ -120,8 +111,8 @@ def test_two_replicas_one_killed_and_restarted_complete_every_job_once(
 
     again = setup.plastrond("one", own_store=True)
     again.wait_connected(count=2)
-    _wait_until(lambda: set(client.completion_ids()) == set(ids), 180, "every completion")
-    _wait_until(
+    wait_until(lambda: set(client.completion_ids()) == set(ids), 180, "every completion")
+    wait_until(
         lambda: not _live_requests(store) and not _live_requests(setup.tmp / "msg-two"),
         60,
         "both inboxes to empty",

@@ -13,21 +13,11 @@ import time
 
 import pytest
 
+from tests.support.stomp_jobs import job_ids, wait_until
+
 pytestmark = pytest.mark.integration
 
 BURST = 1000
-
-
-def _ids(prefix: str, n: int) -> list[str]:
-    return [f"http://archelon.example/{prefix}/{i}" for i in range(n)]
-
-
-def _wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
 
 
 def _collect_all(clients, ids: list[str], timeout: float) -> collections.Counter[str]:
@@ -36,7 +26,7 @@ def _collect_all(clients, ids: list[str], timeout: float) -> collections.Counter
     def seen() -> collections.Counter[str]:
         return collections.Counter(j for c in clients for j in c.completion_ids())
 
-    _wait_until(lambda: wanted <= set(seen()), timeout, "every completion")
+    wait_until(lambda: wanted <= set(seen()), timeout, "every completion")
     time.sleep(1.0)  # let any duplicates arrive too
     return seen()
 
@@ -47,13 +37,13 @@ def test_broker_stopped_and_started_mid_burst(private_broker, plastrond_setup, a
     daemon = setup.plastrond()
     daemon.wait_connected()
     before = archelon_factory(broker, setup.dests)
-    ids = _ids("restart", BURST)
+    ids = job_ids("restart", BURST)
     for job_id in ids:
         before.send_job(job_id, "echo", job_id)
-    _wait_until(lambda: len(before.completions) >= BURST // 5, 60, "a fifth of the burst")
+    wait_until(lambda: len(before.completions) >= BURST // 5, 60, "a fifth of the burst")
 
     private_broker.stop()
-    _wait_until(lambda: "lost the broker" in daemon.log(), 30, "plastrond to notice")
+    wait_until(lambda: "lost the broker" in daemon.log(), 30, "plastrond to notice")
     private_broker.start()
     daemon.wait_connected(count=2, timeout=60)
     before.close()
@@ -75,10 +65,10 @@ def test_plastrond_killed_mid_burst_and_restarted(
     first = setup.plastrond("first")
     first.wait_connected()
     client = archelon_factory(broker, setup.dests)
-    ids = _ids("kill", BURST)
+    ids = job_ids("kill", BURST)
     for job_id in ids:
         client.send_job(job_id, "echo", job_id)
-    _wait_until(lambda: len(client.completions) >= BURST // 4, 60, "a quarter of the burst")
+    wait_until(lambda: len(client.completions) >= BURST // 4, 60, "a quarter of the burst")
     first.signal(signal.SIGKILL)
     first.wait(10)
     done_at_kill = len(set(client.completion_ids()))
@@ -103,7 +93,7 @@ def test_frozen_broker_is_noticed_by_heartbeats(private_broker, plastrond_setup,
     private_broker.freeze()
     try:
         started = time.monotonic()
-        _wait_until(lambda: "heart-beats missed" in daemon.log(), 30, "heart-beat timeout")
+        wait_until(lambda: "heart-beats missed" in daemon.log(), 30, "heart-beat timeout")
         noticed = time.monotonic() - started
     finally:
         private_broker.thaw()
@@ -124,7 +114,7 @@ def test_two_replicas_share_a_burst(private_broker, plastrond_setup, archelon_fa
     one.wait_connected()
     two.wait_connected()
     client = archelon_factory(broker, setup.dests)
-    ids = _ids("shared", 400)
+    ids = job_ids("shared", 400)
     for job_id in ids:
         # A little work each, so that neither replica can take everything at once.
         client.send_job(job_id, "echo", job_id, echo_delay="0.02")

@@ -24,7 +24,6 @@ SERVICES_DIR = Path(__file__).resolve().parents[2] / "services"
 
 USER, PASSWORD = "plastrond", "daemon-secret"
 ADMIN = {"ADMIN": {"HOST": "127.0.0.1", "PORT": 0}}
-_LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
 
 # The daemon may connect and send, never read a queue; anonymous connections (the start
 # script's probe) are allowed and may do nothing.
@@ -85,14 +84,6 @@ def refusing_broker(tmp_path_factory) -> Iterator[Endpoint]:
         script("stop")
 
 
-def _admin_url(daemon) -> str:
-    deadline = time.monotonic() + 30
-    while (match := _LISTENING.search(daemon.log())) is None:
-        assert time.monotonic() < deadline and daemon.running, daemon.log()
-        time.sleep(0.05)
-    return match.group(1)
-
-
 def _sessions(url: str) -> float:
     text = httpx.get(f"{url}/metrics", timeout=5).text
     match = re.search(r"^plastrond_broker_sessions_total (\S+)$", text, re.M)
@@ -116,7 +107,7 @@ def test_sessions_refused_right_after_they_start_are_tried_ever_less_often(
         RECONNECT_MAX_DELAY=60,
     )
     daemon = setup.plastrond()
-    url = _admin_url(daemon)
+    url = daemon.admin_url()
     daemon.wait_connected()
     began = time.monotonic()
     time.sleep(WINDOW)

@@ -9,7 +9,6 @@ a kill -9 and a restart."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
 import threading
@@ -24,6 +23,7 @@ import pytest
 import stomp
 
 from plastrond.jobs import JobRequest
+from tests.support.tmpfs import fill, tmpfs
 
 pytestmark = pytest.mark.integration
 
@@ -39,13 +39,8 @@ def _wait_for_log(daemon, text: str, timeout: float = 30) -> None:
 @pytest.fixture
 def tmpfs_store(tmp_path: Path) -> Iterator[Path]:
     """`plastrond_setup`'s MESSAGE_STORE_DIR (tmp_path/msg) on a 2 MiB tmpfs."""
-    store = tmp_path / "msg"
-    store.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(store)], check=True)
-    try:
+    with tmpfs(tmp_path / "msg", "2m") as store:
         yield store
-    finally:
-        subprocess.run(["umount", "-l", str(store)], check=False)
 
 
 def test_after_a_full_disk_the_next_request_survives_kill_and_runs(
@@ -107,16 +102,7 @@ def test_journal_line_with_wrong_field_types_is_set_aside_and_the_daemon_starts(
 # --- a full store pauses the intake, on the same broker session ------------------------------
 
 ADMIN = {"ADMIN": {"HOST": "127.0.0.1", "PORT": 0}}
-_LISTENING = re.compile(r"admin listener \(/health, /metrics\) on (http://[0-9.]+:\d+)")
 PAUSED = "cannot keep requests in the inbox"
-
-
-def _admin_url(daemon) -> str:
-    deadline = time.monotonic() + 30
-    while (match := _LISTENING.search(daemon.log())) is None:
-        assert time.monotonic() < deadline and daemon.running, daemon.log()
-        time.sleep(0.05)
-    return match.group(1)
 
 
 def _metric(url: str, name: str) -> float:
@@ -124,22 +110,6 @@ def _metric(url: str, name: str) -> float:
     match = re.search(rf"^{name} (\S+)$", text, re.M)
     assert match is not None, f"no {name} in /metrics"
     return float(match.group(1))
-
-
-def _fill(folder: Path) -> Path:
-    """Write a file until *folder*'s file system has no room left, down to its last byte."""
-    filler = folder / "filler"
-    fd = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        for size in (1 << 16, 4096, 1):
-            try:
-                while True:
-                    os.write(fd, b"\0" * size)
-            except OSError:
-                pass
-    finally:
-        os.close(fd)
-    return filler
 
 
 def browse(broker, queue: str) -> list[str]:
@@ -184,9 +154,9 @@ def test_a_full_store_pauses_the_intake_on_one_session_and_every_job_runs_once_a
     setup = plastrond_setup(activemq, sections=ADMIN)
     daemon = setup.plastrond()
     daemon.wait_connected()
-    url = _admin_url(daemon)
+    url = daemon.admin_url()
     client = archelon_factory(activemq, setup.dests)
-    filler = _fill(tmpfs_store)
+    filler = fill(tmpfs_store)
     ids = [f"full-{i}" for i in range(N)]
     for job_id in ids:
         client.send_job(job_id, "echo", f"body of {job_id}")
@@ -235,7 +205,7 @@ def test_jobs_held_by_a_paused_intake_run_after_kill_and_a_restart_with_room(
     daemon = setup.plastrond("paused")
     daemon.wait_connected()
     client = archelon_factory(activemq, setup.dests)
-    filler = _fill(tmpfs_store)
+    filler = fill(tmpfs_store)
     ids = [f"held-{i}" for i in range(N)]
     for job_id in ids:
         client.send_job(job_id, "echo", f"body of {job_id}")

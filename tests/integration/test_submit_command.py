@@ -22,10 +22,10 @@ import bagit
 import pytest
 import stomp
 import yaml
-from export_support import unzip
 from rdflib import Literal, URIRef
 
 from plastrond.config import load_config
+from tests.support.export import unzip
 
 pytestmark = pytest.mark.integration
 

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from repository_doubles import repo_config
 
 from plastrond.config import RepositoryConfig
-from plastrond.repository import RepositoryClient, RepositoryError
+from plastrond.repository import RepositoryClient, RepositoryError, _prime
+from tests.support.repository_doubles import repo_config
+
+
+@pytest.fixture
+def forget_servers() -> Iterator[None]:
+    """The prime tests' fixture (`pytest.mark.usefixtures`): no server counts as primed before
+    or after the test."""
+    _prime._servers.clear()
+    yield
+    _prime._servers.clear()
 
 
 @pytest.fixture

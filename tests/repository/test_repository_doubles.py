@@ -21,7 +21,6 @@ from pathlib import Path
 
 import pytest
 from rdflib import Literal, URIRef
-from repository_doubles import Reply, Request, repo_config, serve
 
 from plastrond.repository import (
     RepositoryClient,
@@ -29,6 +28,7 @@ from plastrond.repository import (
     RepositoryHTTPError,
     RetryPolicy,
 )
+from tests.support.repository_doubles import Reply, Request, repo_config, serve
 
 DC = "http://purl.org/dc/terms/"
 EXTERNAL = "https://repo.example.org/rest"

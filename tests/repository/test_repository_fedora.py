@@ -19,7 +19,6 @@ import httpx
 import pytest
 import trio
 from rdflib import Graph, Literal, Namespace, URIRef
-from repository_doubles import RecordingTransport, repo_config
 
 from plastrond.repository import (
     ChecksumMismatch,
@@ -29,6 +28,7 @@ from plastrond.repository import (
     ResourceGone,
     ResourceNotFound,
 )
+from tests.support.repository_doubles import RecordingTransport, repo_config
 
 pytestmark = pytest.mark.integration
 

@@ -5,18 +5,18 @@ concurrent first writes: tests/integration/test_first_contact.py.)"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 import trio
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
-from repository_doubles import repo_config
 
-from plastrond.repository import PrimeError, RepositoryClient, _prime
+from plastrond.repository import PrimeError, RepositoryClient
 from plastrond.repository._prime import namespace_of, prefix_of
 from plastrond.repository._rdf import parse_ntriples
+from tests.support.repository_doubles import repo_config
+
+pytestmark = pytest.mark.usefixtures("forget_servers")
 
 ROOT = "http://fedora.test/rest"
 C = f"{ROOT}/pcdm"
@@ -91,13 +91,6 @@ class Server:
 
     def kinds(self) -> list[str]:
         return [f"{m} {u.removeprefix(ROOT)}" for m, u in self.requests]
-
-
-@pytest.fixture(autouse=True)
-def forget_servers() -> Iterator[None]:
-    _prime._servers.clear()
-    yield
-    _prime._servers.clear()
 
 
 def client(server: Server, graph: Graph | None) -> RepositoryClient:

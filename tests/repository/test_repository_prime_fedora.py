@@ -5,23 +5,17 @@ never written to."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
 
-from plastrond.repository import RepositoryClient, _prime, needs_priming, prime
+from plastrond.repository import RepositoryClient, needs_priming, prime
+
+pytestmark = pytest.mark.usefixtures("forget_servers")
 
 LDP_CONTAINS = "http://www.w3.org/ns/ldp#contains"
-
-
-@pytest.fixture(autouse=True)
-def forget_servers() -> Iterator[None]:
-    _prime._servers.clear()
-    yield
-    _prime._servers.clear()
 
 
 def terms(tag: str) -> Graph:

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from repository_doubles import repo_config
 
 from plastrond import editing, publication
 from plastrond.repository import RepositoryClient, RepositoryHTTPError
+from tests.support.repository_doubles import repo_config
 
 ROOT = "http://fedora.test/rest"
 ITEM = f"{ROOT}/pcdm/ab/cd/ef/01/abcdef01-0000"

@@ -24,9 +24,9 @@ import pytest
 import trio
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF, XSD
-from repository_doubles import repo_config
 
 from plastrond.repository import RepositoryClient, RepositoryError, _prime, prime
+from tests.support.repository_doubles import repo_config
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,6 @@ import jwt
 import pytest
 import trio
 from rdflib import Graph, Literal, URIRef
-from repository_doubles import repo_config
 
 from plastrond.logs import redact
 from plastrond.repository import (
@@ -38,6 +37,7 @@ from plastrond.repository import (
 )
 from plastrond.repository._errors import http_error, reason_from_body
 from plastrond.repository._rdf import map_sparql, serialize_for_write
+from tests.support.repository_doubles import repo_config
 
 ROOT = "http://fedora.test/rest"
 DC = "http://purl.org/dc/terms/"

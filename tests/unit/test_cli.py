@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from plastrond import __version__
+from tests.support.ports import free_port
 
 CONFIG = """\
 REPOSITORY:
@@ -41,12 +42,6 @@ HTTP_SERVER:
   HOST: 127.0.0.1
   PORT: {port}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def run_briefly(*args: str, env: dict[str, str], until: str = "starting in"):

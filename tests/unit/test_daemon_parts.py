@@ -1,5 +1,5 @@
 """The stomp mode's parts without a broker: a broker double over trio memory streams
-(`daemon_support.FakeBroker`) and trio's MockClock, so no test waits out a grace period or
+(`tests.support.daemon.FakeBroker`) and trio's MockClock, so no test waits out a grace period or
 a back-off for real."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import pytest
 import trio
 import trio.testing
-from daemon_support import QUEUES, FakeBroker, daemon_config, running_daemon
 
 from plastrond.backoff import Backoff
 from plastrond.broker.connection import BrokerConnection, ConnectionLost
@@ -24,13 +23,7 @@ from plastrond.jobs.intake import Intake
 from plastrond.jobs.outbox import Outbox
 from plastrond.jobs.store import MessageStore
 from plastrond.jobs.writer import StoreWriter
-
-
-@pytest.fixture
-def clock() -> trio.testing.MockClock:
-    """MockClock that jumps only once the run has been idle for 20 ms of real time: the
-    message store writes in a worker thread, which trio's clock cannot see."""
-    return trio.testing.MockClock(autojump_threshold=0.02)
+from tests.support.daemon import QUEUES, FakeBroker, daemon_config, running_daemon
 
 
 def _store_has(daemon: Daemon, job_id: str) -> tuple[bool, bool]:

@@ -3,7 +3,7 @@ never run from this one's inbox too: room first, then the inbox, then the ACK; a
 broker session ended before its ACK is left to the broker.
 
 First the intake alone (a real message store, trio's memory channels), then two daemons on one
-fake broker (`daemon_support.FakeBroker`), one of which crashes or loses its session with
+fake broker (`tests.support.daemon.FakeBroker`), one of which crashes or loses its session with
 requests in hand.
 """
 
@@ -16,23 +16,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 import trio
 import trio.testing
-from daemon_support import FakeBroker, daemon_config
 
 from plastrond.daemon import Daemon
 from plastrond.jobs import JobRequest
 from plastrond.jobs.intake import Intake
 from plastrond.jobs.store import MessageStore
 from plastrond.jobs.writer import StoreWriter
-
-
-@pytest.fixture
-def clock() -> trio.testing.MockClock:
-    """The two-replica tests run on a mock clock (their jobs take 10 s), which jumps only
-    once the run has been idle for 20 ms of real time: the stores write in worker threads."""
-    return trio.testing.MockClock(autojump_threshold=0.02)
+from tests.support.daemon import FakeBroker, daemon_config
 
 
 class Session:

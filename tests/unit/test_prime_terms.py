@@ -16,7 +16,6 @@ from pathlib import Path
 
 import attrs
 import trio
-from import_support import DATA, import_config
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import RDF
 
@@ -27,6 +26,7 @@ from plastrond.models import ContentModel, Item, ModelSet, load_models
 from plastrond.priming import terms
 from plastrond.publication import HIDDEN, PUBLISHED
 from plastrond.repository import prime_graph_pairs
+from tests.support.imports import DATA, import_config
 
 CONTAINER = "http://repo.example/rest/pcdm"
 ITEM = f"{CONTAINER}/ab/cd/ef/01/abcdef01-0000"

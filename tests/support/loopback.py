@@ -1,6 +1,6 @@
 """A loopback HTTP server on a thread of its own, for the doubles of web services the tests
-talk to (conftest.VocabularyServer, live_support.HeldVocabulary,
-archelon_status.ArchelonStatusEndpoint)."""
+talk to (conftest.VocabularyServer, tests.support.live.HeldVocabulary,
+tests.support.archelon_status.ArchelonStatusEndpoint)."""
 
 from __future__ import annotations
 

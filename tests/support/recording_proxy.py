@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from loopback_support import LoopbackServer, QuietHandler
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 #: headers of one connection, not of the message: not passed on
 _HOP = {

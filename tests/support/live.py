@@ -18,10 +18,10 @@ import trio
 import yaml
 from rdflib import Graph, URIRef
 
-from loopback_support import LoopbackServer, QuietHandler
 from plastrond.config import load_config
 from plastrond.http import serve
 from plastrond.repository._rdf import ntriples_into
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 DCTERMS = "http://purl.org/dc/terms/"
 TITLE = URIRef(DCTERMS + "title")

@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from loopback_support import LoopbackServer, QuietHandler
+from tests.support.loopback import LoopbackServer, QuietHandler
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_DIR / "services"

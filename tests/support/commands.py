@@ -1,6 +1,6 @@
 """A command run in-process as the job runner runs it, with a configuration of its own, for
-the import and export tests' helpers (import_support.import_config and run_import,
-export_support.export_config and run_export)."""
+the import and export tests' helpers (tests.support.imports.import_config and run_import,
+tests.support.export.export_config and run_export)."""
 
 from __future__ import annotations
 

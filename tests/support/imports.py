@@ -1,11 +1,14 @@
 """Helpers for import tests: a configuration, the command run in-process, and a look at Fedora.
 
 The in-process runs use the real Fedora of the `fedora` fixture, each test in a container of its
-own (`TestContainer`), with the Item model's vocabularies read from `data/vocabularies`.
+own (`TestContainer`), with the Item model's vocabularies read from
+`tests/imports/data/vocabularies`.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import time
 import uuid
 import zipfile
@@ -17,7 +20,6 @@ import attrs
 import httpx
 from rdflib import Graph, URIRef
 
-from command_support import in_process_config, run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -28,8 +30,9 @@ from plastrond.jobs import JobResult, Progress
 from plastrond.literals import normalize_graph
 from plastrond.repository import RepositoryClient
 from plastrond.repository._rdf import ntriples_into
+from tests.support.commands import in_process_config, run_in_process
 
-DATA = Path(__file__).resolve().parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "imports" / "data"
 FILES = DATA / "files"
 VOCABULARIES = {
     "http://vocab.lib.umd.edu/rightsStatement#": str(DATA / "vocabularies" / "rightsStatement.ttl"),
@@ -310,3 +313,17 @@ def corrupt(path: Path, member: str) -> None:
     start = info.header_offset + 30 + name_length + extra_length
     data[start + info.compress_size // 2] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+def csv_text(row: dict[str, str]) -> str:
+    """A CSV of one *row*, with its keys as the header, as an import reads it."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, list(row), lineterminator="\n")
+    writer.writeheader()
+    writer.writerow(row)
+    return out.getvalue()
+
+
+def escaped(name: str) -> str:
+    """A name as a FILES cell holds it (`;`, `:` and `\\` escaped with a backslash)."""
+    return "".join("\\" + c if c in ";:\\" else c for c in name)

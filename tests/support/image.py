@@ -22,7 +22,6 @@ import os
 import re
 import resource
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -31,6 +30,8 @@ from typing import Any
 
 import attrs
 import yaml
+
+from tests.support.ports import free_port
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 COMPOSE = REPO_DIR / "docker-compose.yml"
@@ -122,12 +123,6 @@ def interpolate(value: str, environ: dict[str, str]) -> str:
         return default
 
     return re.sub(r"\$\{(\w+)(:-([^}]*))?\}", one, value)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @attrs.define

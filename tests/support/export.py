@@ -3,6 +3,7 @@ a look inside the ZIP an export wrote."""
 
 from __future__ import annotations
 
+import csv
 import zipfile
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -14,7 +15,6 @@ import trio
 from rdflib import Graph, Literal, URIRef
 from rdflib.namespace import DCTERMS, RDF
 
-from command_support import in_process_config, run_in_process
 from plastrond.config import (
     CommandsConfig,
     Config,
@@ -25,6 +25,7 @@ from plastrond.jobs import JobResult, Progress
 from plastrond.models import file_graph, page_graph
 from plastrond.models.namespaces import FEDORA, PCDM
 from plastrond.repository import RepositoryClient
+from tests.support.commands import in_process_config, run_in_process
 
 BIBO = "http://purl.org/ontology/bibo/"
 UMDTYPE = "http://vocab.lib.umd.edu/datatype#"
@@ -284,3 +285,24 @@ class _Broken(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         yield self.content[: self.after]
         raise httpx.ReadError("connection reset by peer")
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of the CSV at *path*, as dicts by column."""
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+async def export_csv(
+    repo: RepositoryClient, uri: str, out: Path, name: str, model: str
+) -> tuple[Path, dict[str, str]]:
+    """Export *uri* as CSV with its binaries to `out/<name>.zip`, unzipped into
+    `out/<name>-bag`: the bag's folder and the item's row of `<model>_metadata.csv`."""
+    config = export_config(repo.root, allowed=[out])
+    result = await run_export(
+        config, repo, [uri], output_dest=str(out / name), format="csv", export_binaries="true"
+    )
+    assert result.result.state == "export_complete", result.body
+    bag = unzip(out / f"{name}.zip", out / f"{name}-bag")
+    (row,) = read_csv(bag / "data" / f"{model}_metadata.csv")
+    return bag, row

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 from pathlib import Path
+
+from tests.support.ports import free_ports
 
 REPO_DIR = Path(__file__).resolve().parents[2]
 SERVICES_DIR = REPO_DIR / "services"
@@ -31,17 +32,6 @@ _SCRIPTS = {
 _JMS = {"fcrepo47": (), "fcrepo6": ("FEDORA_JMS_PORT", "FEDORA_STOMP_PORT")}
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 class FreshFedora:
     """An empty Fedora of *flavor* ("fcrepo47" or "fcrepo6") with its data under *state*."""
 
@@ -52,7 +42,7 @@ class FreshFedora:
         self.flavor = flavor
         self.state = state
         self.script = SERVICES_DIR / f"{script}.sh"
-        ports = _free_ports(len(port_names))
+        ports = free_ports(len(port_names))
         self.env = {
             **os.environ,
             "PLASTROND_SERVICES_STATE": str(state),
@@ -82,6 +72,12 @@ class FreshFedora:
         self.state.mkdir(parents=True, exist_ok=True)
         self.rest_url = self._script("start").splitlines()[0]
         return self.rest_url
+
+    def restart(self) -> None:
+        """Stop it and start it again on the same data (what a Fedora 4.7 whose namespace
+        registry was damaged cannot do: the test fails then)."""
+        self._script("stop")
+        self._script("start")
 
     def stop(self) -> None:
         """Stop it and remove its data."""

@@ -1,0 +1,1 @@
+"""Code the tests share (fixtures' helpers, doubles, service wrappers), each defined once."""
