@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 import pytest
 import trio
 import trio.testing
-from daemon_support import QUEUES, FakeBroker, daemon_config
 from prometheus_client import REGISTRY
 
 from plastrond.commands import registry
 from plastrond.daemon import Daemon, run_stomp
 from plastrond.jobs.store import MessageStore, RecordKind
 from plastrond.jobs.writer import StoreWriter
+from tests.support.daemon import QUEUES, FakeBroker, daemon_config
 
 T = TypeVar("T")
 

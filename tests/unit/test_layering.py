@@ -217,10 +217,11 @@ def _lines(node: ast.AST) -> int:
 def test_no_function_is_long():
     found = set()
     for path in (SRC / "plastrond").rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text(), str(path))):
-            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-                if _lines(node) > MAX_FUNCTION_LINES:
-                    found.add((path.relative_to(SRC / "plastrond").as_posix(), node.name))
+        nodes = ast.walk(ast.parse(path.read_text(), str(path)))
+        functions = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for node in functions:
+            if _lines(node) > MAX_FUNCTION_LINES:
+                found.add((path.relative_to(SRC / "plastrond").as_posix(), node.name))
     assert found - LONG_FUNCTIONS_ALLOWED == set()
     # An allowed one that got short leaves the list.
     assert LONG_FUNCTIONS_ALLOWED - found == set()
