@@ -1,7 +1,7 @@
 """CPU per item of an import and of an export: the daemon's against Fedora's, in the same run.
 
 Run: python bench/bench_cpu.py [--items N] [--rounds R] [--warmup N] [--server NAME=URL ...]
-     [--profile DIR] [--user U --password P]
+     [--profile DIR] [--json FILE] [--user U --password P]
 
 Needs the running Fedoras (by default both, `fcrepo6` and `fcrepo47`, as in bench_import.py; a
 server that does not answer is skipped). Each round imports N items (default 200) of
@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import csv
+import json
 import logging
 import os
 import platform
@@ -42,13 +43,13 @@ import trio
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_import import (
     SERVERS,
-    CountingTransport,
     answers,
     config_for,
     cpu_seconds,
     fedora_pid,
     make_csv,
     make_workload,
+    requests_sent,
 )
 
 from plastrond.commands import get_command
@@ -64,6 +65,7 @@ class Cpu:
     requests: int
     daemon: float
     fedora: float
+    seconds: float = 0.0  # wall time
 
     @property
     def ratio(self) -> float:
@@ -74,28 +76,31 @@ async def run_measured(
     args: argparse.Namespace, config: Config, url: str, request: JobRequest, profile: Path | None
 ) -> tuple[JobResult, Cpu]:
     """Run *request* as the runner does; what it cost this process and Fedora (CPU seconds),
-    and how many requests it sent (counted at the transport). *profile*: see the module."""
-    transport = CountingTransport()
+    and how many requests it sent (as the client counts them: it keeps its own transport).
+    *profile*: see the module."""
+    requests_before = requests_sent()
     pid = fedora_pid(url)
     # timed by this thread's CPU time: a wall-clock profile on a loaded machine counts the waits
     profiler = cProfile.Profile(time.thread_time) if profile else None
     log = logging.getLogger("bench.cpu")
-    async with RepositoryClient(config.repository, transport=transport) as repo:
+    async with RepositoryClient(config.repository) as repo:
         ctx = JobContext(request=request, config=config, log=log, repository_client=repo)
         command = get_command(request.command)
         fedora_before = cpu_seconds(pid)
         daemon_before = time.process_time()
+        started = time.perf_counter()
         if profiler:
             profiler.enable()
         result = await run_command(command, ctx)
         if profiler:
             profiler.disable()
+        elapsed = time.perf_counter() - started
         daemon = time.process_time() - daemon_before
         fedora = cpu_seconds(pid) - fedora_before
     if profiler and profile:
         profiler.dump_stats(profile)
     assert result is not None and isinstance(result.body, dict), result
-    return result, Cpu(0, transport.count, daemon, fedora)
+    return result, Cpu(0, requests_sent() - requests_before, daemon, fedora, elapsed)
 
 
 async def import_items(
@@ -118,6 +123,7 @@ async def import_items(
         body=make_csv(first, count, tag),
     )
     result, cpu = await run_measured(args, config, url, request, profile)
+    assert isinstance(result.body, dict)
     counts = result.body["count"]
     if result.state != "import_complete" or counts["created"] != count:
         sys.exit(f"import into {url} failed: {result.state} {counts} {result.error}")
@@ -144,6 +150,7 @@ async def export_items(
         body="\n".join(uris).encode(),
     )
     result, cpu = await run_measured(args, config, url, request, profile)
+    assert isinstance(result.body, dict)
     counts = result.body["count"]
     if result.state != "export_complete" or counts.get("exported") != len(uris):
         sys.exit(f"export from {url} failed: {result.state} {counts} {result.error}")
@@ -159,7 +166,11 @@ def line(label: str, m: Cpu) -> str:
     )
 
 
-async def bench_server(args: argparse.Namespace, name: str, url: str, work: Path) -> None:
+async def bench_server(
+    args: argparse.Namespace, name: str, url: str, work: Path
+) -> dict[str, dict[str, float]]:
+    """Print the rounds on *url* and their medians; return the medians per command: daemon
+    and Fedora CPU in ms per item, and their ratio."""
     # Warm-up: modules, vocabularies, the pool, Fedora's JIT; not measured.
     _, uris = await import_items(args, url, work, args.items, args.warmup)
     await export_items(args, url, work, uris)
@@ -176,6 +187,7 @@ async def bench_server(args: argparse.Namespace, name: str, url: str, work: Path
         results["export"].append(exported)
         print(line(f"round {r + 1} import", imported))
         print(line(f"round {r + 1} export", exported))
+    medians: dict[str, dict[str, float]] = {}
     for command, ms in results.items():
         median = Cpu(
             ms[0].items,
@@ -185,6 +197,12 @@ async def bench_server(args: argparse.Namespace, name: str, url: str, work: Path
         )
         ratios = ", ".join(f"{m.ratio:.2f}" for m in ms)
         print(line(f"median {command}", median) + f"  (rounds: {ratios}; goal <= 0.25)")
+        medians[command] = {
+            "daemon_ms": 1000 * median.daemon / median.items,
+            "fedora_ms": 1000 * median.fedora / median.items,
+            "ratio": median.ratio,
+        }
+    return medians
 
 
 async def main() -> None:
@@ -196,6 +214,7 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--profile", type=Path, help="write cProfile stats into this folder")
+    parser.add_argument("--json", type=Path, help="also write the medians into this file")
     args = parser.parse_args()
     if args.profile:
         args.profile.mkdir(parents=True, exist_ok=True)
@@ -205,6 +224,7 @@ async def main() -> None:
         f"{os.getloadavg()[0]:.1f}, {args.items} items (one page of a TIFF and a JPG each), "
         f"{args.rounds} rounds"
     )
+    figures: dict[str, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-cpu-") as name:
         work = Path(name)
         make_workload(work, args.items + args.warmup)
@@ -212,8 +232,10 @@ async def main() -> None:
             if not answers(args, url):
                 print(f"{server} ({url}): does not answer, skipped")
                 continue
-            await bench_server(args, server, url, work)
+            figures[server] = await bench_server(args, server, url, work)
     print(f"load average after {os.getloadavg()[0]:.1f}")
+    if args.json:
+        args.json.write_text(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,4 @@
-"""Waits between tries, in one place: every retry loop of plastrond draws its delays here, but
-the handle service client's (`handles.READ_DELAYS`, a fixed list).
+"""Waits between tries, in one place: every retry loop of plastrond draws its delays here.
 
 A `Backoff` is a policy (frozen): the wait before retry *n* (0 first) is *initial* grown by
 *factor* per retry up to *maximum*, then drawn from [wait * (1 - jitter), wait] when *jitter*
@@ -9,7 +8,8 @@ live beside the loops they pace:
 - broker reconnection: `MESSAGE_BROKER.RECONNECT_*` (the daemon), jitter 0.5;
 - the message store's writes: `jobs.writer.STORE_RETRY` (1, 2, 4 ... 30 s);
 - a repository request: `repository.RetryPolicy` (0.5 s ... 8 s, jitter 0.5);
-- Fedora 4.7's races and an item tried again: `repository._races.RACE_BACKOFF` (0.5, 1, 2, 4 s).
+- Fedora 4.7's races and an item tried again: `repository._races.RACE_BACKOFF` (0.5, 1, 2, 4 s);
+- a read from the handle service: `handles.READ_DELAYS` (0.5 s, then 2 s).
 """
 
 from __future__ import annotations

@@ -47,6 +47,7 @@ __all__ = [
     "ImportConfig",
     "PublicationConfig",
     "RepositoryConfig",
+    "SftpKeys",
     "SolrConfig",
     "UpdateConfig",
     "load_config",
@@ -287,26 +288,31 @@ class BrokerConfig:
 
 
 @attrs.frozen
-class ExportConfig:
+class SftpKeys:
+    """How a command that reads or writes over SFTP logs in: the keys of its section
+    (`sftp.login_settings` makes them the settings of a connection)."""
+
     ssh_private_key: Path | None = setting("SSH_PRIVATE_KEY", None)
-    #: local folders an `output-dest` may point into (none: local destinations are refused)
-    allowed_output_dirs: tuple[Path, ...] = setting("ALLOWED_OUTPUT_DIRS", ())
     #: whether an SFTP host missing from known_hosts is accepted (and remembered)
     sftp_accept_unknown_hosts: bool = setting("SFTP_ACCEPT_UNKNOWN_HOSTS", False)
+    #: the host keys to check against (None: the system's known hosts)
     sftp_known_hosts: Path | None = setting("SFTP_KNOWN_HOSTS", None)
+
+
+@attrs.frozen
+class ExportConfig(SftpKeys):
+    #: local folders an `output-dest` may point into (none: local destinations are refused)
+    allowed_output_dirs: tuple[Path, ...] = setting("ALLOWED_OUTPUT_DIRS", ())
     max_concurrent_items: int = setting("MAX_CONCURRENT_ITEMS", 4, minimum=1)
 
 
 @attrs.frozen
-class ImportConfig:
-    ssh_private_key: Path | None = setting("SSH_PRIVATE_KEY", None)
+class ImportConfig(SftpKeys):
     #: the environment variable JOBS_DIR when the file names none (upstream Plastron's http
     #: server reads only that)
     jobs_dir: Path | None = setting("JOBS_DIR", None)
     #: local folders that `binaries-location` may point into
     allowed_binaries_dirs: tuple[Path, ...] = setting("ALLOWED_BINARIES_DIRS", ())
-    sftp_accept_unknown_hosts: bool = setting("SFTP_ACCEPT_UNKNOWN_HOSTS", False)
-    sftp_known_hosts: Path | None = setting("SFTP_KNOWN_HOSTS", None)
     max_concurrent_items: int = setting("MAX_CONCURRENT_ITEMS", 4, minimum=1)
     #: the largest file one row may bring (declared and real size), in bytes
     max_file_size: int = setting("MAX_FILE_SIZE", 50 * 1024**3)

@@ -40,7 +40,8 @@ import httpx
 import trio
 
 from . import __version__, metrics
-from .errors import PlastronError
+from .backoff import Backoff
+from .errors import PlastronError, describe
 
 if TYPE_CHECKING:
     from .config import PublicationConfig
@@ -58,9 +59,9 @@ log = logging.getLogger("plastrond.handles")
 
 #: the datatype of the `dcterms:identifier` that holds a resource's handle
 HANDLE_DATATYPE: Final = "http://vocab.lib.umd.edu/datatype#handle"
-#: attempts for a read; the delays between them (seconds)
+#: attempts for a read; the waits between them (0.5 s, then 2 s)
 READ_ATTEMPTS: Final = 3
-READ_DELAYS: Final = (0.5, 2.0)
+READ_DELAYS: Final = Backoff(initial=0.5, factor=4.0, maximum=2.0)
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 #: the `operation` label of plastrond_handle_requests_total, by method and path
 _OPERATIONS: Final = {"GET /handles/info": "info", "GET /handles/exists": "exists"}
@@ -264,10 +265,10 @@ class HandleClient:
                     response = await self._http.request(method, url, params=params, json=payload)
                     measured.outcome = str(response.status_code)
             except httpx.TransportError as e:
-                reason = f"cannot reach {self.endpoint}: {_describe(e)}"
+                reason = f"cannot reach {self.endpoint}: {describe(e, named=True)}"
                 if attempt + 1 < attempts:
                     log.info("%s: %s; trying again", call, reason)
-                    await trio.sleep(READ_DELAYS[min(attempt, len(READ_DELAYS) - 1)])
+                    await trio.sleep(READ_DELAYS.delay(attempt))
                     continue
                 raise HandleServiceError(call, reason) from e
             log.debug(
@@ -279,7 +280,7 @@ class HandleClient:
             status = response.status_code
             if status in RETRY_STATUSES and attempt + 1 < attempts:
                 log.info("%s: %d; trying again", call, status)
-                await trio.sleep(READ_DELAYS[min(attempt, len(READ_DELAYS) - 1)])
+                await trio.sleep(READ_DELAYS.delay(attempt))
                 continue
             if not 200 <= status < 300:
                 raise HandleServiceError(call, _reason(response), status)
@@ -314,8 +315,3 @@ def _page_text(text: str) -> str:
     title = re.search(r"<title[^>]*>(.*?)</title>", text, re.IGNORECASE | re.DOTALL)
     text = re.sub(r"<[^>]*>", " ", text) if title is None else title.group(1)
     return " ".join(html.unescape(text).split())[:200]
-
-
-def _describe(e: httpx.TransportError) -> str:
-    text = " ".join(str(e).split())
-    return f"{type(e).__name__}: {text}" if text else type(e).__name__

@@ -6,6 +6,9 @@
 are checked against `SFTP_KNOWN_HOSTS` (the system's known hosts when unset); an unknown host is
 refused unless `SFTP_ACCEPT_UNKNOWN_HOSTS` is true, and then its key is remembered in that file.
 
+`login_settings(keys, section, what)` makes a command's section's keys (`config.SftpKeys`) the
+settings of a connection, or says that no key is configured.
+
 `parse_sftp_url(text, what)` splits `sftp://user@host[:port]/path` (also `zip+sftp://`).
 
 `RemoteFile(handle, size)` reads a remote file at random, as `zipfile` reads an archive (seek,
@@ -33,6 +36,8 @@ from .errors import PlastronError, describe
 if TYPE_CHECKING:
     import paramiko
 
+    from .config import SftpKeys
+
 __all__ = [
     "READ_AHEAD",
     "SFTP_TIMEOUT",
@@ -41,6 +46,7 @@ __all__ = [
     "SftpError",
     "SftpSettings",
     "connect",
+    "login_settings",
     "open_sftp",
     "parse_sftp_url",
 ]
@@ -84,6 +90,21 @@ class SftpSettings:
     timeout: float = SFTP_TIMEOUT
     #: the configuration section the keys come from, named in error messages
     section: str = "COMMANDS"
+
+
+def login_settings(keys: SftpKeys, section: str, what: str) -> SftpSettings:
+    """How to log in as *section* (`COMMANDS.IMPORT`) configures it, for the URL that *what*
+    (`binaries-location ...`, `output-dest`) names; SftpError when the section has no key."""
+    if keys.ssh_private_key is None:
+        raise SftpError(
+            f"{what} is an SFTP URL, and no key is configured ({section}.SSH_PRIVATE_KEY)"
+        )
+    return SftpSettings(
+        key_file=keys.ssh_private_key,
+        known_hosts=keys.sftp_known_hosts,
+        accept_unknown_hosts=keys.sftp_accept_unknown_hosts,
+        section=section,
+    )
 
 
 def parse_sftp_url(text: str, what: str, *, key: str = "the configured private key") -> SftpAddress:

@@ -24,7 +24,7 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TextIO
 
 import attrs
@@ -37,6 +37,7 @@ from .backoff import Backoff
 from .broker.connection import BrokerConnection, BrokerError, Message, open_configured
 from .config import BrokerConfig
 from .errors import PlastronError
+from .waiting import first_to_end
 
 __all__ = [
     "FAILED",
@@ -300,28 +301,18 @@ class _Follower:
                     await conn.aclose()
 
     async def _session(self, conn: BrokerConnection) -> Completion | None:
-        ended: list[BrokerError] = []
         result: list[Completion | None] = []
-
-        async def guarded(task: Callable[[], Awaitable[None]]) -> None:
-            # A lost session ends both tasks; its reason is kept, not raised as a group.
-            try:
-                await task()
-            except BrokerError as e:
-                ended.append(e)
-            nursery.cancel_scope.cancel()
 
         async def work() -> None:
             result.append(await self._exchange(conn))
             with trio.move_on_after(5):
                 await conn.disconnect()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(guarded, conn.run)
-            nursery.start_soon(guarded, work)
+        # A lost session ends both tasks; its reason is kept, not raised as a group.
+        failure = await first_to_end(conn.run, work, expected=BrokerError)
         if result:
             return result[0]
-        raise ended[0] if ended else BrokerError("the session ended")
+        raise failure or BrokerError("the session ended")
 
     async def _exchange(self, conn: BrokerConnection) -> Completion | None:
         """Subscribe, send the request (once in all sessions), take this job's messages up to

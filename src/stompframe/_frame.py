@@ -28,7 +28,44 @@ def _frozen(self: object, name: str, value: object = None) -> NoReturn:
     raise AttributeError(f"{type(self).__name__} is immutable")
 
 
-class Frame:
+class _Headed:
+    """What `Frame` and `OversizedFrame` share: immutability and the read-only header API."""
+
+    __slots__ = ()
+
+    headers: Headers
+
+    __setattr__ = _frozen
+    __delattr__ = _frozen
+
+    @overload
+    def get(self, name: str) -> str | None: ...
+    @overload
+    def get(self, name: str, default: str) -> str: ...
+    @overload
+    def get(self, name: str, default: None) -> str | None: ...
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The value of the first header called *name* (STOMP 1.2: the first one wins)."""
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of the headers called *name*, in wire order."""
+        return [value for key, value in self.headers if key == name]
+
+    def header_dict(self) -> dict[str, str]:
+        """The headers as a new dict, keeping the first value of each repeated name."""
+        result: dict[str, str] = {}
+        for key, value in self.headers:
+            if key not in result:
+                result[key] = value
+        return result
+
+
+class Frame(_Headed):
     """One STOMP frame: a command, headers in wire order, and a body.
 
     ``headers`` may be given as a sequence of ``(name, value)`` pairs (order and repeated names
@@ -71,35 +108,6 @@ class Frame:
         _setattr(self, "command", command)
         _setattr(self, "headers", tuple(hs))
         _setattr(self, "body", body)
-
-    __setattr__ = _frozen
-    __delattr__ = _frozen
-
-    @overload
-    def get(self, name: str) -> str | None: ...
-    @overload
-    def get(self, name: str, default: str) -> str: ...
-    @overload
-    def get(self, name: str, default: None) -> str | None: ...
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """The value of the first header called *name* (STOMP 1.2: the first one wins)."""
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return default
-
-    def get_all(self, name: str) -> list[str]:
-        """Every value of the headers called *name*, in wire order."""
-        return [value for key, value in self.headers if key == name]
-
-    def header_dict(self) -> dict[str, str]:
-        """The headers as a new dict, keeping the first value of each repeated name."""
-        result: dict[str, str] = {}
-        for key, value in self.headers:
-            if key not in result:
-                result[key] = value
-        return result
 
     def replace(
         self,
@@ -145,7 +153,7 @@ def _make_frame(command: str, headers: Headers, body: bytes) -> Frame:
     return frame
 
 
-class OversizedFrame:
+class OversizedFrame(_Headed):
     """A frame whose body made it larger than the parser's ``max_frame_bytes``, as a parser made
     with ``discard_oversized=True`` reports it: the command and headers (decoded as for a
     `Frame`), the first bytes of the body (``body_prefix``, at most the parser's
@@ -177,34 +185,6 @@ class OversizedFrame:
         _setattr(self, "headers", frame.headers)
         _setattr(self, "body_prefix", frame.body)
         _setattr(self, "size", size)
-
-    __setattr__ = _frozen
-    __delattr__ = _frozen
-
-    @overload
-    def get(self, name: str) -> str | None: ...
-    @overload
-    def get(self, name: str, default: str) -> str: ...
-    @overload
-    def get(self, name: str, default: None) -> str | None: ...
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """The value of the first header called *name* (STOMP 1.2: the first one wins)."""
-        for key, value in self.headers:
-            if key == name:
-                return value
-        return default
-
-    def get_all(self, name: str) -> list[str]:
-        """Every value of the headers called *name*, in wire order."""
-        return [value for key, value in self.headers if key == name]
-
-    def header_dict(self) -> dict[str, str]:
-        """The headers as a new dict, keeping the first value of each repeated name."""
-        result: dict[str, str] = {}
-        for key, value in self.headers:
-            result.setdefault(key, value)
-        return result
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not OversizedFrame:

@@ -96,50 +96,42 @@ def _bad_escape(text: str, piece: str, version: str) -> ProtocolError:
     return ProtocolError(f"header text {text!r} has {what} (STOMP {version})")
 
 
-def _unescape_11(text: str) -> str:
-    if "\\\\" not in text:
-        # Every backslash starts an escape and none is followed by another backslash, so the
-        # escapes can be replaced one kind at a time.
-        plain = text.replace("\\c", ":")
-        if "\\" in plain:
-            plain = plain.replace("\\n", "\n")
-            if "\\" in plain:
-                raise _bad_escape(text, plain, "1.1")
-        return plain
-    # Splitting on the escaped backslash first leaves every other backslash at the start of an
-    # escape sequence, so the remaining escapes can be replaced independently.
-    pieces = text.split("\\\\")
-    for i, piece in enumerate(pieces):
-        if "\\" in piece:
-            piece = piece.replace("\\n", "\n").replace("\\c", ":")
-            if "\\" in piece:
-                raise _bad_escape(text, piece, "1.1")
-            pieces[i] = piece
-    return "\\".join(pieces)
+def _unescaper(version: str, cr: bool) -> Callable[[str], str]:
+    """The header unescaping of *version*: ``\\\\``, ``\\c`` and ``\\n``, and ``\\r`` with *cr*
+    (STOMP 1.2); any other backslash is an error."""
 
-
-def _unescape_12(text: str) -> str:
-    if "\\\\" not in text:
-        plain = text.replace("\\c", ":")
-        if "\\" in plain:
-            plain = plain.replace("\\n", "\n").replace("\\r", "\r")
+    def unescape(text: str) -> str:
+        if "\\\\" not in text:
+            # Every backslash starts an escape and none is followed by another backslash, so
+            # the escapes can be replaced one kind at a time.
+            plain = text.replace("\\c", ":")
             if "\\" in plain:
-                raise _bad_escape(text, plain, "1.2")
-        return plain
-    pieces = text.split("\\\\")
-    for i, piece in enumerate(pieces):
-        if "\\" in piece:
-            piece = piece.replace("\\n", "\n").replace("\\c", ":").replace("\\r", "\r")
+                plain = plain.replace("\\n", "\n")
+                if cr:
+                    plain = plain.replace("\\r", "\r")
+                if "\\" in plain:
+                    raise _bad_escape(text, plain, version)
+            return plain
+        # Splitting on the escaped backslash first leaves every other backslash at the start of
+        # an escape sequence, so the remaining escapes can be replaced independently.
+        pieces = text.split("\\\\")
+        for i, piece in enumerate(pieces):
             if "\\" in piece:
-                raise _bad_escape(text, piece, "1.2")
-            pieces[i] = piece
-    return "\\".join(pieces)
+                piece = piece.replace("\\n", "\n").replace("\\c", ":")
+                if cr:
+                    piece = piece.replace("\\r", "\r")
+                if "\\" in piece:
+                    raise _bad_escape(text, piece, version)
+                pieces[i] = piece
+        return "\\".join(pieces)
+
+    return unescape
 
 
 _UNESCAPERS: Final[dict[str, Callable[[str], str] | None]] = {
     "1.0": None,
-    "1.1": _unescape_11,
-    "1.2": _unescape_12,
+    "1.1": _unescaper("1.1", cr=False),
+    "1.2": _unescaper("1.2", cr=True),
 }
 
 
@@ -147,6 +139,13 @@ def _check_version(version: str) -> str:
     if version not in SUPPORTED_VERSIONS:
         raise ValueError(f"unsupported STOMP version {version!r}; expected one of 1.0, 1.1, 1.2")
     return version
+
+
+def _no_nul_after(command: str, length: int) -> ProtocolError:
+    return ProtocolError(
+        f"{command} frame: the byte after the {length} bytes of content-length is not the NUL "
+        "that ends a frame"
+    )
 
 
 def _bad_length(command: str, value: str) -> ProtocolError:
@@ -322,11 +321,11 @@ class Parser:
                         raise self._too_large()
                     self._skip_from_parts(_SKIP_NUL)
                     self._skip(data[:nul])
-                    self._finish_oversized(events)
+                    self._finish(events, oversized=True)
                 else:
                     if nul:
                         self._parts.append(data[:nul])
-                    self._finish_body(events)
+                    self._finish(events, oversized=False)
                 pos = nul + 1
             elif stage == _IDLE:
                 pos = 0
@@ -339,13 +338,10 @@ class Parser:
                     self._need = need - size
                     return events
                 if data[need - 1] != 0:
-                    raise ProtocolError(
-                        f"{self._command} frame: the byte after the {self._have + need - 1} "
-                        "bytes of content-length is not the NUL that ends a frame"
-                    )
+                    raise _no_nul_after(self._command, self._have + need - 1)
                 if need > 1:
                     self._parts.append(data[: need - 1])
-                self._finish_body(events)
+                self._finish(events, oversized=False)
                 pos = need
             elif stage == _HEAD:
                 tail = self._tail
@@ -366,7 +362,7 @@ class Parser:
                     self._skip(data)
                     return events
                 self._skip(data[:nul])
-                self._finish_oversized(events)
+                self._finish(events, oversized=True)
                 pos = nul + 1
             elif stage == _SKIP_LENGTH:
                 need = self._need
@@ -376,12 +372,9 @@ class Parser:
                     self._need = need - size
                     return events
                 if data[need - 1] != 0:
-                    raise ProtocolError(
-                        f"{self._command} frame: the byte after the {self._have + need - 1} "
-                        "bytes of content-length is not the NUL that ends a frame"
-                    )
+                    raise _no_nul_after(self._command, self._have + need - 1)
                 self._skip(data[: need - 1])
-                self._finish_oversized(events)
+                self._finish(events, oversized=True)
                 pos = need
             else:
                 assert self._error is not None
@@ -420,19 +413,6 @@ class Parser:
             f"max_frame_bytes={self._max_frame} and has not ended"
         )
 
-    def _finish_body(self, events: list[Event]) -> None:
-        parts = self._parts
-        body = b"".join(parts) if len(parts) != 1 else parts[0]
-        self._parts = []
-        command = self._command
-        headers = self._headers
-        events.append(_make_frame(command, headers, body))
-        if command == "CONNECTED" and self._follow:
-            self._adopt(headers)
-        self._stage = _IDLE
-        self._after_nul = True
-        self._headers = ()
-
     def _skip_to(
         self, stage: int, command: str, headers: Headers, body: bytes, need: int = 0
     ) -> None:
@@ -466,13 +446,17 @@ class Parser:
                 self._prefix_room = room - len(piece)
         self._have += len(data)
 
-    def _finish_oversized(self, events: list[Event]) -> None:
+    def _finish(self, events: list[Event], *, oversized: bool) -> None:
+        """End the frame whose body (or, *oversized*, the kept prefix of it) is in the parts."""
         parts = self._parts
-        prefix = b"".join(parts) if len(parts) != 1 else parts[0]
+        data = b"".join(parts) if len(parts) != 1 else parts[0]
         self._parts = []
         command = self._command
         headers = self._headers
-        events.append(_make_oversized(command, headers, prefix, self._have))
+        if oversized:
+            events.append(_make_oversized(command, headers, data, self._have))
+        else:
+            events.append(_make_frame(command, headers, data))
         if command == "CONNECTED" and self._follow:
             self._adopt(headers)
         self._stage = _IDLE
@@ -654,48 +638,30 @@ class Parser:
                     raise _bad_length(command, value)
                 length = int(value)
                 frame_end = body_start + length
-                if frame_end + 1 - pos > max_frame:
-                    if not self._discard:
-                        raise FrameTooLarge(
-                            f"{command} frame with content-length {length} is larger than "
-                            f"max_frame_bytes={max_frame}"
-                        )
-                    if frame_end >= size:
+                oversized = frame_end + 1 - pos > max_frame
+                if oversized and not self._discard:
+                    raise FrameTooLarge(
+                        f"{command} frame with content-length {length} is larger than "
+                        f"max_frame_bytes={max_frame}"
+                    )
+                if frame_end >= size:
+                    if oversized:
                         self._skip_to(
                             _SKIP_LENGTH, command, headers, data[body_start:], frame_end + 1 - size
                         )
-                        pos = size
-                        break
-                    if data[frame_end] != 0:
-                        raise ProtocolError(
-                            f"{command} frame: the byte after the {length} bytes of "
-                            "content-length is not the NUL that ends a frame"
-                        )
-                    self._whole_oversized(command, headers, data, body_start, frame_end, events)
-                    pos = frame_end + 1
-                    unescape = self._unescape
-                    if pos < size and data[pos] == 10:
-                        pos += 1
                     else:
-                        after_nul = True
-                    continue
-                if frame_end >= size:
-                    self._command = command
-                    self._headers = headers
-                    self._head_len = body_start - pos
-                    self._parts = [data[body_start:]] if body_start < size else []
-                    self._have = size - body_start
-                    self._need = frame_end + 1 - size
-                    self._stage = _BODY_LENGTH
+                        self._command = command
+                        self._headers = headers
+                        self._head_len = body_start - pos
+                        self._parts = [data[body_start:]] if body_start < size else []
+                        self._have = size - body_start
+                        self._need = frame_end + 1 - size
+                        self._stage = _BODY_LENGTH
                     pos = size
                     break
                 if data[frame_end] != 0:
-                    raise ProtocolError(
-                        f"{command} frame: the byte after the {length} bytes of "
-                        "content-length is not the NUL that ends a frame"
-                    )
-                body = data[body_start:frame_end]
-                pos = frame_end + 1
+                    raise _no_nul_after(command, length)
+                body_end = frame_end
             else:
                 if nul < 0:
                     if size - pos >= max_frame:
@@ -714,26 +680,24 @@ class Parser:
                     self._stage = _BODY_NUL
                     pos = size
                     break
-                if nul + 1 - pos > max_frame:
-                    if not self._discard:
-                        raise FrameTooLarge(
-                            f"{command} frame is larger than max_frame_bytes={max_frame}"
-                        )
-                    self._whole_oversized(command, headers, data, body_start, nul, events)
-                    pos = nul + 1
-                    unescape = self._unescape
-                    if pos < size and data[pos] == 10:
-                        pos += 1
-                    else:
-                        after_nul = True
-                    continue
-                body = data[body_start:nul]
-                pos = nul + 1
-            frame = _new_frame(Frame)
-            _set_command(frame, command)
-            _set_headers(frame, headers)
-            _set_body(frame, body)
-            append(frame)
+                oversized = nul + 1 - pos > max_frame
+                if oversized and not self._discard:
+                    raise FrameTooLarge(
+                        f"{command} frame is larger than max_frame_bytes={max_frame}"
+                    )
+                body_end = nul
+            if oversized:
+                keep = min(body_end, body_start + self._prefix)
+                append(
+                    _make_oversized(command, headers, data[body_start:keep], body_end - body_start)
+                )
+            else:
+                frame = _new_frame(Frame)
+                _set_command(frame, command)
+                _set_headers(frame, headers)
+                _set_body(frame, data[body_start:body_end])
+                append(frame)
+            pos = body_end + 1
             if command == "CONNECTED" and self._follow:
                 self._adopt(headers)
                 unescape = self._unescape
@@ -743,23 +707,6 @@ class Parser:
             else:
                 after_nul = True
         self._after_nul = after_nul
-
-    def _whole_oversized(
-        self,
-        command: str,
-        headers: Headers,
-        data: bytes,
-        body_start: int,
-        body_end: int,
-        events: list[Event],
-    ) -> None:
-        """An oversized frame that lies wholly in one piece of data."""
-        keep = min(body_end, body_start + self._prefix)
-        events.append(
-            _make_oversized(command, headers, data[body_start:keep], body_end - body_start)
-        )
-        if command == "CONNECTED" and self._follow:
-            self._adopt(headers)
 
     def _check_head_limits(self, data: bytes, pos: int, end: int) -> None:
         if end - pos >= self._max_frame:

@@ -152,8 +152,31 @@ def test_volumes_give_each_replica_its_store_and_both_modes_the_jobs(rendered, t
     assert key is not None and key == config.commands.import_.ssh_private_key
     volume = stomp_mounts[str(key.parent)]["secret"]
     assert volume["secretName"] == "plastrond-credentials"
-    assert {"key": key.name, "path": key.name, "mode": 0o400} in volume["items"]
+    assert {"key": key.name, "path": key.name, "mode": 0o440} in volume["items"]
     assert key.name in secret["stringData"]
+
+
+def test_the_sftp_key_is_the_pods_user_to_read_and_the_host_keys_are_there(rendered, tmp_path):
+    config, _, secret = config_of(rendered, tmp_path)
+    stomp = by_kind(rendered, "StatefulSet", "plastrond-stomp")
+    key = config.commands.import_.ssh_private_key
+    assert key is not None
+    items = {i["key"]: i for i in mounts(stomp)[str(key.parent)]["secret"]["items"]}
+    # A secret's files are root's, in the group fsGroup: the image's user (uid and gid 990,
+    # the Dockerfile's) reads the key through that group, and nobody else may.
+    pod = stomp["spec"]["template"]["spec"]["securityContext"]
+    assert pod["runAsUser"] == pod["runAsGroup"] == pod["fsGroup"] == 990
+    assert "--uid 990" in (REPO_DIR / "Dockerfile").read_text()
+    assert items[key.name]["mode"] & 0o040 and not items[key.name]["mode"] & 0o007
+    # The SFTP servers' host keys: without them every server is refused (no
+    # SFTP_ACCEPT_UNKNOWN_HOSTS, and the image's user has no ~/.ssh/known_hosts).
+    for section in (config.commands.export, config.commands.import_):
+        assert section.ssh_private_key == key
+        assert section.sftp_known_hosts is not None and not section.sftp_accept_unknown_hosts
+        assert section.sftp_known_hosts.parent == key.parent
+        known = items[section.sftp_known_hosts.name]
+        assert known["path"] == section.sftp_known_hosts.name and known["mode"] & 0o040
+        assert section.sftp_known_hosts.name in secret["stringData"]
 
 
 def test_every_variable_the_config_needs_comes_from_the_secret(rendered, tmp_path):

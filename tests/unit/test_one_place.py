@@ -11,7 +11,8 @@ import signal
 import pytest
 import trio
 
-from plastrond import shutdown
+from plastrond import handles, shutdown
+from plastrond.backoff import Backoff
 from plastrond.errors import describe
 from plastrond.jobs.writer import StoreRetry
 from plastrond.parsing import dot_segment, unquote_all, user_name
@@ -95,6 +96,12 @@ async def test_store_retry_says_a_run_once_and_its_end_once(autojump_clock):
     assert retry.delay() == 1.0  # a new run starts with the first delay again
 
 
+def test_the_handle_service_reads_wait_as_every_retry_loop_does():
+    # one back-off policy (plastrond.backoff): 0.5 s before the second try, 2 s before the third
+    assert isinstance(handles.READ_DELAYS, Backoff)
+    assert [handles.READ_DELAYS.delay(n) for n in range(handles.READ_ATTEMPTS - 1)] == [0.5, 2.0]
+
+
 async def _signals(*numbers: int):
     for number in numbers:
         yield number
@@ -144,3 +151,35 @@ async def test_a_signal_while_already_stopping_stops_at_once(monkeypatch):
     calls, watch = _watcher([signal.SIGTERM], already=True)
     await watch()
     assert calls == ["now"]
+
+
+async def test_first_to_end_cancels_the_others_and_says_why_the_first_ended(autojump_clock):
+    from plastrond.waiting import first_to_end
+
+    cancelled: list[str] = []
+
+    async def forever() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            cancelled.append("forever")
+
+    async def fails() -> None:
+        await trio.sleep(1)
+        raise ConnectionError("lost")
+
+    async def returns() -> None:
+        await trio.sleep(2)
+
+    failure = await first_to_end(forever, fails, returns, expected=ConnectionError)
+    assert isinstance(failure, ConnectionError) and str(failure) == "lost"
+    assert cancelled == ["forever"] and trio.current_time() == pytest.approx(1)
+    assert await first_to_end(forever, returns, expected=ConnectionError) is None
+    assert cancelled == ["forever", "forever"]
+
+    async def breaks() -> None:
+        raise KeyError("not expected")
+
+    with pytest.raises(ExceptionGroup) as info:
+        await first_to_end(forever, breaks, expected=ConnectionError)
+    assert info.group_contains(KeyError)

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import logging
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeAlias
+from collections.abc import Callable, Sequence
+from typing import TypeAlias, TypedDict, Unpack
 
 import trio
 
@@ -29,7 +29,7 @@ from stompframe import (
 from .. import metrics
 from ..config import BrokerAddress, BrokerConfig
 from ..errors import PlastronError, describe
-from ..waiting import wait_any
+from ..waiting import first_to_end, wait_any
 
 __all__ = [
     "BrokerConnection",
@@ -55,6 +55,18 @@ class ConnectionLost(BrokerError):
 
 
 ReceiptCallback = Callable[[], None]
+
+
+class SessionOptions(TypedDict, total=False):
+    """The keywords of `BrokerConnection.handshake`, which `open` passes on."""
+
+    virtual_host: str | None
+    login: str | None
+    passcode: str | None
+    heartbeat: tuple[int, int]
+    client_id: str | None
+    max_frame_bytes: int | None
+
 
 #: A MESSAGE as handlers get it: whole, or (past the frame limit) its headers and first bytes.
 Message: TypeAlias = Frame | OversizedFrame
@@ -84,16 +96,12 @@ class BrokerConnection:
         cls,
         address: BrokerAddress,
         *,
-        virtual_host: str | None = None,
-        login: str | None = None,
-        passcode: str | None = None,
-        heartbeat: tuple[int, int] = (10_000, 10_000),
-        client_id: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         timeout: float = 30.0,
-        max_frame_bytes: int | None = None,
+        **session: Unpack[SessionOptions],
     ) -> BrokerConnection:
-        """Connect, send CONNECT (1.2, falling back to 1.1 and 1.0) and wait for CONNECTED."""
+        """Connect, send CONNECT (1.2, falling back to 1.1 and 1.0) and wait for CONNECTED;
+        *session* is as `handshake` takes it."""
         stream: trio.abc.Stream
         with trio.fail_after(timeout):
             try:
@@ -105,16 +113,7 @@ class BrokerConnection:
                     stream = await trio.open_tcp_stream(address.host, address.port)
             except OSError as e:
                 raise ConnectionLost(describe(e)) from None
-            return await cls.handshake(
-                stream,
-                address,
-                virtual_host=virtual_host,
-                login=login,
-                passcode=passcode,
-                heartbeat=heartbeat,
-                client_id=client_id,
-                max_frame_bytes=max_frame_bytes,
-            )
+            return await cls.handshake(stream, address, **session)
 
     @classmethod
     async def handshake(
@@ -245,26 +244,16 @@ class BrokerConnection:
     async def run(self) -> None:
         """Read, write and keep heart-beats until the connection ends; then raise
         ConnectionLost (or BrokerError for an ERROR frame)."""
-        ended: list[BrokerError] = []
-
-        async def guarded(task: Callable[[], Awaitable[None]]) -> None:
-            try:
-                await task()
-            except BrokerError as e:
-                ended.append(e)
-            nursery.cancel_scope.cancel()
-
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(guarded, self._reader)
-                nursery.start_soon(guarded, self._writer)
-                nursery.start_soon(guarded, self._heartbeats)
+            # The first task to fail says why; the others were only cancelled.
+            failure = await first_to_end(
+                self._reader, self._writer, self._heartbeats, expected=BrokerError
+            )
         finally:
             self._end()
             for handler in self._handlers.values():
                 handler.close()
-        # The first task to fail says why; the others were only cancelled.
-        raise ended[0] if ended else ConnectionLost(f"connection to {self.address} ended")
+        raise failure or ConnectionLost(f"connection to {self.address} ended")
 
     async def _receive_some(self) -> bytes:
         try:

@@ -42,6 +42,7 @@ from ..sftp import (
     SftpError,
     SftpSettings,
     connect,
+    login_settings,
     open_sftp,
     parse_sftp_url,
 )
@@ -56,6 +57,8 @@ __all__ = [
     "with_zip_suffix",
 ]
 
+#: the configuration section of the export command's keys, named in messages
+SECTION: Final = "COMMANDS.EXPORT"
 #: bytes buffered before a write goes to the file or the SFTP server
 WRITE_BUFFER: Final = 1024 * 1024
 #: seconds between two touches of the part an export is writing
@@ -207,7 +210,7 @@ def _local(text: str, config: ExportConfig) -> LocalDestination:
     if not config.allowed_output_dirs:
         raise DestinationError(
             f"output-dest {text} is a local path, and no local folder is allowed "
-            "(COMMANDS.EXPORT.ALLOWED_OUTPUT_DIRS)"
+            f"({SECTION}.ALLOWED_OUTPUT_DIRS)"
         )
     # The folder is resolved (links, `..`) as it is now; the file name itself is never
     # followed: the finished file replaces whatever entry has that name.
@@ -260,7 +263,7 @@ class SftpDestination:
             known_hosts=self.known_hosts,
             accept_unknown_hosts=self.accept_unknown_hosts,
             timeout=timeout,
-            section="COMMANDS.EXPORT",
+            section=SECTION,
         )
         try:
             client = connect(address, settings)
@@ -431,7 +434,7 @@ def _sftp(text: str, config: ExportConfig) -> SftpDestination:
     if text.endswith("/") or urlsplit(text).path in ("", "/"):
         raise DestinationError(f"output-dest {text} must name a file (sftp://user@host/path)")
     written = with_zip_suffix(text)
-    key = "the key in COMMANDS.EXPORT.SSH_PRIVATE_KEY"
+    key = f"the key in {SECTION}.SSH_PRIVATE_KEY"
     try:
         parse_sftp_url(text, "output-dest", key=key)
         address = parse_sftp_url(written, "output-dest", key=key)
@@ -440,20 +443,19 @@ def _sftp(text: str, config: ExportConfig) -> SftpDestination:
     path = address.path
     if path == "/" or path.endswith("/"):
         raise DestinationError(f"output-dest {text} must name a file (sftp://user@host/path)")
-    if config.ssh_private_key is None:
-        raise DestinationError(
-            "output-dest is an sftp:// URL, and no key is configured "
-            "(COMMANDS.EXPORT.SSH_PRIVATE_KEY)"
-        )
+    try:
+        settings = login_settings(config, SECTION, "output-dest")
+    except SftpError as e:
+        raise DestinationError(str(e)) from None
     return SftpDestination(
         written=written,
         user=address.user,
         host=address.host,
         port=address.port,
         path=path,
-        key_file=config.ssh_private_key,
-        known_hosts=config.sftp_known_hosts,
-        accept_unknown_hosts=config.sftp_accept_unknown_hosts,
+        key_file=settings.key_file,
+        known_hosts=settings.known_hosts,
+        accept_unknown_hosts=settings.accept_unknown_hosts,
     )
 
 

@@ -50,7 +50,7 @@ from .backend import Backend
 from .detail import Page, dumps, job_body
 from .instrument import instrument
 from .page import jobs_page
-from .problems import PROBLEM_JSON, Problem, problem_response
+from .problems import PROBLEM_JSON, Problem
 from .reconcile import SUFFIX as RECONCILE
 from .reconcile import Reconciler
 
@@ -149,8 +149,14 @@ def create_app(
     resources.register(app, backend)
     # Archelon has sent job ids unencoded (`/jobs/http://host/import_jobs/7`): keep the `//`.
     app.url_map.merge_slashes = False
-    reader = _Reader(jobs_dir)
-    reconciler = Reconciler(backend, jobs_dir)
+    _register_jobs(app, _Reader(jobs_dir), Reconciler(backend, jobs_dir), version)
+    _register_errors(app)
+    instrument(app)
+    return app
+
+
+def _register_jobs(app: QuartTrio, reader: _Reader, reconciler: Reconciler, version: str) -> None:
+    """`/`, `/health`, `/jobs` and `/jobs/<id>` (with its `/reconcile`)."""
 
     async def page() -> Response:
         jobs, exists = await reader.run(reader.summaries)
@@ -174,7 +180,7 @@ def create_app(
     async def jobs() -> Response:
         if _wants_html():
             return await page()
-        ids = await reader.run(list_job_ids, jobs_dir)
+        ids = await reader.run(list_job_ids, reader.jobs_dir)
         base = _base_url()
         listed = [{"@id": job_url(base, job_id), "job_id": job_id} for job_id in ids]
         return _json({"jobs": listed}, vary=True)
@@ -186,64 +192,77 @@ def create_app(
             # `/jobs/<id>/reconcile`, the slash unencoded (a job id ending in `/reconcile` is
             # `.../<id>%2Freconcile`)
             return await reconciler.answer(job_id[: -len(RECONCILE)])
-        narrowed = _page()
-        with job_context(job_id):
-            try:
-                folder = await reader.run(open_job, jobs_dir, job_id)
-            except JobNotFound:
-                raise Problem(404, f"no import job {job_id!r}") from None
-            except BrokenJob as e:
-                log.info("cannot describe the job: %s", e)
-                raise Problem(404, f"import job {job_id!r} cannot be read: {e}") from None
-            except JobReadError as e:
-                log.error("cannot read the job folder: %s", e)
-                raise Problem(500, f"import job {job_id!r}: {e}") from None
-        handed_over = False
+        return await _describe_job(reader, job_id, _page())
+
+
+async def _open_job(reader: _Reader, job_id: str) -> JobSnapshot:
+    """The job's folder, opened in a worker thread; a Problem when it cannot be."""
+    with job_context(job_id):
         try:
-            chunks = job_body(folder, job_url(_base_url(), job_id), narrowed)
-            size = sum(log.shape.stop - log.shape.start for log in folder.logs)
-            if size < WHOLE_BODY_BYTES:
-                try:
-                    data = await reader.run(b"".join, chunks)
-                except JobReadError as e:
-                    with job_context(job_id):
-                        log.error("cannot read the job folder: %s", e)
-                    raise Problem(500, f"import job {job_id!r}: {e}") from None
-                return Response(data, 200, content_type=JSON)
-            handed_over = True
-            return Response(reader.stream(folder, chunks), 200, content_type=JSON)
-        finally:
-            if not handed_over:
-                folder.close()
+            return await reader.run(open_job, reader.jobs_dir, job_id)
+        except JobNotFound:
+            raise Problem(404, f"no import job {job_id!r}") from None
+        except BrokenJob as e:
+            log.info("cannot describe the job: %s", e)
+            raise Problem(404, f"import job {job_id!r} cannot be read: {e}") from None
+        except JobReadError as e:
+            log.error("cannot read the job folder: %s", e)
+            raise Problem(500, f"import job {job_id!r}: {e}") from None
+
+
+async def _describe_job(reader: _Reader, job_id: str, narrowed: Page) -> Response:
+    """`GET /jobs/<id>`: whole when the job's logs are small, else streamed."""
+    folder = await _open_job(reader, job_id)
+    handed_over = False
+    try:
+        chunks = job_body(folder, job_url(_base_url(), job_id), narrowed)
+        size = sum(log.shape.stop - log.shape.start for log in folder.logs)
+        if size < WHOLE_BODY_BYTES:
+            try:
+                data = await reader.run(b"".join, chunks)
+            except JobReadError as e:
+                with job_context(job_id):
+                    log.error("cannot read the job folder: %s", e)
+                raise Problem(500, f"import job {job_id!r}: {e}") from None
+            return Response(data, 200, content_type=JSON)
+        handed_over = True
+        return Response(reader.stream(folder, chunks), 200, content_type=JSON)
+    finally:
+        if not handed_over:
+            folder.close()
+
+
+def _register_errors(app: QuartTrio) -> None:
+    """Every error answered as a problem document."""
 
     @app.errorhandler(Problem)
     async def on_problem(e: Problem) -> Response:
-        return problem_response(e.status, e.detail, e.headers, title=e.title, extra=e.extra)
+        return e.response()
 
     @app.errorhandler(JobReadError)
     async def on_read_error(e: JobReadError) -> Response:
         # The jobs folder itself cannot be listed (job files are handled in the route).
         log.error("%s", e)
-        return problem_response(500, str(e))
+        return Problem(500, str(e)).response()
 
     @app.errorhandler(HTTPException)
     async def on_http_error(e: HTTPException) -> Response:
-        status = e.code or 500
-        if status == 413:
-            limit = app.config.get("MAX_CONTENT_LENGTH")
-            return problem_response(413, f"the request body is larger than {limit} bytes")
-        if status == 404:
-            return problem_response(404, f"nothing at {request.path}")
-        if isinstance(e, MethodNotAllowed):
-            allowed = ", ".join(e.valid_methods or ("GET", "HEAD"))
-            detail = f"{request.method} is not allowed on {request.path} (allowed: {allowed})"
-            return problem_response(405, detail, {"Allow": allowed})
-        return problem_response(status, e.description or HTTPStatus(status).phrase)
+        return _http_problem(e, app.config.get("MAX_CONTENT_LENGTH")).response()
 
     @app.errorhandler(Exception)
     async def on_error(e: Exception) -> Response:
         log.exception("internal error answering %s %s", request.method, request.path)
-        return problem_response(500, "internal error; the server log has the details")
+        return Problem(500, "internal error; the server log has the details").response()
 
-    instrument(app)
-    return app
+
+def _http_problem(e: HTTPException, body_limit: int | None) -> Problem:
+    status = e.code or 500
+    if status == 413:
+        return Problem(413, f"the request body is larger than {body_limit} bytes")
+    if status == 404:
+        return Problem(404, f"nothing at {request.path}")
+    if isinstance(e, MethodNotAllowed):
+        allowed = ", ".join(e.valid_methods or ("GET", "HEAD"))
+        detail = f"{request.method} is not allowed on {request.path} (allowed: {allowed})"
+        return Problem(405, detail, {"Allow": allowed})
+    return Problem(status, e.description or HTTPStatus(status).phrase)

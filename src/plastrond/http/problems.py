@@ -2,7 +2,7 @@
 
 Each carries `type`, `title`, `status` and `detail`, and the same text under `details` too,
 which is the key Archelon's metadata editor reads (http-api.md, "Errors"). Routes raise
-`Problem`; the app's error handler turns it into the response.
+`Problem`; the app's error handlers answer `Problem.response()`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from quart import Response
 from ..errors import PlastronError
 from .detail import dumps
 
-__all__ = ["PROBLEM_JSON", "Problem", "problem_response"]
+__all__ = ["PROBLEM_JSON", "Problem"]
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -41,22 +41,15 @@ class Problem(PlastronError):
         self.title = title
         self.extra: Mapping[str, Any] = extra or {}
 
-
-def problem_response(
-    status: int,
-    detail: str,
-    headers: dict[str, str] | None = None,
-    *,
-    title: str | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> Response:
-    body: dict[str, Any] = {
-        "type": "about:blank",
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "details": detail,
-    }
-    for key, value in (extra or {}).items():
-        body.setdefault(key, value)
-    return Response(dumps(body), status, headers or {}, content_type=PROBLEM_JSON)
+    def response(self) -> Response:
+        """The problem document, as the response to send."""
+        body: dict[str, Any] = {
+            "type": "about:blank",
+            "title": self.title or HTTPStatus(self.status).phrase,
+            "status": self.status,
+            "detail": self.detail,
+            "details": self.detail,
+        }
+        for key, value in self.extra.items():
+            body.setdefault(key, value)
+        return Response(dumps(body), self.status, self.headers, content_type=PROBLEM_JSON)

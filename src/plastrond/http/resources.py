@@ -17,7 +17,15 @@ from quart import Response, request
 from quart_trio import QuartTrio
 
 from .. import editing
-from ..models import ModelError, SparqlError, UnknownModel, check_update
+from ..models import (
+    ContentModel,
+    ModelError,
+    ModelSet,
+    SparqlError,
+    UnknownModel,
+    VocabularyCache,
+    check_update,
+)
 from ..parsing import dot_segment, unquote_all
 from ..repository import RepositoryError, ResourceGone, ResourceNotFound
 from .backend import Backend
@@ -72,78 +80,12 @@ def register(app: QuartTrio, backend: Backend | None) -> None:
             )
         raw = request.scope.get("raw_path", b"").decode("latin-1").partition("?")[0]
         tail = raw[len(PREFIX) :] if raw.startswith(PREFIX + "/") else path
-        repo_path = resource_path(tail)
-        uri = backend.repository.uri(repo_path)
-        model_name = request.args.get("model") or None
-        model = None
-        try:
-            models = await backend.models()
-            if model_name is not None:
-                model = models.get(model_name)
-        except UnknownModel as e:
-            raise Problem(400, str(e), title=UNKNOWN_MODEL) from None
-        except ModelError as e:
-            log.error("content models cannot be read: %s", e)
-            raise Problem(500, str(e)) from None
-        body = await request.get_data(cache=False)
-        assert isinstance(body, bytes)
-        limit = backend.config.http_server.max_sparql_bytes
-        if len(body) > limit:
-            raise Problem(413, f"the SPARQL Update is larger than {limit} bytes")
-        try:
-            sparql = body.decode("utf-8-sig")
-        except UnicodeDecodeError as e:
-            raise Problem(
-                400, f"the body is not UTF-8 text (byte {e.start})", title=SPARQL_PROBLEM
-            ) from None
-        try:
-            await trio.to_thread.run_sync(check_update, sparql, limiter=cpu)
-        except SparqlError as e:
-            raise Problem(400, str(e), title=SPARQL_PROBLEM) from None
-        try:
-            before = await editing.read(backend.repository, uri)
-        except (ResourceNotFound, ResourceGone):
-            raise Problem(404, f"no resource {uri} in the repository") from None
-        except RepositoryError as e:
-            log.error("cannot read %s: %s", uri, e)
-            raise Problem(500, f"the repository failed: {e}") from None
+        uri = backend.repository.uri(resource_path(tail))
+        models, model = await _models(backend, request.args.get("model") or None)
+        sparql = await _sparql(backend, cpu)
+        before = await _read(backend, uri)
         vocabularies = backend.vocabularies(models) if model is not None else None
-        try:
-            edited = await editing.edit(
-                backend.repository,
-                before,
-                sparql,
-                model=model,
-                vocabularies=vocabularies,
-                cpu_limiter=cpu,
-            )
-        except SparqlError as e:
-            raise Problem(400, str(e), title=SPARQL_PROBLEM) from None
-        except editing.UnwritableChange as e:
-            raise Problem(400, str(e), title=SPARQL_PROBLEM) from None
-        except editing.InvalidResource as e:
-            errors = e.result.messages()
-            shown = "; ".join(f"{name} {message}" for name, message in errors.items())
-            log.info("not updated, invalid as %s: %s: %s", e.model.name, uri, shown)
-            raise Problem(
-                400,
-                f"{uri} is not a valid {e.model.name}: {shown}",
-                title=INVALID,
-                extra={
-                    "validation_errors": errors,
-                    "error_count": len(errors),
-                    "model_name": e.model.name,
-                    "resource": uri,
-                },
-            ) from None
-        except editing.ChangedMeanwhile as e:
-            raise Problem(409, f"{uri}: {e}") from None
-        except editing.CannotValidate as e:
-            log.error("%s: %s", uri, e)
-            raise Problem(500, f"{uri}: {e}") from None
-        except RepositoryError as e:
-            log.error("cannot update %s: %s", uri, e)
-            raise Problem(500, f"the repository failed: {e}") from None
+        edited = await _edit(backend, uri, before, sparql, model, vocabularies, cpu)
         who = backend.client_name()
         if edited.written:
             validated = f" (valid {model.name})" if model is not None else ""
@@ -151,3 +93,95 @@ def register(app: QuartTrio, backend: Backend | None) -> None:
         else:
             log.info("unchanged by the update: %s (for %s)", uri, who)
         return Response("", 204)
+
+
+async def _models(backend: Backend, name: str | None) -> tuple[ModelSet, ContentModel | None]:
+    """The content models, and the one named *name* (None: no validation)."""
+    try:
+        models = await backend.models()
+        return models, None if name is None else models.get(name)
+    except UnknownModel as e:
+        raise Problem(400, str(e), title=UNKNOWN_MODEL) from None
+    except ModelError as e:
+        log.error("content models cannot be read: %s", e)
+        raise Problem(500, str(e)) from None
+
+
+async def _sparql(backend: Backend, cpu: trio.CapacityLimiter) -> str:
+    """The request's SPARQL Update, within the size limit, decoded and checked."""
+    body = await request.get_data(cache=False)
+    assert isinstance(body, bytes)
+    limit = backend.config.http_server.max_sparql_bytes
+    if len(body) > limit:
+        raise Problem(413, f"the SPARQL Update is larger than {limit} bytes")
+    try:
+        sparql = body.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise Problem(
+            400, f"the body is not UTF-8 text (byte {e.start})", title=SPARQL_PROBLEM
+        ) from None
+    try:
+        await trio.to_thread.run_sync(check_update, sparql, limiter=cpu)
+    except SparqlError as e:
+        raise Problem(400, str(e), title=SPARQL_PROBLEM) from None
+    return sparql
+
+
+async def _read(backend: Backend, uri: str) -> editing.Read:
+    try:
+        return await editing.read(backend.repository, uri)
+    except (ResourceNotFound, ResourceGone):
+        raise Problem(404, f"no resource {uri} in the repository") from None
+    except RepositoryError as e:
+        log.error("cannot read %s: %s", uri, e)
+        raise Problem(500, f"the repository failed: {e}") from None
+
+
+async def _edit(
+    backend: Backend,
+    uri: str,
+    before: editing.Read,
+    sparql: str,
+    model: ContentModel | None,
+    vocabularies: VocabularyCache | None,
+    cpu: trio.CapacityLimiter,
+) -> editing.Edited:
+    """The update applied and written (`editing.edit`); what it refuses, as a Problem."""
+    try:
+        return await editing.edit(
+            backend.repository,
+            before,
+            sparql,
+            model=model,
+            vocabularies=vocabularies,
+            cpu_limiter=cpu,
+        )
+    except (SparqlError, editing.UnwritableChange) as e:
+        raise Problem(400, str(e), title=SPARQL_PROBLEM) from None
+    except editing.InvalidResource as e:
+        raise _invalid(uri, e) from None
+    except editing.ChangedMeanwhile as e:
+        raise Problem(409, f"{uri}: {e}") from None
+    except editing.CannotValidate as e:
+        log.error("%s: %s", uri, e)
+        raise Problem(500, f"{uri}: {e}") from None
+    except RepositoryError as e:
+        log.error("cannot update %s: %s", uri, e)
+        raise Problem(500, f"the repository failed: {e}") from None
+
+
+def _invalid(uri: str, e: editing.InvalidResource) -> Problem:
+    errors = e.result.messages()
+    shown = "; ".join(f"{name} {message}" for name, message in errors.items())
+    log.info("not updated, invalid as %s: %s: %s", e.model.name, uri, shown)
+    return Problem(
+        400,
+        f"{uri} is not a valid {e.model.name}: {shown}",
+        title=INVALID,
+        extra={
+            "validation_errors": errors,
+            "error_count": len(errors),
+            "model_name": e.model.name,
+            "resource": uri,
+        },
+    )

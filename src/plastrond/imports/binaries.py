@@ -63,6 +63,7 @@ from ..sftp import (
     SftpError,
     SftpSettings,
     connect,
+    login_settings,
     open_sftp,
     parse_sftp_url,
 )
@@ -858,20 +859,6 @@ class HttpLocation(Location):
 # --------------------------------------------------------------------------------------------
 
 
-def _sftp_settings(config: ImportConfig, written: str) -> SftpSettings:
-    if config.ssh_private_key is None:
-        raise BinariesError(
-            f"binaries-location {written} is an SFTP URL, and no key is configured "
-            f"({SECTION}.SSH_PRIVATE_KEY)"
-        )
-    return SftpSettings(
-        key_file=config.ssh_private_key,
-        known_hosts=config.sftp_known_hosts,
-        accept_unknown_hosts=config.sftp_accept_unknown_hosts,
-        section=SECTION,
-    )
-
-
 def parse_location(
     text: str,
     config: ImportConfig,
@@ -907,12 +894,12 @@ def _location(
                     "(it is kept in the job's folder and shown by the job API)"
                 )
             return HttpLocation(written, written, workers, transport=transport)
-        if scheme == "sftp":
+        if scheme in ("sftp", "zip+sftp"):
             address = parse_sftp_url(written, "binaries-location")
-            return SftpLocation(written, address, _sftp_settings(config, written), workers)
-        if scheme == "zip+sftp":
-            address = parse_sftp_url(written, "binaries-location")
-            remote = SftpLocation(written, address, _sftp_settings(config, written), 1)
+            settings = login_settings(config, SECTION, f"binaries-location {written}")
+            if scheme == "sftp":
+                return SftpLocation(written, address, settings, workers)
+            remote = SftpLocation(written, address, settings, 1)
             return ZipLocation(written, None, workers, remote=remote)
         if scheme == "zip":
             real, _root = _local_path(written[4:], config, written)

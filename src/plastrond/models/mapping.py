@@ -10,7 +10,7 @@ back every triple it was read from. Pages, files and proxies have builders of th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Union
 
 import attrs
@@ -205,22 +205,16 @@ class Item:
         subject = URIRef(uri)
         item = cls(uri=subject, model=model)
         structure = {p: name for name, p in STRUCTURE.items()}
-        by_predicate = _fields_by_predicate(model.fields)
         used: set[Node] = {subject}
-        for p, o in sorted(graph.predicate_objects(subject)):
-            assert isinstance(p, URIRef)
-            if p == RDF.type and isinstance(o, URIRef):
-                item.types.append(o)
-                continue
-            f = _route(by_predicate.get(p, ()), o, subject)
-            if f is None and p in structure and isinstance(o, URIRef):
+
+        def value(f: Field, o: Node) -> Value:
+            return _read_value(graph, f, o, subject, used)
+
+        for p, o in _read_fields(item, graph, subject, model.fields, subject, value):
+            if p in structure and isinstance(o, URIRef):
                 getattr(item, structure[p]).append(o)
-            elif f is None:
-                item.extra.append((p, o))
             else:
-                item.values.setdefault(f.name, []).append(_read_value(graph, f, o, subject, used))
-        for values in item.values.values():
-            values.sort(key=_sort_key)
+                item.extra.append((p, o))
         item.other = sorted(t for t in graph if t[0] not in used)
         return item
 
@@ -304,20 +298,42 @@ def _read_value(graph: Graph, f: Field, o: Node, subject: URIRef, used: set[Node
     assert isinstance(o, URIRef | BNode)
     obj = Embedded(uri=o, cls=f.embedded)
     used.add(o)
-    by_predicate = _fields_by_predicate(f.embedded.fields)
-    for p, value in sorted(graph.predicate_objects(o)):
-        assert isinstance(p, URIRef)
-        if p == RDF.type and isinstance(value, URIRef):
-            obj.types.append(value)
-            continue
-        sub = _route(by_predicate.get(p, ()), value, subject)
-        if sub is None or not isinstance(value, Literal | URIRef | BNode):
-            obj.extra.append((p, value))
-        else:
-            obj.values.setdefault(sub.name, []).append(value)
-    for values in obj.values.values():
-        values.sort(key=_sort_key)
+
+    def term(sub: Field, value: Node) -> Value | None:
+        return value if isinstance(value, Literal | URIRef | BNode) else None
+
+    obj.extra.extend(_read_fields(obj, graph, o, f.embedded.fields, subject, term))
     return obj
+
+
+def _read_fields(
+    into: Item | Embedded,
+    graph: Graph,
+    node: URIRef | BNode,
+    fields: Iterable[Field],
+    subject: URIRef,
+    value: Callable[[Field, Node], Value | None],
+) -> list[tuple[URIRef, Node]]:
+    """Sort what *graph* says about *node* into *into*: its rdf:types, and each object a field
+    takes (`_route`, inside the item *subject*) as *value* makes it of the field (None: not one
+    of its values), each field's values in a stable order. Returns the (predicate, object)
+    pairs left over, in order."""
+    by_predicate = _fields_by_predicate(fields)
+    left: list[tuple[URIRef, Node]] = []
+    for p, o in sorted(graph.predicate_objects(node)):
+        assert isinstance(p, URIRef)
+        if p == RDF.type and isinstance(o, URIRef):
+            into.types.append(o)
+            continue
+        f = _route(by_predicate.get(p, ()), o, subject)
+        made = None if f is None else value(f, o)
+        if f is None or made is None:
+            left.append((p, o))
+        else:
+            into.values.setdefault(f.name, []).append(made)
+    for values in into.values.values():
+        values.sort(key=_sort_key)
+    return left
 
 
 # --------------------------------------------------------------------------------------------

@@ -442,7 +442,7 @@ def _build_class(
         checked = definition["checked"]
         if not isinstance(checked, bool):
             raise ModelError(f"{where}.checked: expected true or false, not {checked!r}")
-    for field in _build_fields(definition.get("fields"), where, path, built, prefixes, defs):
+    for field in _build_fields(definition.get("fields"), where, _Scope(built, prefixes, defs)):
         fields[field.name] = field
     result = EmbeddedClass(name=name, types=types, fields=tuple(fields.values()), checked=checked)
     built[name] = result
@@ -469,7 +469,7 @@ def _build_model(
     definition = _named_mapping("model", name, definition, where)
     types = _terms(definition.get("types"), prefixes, f"{where}.types")
     detect = _terms(definition.get("detect"), prefixes, f"{where}.detect")
-    fields = _build_fields(definition.get("fields"), where, path, classes, prefixes, None)
+    fields = _build_fields(definition.get("fields"), where, _Scope(classes, prefixes))
     notes = {k: v for k, v in definition.items() if k not in _MODEL_KEYS}
     model = ContentModel(
         name=name, types=types, detect=detect, fields=fields, notes=notes, source=str(path)
@@ -490,34 +490,28 @@ def _build_model(
     return attrs.evolve(model, column_order=tuple(order))
 
 
-def _build_fields(
-    value: Any,
-    where: str,
-    path: Path,
-    classes: Mapping[str, EmbeddedClass],
-    prefixes: Mapping[str, str],
-    class_defs: Mapping[str, tuple[Path, Any]] | None,
-) -> tuple[Field, ...]:
+@attrs.frozen
+class _Scope:
+    """What a field definition may name: the classes built so far, the prefixes, and (while
+    classes are built) every class definition, to tell a class that embeds a class."""
+
+    classes: Mapping[str, EmbeddedClass]
+    prefixes: Mapping[str, str]
+    class_defs: Mapping[str, tuple[Path, Any]] | None = None
+
+
+def _build_fields(value: Any, where: str, scope: _Scope) -> tuple[Field, ...]:
     if value is None:
         return ()
     if not isinstance(value, dict):
         raise ModelError(f"{where}.fields: expected a mapping of field names")
-    fields = [
-        _build_field(str(n), d, f"{where}.fields.{n}", classes, prefixes, class_defs)
-        for n, d in value.items()
-    ]
+    fields = [_build_field(str(n), d, f"{where}.fields.{n}", scope) for n, d in value.items()]
     _check_predicates(fields, where)
     return tuple(fields)
 
 
-def _build_field(
-    name: str,
-    definition: Any,
-    where: str,
-    classes: Mapping[str, EmbeddedClass],
-    prefixes: Mapping[str, str],
-    class_defs: Mapping[str, tuple[Path, Any]] | None,
-) -> Field:
+def _build_field(name: str, definition: Any, where: str, scope: _Scope) -> Field:
+    classes, prefixes, class_defs = scope.classes, scope.prefixes, scope.class_defs
     definition = _named_mapping("field", name, definition, where)
     _check_keys(definition, _FIELD_KEYS, where)
     predicate = definition.get("predicate")
