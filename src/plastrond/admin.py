@@ -1,8 +1,9 @@
 """The stomp mode's admin listener: `GET /health` and `GET /metrics`, inside the daemon's trio run.
 
 A bare ASGI application (two routes need no framework) served by hypercorn on `ADMIN.HOST`:
-`PORT`. The socket is bound when the listener is made, before the daemon starts, so that a
-port that cannot be bound is a one-line configuration error and not a daemon without probes.
+`PORT`. The socket is bound when the listener is made, first in the daemon's run (before its
+message store is opened or the broker connected), so that a port that cannot be bound is a
+one-line configuration error and not a daemon without probes.
 
 - `GET /health`: 200 `{"status": "ok", "broker": ..., "session_uptime": s}` while a broker
   session is open and the message store is writable; otherwise 503

@@ -5,6 +5,9 @@ may import it and count with a one-line hook (`metrics.JOBS_ACCEPTED.labels(...)
 `exposition()` renders the registry for `GET /metrics` (the stomp mode's admin listener and
 the http mode's app).
 
+Each gauge has one owner, the one part that sets it (named beside it below): a gauge read at
+each scrape (`set_function`) ignores every other call, so a second writer would count nothing.
+
 Label values are kept to small fixed sets (a command name that is not a known command is
 `other`, a route is the route's pattern, never the path asked for), so that no client can grow
 the number of series.
@@ -66,6 +69,8 @@ __all__ = [
     "exposition",
     "handle_call",
     "set_build_info",
+    "track_jobs_queued",
+    "track_session_uptime",
 ]
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -97,7 +102,9 @@ JOBS_FAILED = Counter(
     "Jobs that ended with a job error (bad input, a failure of the repository, a bug)",
     ["command", "state"],
 )
+#: owner: `jobs.runner.JobRunner`
 JOBS_RUNNING = Gauge("plastrond_jobs_running", "Jobs running now", ["kind"])
+#: owner: the daemon, through `track_jobs_queued` (the intake's queue, the runner's sync places)
 JOBS_QUEUED = Gauge(
     "plastrond_jobs_queued",
     "Accepted jobs waiting for a free runner (concurrency budget)",
@@ -112,12 +119,14 @@ JOB_SECONDS = Histogram(
 
 # --- the durable message store -------------------------------------------------------------
 
+#: owner of both depths: `jobs.writer.StoreWriter` (the store's one writer)
 INBOX_DEPTH = Gauge(
     "plastrond_inbox_depth", "Accepted asynchronous requests kept in the inbox (not yet done)"
 )
 OUTBOX_DEPTH = Gauge(
     "plastrond_outbox_depth", "Completions kept in the outbox until the broker receipts them"
 )
+#: owner: `jobs.outbox.Outbox.deliver`
 COMPLETIONS_AWAITING_RECEIPT = Gauge(
     "plastrond_completions_awaiting_receipt",
     "Completions sent to the broker on the current session whose RECEIPT has not come",
@@ -125,10 +134,12 @@ COMPLETIONS_AWAITING_RECEIPT = Gauge(
 STORE_WRITE_ERRORS = Counter(
     "plastrond_message_store_write_errors", "Writes to the message store that failed"
 )
+#: owner: `jobs.writer.StoreWriter`
 STORE_FAILING = Gauge(
     "plastrond_message_store_failing",
     "1 while the message store cannot write (its last write failed; writes are retried)",
 )
+#: owner: `jobs.intake.Intake`
 INTAKE_PAUSED = Gauge(
     "plastrond_intake_paused",
     "1 while no jobs are taken because the inbox cannot be written (the requests held stay "
@@ -137,6 +148,7 @@ INTAKE_PAUSED = Gauge(
 
 # --- the broker session --------------------------------------------------------------------
 
+#: owner of the connected gauge and the session uptime: the daemon's broker session
 BROKER_CONNECTED = Gauge("plastrond_broker_connected", "1 while a STOMP session is open")
 BROKER_SESSIONS = Counter(
     "plastrond_broker_sessions", "Broker sessions opened (STOMP CONNECTED received)"
@@ -265,6 +277,13 @@ def track_session_uptime(since: Callable[[], float | None]) -> None:
         return 0.0 if start is None else max(0.0, time.monotonic() - start)
 
     BROKER_SESSION_UPTIME.set_function(uptime)
+
+
+def track_jobs_queued(waiting: Callable[[], int], sync_waiting: Callable[[], int]) -> None:
+    """Make the queued gauge read, at every scrape, how many asynchronous jobs wait for a
+    runner (*waiting*) and how many synchronous ones for a place (*sync_waiting*)."""
+    JOBS_QUEUED.labels("async").set_function(waiting)
+    JOBS_QUEUED.labels("sync").set_function(sync_waiting)
 
 
 def exposition() -> bytes:

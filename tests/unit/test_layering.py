@@ -257,3 +257,32 @@ def test_quirk_literals_finds_code_strings_not_docstrings():
         '    return "PathNotFoundException" in e.reason or f"{e}: javax.jcr.x" == ""\n'
     )
     assert quirk_literals(source) == ["5: 'PathNotFoundException'", "5: ': javax.jcr.x'"]
+
+
+#: the longest a function of plastrond may be, and the Daemon class (it is wiring: each part
+#: it wires has a module of its own)
+MAX_FUNCTION_LINES = 80
+MAX_DAEMON_LINES = 220
+
+
+def _lines(node: ast.AST) -> int:
+    """Lines from the `def` or `class` line to the last (decorators not counted)."""
+    assert node.end_lineno is not None
+    return node.end_lineno - node.lineno + 1
+
+
+def test_no_function_is_long():
+    found = set()
+    for path in (SRC / "plastrond").rglob("*.py"):
+        nodes = ast.walk(ast.parse(path.read_text(), str(path)))
+        functions = [n for n in nodes if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)]
+        for node in functions:
+            if _lines(node) > MAX_FUNCTION_LINES:
+                found.add((path.relative_to(SRC / "plastrond").as_posix(), node.name))
+    assert found == set()
+
+
+def test_the_daemon_stays_wiring():
+    tree = ast.parse((SRC / "plastrond" / "daemon.py").read_text())
+    (daemon,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Daemon"]
+    assert _lines(daemon) < MAX_DAEMON_LINES

@@ -15,7 +15,7 @@ from plastrond.commands import registry as shipped
 from plastrond.config import load_config
 from plastrond.jobs import CommandRegistry, JobContext, JobError, JobRequest, JobResult, Report
 from plastrond.jobs.completion import completion_for
-from plastrond.jobs.runner import JobRunner, percent
+from plastrond.jobs.runner import JobRunner
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ async def counting(ctx: JobContext, report: Report) -> JobResult:
     step = float(ctx.request.args.get("step", "0.001"))
     for i in range(1, total + 1):
         await trio.sleep(step)
-        report({"count": {"total": total, "done": i}, "progress": percent(i, total)})
+        report({"count": {"total": total, "done": i}, "progress": 100 * i // total})
     return JobResult(state="counted", body={"count": {"done": total}})
 
 
@@ -265,12 +265,6 @@ async def test_sync_jobs_do_not_wait_behind_async_ones(config, autojump_clock):
     assert sorted(t for k, t in times.items() if k.startswith("slow")) == pytest.approx(
         [100, 100, 100, 100], abs=0.01
     )
-
-
-def test_percent():
-    assert percent(5, 10) == 50
-    assert percent(3, None) is None and percent(3, 0) is None
-    assert percent(11, 10) == 100
 
 
 def test_every_shipped_command_loads_and_modules_load_only_when_asked():

@@ -197,20 +197,18 @@ async def test_the_daemon_keeps_the_full_body_in_the_job_folder_when_there_is_on
         .replace("  DESTINATIONS:", "  MAX_COMPLETION_BYTES: 2048\n  DESTINATIONS:")
         + f"COMMANDS:\n  IMPORT:\n    JOBS_DIR: {tmp_path / 'jobs'}\n"
     )
+    # (making a daemon opens nothing: its message store is opened by `run`)
     daemon = Daemon(load_config(write(tmp_path, text), environ={}), handle_signals=False)
-    try:
-        folder = tmp_path / "jobs" / job_id_segment("http://archelon.example/jobs/7")
-        folder.mkdir(parents=True)
-        body = json.dumps({"type": "import_complete", "rows": ["r" * 50] * 200}).encode()
-        cut = await daemon._limited(_completion(body))
-        assert len(cut.body) <= 2048
-        assert (folder / "completion.full").read_bytes() == body
-        assert json.loads(cut.body)["truncated"]["full_body"] == str(folder / "completion.full")
-        # Without a job folder, the full body goes under LOG_DIR.
-        other = attrs.evolve(_completion(body), job_id="no-folder")
-        cut = await daemon._limited(other)
-        assert (tmp_path / "logs" / "completions" / "no-folder.full").read_bytes() == body
-        small = _completion(b"ok")
-        assert await daemon._limited(small) is small
-    finally:
-        daemon.store.close()
+    folder = tmp_path / "jobs" / job_id_segment("http://archelon.example/jobs/7")
+    folder.mkdir(parents=True)
+    body = json.dumps({"type": "import_complete", "rows": ["r" * 50] * 200}).encode()
+    cut = await daemon.limit(_completion(body))
+    assert len(cut.body) <= 2048
+    assert (folder / "completion.full").read_bytes() == body
+    assert json.loads(cut.body)["truncated"]["full_body"] == str(folder / "completion.full")
+    # Without a job folder, the full body goes under LOG_DIR.
+    other = attrs.evolve(_completion(body), job_id="no-folder")
+    cut = await daemon.limit(other)
+    assert (tmp_path / "logs" / "completions" / "no-folder.full").read_bytes() == body
+    small = _completion(b"ok")
+    assert await daemon.limit(small) is small

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
+import trio
 
 from ..durable import atomic_write
 from ..errors import describe, one_line
+from ..logs import job_context
 from .ids import job_id_segment
 from .request import JobRequest, decode_body, encode_body
 from .result import JobResult, error_result
@@ -19,12 +22,20 @@ from .states import failed_state, percent_reached
 __all__ = [
     "FULL_BODY_NAME",
     "Completion",
+    "FullBodyPlace",
     "completion_for",
+    "cut_to_limit",
     "failure_of_request",
     "full_body_path",
     "limit_completion",
     "progress_body",
 ]
+
+log = logging.getLogger(__name__)
+
+#: where the full body of a job's cut completion is kept, given the job's id (it may look at
+#: the disk: called in a worker thread)
+FullBodyPlace = Callable[[str], Path]
 
 #: the file name a cut completion's full body gets in a job's folder
 FULL_BODY_NAME = "completion.full"
@@ -169,3 +180,25 @@ def limit_completion(completion: Completion, limit: int, full_path: Path) -> Com
         body = completion.body[: max(0, limit - len(tail))] + tail
         body = body[:limit]
     return attrs.evolve(completion, body=body)
+
+
+async def cut_to_limit(completion: Completion, limit: int, place: FullBodyPlace) -> Completion:
+    """*completion* with its body cut to *limit* bytes (`limit_completion`, in a worker
+    thread), the full body kept at `place(job_id)`; a cut is logged."""
+    if len(completion.body) <= limit:
+        return completion
+
+    def cut() -> tuple[Completion, Path]:
+        path = place(completion.job_id)
+        return limit_completion(completion, limit, path), path
+
+    limited, path = await trio.to_thread.run_sync(cut)
+    with job_context(completion.job_id):
+        log.warning(
+            "completion body of %d bytes cut to %d (limit %d); full body in %s",
+            len(completion.body),
+            len(limited.body),
+            limit,
+            path,
+        )
+    return limited

@@ -26,8 +26,9 @@ the failed write in hand, unacknowledged (so the broker still owns them, and giv
 another consumer should this one die), looks at nothing more that is offered (the broker's
 prefetch fills and it stops sending), and tries the write again after growing delays
 (`retry_delays`: 1 s, 2 s, ... 30 s). Once a write works it acknowledges them and goes on. It
-says so once when it pauses and once when it goes on, and tells `on_pause` both times (the
-error, then None) for the daemon's health and metrics. The broker session is not touched.
+says so once when it pauses and once when it goes on, sets the `plastrond_intake_paused` gauge,
+and tells `on_pause` both times (the error, then None) for the daemon's health. The broker
+session is not touched.
 
 The intake runs for the daemon's whole life, not one broker session's: `live` is what tells it
 that a request's session is over.
@@ -43,6 +44,7 @@ from typing import NamedTuple
 
 import trio
 
+from .. import metrics
 from ..logs import job_context
 from ..waiting import receive_batch
 from .request import JobRequest
@@ -240,6 +242,7 @@ class Intake:
                     log.error(
                         "cannot keep requests in the inbox: %s; not taking jobs until it can", e
                     )
+                    metrics.INTAKE_PAUSED.set(1)
                     self.on_pause(e)
                 self.held = len(offers)
                 await self._retry.wait()
@@ -254,4 +257,5 @@ class Intake:
 
     def _resume(self) -> None:
         self.held = 0
+        metrics.INTAKE_PAUSED.set(0)
         self.on_pause(None)

@@ -12,7 +12,9 @@ jobs stay in the inbox and would run again after a restart.
 `deliver(send)` runs for one broker session: it sends every undelivered completion (all of
 them again on a new session), then each new one, asking for a receipt;
 the receipt removes the job from the store and tells `on_delivered`. `empty` is set whenever
-nothing is waiting to be written or confirmed (shutdown waits on it).
+nothing is waiting to be written or confirmed (shutdown waits on it). The gauge
+`plastrond_completions_awaiting_receipt` counts what the current session sent and the broker
+has not receipted yet.
 
 It knows nothing of the broker: `send(completion, on_receipt)` is given to it.
 """
@@ -26,6 +28,7 @@ from functools import partial
 
 import trio
 
+from .. import metrics
 from ..logs import job_context
 from .completion import Completion
 from .writer import StoreRetry, StoreWriter
@@ -124,16 +127,23 @@ class Outbox:
     async def deliver(self, send: Send) -> None:
         """Send for one session, until cancelled (the session's end)."""
         self._unsent = collections.deque(self.undelivered)
-        while True:
-            while self._unsent:
-                job_id = self._unsent.popleft()
-                completion = self.undelivered.get(job_id)
-                if completion is not None:
-                    send(completion, partial(self._receipted, job_id))
-            self._more = trio.Event()
-            await self._more.wait()
+        awaiting = metrics.COMPLETIONS_AWAITING_RECEIPT
+        try:
+            while True:
+                while self._unsent:
+                    job_id = self._unsent.popleft()
+                    completion = self.undelivered.get(job_id)
+                    if completion is not None:
+                        send(completion, partial(self._receipted, job_id))
+                        awaiting.inc()
+                self._more = trio.Event()
+                await self._more.wait()
+        finally:
+            # The session is over: no receipt of it will come.
+            awaiting.set(0)
 
     def _receipted(self, job_id: str) -> None:
+        metrics.COMPLETIONS_AWAITING_RECEIPT.dec()
         if self.undelivered.pop(job_id, None) is None:
             return
         self.writer.remove_soon(job_id)

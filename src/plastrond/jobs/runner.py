@@ -1,9 +1,11 @@
 """Running one job: the command, its progress messages, and its result.
 
-`JobRunner.run(request)` looks the command up in the registry it was given, runs it within its
-concurrency budget and returns a `JobResult`, failures included. Asynchronous and synchronous
-jobs have separate budgets, so a burst of long imports never holds up Archelon's synchronous
-updates. The runner knows nothing of the broker: progress leaves through the
+`JobRunner.run(request)` looks the command up in the registry it was given, runs it and returns
+a `JobResult`, failures included. A synchronous job first waits for one of `max_sync` places;
+an asynchronous one runs at once, since its budget is the number of the daemon's job workers.
+So a burst of long imports never holds up Archelon's synchronous updates. The runner counts
+the jobs it accepts, runs and ends (`plastrond.metrics`), and `Running` counts the jobs in hand
+for the daemon's shutdown. The runner knows nothing of the broker: progress leaves through the
 `send_progress(request, body)` coroutine function it is given (where it goes is the daemon's
 choice: the request's PlastronStatusURL says which generation of Archelon asked).
 
@@ -19,8 +21,8 @@ looked at in `run_command` alone (through `plastrond.errors.failure_of`).
 from __future__ import annotations
 
 import logging
-import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import trio
@@ -39,7 +41,7 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..repository import RepositoryClient
 
-__all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "SendProgress", "percent", "run_command"]
+__all__ = ["KEEPALIVE_INTERVAL", "JobRunner", "Running", "SendProgress", "run_command"]
 
 log = logging.getLogger(__name__)
 
@@ -199,25 +201,24 @@ class JobRunner:
                 self._labels[command] = label
         return label
 
+    def count_accepted(self, kind: str, request: JobRequest) -> None:
+        """Count *request* as taken from the broker (*kind*: `async` or `sync`)."""
+        metrics.JOBS_ACCEPTED.labels(self.command_label(request.command), kind).inc()
+
+    def sync_waiting(self) -> int:
+        """Synchronous jobs waiting for one of the `max_sync` places."""
+        return self.sync_limiter.statistics().tasks_waiting
+
     async def run(self, request: JobRequest) -> JobResult:
         """Run *request*. Never raises but for cancellation.
 
         An async job runs at once: its budget is the daemon's number of job workers, and the
         Intake counts the ones waiting for a worker. A sync job waits here for one of the
-        `max_sync` places, counted as queued meanwhile."""
+        `max_sync` places (`sync_waiting` counts it meanwhile)."""
         if not request.synchronous:
             return await self._counted("async", request)
-        queued = metrics.JOBS_QUEUED.labels("sync")
-        queued.inc()
-        waiting = True
-        try:
-            async with self.sync_limiter:
-                queued.dec()
-                waiting = False
-                return await self._counted("sync", request)
-        finally:
-            if waiting:
-                queued.dec()
+        async with self.sync_limiter:
+            return await self._counted("sync", request)
 
     async def _counted(self, kind: str, request: JobRequest) -> JobResult:
         running = metrics.JOBS_RUNNING.labels(kind)
@@ -284,11 +285,27 @@ class JobRunner:
         )
 
 
-def percent(done: int, total: int | None) -> int | None:
-    """Percent done, 0-100, when the total is known."""
-    if not total:
-        return None
-    return max(0, min(100, math.floor(100 * done / total)))
+class Running:
+    """How many jobs are in hand (running, or ending: their completion being made and kept);
+    `idle` is set when none is. Shutdown gives them its grace period."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.idle = trio.Event()
+        self.idle.set()
+
+    @contextmanager
+    def one(self) -> Iterator[None]:
+        """Count one job while the block runs."""
+        self.count += 1
+        if self.idle.is_set():
+            self.idle = trio.Event()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self.idle.set()
 
 
 def _check_user(user: str | None) -> None:

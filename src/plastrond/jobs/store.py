@@ -52,7 +52,6 @@ from typing import Any
 
 import attrs
 
-from .. import metrics
 from ..durable import atomic_write, write_all
 from ..errors import PlastronError, describe
 from .completion import Completion
@@ -147,6 +146,17 @@ def _is_body(value: Any) -> bool:
     )
 
 
+def _unloadable(
+    kind: type[JobRequest | Completion], record: dict[str, Any], what: str
+) -> str | None:
+    """Why *kind* cannot be made of *record* (None when it can)."""
+    try:
+        kind.from_json(record)
+    except Exception as e:  # anything at all: the record is set aside, the store opens
+        return f"not {what}: {describe(e, named=True)}"
+    return None
+
+
 def _request_problem(record: dict[str, Any]) -> str | None:
     """Why *record* is not a stored request (None when it is one)."""
     checks: list[tuple[str, Callable[[Any], bool]]] = [
@@ -163,11 +173,7 @@ def _request_problem(record: dict[str, Any]) -> str | None:
             return f"no {name}"
         if name in record and not ok(record[name]):
             return f"{name} has the wrong type ({type(record[name]).__name__})"
-    try:
-        JobRequest.from_json(record)
-    except Exception as e:  # anything at all: the record is set aside, the store opens
-        return f"not a request: {describe(e, named=True)}"
-    return None
+    return _unloadable(JobRequest, record, "a request")
 
 
 def _completion_problem(record: dict[str, Any]) -> str | None:
@@ -183,11 +189,7 @@ def _completion_problem(record: dict[str, Any]) -> str | None:
         return "headers has the wrong type"
     if not _is_body(record.get("body")):
         return "body has the wrong type"
-    try:
-        Completion.from_json(record)
-    except Exception as e:  # anything at all: the record is set aside, the store opens
-        return f"not a completion: {describe(e, named=True)}"
-    return None
+    return _unloadable(Completion, record, "a completion")
 
 
 def _done_problem(record: dict[str, Any]) -> str | None:
@@ -268,9 +270,6 @@ class MessageStore:
             # Cut an incomplete last record off, or the next batch would be glued to it.
             os.ftruncate(self._fd, good_length)
         self._size = os.fstat(self._fd).st_size
-        # Read at each scrape (nothing to do per write): the latest store opened is counted.
-        metrics.INBOX_DEPTH.set_function(lambda: len(self._requests))
-        metrics.OUTBOX_DEPTH.set_function(lambda: len(self._completions))
 
     def close(self) -> None:
         if self._fd >= 0:
@@ -366,6 +365,14 @@ class MessageStore:
 
     def has_completion(self, job_id: str) -> bool:
         return job_id in self._completions
+
+    def request_count(self) -> int:
+        """Requests not yet done (the inbox's depth)."""
+        return len(self._requests)
+
+    def completion_count(self) -> int:
+        """Completions not yet receipted (the outbox's depth)."""
+        return len(self._completions)
 
     def load_requests(self) -> list[JobRequest]:
         """Requests not yet done, oldest first (each was checked on replay)."""

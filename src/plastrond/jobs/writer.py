@@ -1,7 +1,10 @@
 """The message store's one writer: batches the writes of every task into shared fsyncs.
 
 Whatever is queued while one batch is on disk goes in the next. The blocking work runs in a
-worker thread, one batch at a time (the store's methods must not run at once).
+worker thread, one batch at a time (the store's methods must not run at once); `run_sync` is
+how the store is called, so that a test may call it on trio's thread (a store on a temporary
+folder, no worker thread, so trio's MockClock needs no autojump threshold). The writer also
+reads the store for the daemon's recovery (`load`), and owns the store's metrics.
 
 A batch that fails is not kept (the store cuts it back). Writers that wait for their batch get
 the error and decide (the intake and the outbox try again later); removals, which nobody
@@ -16,8 +19,9 @@ again after a restart. A failing store is logged once, and once when it writes a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterator
+from functools import partial
+from typing import Any, TypeVar
 
 import attrs
 import trio
@@ -32,6 +36,10 @@ from .store import MessageStore, RecordKind
 __all__ = ["STORE_RETRY", "StoreRetry", "StoreWriter"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: how the store's blocking methods are called: `trio.to_thread.run_sync`, or inline in tests
+RunSync = Callable[[Callable[[], T]], Awaitable[T]]
 
 #: the waits before a failed store write is tried again: 1, 2, 4, 8, 16, 30, 30 ... s
 STORE_RETRY = Backoff(initial=1.0, maximum=30.0)
@@ -81,11 +89,16 @@ class StoreWriter:
     raise the store's OSError: nothing of them was kept); `remove_soon` does not wait."""
 
     def __init__(
-        self, store: MessageStore, on_write: Callable[[OSError | None], None] | None = None
+        self,
+        store: MessageStore,
+        on_write: Callable[[OSError | None], None] | None = None,
+        *,
+        run_sync: RunSync[Any] = trio.to_thread.run_sync,
     ) -> None:
         self.store = store
         #: told how each batch went (None: written), for the health of the daemon
         self.on_write = on_write
+        self._run_sync = run_sync
         # Unbounded, and needs no bound: every writer but `remove_soon` waits for its batch,
         # and a removal follows a completion already written.
         self._send, self._receive = trio.open_memory_channel[_Write](float("inf"))
@@ -115,7 +128,16 @@ class StoreWriter:
         """The last batch's failure (None once one is written)."""
         return self._retry.failure
 
+    async def load(self) -> tuple[list[Completion], list[JobRequest]]:
+        """What an earlier run left in the store: completions to resend, requests to run."""
+        completions: list[Completion] = await self._run_sync(self.store.load_completions)
+        requests: list[JobRequest] = await self._run_sync(self.store.load_requests)
+        return completions, requests
+
     async def run(self) -> None:
+        # Read at each scrape (nothing to do per write).
+        metrics.INBOX_DEPTH.set_function(self.store.request_count)
+        metrics.OUTBOX_DEPTH.set_function(self.store.completion_count)
         while True:
             if self._failed_removals:
                 batch: list[_Write] = []
@@ -140,7 +162,7 @@ class StoreWriter:
                 runs.append((write.kind, list(write.items)))
         error: OSError | None = None
         try:
-            await trio.to_thread.run_sync(self.store.write_batch, runs)
+            await self._run_sync(partial(self.store.write_batch, runs))
         except OSError as e:
             error = e
             metrics.STORE_WRITE_ERRORS.inc()
